@@ -1,0 +1,23 @@
+/** @module A drizzle client per request, and the SQL helpers every query module shares. */
+import { sql, type SQL } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import * as schema from './schema';
+
+export const database = (d1: D1Database) => drizzle(d1, { schema });
+export type Database = ReturnType<typeof database>;
+
+/**
+ * `column IN (values)` with the values bound as one JSON parameter: D1 allows at most 100 bound
+ * parameters per statement, and a batch of 100 events must not need several statements to look up.
+ */
+export const inJson = (column: SQLiteColumn, values: readonly string[]): SQL =>
+  sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+
+/** Splits rows so that a multi-row insert stays under D1's 100 bound parameters. */
+export function chunksFor<T>(rows: readonly T[], columns: number): T[][] {
+  const size = Math.max(1, Math.floor(100 / columns));
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}

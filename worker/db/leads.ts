@@ -1,0 +1,79 @@
+/** @module Reading leads: the list with filters and a keyset cursor, one lead, its history. */
+import { and, asc, desc, eq, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { Database } from './client';
+import { events, leads, transitions } from './schema';
+
+export type LeadRow = typeof leads.$inferSelect;
+
+export interface LeadFilter {
+  band?: string;
+  stage?: string;
+  excluded?: boolean;
+  q?: string;
+}
+
+/** Position in the list, ordered by score descending then id: stable while leads change. */
+export interface Cursor {
+  score: number;
+  id: string;
+}
+
+const likeEscape = (s: string) => `%${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+
+export async function listLeads(db: Database, siteId: string, filter: LeadFilter, limit: number, after?: Cursor) {
+  const where: (SQL | undefined)[] = [eq(leads.siteId, siteId)];
+  if (filter.band !== undefined) where.push(eq(leads.band, filter.band));
+  if (filter.stage !== undefined) where.push(eq(leads.stage, filter.stage));
+  if (filter.excluded !== undefined) {
+    where.push(filter.excluded ? isNotNull(leads.excludedReason) : isNull(leads.excludedReason));
+  }
+  if (filter.q) {
+    const pattern = likeEscape(filter.q.toLowerCase());
+    const inProfile = (key: string) =>
+      sql`lower(json_extract(${leads.profile}, ${`$.${key}`})) LIKE ${pattern} ESCAPE '\\'`;
+    where.push(
+      or(
+        sql`${leads.email} LIKE ${pattern} ESCAPE '\\'`,
+        inProfile('company'),
+        inProfile('firstName'),
+        inProfile('lastName'),
+      ),
+    );
+  }
+  if (after) where.push(or(lt(leads.score, after.score), and(eq(leads.score, after.score), sql`${leads.id} > ${after.id}`)));
+  const rows = await db
+    .select()
+    .from(leads)
+    .where(and(...where))
+    .orderBy(desc(leads.score), asc(leads.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { page, next: rows.length > limit && last ? { score: last.score, id: last.id } : null };
+}
+
+
+/** One lead with its events and transitions, in one round trip. */
+export async function leadWithHistory(db: Database, siteId: string, id: string, historyLimit: number) {
+  const [lead, leadEvents, leadTransitions] = await db.batch([
+    db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
+    db.select().from(events).where(eq(events.leadId, id)).orderBy(asc(events.ts), asc(events.id)),
+    db
+      .select()
+      .from(transitions)
+      .where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id)))
+      .orderBy(desc(transitions.seq))
+      .limit(historyLimit),
+  ]);
+  if (!lead[0]) return null;
+  return { lead: lead[0], events: leadEvents, transitions: leadTransitions };
+}
+
+/** Members per band, and the excluded, from the (site, band, score) index. */
+export async function bandCounts(db: Database, siteId: string) {
+  return db
+    .select({ band: leads.band, excluded: sql<number>`${leads.excludedReason} IS NOT NULL`, count: sql<number>`count(*)` })
+    .from(leads)
+    .where(eq(leads.siteId, siteId))
+    .groupBy(leads.band, sql`${leads.excludedReason} IS NOT NULL`);
+}

@@ -1,0 +1,146 @@
+/**
+ * @module The whole D1 schema. Migrations in `migrations/` are generated from it by drizzle-kit
+ * (`npm run db:generate`) and never edited once applied.
+ */
+import { sql } from 'drizzle-orm';
+import { check, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+const now = sql`(unixepoch('subsec') * 1000)`;
+
+export const sites = sqliteTable('sites', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** Public key embedded in pages: it can only send events. */
+  siteKey: text('site_key').notNull().unique(),
+  /** JSON array of origins (`https://example.com`) allowed to send events with the site key. */
+  origins: text('origins', { mode: 'json' }).$type<string[]>().notNull(),
+  createdAt: integer('created_at').notNull().default(now),
+});
+
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    /** First characters of the key, to tell keys apart in a list; the key itself is never stored. */
+    prefix: text('prefix').notNull(),
+    /** SHA-256 of the whole key, hex. Keys are 192 random bits, so a slow hash adds nothing. */
+    hash: text('hash').notNull().unique(),
+    name: text('name').notNull().default('default'),
+    createdAt: integer('created_at').notNull().default(now),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('api_keys_site').on(t.siteId)],
+);
+
+export const models = sqliteTable(
+  'models',
+  {
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    document: text('document', { mode: 'json' }).notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+    createdBy: text('created_by'),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.version] })],
+);
+
+export const leads = sqliteTable(
+  'leads',
+  {
+    id: text('id').primaryKey(),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    email: text('email').notNull(),
+    profile: text('profile', { mode: 'json' }).$type<Record<string, string | number | boolean>>().notNull(),
+    fit: real('fit').notNull().default(0),
+    activity: real('activity').notNull().default(0),
+    engagement: real('engagement').notNull().default(0),
+    score: real('score').notNull().default(0),
+    /** null while excluded: an excluded lead belongs to no band. */
+    band: text('band'),
+    stage: text('stage').notNull().default('prospect'),
+    excludedReason: text('excluded_reason'),
+    /** Optimistic-concurrency counter: a write computed from an older row is refused and redone. */
+    rev: integer('rev').notNull().default(0),
+    eventCount: integer('event_count').notNull().default(0),
+    lastEventAt: integer('last_event_at'),
+    scoredAt: integer('scored_at'),
+    createdAt: integer('created_at').notNull().default(now),
+    updatedAt: integer('updated_at').notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex('leads_site_email').on(t.siteId, t.email),
+    index('leads_site_band_score').on(t.siteId, t.band, t.score),
+    index('leads_site_score').on(t.siteId, t.score),
+  ],
+);
+
+export const visitors = sqliteTable(
+  'visitors',
+  {
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    /** The lead this browser identified as last; null while anonymous. */
+    leadId: text('lead_id').references(() => leads.id, { onDelete: 'set null' }),
+    firstSeen: integer('first_seen').notNull(),
+    lastSeen: integer('last_seen').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.id] }), index('visitors_lead').on(t.leadId)],
+);
+
+export const events = sqliteTable(
+  'events',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    /** The client-made id: unique per site, so a batch sent twice is stored once. */
+    id: text('id').notNull(),
+    visitorId: text('visitor_id'),
+    /** Set when the event is attributed to a lead: at once if the visitor is known, on identify otherwise. */
+    leadId: text('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    ts: integer('ts').notNull(),
+    url: text('url'),
+    title: text('title'),
+    referrer: text('referrer'),
+    contentType: text('content_type'),
+    props: text('props', { mode: 'json' }).$type<Record<string, unknown>>(),
+    receivedAt: integer('received_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('events_site_id').on(t.siteId, t.id),
+    index('events_lead_ts').on(t.leadId, t.ts),
+    index('events_site_visitor_anon').on(t.siteId, t.visitorId).where(sql`lead_id IS NULL`),
+  ],
+);
+
+/** Every change of band, stage or exclusion, in the order written: the changes feed reads it. */
+export const transitions = sqliteTable(
+  'transitions',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    leadId: text('lead_id').notNull(),
+    type: text('type').notNull(),
+    fromValue: text('from_value'),
+    toValue: text('to_value'),
+    /** Why, in words: the exclusion reason for `lead.excluded`. */
+    reason: text('reason'),
+    /** The nurturing branch to run now, when the change names one. */
+    branch: text('branch'),
+    /** What caused it: `event`, `recompute`, `decay`, `sales`. */
+    cause: text('cause').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('transitions_site_seq').on(t.siteId, t.seq), index('transitions_lead').on(t.leadId, t.seq)],
+);
+
+/**
+ * Never holds a row: a write batch inserts into it only when a lead changed since it was read, and
+ * the CHECK makes that insert fail, which rolls the whole batch back so the request is redone.
+ */
+export const writeConflicts = sqliteTable(
+  'write_conflicts',
+  { leadId: text('lead_id').notNull() },
+  () => [check('write_conflict', sql`0`)],
+);

@@ -1,0 +1,25 @@
+/** @module The worker's environment, typed once: `Hono<AppEnv>` everywhere, no casts of `c.env`. */
+import type { Model } from './scoring/model';
+
+export interface Bindings {
+  DB: D1Database;
+  /** Extra paths the snippet is served under (comma-separated), out of reach of ad-block lists. */
+  SNIPPET_ALIASES?: string;
+  /** Extra paths that accept collect requests (comma-separated); the first is baked into the snippet. */
+  COLLECT_ALIASES?: string;
+}
+
+/** The site an authenticated request acts for, with its current scoring model. */
+export interface SiteContext {
+  id: string;
+  name: string;
+  siteKey: string;
+  origins: string[];
+  model: Model;
+  modelVersion: number;
+}
+
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: { site: SiteContext; apiKeyId: string };
+}

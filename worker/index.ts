@@ -1,0 +1,40 @@
+/**
+ * @module The worker: every route mounted, one error path.
+ * sdk → collect → ingest (scoring) → D1 → API and dashboard.
+ */
+import { Hono } from 'hono';
+import { requireApiKey } from './auth/api-key';
+import type { AppEnv, Bindings } from './env';
+import { canonicalPath } from './lib/aliases';
+import { ApiError, errorResponse } from './lib/errors';
+import { bandsRoutes } from './routes/bands';
+import { collect } from './routes/collect';
+import { serverEvents } from './routes/events';
+import { leadsRoutes } from './routes/leads';
+import { staticRoutes } from './routes/static';
+
+export const app = new Hono<AppEnv>();
+
+app.route('/', staticRoutes);
+app.route('/v1/collect', collect);
+
+app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/collect') ? next() : requireApiKey(c, next)));
+app.route('/v1/events', serverEvents);
+app.route('/v1/bands', bandsRoutes);
+app.route('/v1/leads', leadsRoutes);
+
+app.get('/', (c) => c.redirect('/dashboard'));
+app.notFound((c) => errorResponse(new ApiError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`), c));
+app.onError(errorResponse);
+
+export default {
+  fetch(request: Request, env: Bindings, ctx: ExecutionContext) {
+    const url = new URL(request.url);
+    const canonical = canonicalPath(url.pathname, env);
+    if (canonical) {
+      url.pathname = canonical;
+      request = new Request(url, request);
+    }
+    return app.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Bindings>;

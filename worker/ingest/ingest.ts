@@ -1,0 +1,288 @@
+/**
+ * @module Validated events → identity → scores → one D1 batch.
+ *
+ * Each attempt reads what it needs in one batch of selects, decides everything in memory with the
+ * pure engine, and writes in one batch (one transaction): events, visitors, leads, transitions land
+ * together or not at all. A lead changed by a concurrent request between the read and the write
+ * fails the write (see `writeConflicts`), and the attempt is redone from a fresh read.
+ */
+import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { chunksFor, database, inJson, type Database } from '../db/client';
+import { events, leads, transitions, visitors } from '../db/schema';
+import type { SiteContext } from '../env';
+import { newLeadId } from '../lib/ids';
+import type { Stage } from '../scoring/model';
+import { scoreLead } from '../scoring/score';
+import { identityOf } from './identity';
+import { mergeProfile, type StoredProfile } from './profile-fields';
+import { transitionsBetween, type StoredState } from './transitions';
+import type { WireEvent } from './wire';
+
+export interface IngestResult {
+  accepted: string[];
+  duplicates: string[];
+}
+
+type EventRow = typeof events.$inferInsert & { id: string; type: string; ts: number };
+type LeadRow = typeof leads.$inferSelect;
+
+interface WorkingLead {
+  row: LeadRow;
+  isNew: boolean;
+  events: EventRow[];
+  touched: boolean;
+}
+
+const MAX_ATTEMPTS = 4;
+
+export async function ingest(d1: D1Database, site: SiteContext, batch: WireEvent[], now: number): Promise<IngestResult> {
+  const db = database(d1);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attemptIngest(db, site, batch, now);
+    } catch (err) {
+      if (attempt >= MAX_ATTEMPTS || !isWriteConflict(err)) throw err;
+    }
+  }
+}
+
+/** A concurrent writer got there first: a lead changed, or the same new e-mail was created. */
+function isWriteConflict(err: unknown): boolean {
+  const text = `${String(err)} ${err instanceof Error && err.cause ? String(err.cause) : ''}`;
+  return /CHECK constraint failed: write_conflict|UNIQUE constraint failed: leads\./.test(text);
+}
+
+const eventColumns = {
+  seq: events.seq,
+  id: events.id,
+  visitorId: events.visitorId,
+  leadId: events.leadId,
+  type: events.type,
+  ts: events.ts,
+  url: events.url,
+  contentType: events.contentType,
+  props: events.props,
+};
+
+async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[], now: number): Promise<IngestResult> {
+  const ids = batch.map((e) => e.id);
+  const visitorIds = [...new Set(batch.flatMap((e) => (e.visitor ? [e.visitor] : [])))];
+  const identities = batch.map(identityOf);
+  const emails = [...new Set(identities.flatMap((i) => (i ? [i.email] : [])))];
+  const identifying = [...new Set(batch.flatMap((e, i) => (identities[i] && e.visitor ? [e.visitor] : [])))];
+
+  const leadsInPlay: SQL = or(
+    inJson(leads.email, emails),
+    sql`${leads.id} IN (SELECT lead_id FROM visitors WHERE site_id = ${site.id} AND ${inJson(visitors.id, visitorIds)})`,
+  )!;
+  const [existing, visitorRows, leadRows, leadEvents, anonEvents] = await db.batch([
+    db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
+    db
+      .select({ id: visitors.id, leadId: visitors.leadId })
+      .from(visitors)
+      .where(and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds))),
+    db.select().from(leads).where(and(eq(leads.siteId, site.id), leadsInPlay)),
+    db
+      .select(eventColumns)
+      .from(events)
+      .where(sql`${events.leadId} IN (SELECT ${leads.id} FROM ${leads} WHERE ${leads.siteId} = ${site.id} AND ${leadsInPlay})`),
+    db
+      .select(eventColumns)
+      .from(events)
+      .where(and(eq(events.siteId, site.id), isNull(events.leadId), inJson(events.visitorId, identifying))),
+  ]);
+
+  const known = new Set(existing.map((r) => r.id));
+  const byId = new Map<string, WorkingLead>();
+  const byEmail = new Map<string, WorkingLead>();
+  for (const row of leadRows) {
+    const w: WorkingLead = { row, isNew: false, events: [], touched: false };
+    byId.set(row.id, w);
+    byEmail.set(row.email, w);
+  }
+  for (const e of leadEvents) byId.get(e.leadId!)?.events.push(e as EventRow);
+  const visitorLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
+  const anonStored = new Map<string, EventRow[]>();
+  for (const e of anonEvents) anonStored.set(e.visitorId!, [...(anonStored.get(e.visitorId!) ?? []), e as EventRow]);
+
+  const newRows: EventRow[] = [];
+  const attributions: { visitorId: string; leadId: string }[] = [];
+  const seen: Record<string, { first: number; last: number }> = {};
+  const result: IngestResult = { accepted: [], duplicates: [] };
+
+  batch.forEach((e, i) => {
+    if (known.has(e.id)) return void result.duplicates.push(e.id);
+    known.add(e.id);
+    result.accepted.push(e.id);
+    let lead = e.visitor ? byId.get(visitorLead.get(e.visitor) ?? '') : undefined;
+    const identity = identities[i];
+    if (identity) {
+      lead = byEmail.get(identity.email) ?? createLead(site.id, identity.email, now);
+      byEmail.set(identity.email, lead);
+      byId.set(lead.row.id, lead);
+      lead.row.profile = mergeProfile(lead.row.profile as StoredProfile, identity.profile, identity.email);
+      lead.touched = true;
+      if (e.visitor && visitorLead.get(e.visitor) !== lead.row.id) {
+        // The visitor's anonymous history, stored or earlier in this batch, now counts for the lead.
+        const wasAnonymous = !visitorLead.get(e.visitor);
+        visitorLead.set(e.visitor, lead.row.id);
+        if (wasAnonymous) {
+          const stored = anonStored.get(e.visitor) ?? [];
+          anonStored.delete(e.visitor);
+          if (stored.length) attributions.push({ visitorId: e.visitor, leadId: lead.row.id });
+          const pending = newRows.filter((r) => r.visitorId === e.visitor && !r.leadId);
+          for (const r of pending) r.leadId = lead.row.id;
+          lead.events.push(...stored, ...pending);
+        }
+      }
+    }
+    const row = toRow(site.id, e, lead?.row.id ?? null, now);
+    newRows.push(row);
+    if (lead) {
+      lead.events.push(row);
+      lead.touched = true;
+    }
+    if (e.visitor) {
+      const s = (seen[e.visitor] ??= { first: e.ts, last: e.ts });
+      s.first = Math.min(s.first, e.ts);
+      s.last = Math.max(s.last, e.ts);
+    }
+  });
+
+  if (newRows.length === 0) return result;
+  await db.batch(writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, attributions, seen, visitorLead, now) as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  return result;
+}
+
+function createLead(siteId: string, email: string, now: number): WorkingLead {
+  const row: LeadRow = {
+    id: newLeadId(),
+    siteId,
+    email,
+    profile: {},
+    fit: 0,
+    activity: 0,
+    engagement: 0,
+    score: 0,
+    band: null,
+    stage: 'prospect',
+    excludedReason: null,
+    rev: 0,
+    eventCount: 0,
+    lastEventAt: null,
+    scoredAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  return { row, isNew: true, events: [], touched: true };
+}
+
+function toRow(siteId: string, e: WireEvent, leadId: string | null, now: number): EventRow {
+  const contentType = e.contentType ?? e.fields?.content_type ?? null;
+  return {
+    siteId,
+    id: e.id,
+    visitorId: e.visitor ?? null,
+    leadId,
+    type: e.type,
+    ts: e.ts,
+    url: e.url ?? null,
+    title: e.title ?? null,
+    referrer: e.referrer ?? null,
+    contentType: contentType ? contentType.toLowerCase() : null,
+    props: e.props && Object.keys(e.props).length ? e.props : null,
+    receivedAt: now,
+  };
+}
+
+function writes(
+  db: Database,
+  site: SiteContext,
+  touched: WorkingLead[],
+  newRows: EventRow[],
+  attributions: { visitorId: string; leadId: string }[],
+  seen: Record<string, { first: number; last: number }>,
+  visitorLead: Map<string, string | null>,
+  now: number,
+): BatchItem<'sqlite'>[] {
+  const out: BatchItem<'sqlite'>[] = [];
+  const transitionRows: (typeof transitions.$inferInsert)[] = [];
+  for (const lead of touched) {
+    const before: StoredState | null = lead.isNew
+      ? null
+      : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
+    const score = scoreLead(site.model, lead.events, lead.row.profile, now, (lead.row.stage as Stage) ?? 'prospect');
+    for (const t of transitionsBetween(site.model, before, score)) {
+      transitionRows.push({
+        siteId: site.id,
+        leadId: lead.row.id,
+        type: t.type,
+        fromValue: t.from,
+        toValue: t.to,
+        reason: t.reason,
+        branch: t.branch,
+        cause: 'event',
+        at: now,
+      });
+    }
+    const values = {
+      profile: lead.row.profile,
+      ...score.scores,
+      score: score.total,
+      band: score.band,
+      stage: score.stage,
+      excludedReason: score.exclusion?.reason ?? null,
+      eventCount: lead.events.length,
+      lastEventAt: lead.events.reduce((m, e) => Math.max(m, e.ts), 0) || null,
+      scoredAt: now,
+      updatedAt: now,
+    };
+    if (lead.isNew) {
+      out.push(db.insert(leads).values({ ...lead.row, ...values }));
+    } else {
+      out.push(
+        db.run(
+          sql`INSERT INTO write_conflicts (lead_id) SELECT ${lead.row.id} WHERE NOT EXISTS (SELECT 1 FROM ${leads} WHERE ${leads.id} = ${lead.row.id} AND ${leads.rev} = ${lead.row.rev})`,
+        ),
+        db
+          .update(leads)
+          .set({ ...values, rev: sql`${leads.rev} + 1` })
+          .where(eq(leads.id, lead.row.id)),
+      );
+    }
+  }
+  for (const rows of chunksFor(newRows, 13)) out.push(db.insert(events).values(rows).onConflictDoNothing());
+  for (const a of attributions) {
+    out.push(
+      db
+        .update(events)
+        .set({ leadId: a.leadId })
+        .where(and(eq(events.siteId, site.id), eq(events.visitorId, a.visitorId), isNull(events.leadId))),
+    );
+  }
+  const visitorRows = Object.entries(seen).map(([id, s]) => ({
+    siteId: site.id,
+    id,
+    leadId: visitorLead.get(id) ?? null,
+    firstSeen: s.first,
+    lastSeen: s.last,
+  }));
+  for (const rows of chunksFor(visitorRows, 5)) {
+    out.push(
+      db
+        .insert(visitors)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [visitors.siteId, visitors.id],
+          set: {
+            firstSeen: sql`min(${visitors.firstSeen}, excluded.first_seen)`,
+            lastSeen: sql`max(${visitors.lastSeen}, excluded.last_seen)`,
+            leadId: sql`coalesce(excluded.lead_id, ${visitors.leadId})`,
+          },
+        }),
+    );
+  }
+  for (const rows of chunksFor(transitionRows, 10)) out.push(db.insert(transitions).values(rows));
+  return out;
+}

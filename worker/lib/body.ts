@@ -1,0 +1,25 @@
+/** @module Reading a JSON body ourselves: beacons arrive as text/plain, and size comes first. */
+import type { Context } from 'hono';
+import { ApiError } from './errors';
+
+export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+  const declared = Number(c.req.header('content-length') ?? 'NaN');
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const buf = await c.req.arrayBuffer();
+  if (buf.byteLength > maxBytes) throw tooLarge(maxBytes);
+  if (buf.byteLength === 0) throw new ApiError(400, 'empty_body', 'the request body is empty; send JSON');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+  } catch {
+    throw new ApiError(400, 'invalid_encoding', 'the request body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, 'invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const tooLarge = (max: number) =>
+  new ApiError(413, 'payload_too_large', `the request body is larger than ${Math.round(max / 1024)} KB`);

@@ -1,0 +1,55 @@
+/**
+ * @module `POST /v1/collect`: the public endpoint the snippet sends to. The site key is in the
+ * body, the page's origin must be one of the site's, and the body is read as text because
+ * `sendBeacon` posts `text/plain` (which needs no CORS preflight).
+ */
+import { Hono, type Context } from 'hono';
+import { database } from '../db/client';
+import { siteBySiteKey } from '../db/sites';
+import type { AppEnv } from '../env';
+import { ingest } from '../ingest/ingest';
+import { rejectionIssues, validateEvents } from '../ingest/validate';
+import { MAX_BODY_BYTES, WireBatch } from '../ingest/wire';
+import { readJsonBody } from '../lib/body';
+import { ApiError, parseOr400 } from '../lib/errors';
+
+export const collect = new Hono<AppEnv>();
+
+/** Answers the browser's CORS checks; `Vary` keeps caches from mixing origins. */
+function cors(c: Context, origin: string | undefined) {
+  c.header('Vary', 'Origin');
+  if (origin) {
+    c.header('Access-Control-Allow-Origin', origin);
+    c.header('Access-Control-Allow-Methods', 'POST, OPTIONS');
+    c.header('Access-Control-Allow-Headers', 'Content-Type');
+    c.header('Access-Control-Max-Age', '86400');
+  }
+}
+
+// The origin is checked per site on the POST; the preflight cannot know the site (no body).
+collect.options('/', (c) => {
+  cors(c, c.req.header('origin'));
+  return c.body(null, 204);
+});
+
+collect.post('/', async (c) => {
+  const origin = c.req.header('origin');
+  cors(c, origin);
+  const now = Date.now();
+  const batch = parseOr400(WireBatch, await readJsonBody(c, MAX_BODY_BYTES), 'the batch');
+  const site = await siteBySiteKey(database(c.env.DB), batch.site);
+  if (!site) throw new ApiError(403, 'unknown_site_key', 'no site has this site key');
+  if (!origin || origin === 'null' || !site.origins.includes(origin)) {
+    throw new ApiError(
+      403,
+      'origin_not_allowed',
+      `the origin ${origin ? `"${origin}"` : '(none)'} is not one of this site's origins`,
+    );
+  }
+  const { valid, rejected } = validateEvents(batch.events, 'browser', now);
+  if (valid.length === 0) {
+    throw new ApiError(400, 'no_valid_event', 'none of the events is valid', rejected.flatMap(rejectionIssues));
+  }
+  const result = await ingest(c.env.DB, site, valid, now);
+  return c.json({ ...result, rejected }, 202);
+});

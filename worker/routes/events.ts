@@ -1,0 +1,30 @@
+/** @module `POST /v1/events`: server-side events (e-mail opens and clicks…) with an API key. */
+import { Hono } from 'hono';
+import type { AppEnv } from '../env';
+import { ingest } from '../ingest/ingest';
+import { rejectionIssues, validateEvents } from '../ingest/validate';
+import { MAX_BODY_BYTES, ServerBatch } from '../ingest/wire';
+import { readJsonBody } from '../lib/body';
+import { ApiError, parseOr400 } from '../lib/errors';
+
+export const serverEvents = new Hono<AppEnv>();
+
+serverEvents.post('/', async (c) => {
+  const site = c.get('site');
+  const now = Date.now();
+  const batch = parseOr400(ServerBatch, await readJsonBody(c, MAX_BODY_BYTES), 'the batch');
+  if (batch.site !== undefined && batch.site !== site.siteKey) {
+    throw new ApiError(400, 'site_mismatch', '`site` is not the site key of the API key used');
+  }
+  const { valid, rejected } = validateEvents(batch.events, 'server', now);
+  if (valid.length === 0) {
+    throw new ApiError(
+      400,
+      'no_valid_event',
+      'none of the events is valid',
+      rejected.flatMap(rejectionIssues),
+    );
+  }
+  const result = await ingest(c.env.DB, site, valid, now);
+  return c.json({ ...result, rejected }, 202);
+});

@@ -1,0 +1,72 @@
+/** @module `GET /v1/leads` and `GET /v1/leads/{id}`: segments' members and why each has its score. */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { database } from '../db/client';
+import { leadWithHistory, listLeads } from '../db/leads';
+import type { AppEnv } from '../env';
+import { decodeCursor, encodeCursor } from '../lib/cursor';
+import { ApiError, parseOr400 } from '../lib/errors';
+import { STAGES, type Stage } from '../scoring/model';
+import { scoreLead } from '../scoring/score';
+import { leadSummary } from './lead-json';
+
+export const leadsRoutes = new Hono<AppEnv>();
+
+export const LeadListQuery = z.strictObject({
+  band: z.string().min(1).max(64).optional(),
+  stage: z.enum(STAGES).optional(),
+  excluded: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  q: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(500).optional(),
+});
+
+const ListCursor = z.tuple([z.number(), z.string().max(64)]);
+
+leadsRoutes.get('/', async (c) => {
+  const site = c.get('site');
+  const query = parseOr400(LeadListQuery, c.req.query(), 'the query');
+  const after = query.cursor ? decodeCursor(ListCursor, query.cursor) : undefined;
+  const { page, next } = await listLeads(
+    database(c.env.DB),
+    site.id,
+    { band: query.band, stage: query.stage, excluded: query.excluded, q: query.q },
+    query.limit,
+    after ? { score: after[0], id: after[1] } : undefined,
+  );
+  return c.json({ leads: page.map(leadSummary), nextCursor: next ? encodeCursor([next.score, next.id]) : null });
+});
+
+const TIMELINE_LIMIT = 200;
+
+leadsRoutes.get('/:id', async (c) => {
+  const site = c.get('site');
+  const id = c.req.param('id');
+  const found = await leadWithHistory(database(c.env.DB), site.id, id, TIMELINE_LIMIT);
+  if (!found) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
+  const { lead, events, transitions } = found;
+  // Explained as of the last scoring, so that the breakdown adds up to the stored scores.
+  const explained = scoreLead(site.model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
+  const timeline = [
+    ...events.slice(-TIMELINE_LIMIT).map((e) => ({
+      kind: 'event' as const,
+      id: e.id,
+      type: e.type,
+      ts: e.ts,
+      url: e.url,
+      title: e.title,
+      contentType: e.contentType,
+    })),
+    ...transitions.map((t) => ({
+      kind: 'transition' as const,
+      type: t.type,
+      from: t.fromValue,
+      to: t.toValue,
+      reason: t.reason,
+      branch: t.branch,
+      cause: t.cause,
+      at: t.at,
+    })),
+  ].sort((a, b) => ('ts' in b ? b.ts : b.at) - ('ts' in a ? a.ts : a.at));
+  return c.json({ ...leadSummary(lead), modelVersion: site.modelVersion, breakdown: explained.breakdown, timeline });
+});

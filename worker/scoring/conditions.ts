@@ -1,0 +1,83 @@
+/** @module Whether an event or a profile meets a rule's condition. */
+import type { EventFacts } from './event-facts';
+import { FREE_EMAIL_DOMAINS } from './free-email-domains';
+import { globMatch } from './glob';
+import type { EventCondition, ProfileCondition } from './model';
+import type { Profile } from './types';
+
+const list = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
+const eqi = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+const anyEq = (v: string | string[], actual: string | null) =>
+  actual !== null && list(v).some((x) => eqi(x, actual));
+
+const time = (d: string) => Date.parse(d);
+
+export function eventMatches(c: EventCondition, e: EventFacts): boolean {
+  if (c.type !== undefined && !anyEq(c.type, e.type)) return false;
+  if (c.path !== undefined && (e.path === null || !list(c.path).some((g) => globMatch(g, e.path!)))) return false;
+  if (c.contentType !== undefined && !anyEq(c.contentType, e.contentType)) return false;
+  if (c.formName !== undefined && !anyEq(c.formName, e.formName)) return false;
+  if (c.extension !== undefined && !anyEq(list(c.extension).map((x) => x.replace(/^\./, '')), e.extension)) return false;
+  if (c.utmCampaign !== undefined && !anyEq(c.utmCampaign, e.utmCampaign)) return false;
+  if (c.from !== undefined && e.ts < time(c.from)) return false;
+  if (c.until !== undefined && e.ts >= time(c.until)) return false;
+  if (c.props) {
+    for (const [k, want] of Object.entries(c.props)) {
+      const got = Object.hasOwn(e.props, k) ? e.props[k] : undefined;
+      if (typeof want === 'string' ? typeof got !== 'string' || !eqi(want, got) : got !== want) return false;
+    }
+  }
+  return true;
+}
+
+const regexCache = new Map<string, RegExp>();
+function regex(src: string): RegExp {
+  let re = regexCache.get(src);
+  if (!re) {
+    re = new RegExp(src, 'i');
+    if (regexCache.size > 2000) regexCache.clear();
+    regexCache.set(src, re);
+  }
+  return re;
+}
+
+/** First number in a value: `"50-200"` is 50, `"1,000+"` is 1000. */
+function numeric(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v !== 'string') return null;
+  const m = v.replace(/(\d)[,\s](?=\d{3}\b)/g, '$1').match(/-?\d+(\.\d+)?/);
+  return m ? Number(m[0]) : null;
+}
+
+function profileMatches(c: ProfileCondition, profile: Profile): boolean {
+  const raw = Object.hasOwn(profile, c.property) ? profile[c.property] : undefined;
+  const present = raw !== undefined && raw !== null && raw !== '';
+  if (c.op === 'exists') return present;
+  if (!present) return false;
+  const text = String(raw);
+  switch (c.op) {
+    case 'equals':
+      return typeof c.value === 'string' ? eqi(c.value, text) : raw === c.value || text === String(c.value);
+    case 'contains':
+      return text.toLowerCase().includes(c.value.toLowerCase());
+    case 'matches':
+      return regex(c.value).test(text);
+    case 'gte': {
+      const n = numeric(raw);
+      return n !== null && n >= c.value;
+    }
+    case 'lte': {
+      const n = numeric(raw);
+      return n !== null && n <= c.value;
+    }
+    case 'in':
+      return c.value === '@freeEmailDomains'
+        ? FREE_EMAIL_DOMAINS.has(text.toLowerCase())
+        : c.value.some((v) => eqi(v, text));
+  }
+}
+
+/** A single condition, or every condition of a list. */
+export function profileMeets(when: ProfileCondition | ProfileCondition[], profile: Profile): boolean {
+  return Array.isArray(when) ? when.every((c) => profileMatches(c, profile)) : profileMatches(when, profile);
+}
