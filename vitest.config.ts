@@ -10,7 +10,14 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: { TEST_MIGRATIONS: await readD1Migrations('./migrations') } },
+            miniflare: {
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+                ADMIN_TOKEN: 'test-admin-token',
+                SNIPPET_ALIASES: '/js/app.js',
+                COLLECT_ALIASES: '/p/e',
+              },
+            },
           }),
         ],
         test: {

@@ -3,6 +3,8 @@ import type { Model } from './scoring/model';
 
 export interface Bindings {
   DB: D1Database;
+  /** Secret that unlocks `/admin` (creating sites and keys); unset, `/admin` does not exist. */
+  ADMIN_TOKEN?: string;
   /** Extra paths the snippet is served under (comma-separated), out of reach of ad-block lists. */
   SNIPPET_ALIASES?: string;
   /** Extra paths that accept collect requests (comma-separated); the first is baked into the snippet. */

@@ -7,6 +7,7 @@ import { requireApiKey } from './auth/api-key';
 import type { AppEnv, Bindings } from './env';
 import { canonicalPath } from './lib/aliases';
 import { ApiError, errorResponse } from './lib/errors';
+import { adminRoutes } from './routes/admin';
 import { bandsRoutes } from './routes/bands';
 import { collect } from './routes/collect';
 import { serverEvents } from './routes/events';
@@ -17,6 +18,7 @@ export const app = new Hono<AppEnv>();
 
 app.route('/', staticRoutes);
 app.route('/v1/collect', collect);
+app.route('/admin', adminRoutes);
 
 app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/collect') ? next() : requireApiKey(c, next)));
 app.route('/v1/events', serverEvents);

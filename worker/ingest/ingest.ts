@@ -6,11 +6,12 @@
  * together or not at all. A lead changed by a concurrent request between the read and the write
  * fails the write (see `writeConflicts`), and the attempt is redone from a fresh read.
  */
-import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunksFor, database, inJson, type Database } from '../db/client';
-import { events, leads, transitions, visitors } from '../db/schema';
+import { events, leads, transitions, visitors, writeConflicts } from '../db/schema';
 import type { SiteContext } from '../env';
+import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
 import type { Stage } from '../scoring/model';
 import { scoreLead } from '../scoring/score';
@@ -34,7 +35,8 @@ interface WorkingLead {
   touched: boolean;
 }
 
-const MAX_ATTEMPTS = 4;
+/** Attempts before giving up on a lead that other requests keep changing; the client retries a 503. */
+const MAX_ATTEMPTS = 12;
 
 export async function ingest(d1: D1Database, site: SiteContext, batch: WireEvent[], now: number): Promise<IngestResult> {
   const db = database(d1);
@@ -42,7 +44,12 @@ export async function ingest(d1: D1Database, site: SiteContext, batch: WireEvent
     try {
       return await attemptIngest(db, site, batch, now);
     } catch (err) {
-      if (attempt >= MAX_ATTEMPTS || !isWriteConflict(err)) throw err;
+      if (!isWriteConflict(err)) throw err;
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new ApiError(503, 'write_conflict', 'the same leads are being written by other requests; send again');
+      }
+      // Jitter, so that requests that collided do not collide again in lockstep.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
     }
   }
 }
@@ -242,9 +249,15 @@ function writes(
       out.push(db.insert(leads).values({ ...lead.row, ...values }));
     } else {
       out.push(
-        db.run(
-          sql`INSERT INTO write_conflicts (lead_id) SELECT ${lead.row.id} WHERE NOT EXISTS (SELECT 1 FROM ${leads} WHERE ${leads.id} = ${lead.row.id} AND ${leads.rev} = ${lead.row.rev})`,
-        ),
+        // Fails the whole batch when the lead changed since it was read: see `writeConflicts`.
+        db
+          .insert(writeConflicts)
+          .select(
+            db
+              .select({ leadId: leads.id })
+              .from(leads)
+              .where(and(eq(leads.id, lead.row.id), ne(leads.rev, lead.row.rev))),
+          ),
         db
           .update(leads)
           .set({ ...values, rev: sql`${leads.rev} + 1` })

@@ -2,11 +2,13 @@
 import type { Context } from 'hono';
 import { ApiError } from './errors';
 
-export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+/** The parsed body; `empty` stands for a body of zero bytes when given, which is a 400 otherwise. */
+export async function readJsonBody(c: Context, maxBytes: number, empty?: unknown): Promise<unknown> {
   const declared = Number(c.req.header('content-length') ?? 'NaN');
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const buf = await c.req.arrayBuffer();
   if (buf.byteLength > maxBytes) throw tooLarge(maxBytes);
+  if (buf.byteLength === 0 && empty !== undefined) return empty;
   if (buf.byteLength === 0) throw new ApiError(400, 'empty_body', 'the request body is empty; send JSON');
   let text: string;
   try {

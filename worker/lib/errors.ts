@@ -8,7 +8,7 @@ export interface Issue {
   message: string;
 }
 
-/** A 4xx the client can act on: thrown anywhere, turned into JSON by `errorResponse`. */
+/** An error the client can act on (4xx, or 503 to retry): thrown anywhere, answered as JSON by `errorResponse`. */
 export class ApiError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,

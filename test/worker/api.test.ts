@@ -1,0 +1,168 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { api, browserEvent, call, collect, eventId, leadByEmail, newSite, ORIGIN, type LeadJson } from './helpers';
+
+const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
+  browserEvent(visitor, 'identify', { traits: { email, ...traits } });
+const pages = (visitor: string, ...paths: string[]) => paths.map((p) => browserEvent(visitor, 'page_view', { url: `${ORIGIN}${p}` }));
+
+describe('the /v1 API', () => {
+  it('refuses requests without a valid secret key', async () => {
+    for (const authorization of [undefined, 'Bearer nope', 'Bearer sk_0000000000000000000000000000000', 'Basic abc']) {
+      const res = await call('/v1/leads', { headers: authorization ? { authorization } : {} });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    }
+  });
+
+  it("never shows one site's leads to another site's key", async () => {
+    const a = await newSite();
+    const b = await newSite();
+    await collect({ site: a.siteKey, events: [identify('va', 'gil@acme.io')] });
+    const lead = await leadByEmail(a, 'gil@acme.io');
+    expect(lead).toBeDefined();
+    expect((await api(b, `/v1/leads/${lead!.id}`)).status).toBe(404);
+    expect(((await (await api(b, '/v1/leads')).json()) as { leads: unknown[] }).leads).toEqual([]);
+  });
+
+  it('lists bands with their branch and member counts, and excluded leads apart', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('c1', 'cold@acme.io')] });
+    await collect({ site: site.siteKey, events: [identify('w1', 'warm@acme.io', { jobTitle: 'Marketing' })] });
+    await collect({ site: site.siteKey, events: [identify('x1', 'student@acme.io', { jobTitle: 'Student' })] });
+    await collect({ site: site.siteKey, events: [identify('x2', 'someone@gmail.com')] });
+    const res = await api(site, '/v1/bands');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      bands: [
+        { name: 'cold', min: 0, max: 25, branch: 'generic-content', description: expect.any(String), count: 1 },
+        { name: 'warm', min: 25, max: 75, branch: 'technical-content', description: expect.any(String), count: 1 },
+        { name: 'hot', min: 75, max: null, branch: 'sales-meeting', description: expect.any(String), count: 0 },
+      ],
+      excluded: { count: 2 },
+      total: 4,
+    });
+    const excluded = (await (await api(site, '/v1/leads?excluded=true')).json()) as { leads: LeadJson[] };
+    expect(excluded.leads.map((l) => [l.email, l.excluded?.reason, l.band]).sort()).toEqual([
+      ['someone@gmail.com', 'Free e-mail domain', null],
+      ['student@acme.io', 'Student', null],
+    ]);
+  });
+
+  it('filters, searches and pages leads without skipping or repeating one', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 7; i++) {
+      await collect({ site: site.siteKey, events: [identify(`p${i}`, `lead${i}@acme.io`, { company: i % 2 ? 'Odd Corp' : 'Even SA' }), ...pages(`p${i}`, ...Array(i).fill('/x'))] });
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await api(site, `/v1/leads?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      const body = (await res.json()) as { leads: LeadJson[]; nextCursor: string | null };
+      seen.push(...body.leads.map((l) => l.email));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([6, 5, 4, 3, 2, 1, 0].map((i) => `lead${i}@acme.io`));
+    const warm = (await (await api(site, '/v1/leads?band=warm')).json()) as { leads: LeadJson[] };
+    expect(warm.leads.map((l) => l.email)).toEqual(['lead6@acme.io', 'lead5@acme.io']);
+    const odd = (await (await api(site, '/v1/leads?q=odd%20corp')).json()) as { leads: LeadJson[] };
+    expect(odd.leads.map((l) => l.email)).toEqual(['lead5@acme.io', 'lead3@acme.io', 'lead1@acme.io']);
+    const bad = await api(site, '/v1/leads?limit=0&stage=boss');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { issues: { path: string[] }[] } }).error.issues.map((i) => i.path[0]).sort()).toEqual(['limit', 'stage']);
+    expect((await api(site, '/v1/leads?cursor=garbage')).status).toBe(400);
+  });
+
+  it('explains a lead: breakdown that adds up to its scores, and a timeline of events and transitions', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('t1', 'hana@acme.io', { jobTitle: 'Marketing' })] });
+    await collect({ site: site.siteKey, events: pages('t1', '/pricing', '/pricing', '/references') });
+    const lead = (await leadByEmail(site, 'hana@acme.io'))!;
+    expect(lead.scores).toEqual({ fit: 25, activity: 15 + 30 + 10, engagement: 0 });
+    expect(lead.band).toBe('hot');
+    const sum = lead.breakdown.reduce((n, b) => n + b.points, 0);
+    expect(sum).toBe(lead.score);
+    expect(lead.breakdown.find((b) => b.ruleId === 'pricing-page')).toMatchObject({ points: 30, count: 2 });
+    const transitions = lead.timeline.filter((t) => t.kind === 'transition');
+    expect(transitions).toEqual([
+      expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'hot', branch: 'sales-meeting' }),
+      expect.objectContaining({ type: 'lead.band_changed', from: null, to: 'warm', branch: 'technical-content' }),
+    ]);
+    expect(lead.timeline.filter((t) => t.kind === 'event')).toHaveLength(4);
+    expect((await api(site, '/v1/leads/ld_missing')).status).toBe(404);
+  });
+
+  it('records stage changes as the lead meets the minimums', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('s1', 'ivan@acme.io', { jobTitle: 'Marketing' }), ...pages('s1', '/a', '/b', '/c', '/d', '/e', '/f')] });
+    const res = await api(site, '/v1/events', {
+      method: 'POST',
+      body: JSON.stringify({
+        events: [
+          { id: eventId(), type: 'email_open', ts: Date.now(), email: 'ivan@acme.io' },
+          { id: eventId(), type: 'email_click', ts: Date.now(), email: 'ivan@acme.io' },
+        ],
+      }),
+    });
+    expect(res.status).toBe(202);
+    const lead = (await leadByEmail(site, 'ivan@acme.io'))!;
+    expect(lead.scores).toEqual({ fit: 25, activity: 30, engagement: 10 });
+    expect(lead.stage).toBe('lead');
+    expect(lead.timeline).toContainEqual(expect.objectContaining({ type: 'lead.stage_changed', from: 'prospect', to: 'lead' }));
+  });
+
+  it('takes server-side events for a new e-mail, and refuses ones that name nobody', async () => {
+    const site = await newSite();
+    const ok = await api(site, '/v1/events', {
+      method: 'POST',
+      body: JSON.stringify({ site: site.siteKey, events: [{ id: eventId(), type: 'email_click', ts: Date.now(), email: 'jo@acme.io', traits: { firstName: 'Jo' } }] }),
+    });
+    expect(ok.status).toBe(202);
+    expect((await leadByEmail(site, 'jo@acme.io'))?.profile).toMatchObject({ firstName: 'Jo' });
+    const nobody = await api(site, '/v1/events', { method: 'POST', body: JSON.stringify({ events: [{ id: eventId(), type: 'email_open', ts: Date.now() }] }) });
+    expect(nobody.status).toBe(400);
+    const other = await api(site, '/v1/events', { method: 'POST', body: JSON.stringify({ site: 'pk_someoneelsesitekey', events: [{ id: eventId(), type: 'email_open', ts: Date.now(), email: 'a@acme.io' }] }) });
+    expect(other.status).toBe(400);
+  });
+});
+
+describe('served files', () => {
+  it('serves the snippet at /s.js and its alias, with the collect alias baked in', async () => {
+    const res = await call('/s.js');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('javascript');
+    expect(res.headers.get('cache-control')).toContain('max-age');
+    expect(await res.text()).toContain('/v1/collect');
+    const aliased = await (await call('/js/app.js')).text();
+    expect(aliased).toContain('/p/e');
+    expect(aliased).not.toContain('/v1/collect');
+  });
+
+  it('serves the dashboard under a strict content security policy', async () => {
+    const res = await call('/dashboard');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await res.text()).toContain('/dashboard/app.js');
+    expect((await call('/dashboard/app.js')).status).toBe(200);
+  });
+
+  it('answers unknown routes with the JSON error shape', async () => {
+    const res = await call('/nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'no route for GET /nope' } });
+  });
+});
+
+describe('/admin', () => {
+  it('refuses a wrong token and invalid origins', async () => {
+    const wrong = await call('/admin/sites/x', { method: 'PUT', headers: { authorization: 'Bearer nope' }, body: '{}' });
+    expect(wrong.status).toBe(401);
+    const bad = await call('/admin/sites/x', {
+      method: 'PUT',
+      headers: { authorization: 'Bearer test-admin-token' },
+      body: JSON.stringify({ name: 'x', origins: ['https://a.example/path'] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM sites WHERE id = 'x'").first('n')).toBe(0);
+  });
+});

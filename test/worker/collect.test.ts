@@ -1,0 +1,136 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { browserEvent, call, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
+
+describe('POST /v1/collect', () => {
+  it('accepts a batch, stores each event once, and scores the lead it identifies', async () => {
+    const site = await newSite();
+    const batch = {
+      site: site.siteKey,
+      events: [
+        browserEvent('v1', 'page_view', { url: `${ORIGIN}/pricing`, title: 'Pricing' }),
+        browserEvent('v1', 'page_view', { url: `${ORIGIN}/references` }),
+        browserEvent('v1', 'identify', { traits: { email: 'Ana@Acme.io', jobTitle: 'Marketing manager' } }),
+      ],
+    };
+    const res = await collect(batch);
+    expect(res.status).toBe(202);
+    expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    const body = (await res.json()) as { accepted: string[]; duplicates: string[]; rejected: unknown[] };
+    expect(body.accepted).toEqual(batch.events.map((e) => e.id));
+    expect(body.duplicates).toEqual([]);
+    expect(body.rejected).toEqual([]);
+
+    const lead = await leadByEmail(site, 'ana@acme.io');
+    expect(lead?.scores).toEqual({ fit: 25, activity: 35, engagement: 0 });
+    expect(lead?.band).toBe('warm');
+    expect(lead?.profile).toMatchObject({ email: 'ana@acme.io', emailDomain: 'acme.io', jobTitle: 'Marketing manager' });
+    expect(await rowCounts(site.id)).toEqual({ events: 3, visitors: 1, leads: 1, transitions: 1 });
+  });
+
+  it('counts a batch sent twice once', async () => {
+    const site = await newSite();
+    const batch = {
+      site: site.siteKey,
+      events: [
+        browserEvent('v2', 'identify', { traits: { email: 'bob@acme.io' } }),
+        browserEvent('v2', 'page_view', { url: `${ORIGIN}/pricing` }),
+      ],
+    };
+    expect((await collect(batch)).status).toBe(202);
+    const before = await leadByEmail(site, 'bob@acme.io');
+    const again = await collect(batch);
+    expect(again.status).toBe(202);
+    const body = (await again.json()) as { accepted: string[]; duplicates: string[] };
+    expect(body.accepted).toEqual([]);
+    expect(body.duplicates).toEqual(batch.events.map((e) => e.id));
+    expect(await rowCounts(site.id)).toMatchObject({ events: 2, leads: 1 });
+    expect((await leadByEmail(site, 'bob@acme.io'))?.scores).toEqual(before?.scores);
+    // The same id twice inside one batch is also one event.
+    const dup = browserEvent('v2', 'page_view');
+    const inner = (await (await collect({ site: site.siteKey, events: [dup, dup] })).json()) as { accepted: string[]; duplicates: string[] };
+    expect(inner).toMatchObject({ accepted: [dup.id], duplicates: [dup.id] });
+  });
+
+  it('accepts the valid events of a batch and says why each other one was rejected', async () => {
+    const site = await newSite();
+    const good = browserEvent('v3', 'page_view');
+    const res = await collect({
+      site: site.siteKey,
+      events: [good, { ...browserEvent('v3', 'page_view'), ts: 'yesterday' }, browserEvent('v3', 'email_open'), { id: 'x', type: 'page_view', ts: Date.now() }],
+    });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { accepted: string[]; rejected: { index: number; code: string; issues?: { path: unknown[] }[] }[] };
+    expect(body.accepted).toEqual([good.id]);
+    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
+      [1, 'invalid_event'],
+      [2, 'server_only_type'],
+      [3, 'visitor_required'],
+    ]);
+    expect(body.rejected[0]!.issues![0]!.path).toEqual(['ts']);
+    expect(await rowCounts(site.id)).toMatchObject({ events: 1 });
+  });
+
+  describe('rejects a malformed request with a 4xx JSON error and writes nothing', () => {
+    const cases: [string, (key: string) => Parameters<typeof collect>, number, string][] = [
+      ['a body that is not JSON', () => ['{"site": "pk_', {}], 400, 'invalid_json'],
+      ['an empty body', () => ['', {}], 400, 'empty_body'],
+      ['events of the wrong type', (k) => [{ site: k, events: 'page_view' }], 400, 'invalid_request'],
+      ['a site key of the wrong type', () => [{ site: 42, events: [browserEvent('v', 'page_view')] }], 400, 'invalid_request'],
+      ['no event at all', (k) => [{ site: k, events: [] }], 400, 'invalid_request'],
+      ['only invalid events', (k) => [{ site: k, events: [{ id: 1, type: 'page_view' }] }], 400, 'no_valid_event'],
+      ['an unknown site key', () => [{ site: 'pk_unknownunknownunknown', events: [browserEvent('v', 'page_view')] }], 403, 'unknown_site_key'],
+      ['a foreign origin', (k) => [{ site: k, events: [browserEvent('v', 'page_view')] }, { origin: 'https://evil.example' }], 403, 'origin_not_allowed'],
+      ['no origin', (k) => [{ site: k, events: [browserEvent('v', 'page_view')] }, { origin: '' }], 403, 'origin_not_allowed'],
+      ['an oversized batch (101 events)', (k) => [{ site: k, events: Array.from({ length: 101 }, () => browserEvent('v', 'page_view')) }], 400, 'invalid_request'],
+      ['a body over 64 KB', (k) => [{ site: k, events: [browserEvent('v', 'page_view', { title: 'x'.repeat(70_000) })] }], 413, 'payload_too_large'],
+    ];
+    it.each(cases)('%s', async (_, make, status, code) => {
+      const site = await newSite();
+      const res = await collect(...make(site.siteKey));
+      expect(res.status).toBe(status);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe(code);
+      expect(body.error.message.length).toBeGreaterThan(5);
+      expect(await rowCounts(site.id)).toEqual({ events: 0, visitors: 0, leads: 0, transitions: 0 });
+    });
+  });
+
+  it('names the path of each mistake', async () => {
+    const site = await newSite();
+    const res = await collect({ site: site.siteKey, events: [{ id: '', type: 'page view', ts: 1, visitor: 'v' }] });
+    const body = (await res.json()) as { error: { issues: { path: unknown[] }[] } };
+    expect(body.error.issues.map((i) => i.path)).toEqual([
+      ['events', 0, 'id'],
+      ['events', 0, 'type'],
+      ['events', 0, 'ts'],
+    ]);
+  });
+
+  it('answers the CORS preflight and serves under its alias', async () => {
+    const pre = await call('/v1/collect', {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+
+    const site = await newSite();
+    const res = await call('/p/e', {
+      method: 'POST',
+      headers: { origin: ORIGIN, 'content-type': 'text/plain' },
+      body: JSON.stringify({ site: site.siteKey, events: [browserEvent('v', 'page_view')] }),
+    });
+    expect(res.status).toBe(202);
+  });
+
+  it('does not store unknown keys', async () => {
+    const site = await newSite();
+    const e = { ...browserEvent('v9', 'page_view'), secret: 'do not keep', props: { plan: 'pro' } };
+    await collect({ site: site.siteKey, events: [e] });
+    const row = await env.DB.prepare('SELECT * FROM events WHERE site_id = ?').bind(site.id).first<Record<string, unknown>>();
+    expect(JSON.stringify(row)).not.toContain('do not keep');
+    expect(JSON.parse(row!.props as string)).toEqual({ plan: 'pro' });
+  });
+});

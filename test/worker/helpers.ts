@@ -1,0 +1,86 @@
+/** Helpers for route tests: requests through the worker's own fetch, sites made through /admin. */
+import { env, exports } from 'cloudflare:workers';
+
+export const ORIGIN = 'https://www.acme-shop.example';
+let counter = 0;
+
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`https://leadscore.test${path}`, init));
+}
+
+export interface TestSite {
+  id: string;
+  siteKey: string;
+  apiKey: string;
+}
+
+export async function newSite(origins: string[] = [ORIGIN]): Promise<TestSite> {
+  const id = `site-${Date.now().toString(36)}-${++counter}`;
+  const admin = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
+  const site = await call(`/admin/sites/${id}`, { method: 'PUT', headers: admin, body: JSON.stringify({ name: id, origins }) });
+  if (site.status !== 200) throw new Error(`site: ${site.status} ${await site.text()}`);
+  const key = await call(`/admin/sites/${id}/api-keys`, { method: 'POST', headers: admin });
+  if (key.status !== 201) throw new Error(`key: ${key.status} ${await key.text()}`);
+  return { id, siteKey: ((await site.json()) as { siteKey: string }).siteKey, apiKey: ((await key.json()) as { key: string }).key };
+}
+
+let eventCounter = 0;
+export const eventId = () => `ev-${Date.now().toString(36)}-${++eventCounter}`;
+
+/** A browser event as the snippet sends it. */
+export const browserEvent = (visitor: string, type: string, extra: Record<string, unknown> = {}) => ({
+  id: eventId(),
+  type,
+  ts: Date.now(),
+  visitor,
+  url: `${ORIGIN}/`,
+  ...extra,
+});
+
+export function collect(body: unknown, { origin = ORIGIN, contentType = 'text/plain;charset=UTF-8' } = {}) {
+  return call('/v1/collect', {
+    method: 'POST',
+    headers: { 'content-type': contentType, ...(origin ? { origin } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export function api(site: TestSite, path: string, init: RequestInit = {}) {
+  return call(path, {
+    ...init,
+    headers: { authorization: `Bearer ${site.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
+}
+
+/** Rows a site has in each table that a request may write. */
+export async function rowCounts(siteId: string) {
+  const one = async (table: string) =>
+    (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE site_id = ?`).bind(siteId).first<{ n: number }>())!.n;
+  return {
+    events: await one('events'),
+    visitors: await one('visitors'),
+    leads: await one('leads'),
+    transitions: await one('transitions'),
+  };
+}
+
+export interface LeadJson {
+  id: string;
+  email: string;
+  profile: Record<string, unknown>;
+  scores: { fit: number; activity: number; engagement: number };
+  score: number;
+  band: string | null;
+  stage: string;
+  excluded: { reason: string } | null;
+  breakdown: { ruleId: string; points: number; count: number }[];
+  timeline: { kind: string; type: string }[];
+}
+
+export async function leadByEmail(site: TestSite, email: string): Promise<LeadJson | undefined> {
+  const res = await api(site, `/v1/leads?q=${encodeURIComponent(email)}`);
+  const { leads } = (await res.json()) as { leads: LeadJson[] };
+  const summary = leads.find((l) => l.email === email);
+  if (!summary) return undefined;
+  return (await (await api(site, `/v1/leads/${summary.id}`)).json()) as LeadJson;
+}
