@@ -1,0 +1,115 @@
+/**
+ * The local stack, for `npm start` and the browser tests alike: local D1 migrated, `wrangler dev`,
+ * the demo site provisioned through /admin, and the demo website served on a second origin.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDemoServer } from './demo-server.js';
+import { ROOT } from './root.js';
+
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' };
+
+function run(args) {
+  const r = spawnSync(WRANGLER, args, { cwd: ROOT, env: quietEnv, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrangler ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+async function waitFor(url, child, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+}
+
+/** A value kept in the state folder across runs, made once. */
+function remembered(stateDir, name, make) {
+  const file = join(stateDir, name);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const value = make();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+/**
+ * @param {{ workerPort?: number, demoPort?: number, stateDir?: string }} options
+ * stateDir holds the local D1, the admin token, the demo keys and wrangler's log.
+ */
+export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore') } = {}) {
+  mkdirSync(stateDir, { recursive: true });
+  const persistTo = join(stateDir, 'd1');
+  run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
+
+  const adminToken = remembered(stateDir, 'admin-token', () => randomBytes(24).toString('hex'));
+  const log = createWriteStream(join(stateDir, 'wrangler.log'));
+  const worker = spawn(
+    WRANGLER,
+    ['dev', '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false', '--var', `ADMIN_TOKEN:${adminToken}`],
+    { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
+  );
+  worker.stdout.pipe(log);
+  worker.stderr.pipe(log);
+  const workerUrl = `http://localhost:${workerPort}`;
+  const demoUrl = `http://localhost:${demoPort}`;
+  const stopWorker = () => {
+    if (worker.exitCode !== null) return;
+    try {
+      process.kill(-worker.pid, 'SIGTERM');
+    } catch {
+      worker.kill('SIGTERM');
+    }
+  };
+  try {
+    await waitFor(`http://127.0.0.1:${workerPort}/s.js`, worker, 90_000);
+    const admin = (path, init) =>
+      fetch(`http://127.0.0.1:${workerPort}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      });
+    const siteRes = await admin('/admin/sites/demo', {
+      method: 'PUT',
+      body: JSON.stringify({ name: 'Demo site', origins: [demoUrl, `http://127.0.0.1:${demoPort}`] }),
+    });
+    if (!siteRes.ok) throw new Error(`creating the demo site failed: ${siteRes.status} ${await siteRes.text()}`);
+    const { siteKey } = await siteRes.json();
+
+    // The API key is shown once by the worker; keep it, and make a new one only when it stopped working.
+    const keyFile = join(stateDir, 'demo-api-key');
+    let apiKey = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : '';
+    const works = apiKey && (await fetch(`http://127.0.0.1:${workerPort}/v1/bands`, { headers: { authorization: `Bearer ${apiKey}` } })).ok;
+    if (!works) {
+      const keyRes = await admin('/admin/sites/demo/api-keys', { method: 'POST', body: JSON.stringify({ name: 'demo' }) });
+      if (!keyRes.ok) throw new Error(`creating the demo API key failed: ${keyRes.status} ${await keyRes.text()}`);
+      apiKey = (await keyRes.json()).key;
+      writeFileSync(keyFile, `${apiKey}\n`, { mode: 0o600 });
+    }
+
+    const demo = await startDemoServer({ port: demoPort, siteKey, workerUrl });
+    return {
+      siteKey,
+      apiKey,
+      adminToken,
+      workerUrl,
+      demoUrl,
+      dashboardUrl: `${workerUrl}/dashboard`,
+      async stop() {
+        await demo.close();
+        stopWorker();
+      },
+    };
+  } catch (err) {
+    stopWorker();
+    throw err;
+  }
+}

@@ -1,0 +1,26 @@
+/** @module Settings read from the snippet's own script tag. */
+
+/** Public site key, `pk_…`. */
+export let site = '';
+/** Collect endpoint: `data-api` (path or URL) resolved against the script's own URL. */
+export let endpoint = '';
+/** Honour Do Not Track / Global Privacy Control (off only with `data-respect-dnt="false"`). */
+export let respectDnt = true;
+/** `data-consent="required"`: nothing is sent or stored before `leadscore('consent', true)`. */
+export let consentRequired = false;
+
+/**
+ * False when no tag carries `data-site`. Must run synchronously at load: `document.currentScript`
+ * is only set while the script itself runs.
+ */
+export const readConfig = (): boolean => {
+  const s = (document.currentScript || document.querySelector('script[data-site]')) as HTMLScriptElement;
+  const d = s?.dataset;
+  if (!d?.site) return false;
+  site = d.site;
+  // The script's origin, so a worker served first-party under the site's domain stays first-party.
+  endpoint = new URL(d.api || '/v1/collect', s.src || location.href).href;
+  respectDnt = d.respectDnt != 'false';
+  consentRequired = d.consent == 'required';
+  return true;
+};

@@ -1,0 +1,88 @@
+/** @module Queue, batching, sendBeacon / fetch keepalive, and the retry store. */
+import { endpoint, site } from './config';
+import { allowed } from './privacy';
+import { on, safe } from './safe';
+import { store } from './storage';
+
+/** One event of the POST /v1/collect wire format. */
+export interface Ev {
+  id: string;
+  type: string;
+  ts: number;
+  visitor: string;
+  url?: string;
+  title?: string;
+  referrer?: string;
+  contentType?: string;
+  fields?: Record<string, string>;
+  traits?: object;
+  props?: object;
+}
+
+let q: Ev[] = [];
+let timer: ReturnType<typeof setTimeout> | 0 = 0;
+let delay = 2e3;
+
+// Empty strings (no referrer, blank optional fields, no form name) carry nothing: leave them out.
+const drop = (_: string, v: unknown) => (v === '' ? undefined : v);
+
+const load = (): Ev[] => {
+  try {
+    return JSON.parse(store('retry') || '[]') as Ev[];
+  } catch {
+    return [];
+  }
+};
+
+/** Keeps at most 200 failed events, oldest dropped, and retries after 2 s, 4 s … 60 s. */
+const keep = (events: Ev[]): void => {
+  if (!allowed()) return;
+  store('retry', JSON.stringify(load().concat(events).slice(-200)));
+  setTimeout(safe(retry), delay);
+  delay = Math.min(delay * 2, 6e4);
+};
+
+// A string body goes out as text/plain;charset=UTF-8, a CORS-safelisted type: no preflight.
+const send = (events: Ev[]): void => {
+  const body = JSON.stringify({ site, events }, drop);
+  if (navigator.sendBeacon?.(endpoint, body)) return;
+  fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: 'omit' })
+    .then((r) => {
+      // Other 4xx are final: the server refused the batch, sending it again would not help.
+      if (r.status > 499 || r.status == 429) throw 0;
+      delay = 2e3;
+    })
+    .catch(() => keep(events));
+};
+
+export const flush = (): void => {
+  clearTimeout(timer);
+  timer = 0;
+  while (q[0]) send(q.splice(0, 100));
+};
+
+/** Queues an event; `now` for clicks and submits that are about to leave the page. */
+export const push = (e: Ev, now?: boolean): void => {
+  q.push(e);
+  now ? flush() : (timer ||= setTimeout(safe(flush), 1e3));
+};
+
+/** Sends what an earlier page (or request) failed to deliver, ahead of newer events. */
+export const retry = (): void => {
+  const r = load();
+  if (r[0] && allowed()) {
+    store('retry', null);
+    q = r.concat(q);
+    flush();
+  }
+};
+
+/** Drops unsent events (consent withdrawn). */
+export const clear = (): void => {
+  q = [];
+};
+
+export const initTransport = (): void => {
+  on(window, 'pagehide', flush);
+  on(document, 'visibilitychange', () => document.hidden && flush());
+};

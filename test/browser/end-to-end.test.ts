@@ -1,0 +1,111 @@
+/**
+ * The whole path in a real browser: the demo site with the snippet → the worker → D1 → the
+ * dashboard, against `wrangler dev` started as `npm start` starts it.
+ */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack } from '../../scripts/lib/stack.js';
+import { launchChromium } from './chromium';
+
+type Stack = Awaited<ReturnType<typeof startStack>>;
+let stack: Stack;
+let browser: Browser;
+const shots = join(process.cwd(), 'test-results', 'screenshots');
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  stack = await startStack({ workerPort: 8797, demoPort: 8798, stateDir: mkdtempSync(join(tmpdir(), 'leadscore-e2e-')) });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+interface Lead {
+  id: string;
+  email: string;
+  scores: { fit: number; activity: number; engagement: number };
+  score: number;
+  band: string | null;
+  profile: Record<string, unknown>;
+  breakdown: { ruleId: string }[];
+}
+
+async function waitForLead(email: string, until: (l: Lead) => boolean): Promise<Lead> {
+  const deadline = Date.now() + 15_000;
+  let last: Lead | undefined;
+  while (Date.now() < deadline) {
+    const headers = { authorization: `Bearer ${stack.apiKey}` };
+    const list = (await (await fetch(`${stack.workerUrl}/v1/leads?q=${encodeURIComponent(email)}`, { headers })).json()) as { leads: Lead[] };
+    const found = list.leads.find((l) => l.email === email);
+    if (found) {
+      last = (await (await fetch(`${stack.workerUrl}/v1/leads/${found.id}`, { headers })).json()) as Lead;
+      if (until(last)) return last;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`lead ${email} never got there; last seen: ${JSON.stringify(last)}`);
+}
+
+describe('demo site → worker → dashboard', () => {
+  it('scores a visitor who browses pricing and references then requests a demo, and shows it hot', async () => {
+    const email = `ana.${Date.now()}@globex.io`;
+    const context = await browser.newContext();
+    const site = await context.newPage();
+    const sent: string[] = [];
+    site.on('request', (req) => {
+      if (req.url().startsWith(`${stack.workerUrl}/v1/collect`)) sent.push(req.postData() ?? '');
+    });
+
+    await site.goto(stack.demoUrl);
+    await site.click('text=Pricing');
+    await site.waitForURL('**/pricing');
+    await site.click('nav >> text=References');
+    await site.waitForURL('**/references');
+    await site.click('nav >> text=Request a demo');
+    await site.waitForURL('**/contact');
+    await site.fill('input[name=email]', email);
+    await site.fill('input[name=first_name]', 'Ana');
+    await site.fill('input[name=job_title]', 'Head of Marketing');
+    await site.fill('input[name=company]', 'Globex');
+    await site.selectOption('select[name=industry]', 'Software');
+    await site.fill('input[name=password]', 'hunter2-never-sent');
+    await site.screenshot({ path: join(shots, 'demo-contact.png'), fullPage: true });
+    await site.click('button[type=submit]');
+    await site.waitForURL('**/thanks');
+
+    // Home 5, pricing 20, references 15, contact 5, form 10 + demo request 50: activity reaches its 100 cap.
+    // Head of Marketing 25 + 15, 200–999 people 10, software 10: fit 60.
+    const lead = await waitForLead(email, (l) => l.scores.activity >= 100);
+    expect(lead.scores).toEqual({ fit: 60, activity: 100, engagement: 0 });
+    expect(lead.band).toBe('hot');
+    expect(lead.profile).toMatchObject({ firstName: 'Ana', jobTitle: 'Head of Marketing', company: 'Globex', companySize: '200-999', industry: 'Software' });
+    expect(lead.breakdown.map((b) => b.ruleId)).toEqual(
+      expect.arrayContaining(['page-view', 'pricing-page', 'references-page', 'form-submit', 'demo-or-quote-request', 'job-marketing']),
+    );
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.join('\n')).not.toContain('hunter2-never-sent');
+    expect(JSON.stringify(lead)).not.toContain('hunter2-never-sent');
+
+    const dash = await context.newPage();
+    await dash.goto(stack.dashboardUrl);
+    await dash.fill('#signin input[name=apiKey]', stack.apiKey);
+    await dash.click('#signin button[type=submit]');
+    const row = dash.locator(`[data-band="hot"] [data-lead-id="${lead.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain(email);
+    await dash.screenshot({ path: join(shots, 'dashboard-segments.png'), fullPage: true });
+
+    await row.locator('a, button').first().click();
+    await dash.locator('#lead [data-score="total"]').waitFor();
+    expect(await dash.locator('#lead [data-score="fit"]').textContent()).toContain('60');
+    expect(await dash.locator('#lead [data-score="activity"]').textContent()).toContain('100');
+    await dash.screenshot({ path: join(shots, 'dashboard-lead.png'), fullPage: true });
+    await context.close();
+  });
+});
