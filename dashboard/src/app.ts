@@ -1,0 +1,120 @@
+/**
+ * @module The dashboard's entry point: wires the views to the hash route and the stored API key.
+ *
+ * Three views share the page, one visible at a time: sign-in, segments (`#`) and a lead
+ * (`#lead/<id>`). Without a key every route shows the sign-in form, and the route is kept so that a
+ * shared lead link opens once signed in. A 401 from any call means the key stopped working: back to
+ * sign-in with the server's message.
+ */
+import { Api, type ApiError } from './api';
+import { byId, focusQuietly, showOnly } from './dom';
+import { createLeadView } from './lead';
+import { parseRoute } from './router';
+import { createSegmentsView } from './segments';
+import { clearKey, loadKey, saveKey } from './session';
+import { createSignin } from './signin';
+
+type ViewName = 'signin' | 'segments' | 'lead';
+
+function main(): void {
+  const signinView = byId('signin-view');
+  const segmentsView = byId('segments-view');
+  const leadView = byId('lead');
+  const views = [signinView, segmentsView, leadView];
+  const signedInOnly = [byId('nav'), byId<HTMLButtonElement>('signout')];
+  const segmentsLink = byId('nav-segments');
+  const segmentsHeading = byId('segments-title');
+
+  const stored = loadKey();
+  let api: Api | null = stored ? new Api(stored) : null;
+  let current: ViewName | null = null;
+  /** Where the user was in the segments, to put them back there after looking at a lead. */
+  let segmentsScroll = 0;
+  let lastLeadId: string | null = null;
+
+  const expire = (err: ApiError) => signOut(`Signed out: ${err.message}`);
+
+  const segments = createSegmentsView({
+    container: byId('bands'),
+    status: byId('updated'),
+    summary: byId('segments-summary'),
+    onUnauthorized: expire,
+  });
+  const lead = createLeadView({ root: leadView, onUnauthorized: expire });
+  const signin = createSignin({
+    form: byId<HTMLFormElement>('signin'),
+    input: byId<HTMLInputElement>('api-key'),
+    alert: byId('signin-error'),
+    onSignedIn(key) {
+      saveKey(key);
+      api = new Api(key);
+      route(true);
+    },
+  });
+
+  function setSignedIn(signedIn: boolean): void {
+    for (const el of signedInOnly) el.hidden = !signedIn;
+  }
+
+  function signOut(message: string | null): void {
+    clearKey();
+    api = null;
+    // Take every lead off the page: the next person at this screen may not have a key.
+    segments.clear();
+    lead.clear();
+    lastLeadId = null;
+    segmentsScroll = 0;
+    route(true, message);
+  }
+
+  function route(moveFocus: boolean, message: string | null = null): void {
+    const previous = current;
+    if (!api) {
+      segments.stop();
+      lead.stop();
+      setSignedIn(false);
+      showOnly(signinView, views);
+      current = 'signin';
+      document.title = 'Sign in · leadscore';
+      signin.show(message, moveFocus || message !== null);
+      return;
+    }
+    setSignedIn(true);
+    const r = parseRoute(location.hash);
+    if (r.view === 'lead') {
+      if (previous === 'segments') segmentsScroll = window.scrollY;
+      segments.stop();
+      segmentsLink.removeAttribute('aria-current');
+      showOnly(leadView, views);
+      current = 'lead';
+      lastLeadId = r.id;
+      document.title = 'Lead · leadscore';
+      window.scrollTo(0, 0);
+      lead.show(api, r.id, moveFocus);
+    } else {
+      lead.stop();
+      segmentsLink.setAttribute('aria-current', 'page');
+      showOnly(segmentsView, views);
+      current = 'segments';
+      document.title = 'Segments · leadscore';
+      segments.start(api);
+      if (previous === 'lead') {
+        // Back from a lead: same scroll position, focus on the member that was opened.
+        window.scrollTo(0, segmentsScroll);
+        if (!(lastLeadId && segments.focusLead(lastLeadId))) focusQuietly(segmentsHeading);
+      } else if (moveFocus) {
+        focusQuietly(segmentsHeading);
+      }
+    }
+  }
+
+  byId<HTMLButtonElement>('signout').addEventListener('click', () => {
+    // Drop a lead route too: signing back in starts from the segments.
+    history.replaceState(null, '', location.pathname + location.search);
+    signOut(null);
+  });
+  window.addEventListener('hashchange', () => route(true));
+  route(false);
+}
+
+main();
