@@ -65,6 +65,15 @@ export const leads = sqliteTable(
     eventCount: integer('event_count').notNull().default(0),
     lastEventAt: integer('last_event_at'),
     scoredAt: integer('scored_at'),
+    /** Version of the model the stored scores come from (0: the built-in default). */
+    modelVersion: integer('model_version').notNull().default(0),
+    /**
+     * When decay alone will next move this lead to another band or stage, if ever: the cron job
+     * reads this index instead of rescoring every lead.
+     */
+    nextChangeAt: integer('next_change_at'),
+    /** Set when sales sent the lead back to nurturing. */
+    recycledAt: integer('recycled_at'),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
@@ -72,6 +81,7 @@ export const leads = sqliteTable(
     uniqueIndex('leads_site_email').on(t.siteId, t.email),
     index('leads_site_band_score').on(t.siteId, t.band, t.score),
     index('leads_site_score').on(t.siteId, t.score),
+    index('leads_next_change').on(t.nextChangeAt).where(sql`next_change_at IS NOT NULL`),
   ],
 );
 
@@ -143,4 +153,46 @@ export const writeConflicts = sqliteTable(
   'write_conflicts',
   { leadId: text('lead_id').notNull() },
   () => [check('write_conflict', sql`0`)],
+);
+
+/** A recomputation of every lead of a site after a model change, done in chunks by lead id. */
+export const recomputes = sqliteTable(
+  'recomputes',
+  {
+    id: text('id').primaryKey(),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    modelVersion: integer('model_version').notNull(),
+    /** `running`, `done`, or `superseded` when a newer model version started its own recompute. */
+    status: text('status').notNull().default('running'),
+    /** Last lead id done: leads are taken in id order, so the job resumes where it stopped. */
+    cursor: text('cursor').notNull().default(''),
+    total: integer('total').notNull(),
+    processed: integer('processed').notNull().default(0),
+    /** Leads whose band, stage or exclusion changed. */
+    changed: integer('changed').notNull().default(0),
+    /** A run owns the job until then; a crashed run's lease expires and the cron resumes the job. */
+    leaseUntil: integer('lease_until'),
+    startedAt: integer('started_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('recomputes_site').on(t.siteId, t.startedAt), index('recomputes_status').on(t.status)],
+);
+
+/** What sales said of a lead: fit and outcome, kept as a history. */
+export const feedback = sqliteTable(
+  'feedback',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    leadId: text('lead_id')
+      .notNull()
+      .references(() => leads.id, { onDelete: 'cascade' }),
+    fit: text('fit'),
+    outcome: text('outcome'),
+    note: text('note'),
+    createdAt: integer('created_at').notNull(),
+    createdBy: text('created_by'),
+  },
+  (t) => [index('feedback_lead').on(t.leadId, t.seq)],
 );

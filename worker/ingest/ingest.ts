@@ -6,18 +6,19 @@
  * together or not at all. A lead changed by a concurrent request between the read and the write
  * fails the write (see `writeConflicts`), and the attempt is redone from a fresh read.
  */
-import { and, eq, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunksFor, database, inJson, type Database } from '../db/client';
-import { events, leads, transitions, visitors, writeConflicts } from '../db/schema';
+import { events, leads, visitors } from '../db/schema';
 import type { SiteContext } from '../env';
 import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
 import type { Stage } from '../scoring/model';
-import { scoreLead } from '../scoring/score';
+import { rescore } from '../leads/rescore';
+import type { StoredState } from '../leads/transitions';
+import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
 import { mergeProfile, type StoredProfile } from './profile-fields';
-import { transitionsBetween, type StoredState } from './transitions';
 import type { WireEvent } from './wire';
 
 export interface IngestResult {
@@ -26,7 +27,6 @@ export interface IngestResult {
 }
 
 type EventRow = typeof events.$inferInsert & { id: string; type: string; ts: number };
-type LeadRow = typeof leads.$inferSelect;
 
 interface WorkingLead {
   row: LeadRow;
@@ -52,12 +52,6 @@ export async function ingest(d1: D1Database, site: SiteContext, batch: WireEvent
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
     }
   }
-}
-
-/** A concurrent writer got there first: a lead changed, or the same new e-mail was created. */
-function isWriteConflict(err: unknown): boolean {
-  const text = `${String(err)} ${err instanceof Error && err.cause ? String(err.cause) : ''}`;
-  return /CHECK constraint failed: write_conflict|UNIQUE constraint failed: leads\./.test(text);
 }
 
 const eventColumns = {
@@ -179,6 +173,9 @@ function createLead(siteId: string, email: string, now: number): WorkingLead {
     eventCount: 0,
     lastEventAt: null,
     scoredAt: null,
+    modelVersion: 0,
+    nextChangeAt: null,
+    recycledAt: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -214,56 +211,12 @@ function writes(
   now: number,
 ): BatchItem<'sqlite'>[] {
   const out: BatchItem<'sqlite'>[] = [];
-  const transitionRows: (typeof transitions.$inferInsert)[] = [];
   for (const lead of touched) {
     const before: StoredState | null = lead.isNew
       ? null
       : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
-    const score = scoreLead(site.model, lead.events, lead.row.profile, now, (lead.row.stage as Stage) ?? 'prospect');
-    for (const t of transitionsBetween(site.model, before, score)) {
-      transitionRows.push({
-        siteId: site.id,
-        leadId: lead.row.id,
-        type: t.type,
-        fromValue: t.from,
-        toValue: t.to,
-        reason: t.reason,
-        branch: t.branch,
-        cause: 'event',
-        at: now,
-      });
-    }
-    const values = {
-      profile: lead.row.profile,
-      ...score.scores,
-      score: score.total,
-      band: score.band,
-      stage: score.stage,
-      excludedReason: score.exclusion?.reason ?? null,
-      eventCount: lead.events.length,
-      lastEventAt: lead.events.reduce((m, e) => Math.max(m, e.ts), 0) || null,
-      scoredAt: now,
-      updatedAt: now,
-    };
-    if (lead.isNew) {
-      out.push(db.insert(leads).values({ ...lead.row, ...values }));
-    } else {
-      out.push(
-        // Fails the whole batch when the lead changed since it was read: see `writeConflicts`.
-        db
-          .insert(writeConflicts)
-          .select(
-            db
-              .select({ leadId: leads.id })
-              .from(leads)
-              .where(and(eq(leads.id, lead.row.id), ne(leads.rev, lead.row.rev))),
-          ),
-        db
-          .update(leads)
-          .set({ ...values, rev: sql`${leads.rev} + 1` })
-          .where(eq(leads.id, lead.row.id)),
-      );
-    }
+    const rescored = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
+    out.push(...leadWrites(db, lead, rescored, 'event', { profile: lead.row.profile }));
   }
   for (const rows of chunksFor(newRows, 13)) out.push(db.insert(events).values(rows).onConflictDoNothing());
   for (const a of attributions) {
@@ -296,6 +249,5 @@ function writes(
         }),
     );
   }
-  for (const rows of chunksFor(transitionRows, 10)) out.push(db.insert(transitions).values(rows));
   return out;
 }

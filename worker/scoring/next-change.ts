@@ -1,0 +1,52 @@
+/**
+ * @module When decay alone will next move a lead to another band or stage. Caps and counts do not
+ * depend on the time of looking, so past `now` each dimension's decaying points only scale by
+ * `2^(-Δ/halfLife)`: the search re-evaluates three numbers, not the events.
+ */
+import { bandFor } from './bands';
+import { DIMENSIONS, type Model } from './model';
+import { nextStage } from './stages';
+import type { DimensionScores, LeadScore } from './types';
+
+const MINUTE = 60_000;
+const HORIZON = 5 * 365 * 86_400_000;
+
+/** The first minute after `now` at which band or stage differ from `score`'s, or null if never (within 5 years). */
+export function nextChangeAt(model: Model, score: LeadScore, now: number): number | null {
+  if (score.exclusion) return null;
+  const decaying: DimensionScores = { fit: 0, activity: 0, engagement: 0 };
+  const fixed: DimensionScores = { fit: 0, activity: 0, engagement: 0 };
+  for (const item of score.breakdown) {
+    const decays = item.kind === 'behaviour' && model.dimensions[item.dimension].halfLifeDays;
+    (decays ? decaying : fixed)[item.dimension] += item.points;
+  }
+  if (DIMENSIONS.every((d) => decaying[d] === 0)) return null;
+
+  const differsAt = (t: number): boolean => {
+    const scores = {} as DimensionScores;
+    for (const d of DIMENSIONS) {
+      const { halfLifeDays, max } = model.dimensions[d];
+      const raw = fixed[d] + (halfLifeDays ? decaying[d] * 2 ** (-(t - now) / 86_400_000 / halfLifeDays) : decaying[d]);
+      scores[d] = max === undefined ? raw : Math.min(max, raw);
+    }
+    const total = scores.fit + scores.activity + scores.engagement;
+    return bandFor(model.bands, total).name !== score.band || nextStage(model, scores, total, false, score.stage) !== score.stage;
+  };
+
+  let lo = now;
+  let hi: number | null = null;
+  for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
+    if (differsAt(now + step)) {
+      hi = now + step;
+      break;
+    }
+    lo = now + step;
+  }
+  if (hi === null) return null;
+  while (hi - lo > MINUTE) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (differsAt(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
