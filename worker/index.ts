@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { requireApiKey } from './auth/api-key';
 import type { AppEnv, Bindings } from './env';
+import { runScheduled } from './jobs/scheduled';
 import { canonicalPath } from './lib/aliases';
 import { ApiError, errorResponse } from './lib/errors';
 import { adminRoutes } from './routes/admin';
@@ -12,6 +13,7 @@ import { bandsRoutes } from './routes/bands';
 import { collect } from './routes/collect';
 import { serverEvents } from './routes/events';
 import { leadsRoutes } from './routes/leads';
+import { modelRoutes } from './routes/model';
 import { staticRoutes } from './routes/static';
 
 export const app = new Hono<AppEnv>();
@@ -24,6 +26,7 @@ app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/collect') ? next
 app.route('/v1/events', serverEvents);
 app.route('/v1/bands', bandsRoutes);
 app.route('/v1/leads', leadsRoutes);
+app.route('/v1/model', modelRoutes);
 
 app.get('/', (c) => c.redirect('/dashboard'));
 app.notFound((c) => errorResponse(new ApiError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`), c));
@@ -38,5 +41,8 @@ export default {
       request = new Request(url, request);
     }
     return app.fetch(request, env, ctx);
+  },
+  scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
+    ctx.waitUntil(runScheduled(env.DB, controller.scheduledTime));
   },
 } satisfies ExportedHandler<Bindings>;

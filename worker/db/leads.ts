@@ -1,7 +1,7 @@
 /** @module Reading leads: the list with filters and a keyset cursor, one lead, its history. */
 import { and, asc, desc, eq, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client';
-import { events, leads, transitions } from './schema';
+import { events, feedback, leads, transitions } from './schema';
 
 export type LeadRow = typeof leads.$inferSelect;
 
@@ -55,7 +55,7 @@ export async function listLeads(db: Database, siteId: string, filter: LeadFilter
 
 /** One lead with its events and transitions, in one round trip. */
 export async function leadWithHistory(db: Database, siteId: string, id: string, historyLimit: number) {
-  const [lead, leadEvents, leadTransitions] = await db.batch([
+  const [lead, leadEvents, leadTransitions, leadFeedback] = await db.batch([
     db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
     db.select().from(events).where(eq(events.leadId, id)).orderBy(asc(events.ts), asc(events.id)),
     db
@@ -64,9 +64,10 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
       .where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id)))
       .orderBy(desc(transitions.seq))
       .limit(historyLimit),
+    db.select().from(feedback).where(and(eq(feedback.siteId, siteId), eq(feedback.leadId, id))).orderBy(desc(feedback.seq)),
   ]);
   if (!lead[0]) return null;
-  return { lead: lead[0], events: leadEvents, transitions: leadTransitions };
+  return { lead: lead[0], events: leadEvents, transitions: leadTransitions, feedback: leadFeedback };
 }
 
 /** Members per band, and the excluded, from the (site, band, score) index. */

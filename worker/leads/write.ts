@@ -28,9 +28,7 @@ export function leadWrites(
     out.push(db.insert(leads).values({ ...row, ...extra, ...rescored.values }));
   } else {
     out.push(
-      db
-        .insert(writeConflicts)
-        .select(db.select({ leadId: leads.id }).from(leads).where(and(eq(leads.id, row.id), ne(leads.rev, row.rev)))),
+      conflictGuard(db, row),
       db
         .update(leads)
         .set({ ...extra, ...rescored.values, rev: sql`${leads.rev} + 1` })
@@ -51,6 +49,12 @@ export function leadWrites(
   for (const chunk of chunksFor(rows, 10)) out.push(db.insert(transitions).values(chunk));
   return out;
 }
+
+/** Fails its batch when the lead's `rev` is no longer `row.rev`: see `writeConflicts`. */
+export const conflictGuard = (db: Database, row: Pick<LeadRow, 'id' | 'rev'>) =>
+  db
+    .insert(writeConflicts)
+    .select(db.select({ leadId: leads.id }).from(leads).where(and(eq(leads.id, row.id), ne(leads.rev, row.rev))));
 
 /** A concurrent writer got there first: a lead changed since read, or the same new e-mail was created. */
 export function isWriteConflict(err: unknown): boolean {

@@ -12,6 +12,7 @@ export function leadSummary(row: LeadRow) {
     stage: row.stage,
     excluded: row.excludedReason === null ? null : { reason: row.excludedReason },
     lastEventAt: row.lastEventAt,
+    recycledAt: row.recycledAt,
     scoredAt: row.scoredAt,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

@@ -1,9 +1,14 @@
 /** @module `GET /v1/leads` and `GET /v1/leads/{id}`: segments' members and why each has its score. */
+import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { database } from '../db/client';
 import { leadWithHistory, listLeads } from '../db/leads';
+import { leads } from '../db/schema';
 import type { AppEnv } from '../env';
+import { SalesUpdate, salesWrites } from '../leads/sales';
+import { isWriteConflict } from '../leads/write';
+import { readJsonBody } from '../lib/body';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { STAGES, type Stage } from '../scoring/model';
@@ -44,7 +49,7 @@ leadsRoutes.get('/:id', async (c) => {
   const id = c.req.param('id');
   const found = await leadWithHistory(database(c.env.DB), site.id, id, TIMELINE_LIMIT);
   if (!found) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
-  const { lead, events, transitions } = found;
+  const { lead, events, transitions, feedback } = found;
   // Explained as of the last scoring, so that the breakdown adds up to the stored scores.
   const explained = scoreLead(site.model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
   const timeline = [
@@ -68,5 +73,31 @@ leadsRoutes.get('/:id', async (c) => {
       at: t.at,
     })),
   ].sort((a, b) => ('ts' in b ? b.ts : b.at) - ('ts' in a ? a.ts : a.at));
-  return c.json({ ...leadSummary(lead), modelVersion: site.modelVersion, breakdown: explained.breakdown, timeline });
+  return c.json({
+    ...leadSummary(lead),
+    modelVersion: lead.modelVersion,
+    breakdown: explained.breakdown,
+    feedback: feedback.map((f) => ({ fit: f.fit, outcome: f.outcome, note: f.note, at: f.createdAt })),
+    timeline,
+  });
+});
+
+leadsRoutes.patch('/:id', async (c) => {
+  const site = c.get('site');
+  const id = c.req.param('id');
+  const update = parseOr400(SalesUpdate, await readJsonBody(c, 8 * 1024), 'the update');
+  const db = database(c.env.DB);
+  for (let attempt = 1; ; attempt++) {
+    const [row] = await db.select().from(leads).where(and(eq(leads.siteId, site.id), eq(leads.id, id)));
+    if (!row) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
+    try {
+      await db.batch(salesWrites(db, row, update, c.get('apiKeyId'), Date.now()) as unknown as Parameters<typeof db.batch>[0]);
+      break;
+    } catch (err) {
+      if (!isWriteConflict(err)) throw err;
+      if (attempt >= 5) throw new ApiError(503, 'write_conflict', 'the lead is being changed by other requests; send again');
+    }
+  }
+  const [after] = await db.select().from(leads).where(eq(leads.id, id));
+  return c.json(leadSummary(after!));
 });

@@ -5,6 +5,7 @@
  */
 import { bandFor } from './bands';
 import { DIMENSIONS, type Model } from './model';
+import { round2 } from './round';
 import { nextStage } from './stages';
 import type { DimensionScores, LeadScore } from './types';
 
@@ -27,9 +28,10 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number): numbe
     for (const d of DIMENSIONS) {
       const { halfLifeDays, max } = model.dimensions[d];
       const raw = fixed[d] + (halfLifeDays ? decaying[d] * 2 ** (-(t - now) / 86_400_000 / halfLifeDays) : decaying[d]);
-      scores[d] = max === undefined ? raw : Math.min(max, raw);
+      scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
     }
-    const total = scores.fit + scores.activity + scores.engagement;
+    // Rounded exactly as scoreLead rounds, so the time found is the time the stored band changes.
+    const total = round2(scores.fit + scores.activity + scores.engagement);
     return bandFor(model.bands, total).name !== score.band || nextStage(model, scores, total, false, score.stage) !== score.stage;
   };
 

@@ -1,0 +1,192 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import worker from '../../worker/index';
+import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
+import type { Model } from '../../worker/scoring/model';
+import { api, browserEvent, collect, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
+
+const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
+  browserEvent(visitor, 'identify', { traits: { email, ...traits } });
+const pages = (visitor: string, ...paths: string[]) => paths.map((p) => browserEvent(visitor, 'page_view', { url: `${ORIGIN}${p}` }));
+
+/** The default model with pricing pages worth `points` more. */
+const withPricing = (points: number): Model => ({
+  ...DEFAULT_MODEL,
+  behaviourRules: DEFAULT_MODEL.behaviourRules.map((r) => (r.id === 'pricing-page' ? { ...r, points } : r)),
+});
+
+async function put(site: TestSite, model: unknown) {
+  return api(site, '/v1/model', { method: 'PUT', body: JSON.stringify(model) });
+}
+
+async function recomputeDone(site: TestSite) {
+  for (let i = 0; i < 100; i++) {
+    const { recompute } = (await (await api(site, '/v1/model/recompute')).json()) as { recompute: { status: string; processed: number; total: number; changed: number } };
+    if (recompute.status === 'done') return recompute;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('recompute never finished');
+}
+
+describe('the model as a document', () => {
+  it('starts with the built-in default, version 0', async () => {
+    const site = await newSite();
+    const body = (await (await api(site, '/v1/model')).json()) as { version: number; model: Model };
+    expect(body.version).toBe(0);
+    expect(body.model).toEqual(JSON.parse(JSON.stringify(DEFAULT_MODEL)));
+  });
+
+  it('refuses a bad model with issues naming each mistake, and changes nothing', async () => {
+    const site = await newSite();
+    const bad = {
+      ...DEFAULT_MODEL,
+      bands: [
+        { name: 'cold', min: 0, branch: 'a' },
+        { name: 'hot', min: -5, branch: 'b' },
+      ],
+      profileRules: [{ id: 'x', label: 'X', points: 5, when: { property: 'jobTitle', op: 'matches', value: '(' } }],
+      surprise: true,
+    };
+    const res = await put(site, bad);
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { issues: { path: (string | number)[]; message: string }[] } };
+    const paths = error.issues.map((i) => i.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['profileRules.0.when.value', 'bands.1.min']));
+    expect(error.issues.some((i) => i.message.includes('surprise') || i.path.includes('surprise'))).toBe(true);
+    expect(((await (await api(site, '/v1/model')).json()) as { version: number }).version).toBe(0);
+    expect(((await (await api(site, '/v1/model/versions')).json()) as { versions: unknown[] }).versions).toHaveLength(1);
+  });
+
+  it('saves versions, keeps every one with who and when, and restores an old one as a new version', async () => {
+    const site = await newSite();
+    const first = await put(site, withPricing(30));
+    expect(first.status).toBe(201);
+    expect(((await first.json()) as { version: number }).version).toBe(1);
+    await recomputeDone(site);
+    expect(((await (await put(site, withPricing(40))).json()) as { version: number }).version).toBe(2);
+    await recomputeDone(site);
+    const { versions, current } = (await (await api(site, '/v1/model/versions')).json()) as {
+      current: number;
+      versions: { version: number; createdAt: number | null; createdBy: string | null }[];
+    };
+    expect(current).toBe(2);
+    expect(versions.map((v) => v.version)).toEqual([2, 1, 0]);
+    expect(versions[0]!.createdBy).toMatch(/^key_/);
+    expect(versions[0]!.createdAt).toBeGreaterThan(0);
+    const v1 = (await (await api(site, '/v1/model/versions/1')).json()) as { model: Model };
+    expect(v1.model.behaviourRules.find((r) => r.id === 'pricing-page')?.points).toBe(30);
+    const restored = await api(site, '/v1/model/versions/1/restore', { method: 'POST' });
+    expect(restored.status).toBe(201);
+    expect(await restored.json()).toMatchObject({ version: 3, restoredFrom: 1 });
+    await recomputeDone(site);
+    const now = (await (await api(site, '/v1/model')).json()) as { version: number; model: Model };
+    expect(now.version).toBe(3);
+    expect(now.model.behaviourRules.find((r) => r.id === 'pricing-page')?.points).toBe(30);
+    expect((await api(site, '/v1/model/versions/9')).status).toBe(404);
+  });
+
+  it('recomputes every lead with the new model, as live scoring would, and records the moves', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 5; i++) {
+      await collect({ site: site.siteKey, events: [identify(`r${i}`, `r${i}@acme.io`), ...pages(`r${i}`, '/pricing')] });
+    }
+    expect((await leadByEmail(site, 'r0@acme.io'))?.band).toBe('cold'); // 20
+    const res = await put(site, withPricing(40)); // page 5 + pricing 40 = 45: warm
+    expect(((await res.json()) as { recompute: { total: number } }).recompute.total).toBe(5);
+    const job = await recomputeDone(site);
+    expect(job).toMatchObject({ processed: 5, total: 5, changed: 5 });
+    const lead = (await leadByEmail(site, 'r3@acme.io'))!;
+    expect(lead.scores.activity).toBe(45);
+    expect(lead.band).toBe('warm');
+    expect(lead.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'cold', to: 'warm', cause: 'recompute' }));
+    // A new lead after the change is scored live with the same model.
+    await collect({ site: site.siteKey, events: [identify('r9', 'r9@acme.io'), ...pages('r9', '/pricing')] });
+    expect((await leadByEmail(site, 'r9@acme.io'))?.scores).toEqual(lead.scores);
+  });
+
+  it('previews a candidate without saving it: leads per band before and after, who moves', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('p1', 'p1@acme.io'), ...pages('p1', '/pricing')] });
+    await collect({ site: site.siteKey, events: [identify('p2', 'p2@acme.io'), ...pages('p2', '/about')] });
+    await collect({ site: site.siteKey, events: [identify('p3', 'p3@gmail.com')] });
+    const res = await api(site, '/v1/model/preview', { method: 'POST', body: JSON.stringify({ model: withPricing(60) }) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      leads: 3,
+      before: { cold: 2, warm: 0, hot: 0, excluded: 1 },
+      after: { cold: 1, warm: 1, hot: 0, excluded: 1 },
+      moved: 1,
+      moves: [{ from: 'cold', to: 'warm', count: 1 }],
+      sample: [expect.objectContaining({ email: 'p1@acme.io', from: 'cold', to: 'warm', scoreBefore: 20, scoreAfter: 65 })],
+    });
+    expect(((await (await api(site, '/v1/model')).json()) as { version: number }).version).toBe(0);
+    const bad = await api(site, '/v1/model/preview', { method: 'POST', body: JSON.stringify({ model: { bands: [] } }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { issues: { path: string[] }[] } }).error.issues[0]!.path[0]).toBe('model');
+  });
+});
+
+describe('sales on a lead', () => {
+  it('moves a lead to a later stage, recycles it, and keeps their feedback', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('s1', 'sam@acme.io', { jobTitle: 'Marketing' })] });
+    const { id } = (await leadByEmail(site, 'sam@acme.io'))!;
+    const toSql = await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'sql', feedback: { fit: 'good', note: 'Budget confirmed' } }) });
+    expect(toSql.status).toBe(200);
+    expect(((await toSql.json()) as { stage: string }).stage).toBe('sql');
+    // Automatic stages never move it back: more events leave it at sql.
+    await collect({ site: site.siteKey, events: pages('s1', '/a') });
+    expect((await leadByEmail(site, 'sam@acme.io'))?.stage).toBe('sql');
+    await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'recycled', feedback: { outcome: 'lost' } }) });
+    const lead = (await (await api(site, `/v1/leads/${id}`)).json()) as { stage: string; recycledAt: number; feedback: unknown[]; timeline: unknown[] };
+    expect(lead.stage).toBe('lead');
+    expect(lead.recycledAt).toBeGreaterThan(0);
+    expect(lead.feedback).toEqual([
+      expect.objectContaining({ outcome: 'lost', fit: null }),
+      expect.objectContaining({ fit: 'good', note: 'Budget confirmed' }),
+    ]);
+    expect(lead.timeline).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'lead.stage_changed', from: 'prospect', to: 'sql', cause: 'sales' }),
+        expect.objectContaining({ type: 'lead.stage_changed', from: 'sql', to: 'lead', cause: 'sales', reason: 'recycled to nurturing' }),
+      ]),
+    );
+  });
+
+  it('refuses unknown stages and empty updates', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('s2', 'sue@acme.io')] });
+    const { id } = (await leadByEmail(site, 'sue@acme.io'))!;
+    for (const body of [{ stage: 'mql' }, {}, { feedback: {} }, { stage: 'sql', extra: 1 }]) {
+      expect((await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify(body) })).status).toBe(400);
+    }
+    expect((await api(site, '/v1/leads/ld_nobody', { method: 'PATCH', body: JSON.stringify({ stage: 'sql' }) })).status).toBe(404);
+  });
+});
+
+describe('decay over time', () => {
+  it('moves a lead whose score decays across a band boundary with no new event, from the cron', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('d1', 'dora@acme.io'), ...pages('d1', '/pricing', '/references')] });
+    const lead = (await leadByEmail(site, 'dora@acme.io'))!;
+    expect(lead.scores.activity).toBe(35);
+    expect(lead.band).toBe('warm');
+    const row = await env.DB.prepare('SELECT next_change_at FROM leads WHERE id = ?').bind(lead.id).first<{ next_change_at: number }>();
+    // 35 · 2^(-t/90 days) rounds below 25 (under 24.995) after 90 · log2(35/24.995) ≈ 43.7 days.
+    const expected = Date.now() + 90 * Math.log2(35 / 24.995) * 86_400_000;
+    expect(Math.abs(row!.next_change_at - expected)).toBeLessThan(3 * 60_000);
+
+    const tick = async (at: number) => {
+      const ctx = createExecutionContext();
+      worker.scheduled(createScheduledController({ scheduledTime: at, cron: '* * * * *' }), env, ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    await tick(row!.next_change_at - 60 * 60_000);
+    expect((await leadByEmail(site, 'dora@acme.io'))?.band).toBe('warm');
+    await tick(row!.next_change_at + 60_000);
+    const after = (await leadByEmail(site, 'dora@acme.io'))!;
+    expect(after.band).toBe('cold');
+    expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));
+  });
+});

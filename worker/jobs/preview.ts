@@ -1,0 +1,75 @@
+/**
+ * @module What a candidate model would change, without saving anything: every lead of the site
+ * scored now by the current model and by the candidate, read in chunks of leads.
+ */
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { eventsByLead } from '../db/lead-events';
+import { leads } from '../db/schema';
+import type { Model, Stage } from '../scoring/model';
+import { scoreLead } from '../scoring/score';
+import { CHUNK_LEADS } from './recompute';
+
+/** Where a lead stands: its band, or `excluded`. */
+const segmentOf = (s: { band: string | null; exclusion: unknown }) => (s.exclusion ? 'excluded' : s.band!);
+
+export interface PreviewMove {
+  id: string;
+  email: string;
+  from: string;
+  to: string;
+  scoreBefore: number;
+  scoreAfter: number;
+}
+
+export async function previewModel(db: Database, siteId: string, current: Model, candidate: Model, sampleSize: number, now: number) {
+  const before: Record<string, number> = {};
+  const after: Record<string, number> = {};
+  for (const b of current.bands) before[b.name] = 0;
+  for (const b of candidate.bands) after[b.name] = 0;
+  before.excluded = after.excluded = 0;
+  const flows: Record<string, number> = {};
+  const sample: PreviewMove[] = [];
+  let total = 0;
+  let moved = 0;
+  let cursor = '';
+  for (;;) {
+    const chunk = await db
+      .select({ id: leads.id, email: leads.email, profile: leads.profile, stage: leads.stage })
+      .from(leads)
+      .where(and(eq(leads.siteId, siteId), gt(leads.id, cursor)))
+      .orderBy(asc(leads.id))
+      .limit(CHUNK_LEADS * 5);
+    if (chunk.length === 0) break;
+    cursor = chunk[chunk.length - 1]!.id;
+    const eventsOf = await eventsByLead(db, chunk.map((l) => l.id));
+    for (const lead of chunk) {
+      const evs = eventsOf.get(lead.id) ?? [];
+      const a = scoreLead(current, evs, lead.profile, now, lead.stage as Stage);
+      const b = scoreLead(candidate, evs, lead.profile, now, lead.stage as Stage);
+      const from = segmentOf(a);
+      const to = segmentOf(b);
+      total++;
+      before[from] = (before[from] ?? 0) + 1;
+      after[to] = (after[to] ?? 0) + 1;
+      if (from !== to) {
+        moved++;
+        flows[`${from}→${to}`] = (flows[`${from}→${to}`] ?? 0) + 1;
+        if (sample.length < sampleSize) {
+          sample.push({ id: lead.id, email: lead.email, from, to, scoreBefore: a.total, scoreAfter: b.total });
+        }
+      }
+    }
+  }
+  return {
+    leads: total,
+    before,
+    after,
+    moved,
+    moves: Object.entries(flows).map(([k, n]) => {
+      const [from, to] = k.split('→');
+      return { from, to, count: n };
+    }),
+    sample,
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * @module Recomputing every lead of a site after a model change, in chunks of leads taken in id
+ * order. A run holds a lease on the job and renews it each chunk; a run that dies leaves a lease
+ * that expires, and the cron resumes the job from its cursor. Each chunk is one read of leads, one
+ * of their events, and one write batch that also moves the cursor.
+ */
+import { and, asc, count, eq, gt, lt, isNull, or } from 'drizzle-orm';
+import { database, type Database } from '../db/client';
+import { eventsByLead } from '../db/lead-events';
+import { modelVersion } from '../db/models';
+import { leads, recomputes } from '../db/schema';
+import { randomToken } from '../lib/ids';
+import { rescore } from '../leads/rescore';
+import type { StoredState } from '../leads/transitions';
+import { isWriteConflict, leadWrites } from '../leads/write';
+import type { Stage } from '../scoring/model';
+
+export type RecomputeRow = typeof recomputes.$inferSelect;
+
+/** Leads per chunk: their events must fit one Worker's memory and one batch's time comfortably. */
+export const CHUNK_LEADS = 200;
+const LEASE_MS = 60_000;
+
+/** The statements that start a recompute of a site at a model version and supersede older ones. */
+export async function recomputeStart(db: Database, siteId: string, version: number, now: number) {
+  const [{ total } = { total: 0 }] = await db.select({ total: count() }).from(leads).where(eq(leads.siteId, siteId));
+  const row: RecomputeRow = {
+    id: `rc_${randomToken(16)}`,
+    siteId,
+    modelVersion: version,
+    status: 'running',
+    cursor: '',
+    total,
+    processed: 0,
+    changed: 0,
+    leaseUntil: null,
+    startedAt: now,
+    updatedAt: now,
+    finishedAt: null,
+  };
+  return {
+    row,
+    statements: [
+      db
+        .update(recomputes)
+        .set({ status: 'superseded', finishedAt: now, updatedAt: now, leaseUntil: null })
+        .where(and(eq(recomputes.siteId, siteId), eq(recomputes.status, 'running'))),
+      db.insert(recomputes).values(row),
+    ] as const,
+  };
+}
+
+/** Claims the job if nobody holds it (or the holder's lease expired); the lease value is the token. */
+async function claim(db: Database, id: string, now: number): Promise<RecomputeRow | null> {
+  const [job] = await db
+    .update(recomputes)
+    .set({ leaseUntil: now + LEASE_MS + (parseInt(randomToken(3), 36) % 1000) })
+    .where(and(eq(recomputes.id, id), eq(recomputes.status, 'running'), or(isNull(recomputes.leaseUntil), lt(recomputes.leaseUntil, now))))
+    .returning();
+  return job ?? null;
+}
+
+/**
+ * Works on the job until it is done or `deadline` (ms) passes; returns the job as last written.
+ * Safe to call from several places at once: only the holder of the lease writes.
+ */
+export async function runRecompute(d1: D1Database, id: string, deadline: number): Promise<RecomputeRow | null> {
+  const db = database(d1);
+  let job = await claim(db, id, Date.now());
+  if (!job) return null;
+  const model = await modelVersion(db, job.siteId, job.modelVersion);
+  if (!model) throw new Error(`recompute ${id}: model version ${job.modelVersion} is missing`);
+  while (Date.now() < deadline) {
+    const now = Date.now();
+    const chunk = await db
+      .select()
+      .from(leads)
+      .where(and(eq(leads.siteId, job.siteId), gt(leads.id, job.cursor)))
+      .orderBy(asc(leads.id))
+      .limit(CHUNK_LEADS);
+    const lease = job.leaseUntil!;
+    if (chunk.length === 0) {
+      const [done] = await db
+        .update(recomputes)
+        .set({ status: 'done', finishedAt: now, updatedAt: now, leaseUntil: null })
+        .where(and(eq(recomputes.id, id), eq(recomputes.leaseUntil, lease)))
+        .returning();
+      return done ?? job;
+    }
+    const eventsOf = await eventsByLead(db, chunk.map((l) => l.id));
+    let changed = 0;
+    const writes = chunk.flatMap((row) => {
+      const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
+      const rescored = rescore(model, job!.modelVersion, before, eventsOf.get(row.id) ?? [], row.profile, now);
+      if (rescored.transitions.length) changed++;
+      return leadWrites(db, { row, isNew: false }, rescored, 'recompute');
+    });
+    const next = {
+      cursor: chunk[chunk.length - 1]!.id,
+      processed: job.processed + chunk.length,
+      changed: job.changed + changed,
+      updatedAt: now,
+      leaseUntil: now + LEASE_MS,
+    };
+    try {
+      const results = await db.batch([
+        ...writes,
+        db
+          .update(recomputes)
+          .set(next)
+          .where(and(eq(recomputes.id, id), eq(recomputes.status, 'running'), eq(recomputes.leaseUntil, lease)))
+          .returning(),
+      ] as unknown as Parameters<typeof db.batch>[0]);
+      const moved = results[results.length - 1] as RecomputeRow[];
+      if (!moved[0]) return null; // superseded, or another run took the job over
+      job = moved[0];
+    } catch (err) {
+      // A lead of the chunk changed under us (a live event): read the chunk again.
+      if (!isWriteConflict(err)) throw err;
+    }
+  }
+  return job;
+}
+
+/** Recompute jobs whose holder died or never started: for the cron to resume. */
+export function orphanedRecomputes(db: Database, now: number) {
+  return db
+    .select({ id: recomputes.id })
+    .from(recomputes)
+    .where(and(eq(recomputes.status, 'running'), or(isNull(recomputes.leaseUntil), lt(recomputes.leaseUntil, now))))
+    .limit(10);
+}

@@ -1,0 +1,15 @@
+/** @module The cron trigger: resume recomputes nobody is working on, then apply decay that is due. */
+import { database } from '../db/client';
+import { runDecay } from './decay';
+import { orphanedRecomputes, runRecompute } from './recompute';
+
+/** A cron run must end well before the next one starts. */
+const RUN_MS = 45_000;
+
+export async function runScheduled(d1: D1Database, scheduledTime: number): Promise<void> {
+  const deadline = Date.now() + RUN_MS;
+  for (const { id } of await orphanedRecomputes(database(d1), Date.now())) {
+    await runRecompute(d1, id, deadline);
+  }
+  await runDecay(d1, scheduledTime);
+}

@@ -1,0 +1,60 @@
+/**
+ * @module What sales do to a lead: move it to a later stage, recycle it to nurturing, and say how
+ * it went. Each stage change is a transition like any other.
+ */
+import { eq, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { z } from 'zod';
+import type { Database } from '../db/client';
+import { feedback, leads, transitions } from '../db/schema';
+import { conflictGuard, type LeadRow } from './write';
+
+/** `recycled` sends the lead back to nurturing at stage `lead`. */
+export const SALES_STAGES = ['sql', 'opportunity', 'customer', 'recycled'] as const;
+
+export const SalesUpdate = z
+  .strictObject({
+    stage: z.enum(SALES_STAGES).optional(),
+    feedback: z
+      .strictObject({
+        fit: z.enum(['good', 'bad']).optional(),
+        outcome: z.enum(['won', 'lost']).optional(),
+        note: z.string().min(1).max(2000).optional(),
+      })
+      .refine((f) => f.fit || f.outcome || f.note, 'give at least one of fit, outcome, note')
+      .optional(),
+  })
+  .refine((u) => u.stage || u.feedback, 'give a stage, feedback, or both');
+export type SalesUpdate = z.infer<typeof SalesUpdate>;
+
+export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by: string, now: number): BatchItem<'sqlite'>[] {
+  const out: BatchItem<'sqlite'>[] = [conflictGuard(db, row)];
+  const stage = update.stage === 'recycled' ? 'lead' : update.stage;
+  if (stage && (stage !== row.stage || update.stage === 'recycled')) {
+    out.push(
+      db
+        .update(leads)
+        .set({
+          stage,
+          updatedAt: now,
+          rev: sql`${leads.rev} + 1`,
+          ...(update.stage === 'recycled' ? { recycledAt: now } : {}),
+        })
+        .where(eq(leads.id, row.id)),
+      db.insert(transitions).values({
+        siteId: row.siteId,
+        leadId: row.id,
+        type: 'lead.stage_changed',
+        fromValue: row.stage,
+        toValue: stage,
+        reason: update.stage === 'recycled' ? 'recycled to nurturing' : null,
+        cause: 'sales',
+        at: now,
+      }),
+    );
+  }
+  if (update.feedback) {
+    out.push(db.insert(feedback).values({ siteId: row.siteId, leadId: row.id, ...update.feedback, createdAt: now, createdBy: by }));
+  }
+  return out;
+}
