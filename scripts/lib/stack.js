@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startDemoServer } from './demo-server.js';
 import { ROOT } from './root.js';
@@ -18,12 +19,15 @@ function run(args) {
   return r.stdout;
 }
 
-async function waitFor(url, child, timeoutMs) {
+async function waitFor(url, child, output, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    const fatal = /Address already in use[^\n]*|✘ \[ERROR\][^\n]*/.exec(output());
+    if (fatal) throw new Error(`wrangler dev failed: ${fatal[0]}`);
     try {
-      const res = await fetch(url);
+      // A worker that failed to build accepts the connection and never answers: time out each try.
+      const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
       if (res.ok) return;
     } catch {
       // not listening yet
@@ -46,6 +50,18 @@ function remembered(stateDir, name, make) {
  * @param {{ workerPort?: number, demoPort?: number, stateDir?: string }} options
  * stateDir holds the local D1, the admin token, the demo keys and wrangler's log.
  */
+/** A port nobody listens on now, for tests that must not collide with a running `npm start`. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore') } = {}) {
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
@@ -58,8 +74,13 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
     ['dev', '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false', '--var', `ADMIN_TOKEN:${adminToken}`],
     { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
   );
-  worker.stdout.pipe(log);
-  worker.stderr.pipe(log);
+  let output = '';
+  for (const stream of [worker.stdout, worker.stderr]) {
+    stream.pipe(log);
+    stream.on('data', (chunk) => {
+      output = (output + chunk).slice(-20_000);
+    });
+  }
   const workerUrl = `http://localhost:${workerPort}`;
   const demoUrl = `http://localhost:${demoPort}`;
   const stopWorker = () => {
@@ -70,8 +91,10 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
       worker.kill('SIGTERM');
     }
   };
+  // wrangler runs in its own process group (so that workerd goes with it): never leave it behind.
+  process.once('exit', stopWorker);
   try {
-    await waitFor(`http://127.0.0.1:${workerPort}/s.js`, worker, 90_000);
+    await waitFor(`http://127.0.0.1:${workerPort}/s.js`, worker, () => output, 90_000);
     const admin = (path, init) =>
       fetch(`http://127.0.0.1:${workerPort}${path}`, {
         ...init,

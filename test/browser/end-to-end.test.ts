@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack } from '../../scripts/lib/stack.js';
+import { freePort, startStack } from '../../scripts/lib/stack.js';
 import { launchChromium } from './chromium';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -17,7 +17,11 @@ const shots = join(process.cwd(), 'test-results', 'screenshots');
 
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
-  stack = await startStack({ workerPort: 8797, demoPort: 8798, stateDir: mkdtempSync(join(tmpdir(), 'leadscore-e2e-')) });
+  stack = await startStack({
+    workerPort: await freePort(),
+    demoPort: await freePort(),
+    stateDir: mkdtempSync(join(tmpdir(), 'leadscore-e2e-')),
+  });
   browser = await launchChromium();
 });
 

@@ -12,6 +12,7 @@ import { readJsonBody } from '../lib/body';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { STAGES, type Stage } from '../scoring/model';
+import { scoreHistory } from '../scoring/history';
 import { scoreLead } from '../scoring/score';
 import { leadSummary } from './lead-json';
 
@@ -52,6 +53,9 @@ leadsRoutes.get('/:id', async (c) => {
   const { lead, events, transitions, feedback } = found;
   // Explained as of the last scoring, so that the breakdown adds up to the stored scores.
   const explained = scoreLead(site.model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
+  // Each point rescans the events before it: fewer points for a lead with a long history.
+  const history = scoreHistory(site.model, events, lead.profile, events.length > 2000 ? 50 : TIMELINE_LIMIT);
+  const scoreAfter = new Map(history.map((h) => [h.eventId, h]));
   const timeline = [
     ...events.slice(-TIMELINE_LIMIT).map((e) => ({
       kind: 'event' as const,
@@ -61,6 +65,8 @@ leadsRoutes.get('/:id', async (c) => {
       url: e.url,
       title: e.title,
       contentType: e.contentType,
+      score: scoreAfter.get(e.id)?.total ?? null,
+      delta: scoreAfter.get(e.id)?.delta ?? null,
     })),
     ...transitions.map((t) => ({
       kind: 'transition' as const,
