@@ -1,8 +1,11 @@
 /** @module The worker's environment, typed once: `Hono<AppEnv>` everywhere, no casts of `c.env`. */
+import type { JobMessage } from './jobs/queue';
 import type { Model } from './scoring/model';
 
 export interface Bindings {
   DB: D1Database;
+  /** Continues long jobs (recomputes) slice after slice: see `jobs/queue.ts`. */
+  JOBS: Queue<JobMessage>;
   /** Secret that unlocks `/admin` (creating sites and keys); unset, `/admin` does not exist. */
   ADMIN_TOKEN?: string;
   /** Extra paths the snippet is served under (comma-separated), out of reach of ad-block lists. */

@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { requireApiKey } from './auth/api-key';
 import type { AppEnv, Bindings } from './env';
+import { handleJobs } from './jobs/queue';
 import { runScheduled } from './jobs/scheduled';
 import { canonicalPath } from './lib/aliases';
 import { ApiError, errorResponse } from './lib/errors';
@@ -41,6 +42,9 @@ export default {
       request = new Request(url, request);
     }
     return app.fetch(request, env, ctx);
+  },
+  queue(batch: MessageBatch<unknown>, env: Bindings) {
+    return handleJobs(batch, env);
   },
   scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     ctx.waitUntil(runScheduled(env.DB, controller.scheduledTime));

@@ -64,20 +64,25 @@ async function claim(db: Database, id: string, now: number): Promise<RecomputeRo
  * Works on the job until it is done or `deadline` (ms) passes; returns the job as last written.
  * Safe to call from several places at once: only the holder of the lease writes.
  */
-export async function runRecompute(d1: D1Database, id: string, deadline: number): Promise<RecomputeRow | null> {
+export async function runRecompute(
+  d1: D1Database,
+  id: string,
+  deadline: number,
+  { chunkLeads = CHUNK_LEADS, maxChunks = Infinity }: { chunkLeads?: number; maxChunks?: number } = {},
+): Promise<RecomputeRow | null> {
   const db = database(d1);
   let job = await claim(db, id, Date.now());
   if (!job) return null;
   const model = await modelVersion(db, job.siteId, job.modelVersion);
   if (!model) throw new Error(`recompute ${id}: model version ${job.modelVersion} is missing`);
-  while (Date.now() < deadline) {
+  for (let chunks = 0; chunks < maxChunks && Date.now() < deadline; chunks++) {
     const now = Date.now();
     const chunk = await db
       .select()
       .from(leads)
       .where(and(eq(leads.siteId, job.siteId), gt(leads.id, job.cursor)))
       .orderBy(asc(leads.id))
-      .limit(CHUNK_LEADS);
+      .limit(chunkLeads);
     const lease = job.leaseUntil!;
     if (chunk.length === 0) {
       const [done] = await db

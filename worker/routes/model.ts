@@ -9,7 +9,7 @@ import { database, type Database } from '../db/client';
 import { listVersions, modelVersion } from '../db/models';
 import { models, recomputes } from '../db/schema';
 import type { AppEnv } from '../env';
-import { recomputeStart, runRecompute, type RecomputeRow } from '../jobs/recompute';
+import { recomputeStart, type RecomputeRow } from '../jobs/recompute';
 import { previewModel } from '../jobs/preview';
 import { readJsonBody } from '../lib/body';
 import { ApiError, parseOr400 } from '../lib/errors';
@@ -18,8 +18,6 @@ import { Model } from '../scoring/model';
 export const modelRoutes = new Hono<AppEnv>();
 
 const MAX_MODEL_BYTES = 256 * 1024;
-/** How long the saving request keeps recomputing after answering; the cron takes over after that. */
-const RECOMPUTE_IN_REQUEST_MS = 25_000;
 
 const recomputeJson = (r: RecomputeRow) => ({
   id: r.id,
@@ -56,7 +54,7 @@ async function saveVersion(c: Context<AppEnv>, model: Model, restoredFrom?: numb
     }
     throw err;
   }
-  c.executionCtx.waitUntil(runRecompute(c.env.DB, start.row.id, Date.now() + RECOMPUTE_IN_REQUEST_MS));
+  await c.env.JOBS.send({ kind: 'recompute', id: start.row.id });
   return c.json(
     { version, createdAt: now, ...(restoredFrom ? { restoredFrom } : {}), model, recompute: recomputeJson(start.row) },
     201,
