@@ -126,9 +126,12 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
       workerUrl,
       demoUrl,
       dashboardUrl: `${workerUrl}/dashboard`,
+      /** Resolves once wrangler (and the workerd holding the local D1) has exited. */
       async stop() {
         await demo.close();
+        const exited = worker.exitCode !== null ? Promise.resolve() : new Promise((r) => worker.once('exit', r));
         stopWorker();
+        await exited;
       },
     };
   } catch (err) {

@@ -61,6 +61,34 @@ describe('recompute', () => {
     }
   });
 
+  it('splits chunks by their events and reads a heavy lead\'s events apart, scoring each lead as the log says', async () => {
+    const site = await newSite();
+    const visits = [3, 9, 1, 12, 2]; // page views per lead: some above the inline limit of 4 below
+    for (const [i, n] of visits.entries()) {
+      const pages = Array.from({ length: n }, (_, k) => browserEvent(`h${i}`, 'page_view', { url: `${ORIGIN}/${k % 2 ? 'pricing' : 'blog/a'}` }));
+      await collect({ site: site.siteKey, events: [browserEvent(`h${i}`, 'identify', { traits: { email: `h${i}@acme.io` } }), ...pages] });
+    }
+    const db = database(env.DB);
+    const start = await recomputeStart(db, site.id, 1, Date.now());
+    await db.batch([db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() }), ...start.statements]);
+
+    // An event budget of 10 takes at most the leads whose earlier ones hold fewer than 10 events.
+    const first = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, { chunkLeads: 5, maxChunks: 1, eventBudget: 10, inlineEvents: 4 });
+    expect(first!.processed).toBeGreaterThanOrEqual(1);
+    expect(first!.processed).toBeLessThan(5);
+    await env.DB.prepare('UPDATE recomputes SET lease_until = 0 WHERE id = ?').bind(start.row.id).run();
+    const done = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, { chunkLeads: 5, eventBudget: 10, inlineEvents: 4 });
+    expect(done).toMatchObject({ status: 'done', processed: 5 });
+
+    const now = Date.now();
+    for (const [i] of visits.entries()) {
+      const lead = (await leadByEmail(site, `h${i}@acme.io`))!;
+      const want = await fromTheLog(lead.id, pricingWorth(40), now);
+      expect(lead.scores.activity).toBeCloseTo(want.scores.activity, 1);
+      expect(lead.band).toBe(want.band);
+    }
+  });
+
   it('stops a recompute superseded by a newer model version', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [browserEvent('s', 'identify', { traits: { email: 's@acme.io' } })] });

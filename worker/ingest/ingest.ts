@@ -211,13 +211,15 @@ function writes(
   now: number,
 ): BatchItem<'sqlite'>[] {
   const out: BatchItem<'sqlite'>[] = [];
-  for (const lead of touched) {
+  const scored = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
       ? null
       : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
     const rescored = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
-    out.push(...leadWrites(db, lead, rescored, 'event', { profile: lead.row.profile }));
-  }
+    const profile = lead.row.profile;
+    return lead.isNew ? { isNew: true as const, row: lead.row, rescored, profile } : { isNew: false as const, row: lead.row, rescored, profile };
+  });
+  out.push(...leadWrites(db, scored, 'event'));
   for (const rows of chunksFor(newRows, 13)) out.push(db.insert(events).values(rows).onConflictDoNothing());
   for (const a of attributions) {
     out.push(

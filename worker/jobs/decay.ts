@@ -29,13 +29,14 @@ export async function runDecay(d1: D1Database, now: number): Promise<number> {
   for (const [siteId, rows] of bySite) {
     const { model, version } = await latestModel(db, siteId);
     const eventsOf = await eventsByLead(db, rows.map((r) => r.id));
-    const writes = rows.flatMap((row) =>
-      leadWrites(
-        db,
-        { row, isNew: false },
-        rescore(model, version, { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason }, eventsOf.get(row.id) ?? [], row.profile, now),
-        'decay',
-      ),
+    const writes = leadWrites(
+      db,
+      rows.map((row) => ({
+        row,
+        isNew: false,
+        rescored: rescore(model, version, { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason }, eventsOf.get(row.id) ?? [], row.profile, now),
+      })),
+      'decay',
     );
     try {
       await db.batch(writes as unknown as Parameters<typeof db.batch>[0]);

@@ -1,52 +1,104 @@
 /**
- * @module The statements that store a rescored lead, for a caller's D1 batch. Every writer of
- * lead scores goes through here, so every one is guarded the same way against lost updates.
+ * @module The statements that store rescored leads, for a caller's D1 batch. Every writer of lead
+ * scores goes through here, so every one is guarded the same way against lost updates.
+ *
+ * Existing leads are written set-based: whatever their number, one guard, one UPDATE … FROM
+ * json_each and one INSERT of transitions. A recompute chunk of hundreds of leads thus costs a
+ * handful of statements, not hundreds, and a live event the same three.
  */
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { chunksFor, type Database } from '../db/client';
+import type { Database } from '../db/client';
 import { leads, transitions, writeConflicts } from '../db/schema';
 import type { Rescored } from './rescore';
 
 export type LeadRow = typeof leads.$inferSelect;
 export type Cause = 'event' | 'recompute' | 'decay' | 'sales';
 
+/** A rescored lead to store: a new one whole, an existing one by id and the `rev` it was read at. */
+export type LeadWrite = {
+  rescored: Rescored;
+  /** Written too when given: ingest merges new form fields into the profile. */
+  profile?: LeadRow['profile'];
+} & ({ isNew: true; row: LeadRow } | { isNew: false; row: Pick<LeadRow, 'id' | 'siteId' | 'rev'> });
+
 /**
- * Insert (new lead) or update (existing lead, only if its `rev` is still the one read: otherwise
- * the guard insert fails the whole batch and the caller redoes its work from a fresh read).
+ * Inserts new leads, updates existing ones only if their `rev` is still the one read (otherwise the
+ * guard fails the whole batch and the caller redoes its work from a fresh read), and appends the
+ * transitions in the order given.
  */
-export function leadWrites(
-  db: Database,
-  lead: { row: LeadRow; isNew: boolean },
-  rescored: Rescored,
-  cause: Cause,
-  extra: Partial<LeadRow> = {},
-): BatchItem<'sqlite'>[] {
+export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cause): BatchItem<'sqlite'>[] {
   const out: BatchItem<'sqlite'>[] = [];
-  const { row } = lead;
-  if (lead.isNew) {
-    out.push(db.insert(leads).values({ ...row, ...extra, ...rescored.values }));
-  } else {
+  for (const item of items) {
+    if (item.isNew) out.push(db.insert(leads).values({ ...item.row, ...(item.profile ? { profile: item.profile } : {}), ...item.rescored.values }));
+  }
+  const existing = items.filter((i) => !i.isNew);
+  if (existing.length) {
+    const rows = JSON.stringify(
+      existing.map(({ row, rescored: { values: v }, profile }) => [
+        row.id,
+        row.rev,
+        v.fit,
+        v.activity,
+        v.engagement,
+        v.score,
+        v.band,
+        v.stage,
+        v.excludedReason,
+        v.eventCount,
+        v.lastEventAt,
+        v.scoredAt,
+        v.modelVersion,
+        v.nextChangeAt,
+        v.updatedAt,
+        profile ?? null,
+      ]),
+    );
+    const j = sql`json_each(${rows}) AS j`;
+    const at = (i: number) => sql.raw(`j.value ->> ${i}`);
     out.push(
-      conflictGuard(db, row),
+      db.insert(writeConflicts).select((qb) =>
+        qb
+          .select({ leadId: leads.id })
+          .from(j)
+          .innerJoin(leads, sql`${leads.id} = ${at(0)}`)
+          .where(sql`${leads.rev} <> ${at(1)}`),
+      ),
       db
         .update(leads)
-        .set({ ...extra, ...rescored.values, rev: sql`${leads.rev} + 1` })
-        .where(eq(leads.id, row.id)),
+        .set({
+          fit: at(2),
+          activity: at(3),
+          engagement: at(4),
+          score: at(5),
+          band: at(6),
+          stage: at(7),
+          excludedReason: at(8),
+          eventCount: at(9),
+          lastEventAt: at(10),
+          scoredAt: at(11),
+          modelVersion: at(12),
+          nextChangeAt: at(13),
+          updatedAt: at(14),
+          profile: sql`coalesce(${at(15)}, ${leads.profile})`,
+          rev: sql`${leads.rev} + 1`,
+        })
+        .from(j)
+        .where(sql`${leads.id} = ${at(0)}`),
     );
   }
-  const rows = rescored.transitions.map((t) => ({
-    siteId: row.siteId,
-    leadId: row.id,
-    type: t.type,
-    fromValue: t.from,
-    toValue: t.to,
-    reason: t.reason,
-    branch: t.branch,
-    cause,
-    at: rescored.values.scoredAt,
-  }));
-  for (const chunk of chunksFor(rows, 10)) out.push(db.insert(transitions).values(chunk));
+  const moves = items.flatMap(({ row, rescored }) =>
+    rescored.transitions.map((t) => [row.siteId, row.id, t.type, t.from, t.to, t.reason, t.branch, rescored.values.scoredAt]),
+  );
+  if (moves.length) {
+    // drizzle lists every column of the table, in schema order; seq NULL lets SQLite number the row.
+    // Rows go in the order given (json_each's key), so the feed sees a lead's changes in order.
+    out.push(
+      db.insert(transitions).select(sql`SELECT NULL, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3,
+          j.value ->> 4, j.value ->> 5, j.value ->> 6, ${cause}, j.value ->> 7
+        FROM json_each(${JSON.stringify(moves)}) AS j ORDER BY j.key`),
+    );
+  }
   return out;
 }
 

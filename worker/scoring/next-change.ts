@@ -37,14 +37,22 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number): numbe
 
   let lo = now;
   let hi: number | null = null;
-  for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
-    if (differsAt(now + step)) {
-      hi = now + step;
-      break;
+  if (DIMENSIONS.every((d) => decaying[d] >= 0)) {
+    // Only positive points decay: scores only fall, so once band or stage differ they stay so, and
+    // the first change is found by bisection over the whole horizon; most leads, already in the
+    // lowest band, are settled by a single look.
+    if (!differsAt(now + HORIZON)) return null;
+    hi = now + HORIZON;
+  } else {
+    for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
+      if (differsAt(now + step)) {
+        hi = now + step;
+        break;
+      }
+      lo = now + step;
     }
-    lo = now + step;
+    if (hi === null) return null;
   }
-  if (hi === null) return null;
   while (hi - lo > MINUTE) {
     const mid = Math.floor((lo + hi) / 2);
     if (differsAt(mid)) hi = mid;

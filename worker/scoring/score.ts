@@ -4,14 +4,13 @@
  * so they cannot disagree.
  */
 import { bandFor } from './bands';
-import { eventMatches, profileMeets } from './conditions';
+import { profileMeets } from './conditions';
 import { decayWeight } from './decay';
-import { eventFacts } from './event-facts';
-import { DIMENSIONS, type BehaviourRule, type Model, type Stage } from './model';
+import { ruleMatcher } from './event-shapes';
+import { DIMENSIONS, type Model, type Stage } from './model';
+import { round2 } from './round';
 import { nextStage } from './stages';
 import type { BreakdownItem, DimensionScores, LeadScore, Profile, ScoringEvent } from './types';
-
-const round2 = (n: number) => Math.round(n * 100) / 100 || 0;
 
 /** Events in the order they happened; the id breaks ties so that arrival order never matters. */
 export function chronological(events: readonly ScoringEvent[]): ScoringEvent[] {
@@ -20,31 +19,40 @@ export function chronological(events: readonly ScoringEvent[]): ScoringEvent[] {
   return unique.sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function applyBehaviourRule(
-  model: Model,
-  rule: BehaviourRule,
-  facts: ReturnType<typeof eventFacts>[],
-  now: number,
-): BreakdownItem | null {
-  const settings = model.dimensions[rule.dimension];
-  let count = 0;
-  let nominal = 0;
-  let decayed = 0;
-  for (const f of facts) {
-    if (rule.maxTimes !== undefined && count >= rule.maxTimes) break;
-    if (!eventMatches(rule.when, f)) continue;
-    let pts = rule.points;
-    if (rule.maxPoints !== undefined) {
-      const room = rule.maxPoints - Math.abs(nominal);
-      if (room <= 0) break;
-      pts = Math.sign(pts) * Math.min(Math.abs(pts), room);
+/**
+ * Behaviour points per rule, events taken in the order they happened so that `maxTimes` and
+ * `maxPoints` keep the earliest: each rule's tally is independent of the others'.
+ */
+function behaviourPoints(model: Model, events: readonly ScoringEvent[], now: number): BreakdownItem[] {
+  const { rules, rulesFor } = ruleMatcher(model);
+  const tally = rules.map(() => ({ count: 0, nominal: 0, decayed: 0, full: false }));
+  for (const e of chronological(events)) {
+    for (const i of rulesFor(e)) {
+      const { rule, halfLifeDays, from, until } = rules[i]!;
+      const t = tally[i]!;
+      if (t.full || e.ts < from || e.ts >= until) continue;
+      if (rule.maxTimes !== undefined && t.count >= rule.maxTimes) {
+        t.full = true;
+        continue;
+      }
+      let pts = rule.points;
+      if (rule.maxPoints !== undefined) {
+        const room = rule.maxPoints - Math.abs(t.nominal);
+        if (room <= 0) {
+          t.full = true;
+          continue;
+        }
+        pts = Math.sign(pts) * Math.min(Math.abs(pts), room);
+      }
+      t.count++;
+      t.nominal += pts;
+      t.decayed += pts * decayWeight(halfLifeDays, e.ts, now);
     }
-    count++;
-    nominal += pts;
-    decayed += pts * decayWeight(settings, f.ts, now);
   }
-  if (count === 0) return null;
-  return { ruleId: rule.id, kind: 'behaviour', label: rule.label, dimension: rule.dimension, points: decayed, count };
+  return rules.flatMap(({ rule }, i) => {
+    const { count, decayed } = tally[i]!;
+    return count ? [{ ruleId: rule.id, kind: 'behaviour' as const, label: rule.label, dimension: rule.dimension, points: decayed, count }] : [];
+  });
 }
 
 /**
@@ -60,12 +68,7 @@ export function scoreLead(
   now: number,
   stage: Stage = 'prospect',
 ): LeadScore {
-  const facts = chronological(events).map(eventFacts);
-  const breakdown: BreakdownItem[] = [];
-  for (const rule of model.behaviourRules) {
-    const item = applyBehaviourRule(model, rule, facts, now);
-    if (item) breakdown.push(item);
-  }
+  const breakdown = behaviourPoints(model, events, now);
   for (const rule of model.profileRules) {
     if (profileMeets(rule.when, profile)) {
       breakdown.push({ ruleId: rule.id, kind: 'profile', label: rule.label, dimension: 'fit', points: rule.points, count: 1 });

@@ -5,7 +5,7 @@ import { scoreLead } from '../../../worker/scoring/score';
 import { DAY, HOUR, T0, ev, model, rule } from './fixtures';
 
 describe('decayWeight', () => {
-  const h = { halfLifeDays: 30 };
+  const h = 30;
 
   it('is 1 at age 0, 1/2 at one half-life, 1/4 at two, 1/8 at three', () => {
     expect(decayWeight(h, T0, T0)).toBe(1);
@@ -16,13 +16,13 @@ describe('decayWeight', () => {
 
   it('follows 2^(-age/halfLife) between half-lives, for fractional half-lives too', () => {
     expect(decayWeight(h, T0, T0 + 15 * DAY)).toBeCloseTo(Math.SQRT1_2, 12);
-    expect(decayWeight({ halfLifeDays: 0.5 }, T0, T0 + 12 * HOUR)).toBeCloseTo(0.5, 12);
-    expect(decayWeight({ halfLifeDays: 0.5 }, T0, T0 + 1 * DAY)).toBeCloseTo(0.25, 12);
+    expect(decayWeight(0.5, T0, T0 + 12 * HOUR)).toBeCloseTo(0.5, 12);
+    expect(decayWeight(0.5, T0, T0 + 1 * DAY)).toBeCloseTo(0.25, 12);
   });
 
   it('is 1 at any age without a half-life', () => {
-    expect(decayWeight({}, T0, T0 + 3650 * DAY)).toBe(1);
-    expect(decayWeight({ max: 50 }, T0, T0 + 3650 * DAY)).toBe(1);
+    expect(decayWeight(undefined, T0, T0 + 3650 * DAY)).toBe(1);
+    expect(decayWeight(0, T0, T0 + 3650 * DAY)).toBe(1);
   });
 
   it('is 1, never above, for an event stamped in the future', () => {

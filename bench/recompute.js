@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * bench/recompute: a site with 100,000 leads and 1,000,000 events in local D1; change the model and
+ * time the full recompute (save → every lead rescored, through the worker under `wrangler dev`),
+ * then, in the same run and on the same data, one plain SQL pass that sums points per lead
+ * (GROUP BY) — the floor. Prints both and their ratio. It never asserts on time.
+ *
+ *   npm run bench:recompute            (LEADS=20000 EVENTS_PER_LEAD=10 for a quicker run)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getPlatformProxy } from 'wrangler';
+import { ROOT } from '../scripts/lib/root.js';
+import { freePort, startStack } from '../scripts/lib/stack.js';
+
+const LEADS = Number(process.env.LEADS ?? 100_000);
+const PER_LEAD = Number(process.env.EVENTS_PER_LEAD ?? 10);
+const stateDir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'));
+const ms = (t) => `${(t / 1000).toFixed(2)} s`;
+
+// Two workerd processes on one SQLite file block each other, so the worker (wrangler dev) and the
+// direct handle on the same local D1 (getPlatformProxy) take turns: provision, seed, recompute, floor.
+const ports = { workerPort: await freePort(), demoPort: await freePort() };
+await (await startStack({ ...ports, stateDir })).stop();
+const openD1 = () => getPlatformProxy({ configPath: join(ROOT, 'wrangler.toml'), persist: { path: join(stateDir, 'd1', 'v3') } });
+let proxy = await openD1();
+let DB = proxy.env.DB;
+let stack;
+try {
+  // Seeding happens in SQL itself (recursive CTEs): 1M rows over HTTP would measure the wrong thing.
+  let t = performance.now();
+  await DB.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
+     INSERT INTO leads (id, site_id, email, profile, stage, created_at, updated_at)
+     SELECT printf('ld_bench%07d', i), 'demo', printf('lead%d@company%d.example', i, i % 997),
+            json_object('jobTitle', CASE i % 4 WHEN 0 THEN 'Marketing manager' WHEN 1 THEN 'Engineer' WHEN 2 THEN 'Head of Sales' ELSE 'Student' END,
+                        'companySize', (i % 7) * 40, 'industry', CASE i % 3 WHEN 0 THEN 'Software' ELSE 'Retail' END,
+                        'email', printf('lead%d@company%d.example', i, i % 997), 'emailDomain', printf('company%d.example', i % 997)),
+            'prospect', 0, 0
+     FROM n`,
+  )
+    .bind(LEADS)
+    .run();
+  const paths = ['/', '/pricing', '/references', '/blog/article', '/about', '/tarifs/pro'];
+  const pathCase = paths.map((p, i) => `WHEN ${i} THEN 'https://www.example.com${p}'`).join(' ');
+  const slice = 100_000;
+  for (let start = 0; start < LEADS * PER_LEAD; start += slice) {
+    await DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
+       INSERT INTO events (site_id, id, visitor_id, lead_id, type, ts, url, content_type, received_at)
+       SELECT 'demo', printf('ev%09d', i), printf('v%07d', i / ?3), printf('ld_bench%07d', i / ?3),
+              CASE i % 10 WHEN 6 THEN 'download' WHEN 7 THEN 'form_submit' WHEN 8 THEN 'email_open' WHEN 9 THEN 'email_click' ELSE 'page_view' END,
+              ?4 - (i * 7919 % 15552000) * 1000,
+              CASE WHEN i % 10 = 6 THEN 'https://www.example.com/files/guide.pdf' WHEN i % 10 < 6 THEN CASE i % 10 ${pathCase} END ELSE NULL END,
+              CASE i % 10 WHEN 6 THEN 'white_paper' WHEN 7 THEN CASE WHEN i % 1000 = 7 THEN 'demo_request' ELSE 'ebook' END ELSE NULL END,
+              ?4
+       FROM n`,
+    )
+      .bind(start, Math.min(start + slice, LEADS * PER_LEAD), PER_LEAD, Date.now())
+      .run();
+  }
+  console.log(`seeded ${LEADS.toLocaleString('en')} leads and ${(LEADS * PER_LEAD).toLocaleString('en')} events in ${ms(performance.now() - t)}`);
+
+  await proxy.dispose();
+  stack = await startStack({ ...ports, stateDir });
+
+  // Save a model and wait until every lead is rescored with it. Timed from the request to the job's
+  // end as the worker stamped it.
+  const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
+  const recomputeWith = async (model) => {
+    const t0 = Date.now();
+    const saved = await fetch(`${stack.workerUrl}/v1/model`, { method: 'PUT', headers, body: JSON.stringify(model) });
+    const answer = await saved.text();
+    if (saved.status !== 201) throw new Error(`saving the model: ${saved.status} ${answer}`);
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 250));
+      let res;
+      try {
+        res = await fetch(`${stack.workerUrl}/v1/model/recompute`, { headers, signal: AbortSignal.timeout(5000) });
+      } catch (err) {
+        console.log(`poll: ${err.name} after 5 s; polling again`);
+        continue;
+      }
+      const { recompute: job } = await res.json();
+      if (job.status !== 'running') return { job, ms: job.finishedAt - t0 };
+    }
+  };
+  const { model } = await (await fetch(`${stack.workerUrl}/v1/model`, { headers })).json();
+  // First every lead gets scores, as a live site's leads would have; then the model changes.
+  const initial = await recomputeWith(model);
+  console.log(`initial scoring of ${initial.job.processed.toLocaleString('en')} leads: ${ms(initial.ms)}`);
+  model.behaviourRules = model.behaviourRules.map((r) => (r.id === 'pricing-page' ? { ...r, points: r.points * 3 } : r));
+  model.bands = model.bands.map((b, i) => (i === 0 ? b : { ...b, min: b.min + 5 }));
+  const { job, ms: recompute } = await recomputeWith(model);
+  await stack.stop();
+  stack = undefined;
+  proxy = await openD1();
+  DB = proxy.env.DB;
+  const stale = await DB.prepare(`SELECT count(*) AS n FROM leads WHERE site_id = 'demo' AND model_version <> ?`).bind(job.modelVersion).first('n');
+
+  // The floor: one pass over the same events, points summed per lead in SQL, rows back to the caller.
+  const floorRuns = [];
+  for (let i = 0; i < 3; i++) {
+    t = performance.now();
+    const { results } = await DB.prepare(
+      `SELECT lead_id, sum(CASE type WHEN 'page_view' THEN 5 WHEN 'download' THEN 5 WHEN 'form_submit' THEN 10 ELSE 5 END) AS points
+       FROM events WHERE site_id = 'demo' GROUP BY lead_id`,
+    ).all();
+    floorRuns.push(performance.now() - t);
+    if (results.length !== LEADS) throw new Error(`floor query saw ${results.length} leads`);
+  }
+  const floor = floorRuns.sort((a, b) => a - b)[1];
+
+
+  console.log(`
+recompute of ${job.processed.toLocaleString('en')} leads (${job.changed.toLocaleString('en')} changed band, stage or exclusion): ${ms(recompute)} (${Math.round(job.processed / (recompute / 1000)).toLocaleString('en')} leads/s), status ${job.status}, leads left on the old model: ${stale}
+SQL floor, one GROUP BY pass over the same events (median of 3): ${ms(floor)}
+ratio recompute / floor: ${(recompute / floor).toFixed(1)}× (goal: 3×)`);
+} finally {
+  await proxy.dispose().catch(() => {});
+  await stack?.stop();
+  if (!process.env.KEEP) rmSync(stateDir, { recursive: true, force: true });
+}

@@ -1,0 +1,1 @@
+CREATE INDEX `leads_site_id` ON `leads` (`site_id`,`id`);
