@@ -2,13 +2,10 @@
  * @module What a candidate model would change, without saving anything: every lead of the site
  * scored now by the current model and by the candidate, read in chunks of leads.
  */
-import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { eventsByLead } from '../db/lead-events';
-import { leads } from '../db/schema';
 import type { Model, Stage } from '../scoring/model';
 import { scoreLead } from '../scoring/score';
-import { CHUNK_LEADS } from './recompute';
+import { readChunk } from './lead-chunks';
 
 /** Where a lead stands: its band, or `excluded`. */
 const segmentOf = (s: { band: string | null; exclusion: unknown }) => (s.exclusion ? 'excluded' : s.band!);
@@ -32,17 +29,10 @@ export async function previewModel(db: Database, siteId: string, current: Model,
   const sample: PreviewMove[] = [];
   let total = 0;
   let moved = 0;
-  let cursor = '';
-  for (;;) {
-    const chunk = await db
-      .select({ id: leads.id, email: leads.email, profile: leads.profile, stage: leads.stage })
-      .from(leads)
-      .where(and(eq(leads.siteId, siteId), gt(leads.id, cursor)))
-      .orderBy(asc(leads.id))
-      .limit(CHUNK_LEADS * 5);
+  for (let cursor = ''; ; ) {
+    const { chunk, eventsOf } = await readChunk(db, siteId, cursor);
     if (chunk.length === 0) break;
     cursor = chunk[chunk.length - 1]!.id;
-    const eventsOf = await eventsByLead(db, chunk.map((l) => l.id));
     for (const lead of chunk) {
       const evs = eventsOf.get(lead.id) ?? [];
       const a = scoreLead(current, evs, lead.profile, now, lead.stage as Stage);

@@ -4,22 +4,26 @@
  * that expires, and the cron resumes the job from its cursor. Each chunk is one read of leads, one
  * of their events, and one write batch that also moves the cursor.
  */
-import { and, asc, count, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, count, eq, isNull, lt, or } from 'drizzle-orm';
 import { database, type Database } from '../db/client';
-import { eventsByLead } from '../db/lead-events';
 import { modelVersion } from '../db/models';
-import { events, leads, recomputes } from '../db/schema';
+import { leads, recomputes } from '../db/schema';
 import { randomToken } from '../lib/ids';
 import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
+import { READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
 import type { Stage } from '../scoring/model';
-import type { ScoringEvent } from '../scoring/types';
 
 export type RecomputeRow = typeof recomputes.$inferSelect;
 
-/** Leads per chunk: their events must fit one Worker's memory and one batch's time comfortably. */
-export const CHUNK_LEADS = 1000;
+/**
+ * Leads per chunk, written in one batch. Every written lead moves entries of the score indexes,
+ * and a batch pays once for each index page it touches, so larger batches cost less per lead;
+ * 5,000 stays far inside a batch's time and size limits.
+ */
+export const CHUNK_LEADS = 5000;
+
 const LEASE_MS = 60_000;
 
 /** The statements that start a recompute of a site at a model version and supersede older ones. */
@@ -72,9 +76,8 @@ export async function runRecompute(
   {
     chunkLeads = CHUNK_LEADS,
     maxChunks = Infinity,
-    eventBudget = EVENT_BUDGET,
-    inlineEvents = INLINE_EVENTS,
-  }: { chunkLeads?: number; maxChunks?: number; eventBudget?: number; inlineEvents?: number } = {},
+    ...reading
+  }: { chunkLeads?: number; maxChunks?: number } & Partial<ChunkOptions> = {},
 ): Promise<RecomputeRow | null> {
   const db = database(d1);
   let job = await claim(db, id, Date.now());
@@ -83,9 +86,19 @@ export async function runRecompute(
   if (!model) throw new Error(`recompute ${id}: model version ${job.modelVersion} is missing`);
   for (let chunks = 0; chunks < maxChunks && Date.now() < deadline; chunks++) {
     const now = Date.now();
-    const { chunk, eventsOf } = await chunkAfter(db, job.siteId, job.cursor, { limit: chunkLeads, eventBudget, inlineEvents });
     const lease = job.leaseUntil!;
-    if (chunk.length === 0) {
+    const scored = [];
+    for (let cursor = job.cursor; scored.length < chunkLeads; ) {
+      const limit = Math.min(reading.limit ?? READ_LEADS, chunkLeads - scored.length);
+      const { chunk, eventsOf } = await readChunk(db, job.siteId, cursor, { ...reading, limit });
+      if (chunk.length === 0) break;
+      for (const row of chunk) {
+        const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
+        scored.push({ row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf.get(row.id) ?? [], row.profile, now) });
+      }
+      cursor = chunk[chunk.length - 1]!.id;
+    }
+    if (scored.length === 0) {
       const [done] = await db
         .update(recomputes)
         .set({ status: 'done', finishedAt: now, updatedAt: now, leaseUntil: null })
@@ -93,14 +106,10 @@ export async function runRecompute(
         .returning();
       return done ?? job;
     }
-    const scored = chunk.map((row) => {
-      const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
-      return { row, isNew: false as const, rescored: rescore(model, job!.modelVersion, before, eventsOf.get(row.id) ?? [], row.profile, now) };
-    });
     const changed = scored.filter((s) => s.rescored.transitions.length).length;
     const next = {
-      cursor: chunk[chunk.length - 1]!.id,
-      processed: job.processed + chunk.length,
+      cursor: scored[scored.length - 1]!.row.id,
+      processed: job.processed + scored.length,
       changed: job.changed + changed,
       updatedAt: now,
       leaseUntil: now + LEASE_MS,
@@ -124,59 +133,6 @@ export async function runRecompute(
   }
   return job;
 }
-
-/** A chunk stops adding leads once it holds this many events, so heavy leads make smaller chunks. */
-const EVENT_BUDGET = 20_000;
-/**
- * Leads with more events than this have them read apart: one lead's events travel as one JSON
- * value, which must stay well inside D1's 2 MB limit on a value.
- */
-const INLINE_EVENTS = 5_000;
-
-/**
- * The next leads after `cursor` in id order, as many as `limit` and the event budget allow, with
- * their events. SQLite packs each lead's events into one JSON array, so a chunk of a thousand leads
- * and ten thousand events crosses from D1 as a thousand rows, in one round trip.
- */
-async function chunkAfter(
-  db: Database,
-  siteId: string,
-  cursor: string,
-  { limit, eventBudget, inlineEvents }: { limit: number; eventBudget: number; inlineEvents: number },
-) {
-  const ids = sql`(SELECT id FROM (
-      SELECT id, sum(event_count) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - event_count AS before
-      FROM (SELECT id, event_count FROM ${leads} WHERE site_id = ${siteId} AND id > ${cursor} ORDER BY id LIMIT ${limit}))
-    WHERE before < ${eventBudget})`;
-  const rows = await db
-    .select({
-      id: leads.id,
-      siteId: leads.siteId,
-      rev: leads.rev,
-      band: leads.band,
-      stage: leads.stage,
-      excludedReason: leads.excludedReason,
-      profile: leads.profile,
-      // Spelled out in full: drizzle leaves columns of a one-table select unqualified, and inside the
-      // subquery a bare "id" would be the event's.
-      events: sql<string | null>`CASE WHEN leads.event_count <= ${inlineEvents} THEN (
-        SELECT json_group_array(json_array(e.id, e.type, e.ts, e.url, e.content_type, json(e.props)))
-        FROM ${events} AS e WHERE e.lead_id = leads.id) END`,
-    })
-    .from(leads)
-    .where(inArray(leads.id, ids))
-    .orderBy(asc(leads.id));
-  const heavy = rows.filter((r) => r.events === null).map((r) => r.id);
-  const eventsOf = heavy.length ? await eventsByLead(db, heavy) : new Map<string, ScoringEvent[]>();
-  const chunk = rows.map(({ events: packed, ...row }) => {
-    if (packed !== null) eventsOf.set(row.id, (JSON.parse(packed) as PackedEvent[]).map(unpack));
-    return row;
-  });
-  return { chunk, eventsOf };
-}
-
-type PackedEvent = [string, string, number, string | null, string | null, Record<string, unknown> | null];
-const unpack = ([id, type, ts, url, contentType, props]: PackedEvent): ScoringEvent => ({ id, type, ts, url, contentType, props });
 
 /** Recompute jobs whose holder died or never started: for the cron to resume. */
 export function orphanedRecomputes(db: Database, now: number) {

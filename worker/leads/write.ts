@@ -32,74 +32,78 @@ export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cau
   for (const item of items) {
     if (item.isNew) out.push(db.insert(leads).values({ ...item.row, ...(item.profile ? { profile: item.profile } : {}), ...item.rescored.values }));
   }
+  // Statements of at most 1,000 leads keep each JSON parameter far below D1's 2 MB limit on a value.
   const existing = items.filter((i) => !i.isNew);
-  if (existing.length) {
-    const rows = JSON.stringify(
-      existing.map(({ row, rescored: { values: v }, profile }) => [
-        row.id,
-        row.rev,
-        v.fit,
-        v.activity,
-        v.engagement,
-        v.score,
-        v.band,
-        v.stage,
-        v.excludedReason,
-        v.eventCount,
-        v.lastEventAt,
-        v.scoredAt,
-        v.modelVersion,
-        v.nextChangeAt,
-        v.updatedAt,
-        profile ?? null,
-      ]),
-    );
-    const j = sql`json_each(${rows}) AS j`;
-    const at = (i: number) => sql.raw(`j.value ->> ${i}`);
-    out.push(
-      db.insert(writeConflicts).select((qb) =>
-        qb
-          .select({ leadId: leads.id })
-          .from(j)
-          .innerJoin(leads, sql`${leads.id} = ${at(0)}`)
-          .where(sql`${leads.rev} <> ${at(1)}`),
-      ),
-      db
-        .update(leads)
-        .set({
-          fit: at(2),
-          activity: at(3),
-          engagement: at(4),
-          score: at(5),
-          band: at(6),
-          stage: at(7),
-          excludedReason: at(8),
-          eventCount: at(9),
-          lastEventAt: at(10),
-          scoredAt: at(11),
-          modelVersion: at(12),
-          nextChangeAt: at(13),
-          updatedAt: at(14),
-          profile: sql`coalesce(${at(15)}, ${leads.profile})`,
-          rev: sql`${leads.rev} + 1`,
-        })
-        .from(j)
-        .where(sql`${leads.id} = ${at(0)}`),
-    );
-  }
+  for (let i = 0; i < existing.length; i += 1000) out.push(...updates(db, existing.slice(i, i + 1000)));
   const moves = items.flatMap(({ row, rescored }) =>
     rescored.transitions.map((t) => [row.siteId, row.id, t.type, t.from, t.to, t.reason, t.branch, rescored.values.scoredAt]),
   );
-  if (moves.length) {
-    // drizzle lists every column of the table, in schema order; seq NULL lets SQLite number the row.
-    // Rows go in the order given (json_each's key), so the feed sees a lead's changes in order.
+  // drizzle lists every column of the table, in schema order; seq NULL lets SQLite number the row.
+  // Rows go in the order given (json_each's key), so the feed sees a lead's changes in order.
+  for (let i = 0; i < moves.length; i += 2000) {
     out.push(
       db.insert(transitions).select(sql`SELECT NULL, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3,
           j.value ->> 4, j.value ->> 5, j.value ->> 6, ${cause}, j.value ->> 7
-        FROM json_each(${JSON.stringify(moves)}) AS j ORDER BY j.key`),
+        FROM json_each(${JSON.stringify(moves.slice(i, i + 2000))}) AS j ORDER BY j.key`),
     );
   }
   return out;
+}
+
+/** The guard and the update of existing leads, set-based: one JSON parameter for all of them. */
+function updates(db: Database, existing: readonly LeadWrite[]): BatchItem<'sqlite'>[] {
+  const rows = JSON.stringify(
+    existing.map(({ row, rescored: { values: v }, profile }) => [
+      row.id,
+      row.rev,
+      v.fit,
+      v.activity,
+      v.engagement,
+      v.score,
+      v.band,
+      v.stage,
+      v.excludedReason,
+      v.eventCount,
+      v.lastEventAt,
+      v.scoredAt,
+      v.modelVersion,
+      v.nextChangeAt,
+      v.updatedAt,
+      profile ?? null,
+    ]),
+  );
+  const j = sql`json_each(${rows}) AS j`;
+  const at = (i: number) => sql.raw(`j.value ->> ${i}`);
+  return [
+    db.insert(writeConflicts).select((qb) =>
+      qb
+        .select({ leadId: leads.id })
+        .from(j)
+        .innerJoin(leads, sql`${leads.id} = ${at(0)}`)
+        .where(sql`${leads.rev} <> ${at(1)}`),
+    ),
+    db
+      .update(leads)
+      .set({
+        fit: at(2),
+        activity: at(3),
+        engagement: at(4),
+        score: at(5),
+        band: at(6),
+        stage: at(7),
+        excludedReason: at(8),
+        eventCount: at(9),
+        lastEventAt: at(10),
+        scoredAt: at(11),
+        modelVersion: at(12),
+        nextChangeAt: at(13),
+        updatedAt: at(14),
+        profile: sql`coalesce(${at(15)}, ${leads.profile})`,
+        rev: sql`${leads.rev} + 1`,
+      })
+      .from(j)
+      .where(sql`${leads.id} = ${at(0)}`),
+  ];
 }
 
 /** Fails its batch when the lead's `rev` is no longer `row.rev`: see `writeConflicts`. */
