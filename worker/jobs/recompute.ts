@@ -68,6 +68,9 @@ async function claim(db: Database, id: string, now: number): Promise<RecomputeRo
 /**
  * Works on the job until it is done or `deadline` (ms) passes; returns the job as last written.
  * Safe to call from several places at once: only the holder of the lease writes.
+ *
+ * Reading and scoring a chunk overlaps the write of the one before: D1 works on the write while
+ * the Worker scores. A chunk read past a write that then fails is thrown away and read again.
  */
 export async function runRecompute(
   d1: D1Database,
@@ -80,15 +83,16 @@ export async function runRecompute(
   }: { chunkLeads?: number; maxChunks?: number } & Partial<ChunkOptions> = {},
 ): Promise<RecomputeRow | null> {
   const db = database(d1);
-  let job = await claim(db, id, Date.now());
-  if (!job) return null;
+  const claimed = await claim(db, id, Date.now());
+  if (!claimed) return null;
+  let job: RecomputeRow = claimed;
   const model = await modelVersion(db, job.siteId, job.modelVersion);
   if (!model) throw new Error(`recompute ${id}: model version ${job.modelVersion} is missing`);
-  for (let chunks = 0; chunks < maxChunks && Date.now() < deadline; chunks++) {
-    const now = Date.now();
-    const lease = job.leaseUntil!;
+
+  /** The leads after `cursor`, up to a chunk, rescored at `now`. */
+  const prepare = async (cursor: string, now: number) => {
     const scored = [];
-    for (let cursor = job.cursor; scored.length < chunkLeads; ) {
+    while (scored.length < chunkLeads) {
       const limit = Math.min(reading.limit ?? READ_LEADS, chunkLeads - scored.length);
       const { chunk, eventsOf } = await readChunk(db, job.siteId, cursor, { ...reading, limit });
       if (chunk.length === 0) break;
@@ -98,19 +102,15 @@ export async function runRecompute(
       }
       cursor = chunk[chunk.length - 1]!.id;
     }
-    if (scored.length === 0) {
-      const [done] = await db
-        .update(recomputes)
-        .set({ status: 'done', finishedAt: now, updatedAt: now, leaseUntil: null })
-        .where(and(eq(recomputes.id, id), eq(recomputes.leaseUntil, lease)))
-        .returning();
-      return done ?? job;
-    }
-    const changed = scored.filter((s) => s.rescored.transitions.length).length;
+    return scored;
+  };
+
+  /** Stores a chunk and moves the job's cursor past it, in one batch: the job as written, null when it is no longer ours. */
+  const store = async (from: RecomputeRow, scored: Awaited<ReturnType<typeof prepare>>, now: number) => {
     const next = {
       cursor: scored[scored.length - 1]!.row.id,
-      processed: job.processed + scored.length,
-      changed: job.changed + changed,
+      processed: from.processed + scored.length,
+      changed: from.changed + scored.filter((s) => s.rescored.transitions.length).length,
       updatedAt: now,
       leaseUntil: now + LEASE_MS,
     };
@@ -120,18 +120,45 @@ export async function runRecompute(
         db
           .update(recomputes)
           .set(next)
-          .where(and(eq(recomputes.id, id), eq(recomputes.status, 'running'), eq(recomputes.leaseUntil, lease)))
+          .where(and(eq(recomputes.id, id), eq(recomputes.status, 'running'), eq(recomputes.leaseUntil, from.leaseUntil!)))
           .returning(),
       ] as unknown as Parameters<typeof db.batch>[0]);
-      const moved = results[results.length - 1] as RecomputeRow[];
-      if (!moved[0]) return null; // superseded, or another run took the job over
-      job = moved[0];
+      return (results[results.length - 1] as RecomputeRow[])[0] ?? null; // none: superseded, or taken over
     } catch (err) {
-      // A lead of the chunk changed under us (a live event): read the chunk again.
-      if (!isWriteConflict(err)) throw err;
+      // A lead of the chunk changed under us (a live event): the chunk is read again.
+      if (isWriteConflict(err)) return 'conflict' as const;
+      throw err;
     }
+  };
+
+  let writing: ReturnType<typeof store> | null = null;
+  let cursor = job.cursor;
+  for (let chunks = 0; ; chunks++) {
+    const stopping = chunks >= maxChunks || Date.now() >= deadline;
+    const now = Date.now();
+    const scored = stopping ? [] : await prepare(cursor, now);
+    if (writing) {
+      const written = await writing;
+      writing = null;
+      if (written === null) return null;
+      if (written === 'conflict') {
+        cursor = job.cursor;
+        continue;
+      }
+      job = written;
+    }
+    if (stopping) return job;
+    if (scored.length === 0) {
+      const [done] = await db
+        .update(recomputes)
+        .set({ status: 'done', finishedAt: now, updatedAt: now, leaseUntil: null })
+        .where(and(eq(recomputes.id, id), eq(recomputes.leaseUntil, job.leaseUntil!)))
+        .returning();
+      return done ?? job;
+    }
+    cursor = scored[scored.length - 1]!.row.id;
+    writing = store(job, scored, now);
   }
-  return job;
 }
 
 /** Recompute jobs whose holder died or never started: for the cron to resume. */
