@@ -6,7 +6,7 @@
  * json_each and one INSERT of transitions. A recompute chunk of hundreds of leads thus costs a
  * handful of statements, not hundreds, and a live event the same three.
  */
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, ne, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
 import { leads, transitions, writeConflicts } from '../db/schema';
@@ -20,7 +20,10 @@ export type LeadWrite = {
   rescored: Rescored;
   /** Written too when given: ingest merges new form fields into the profile. */
   profile?: LeadRow['profile'];
-} & ({ isNew: true; row: LeadRow } | { isNew: false; row: Pick<LeadRow, 'id' | 'siteId' | 'rev'> });
+} & ({ isNew: true; row: LeadRow } | { isNew: false; row: StoredLead });
+
+/** What the writer needs of a stored lead: its id, the `rev` read, and the values its indexes hold. */
+export type StoredLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt'>;
 
 /**
  * Inserts new leads, updates existing ones only if their `rev` is still the one read (otherwise the
@@ -33,7 +36,7 @@ export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cau
     if (item.isNew) out.push(db.insert(leads).values({ ...item.row, ...(item.profile ? { profile: item.profile } : {}), ...item.rescored.values }));
   }
   // Statements of at most 1,000 leads keep each JSON parameter far below D1's 2 MB limit on a value.
-  const existing = items.filter((i) => !i.isNew);
+  const existing = items.filter((i): i is LeadWrite & { isNew: false } => !i.isNew);
   for (let i = 0; i < existing.length; i += 1000) out.push(...updates(db, existing.slice(i, i + 1000)));
   const moves = items.flatMap(({ row, rescored }) =>
     rescored.transitions.map((t) => [row.siteId, row.id, t.type, t.from, t.to, t.reason, t.branch, rescored.values.scoredAt]),
@@ -50,60 +53,68 @@ export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cau
   return out;
 }
 
-/** The guard and the update of existing leads, set-based: one JSON parameter for all of them. */
-function updates(db: Database, existing: readonly LeadWrite[]): BatchItem<'sqlite'>[] {
-  const rows = JSON.stringify(
-    existing.map(({ row, rescored: { values: v }, profile }) => [
-      row.id,
-      row.rev,
-      v.fit,
-      v.activity,
-      v.engagement,
-      v.score,
-      v.band,
-      v.stage,
-      v.excludedReason,
-      v.eventCount,
-      v.lastEventAt,
-      v.scoredAt,
-      v.modelVersion,
-      v.nextChangeAt,
-      v.updatedAt,
-      profile ?? null,
-    ]),
-  );
-  const j = sql`json_each(${rows}) AS j`;
+/**
+ * The guard and the updates of existing leads, set-based: one JSON parameter for all of them.
+ * Leads whose score, band and next change stay the same are updated without those columns, so
+ * SQLite leaves the indexes on them alone: a recompute after a change that concerns few leads
+ * writes the others' rows only, not three index entries each.
+ */
+function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })[]): BatchItem<'sqlite'>[] {
+  const json = (items: readonly (LeadWrite & { isNew: false })[]) =>
+    JSON.stringify(
+      items.map(({ row, rescored: { values: v }, profile }) => [
+        row.id,
+        row.rev,
+        v.fit,
+        v.activity,
+        v.engagement,
+        v.score,
+        v.band,
+        v.stage,
+        v.excludedReason,
+        v.eventCount,
+        v.lastEventAt,
+        v.scoredAt,
+        v.modelVersion,
+        v.nextChangeAt,
+        v.updatedAt,
+        profile ?? null,
+      ]),
+    );
   const at = (i: number) => sql.raw(`j.value ->> ${i}`);
-  return [
+  const unindexed = {
+    fit: at(2),
+    activity: at(3),
+    engagement: at(4),
+    stage: at(7),
+    excludedReason: at(8),
+    eventCount: at(9),
+    lastEventAt: at(10),
+    scoredAt: at(11),
+    modelVersion: at(12),
+    updatedAt: at(14),
+    profile: sql`coalesce(${at(15)}, ${leads.profile})`,
+    rev: sql`${leads.rev} + 1`,
+  };
+  const update = (rows: string, set: typeof unindexed & Partial<Record<'score' | 'band' | 'nextChangeAt', SQL>>) =>
+    db.update(leads).set(set).from(sql`json_each(${rows}) AS j`).where(sql`${leads.id} = ${at(0)}`);
+
+  const moves = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }) =>
+    v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
+  const moved = existing.filter(moves);
+  const still = existing.filter((item) => !moves(item));
+  const out: BatchItem<'sqlite'>[] = [
     db.insert(writeConflicts).select((qb) =>
       qb
         .select({ leadId: leads.id })
-        .from(j)
+        .from(sql`json_each(${JSON.stringify(existing.map(({ row }) => [row.id, row.rev]))}) AS j`)
         .innerJoin(leads, sql`${leads.id} = ${at(0)}`)
         .where(sql`${leads.rev} <> ${at(1)}`),
     ),
-    db
-      .update(leads)
-      .set({
-        fit: at(2),
-        activity: at(3),
-        engagement: at(4),
-        score: at(5),
-        band: at(6),
-        stage: at(7),
-        excludedReason: at(8),
-        eventCount: at(9),
-        lastEventAt: at(10),
-        scoredAt: at(11),
-        modelVersion: at(12),
-        nextChangeAt: at(13),
-        updatedAt: at(14),
-        profile: sql`coalesce(${at(15)}, ${leads.profile})`,
-        rev: sql`${leads.rev} + 1`,
-      })
-      .from(j)
-      .where(sql`${leads.id} = ${at(0)}`),
   ];
+  if (moved.length) out.push(update(json(moved), { ...unindexed, score: at(5), band: at(6), nextChangeAt: at(13) }));
+  if (still.length) out.push(update(json(still), unindexed));
+  return out;
 }
 
 /** Fails its batch when the lead's `rev` is no longer `row.rev`: see `writeConflicts`. */

@@ -15,12 +15,7 @@ const HORIZON = 5 * 365 * 86_400_000;
 /** The first minute after `now` at which band or stage differ from `score`'s, or null if never (within 5 years). */
 export function nextChangeAt(model: Model, score: LeadScore, now: number): number | null {
   if (score.exclusion) return null;
-  const decaying: DimensionScores = { fit: 0, activity: 0, engagement: 0 };
-  const fixed: DimensionScores = { fit: 0, activity: 0, engagement: 0 };
-  for (const item of score.breakdown) {
-    const decays = item.kind === 'behaviour' && model.dimensions[item.dimension].halfLifeDays;
-    (decays ? decaying : fixed)[item.dimension] += item.points;
-  }
+  const { decaying, fixed } = score.raw;
   if (DIMENSIONS.every((d) => decaying[d] === 0)) return null;
 
   const differsAt = (t: number): boolean => {
@@ -35,24 +30,32 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number): numbe
     return bandFor(model.bands, total).name !== score.band || nextStage(model, scores, total, false, score.stage) !== score.stage;
   };
 
+  if (DIMENSIONS.every((d) => decaying[d] >= 0)) {
+    // Only positive points decay: scores only fall, so once band or stage differ they stay so. The
+    // first whole minute at which they differ is found by bisection over the whole horizon; most
+    // leads, already in the lowest band, are settled by a single look. On the minute grid, the
+    // answer does not depend on `now`: a lead rescored with nothing new keeps its next change, and
+    // its index entry stays untouched.
+    let lo = Math.floor(now / MINUTE);
+    let hi = Math.ceil((now + HORIZON) / MINUTE);
+    if (!differsAt(hi * MINUTE)) return null;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (differsAt(mid * MINUTE)) hi = mid;
+      else lo = mid;
+    }
+    return hi * MINUTE;
+  }
   let lo = now;
   let hi: number | null = null;
-  if (DIMENSIONS.every((d) => decaying[d] >= 0)) {
-    // Only positive points decay: scores only fall, so once band or stage differ they stay so, and
-    // the first change is found by bisection over the whole horizon; most leads, already in the
-    // lowest band, are settled by a single look.
-    if (!differsAt(now + HORIZON)) return null;
-    hi = now + HORIZON;
-  } else {
-    for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
-      if (differsAt(now + step)) {
-        hi = now + step;
-        break;
-      }
-      lo = now + step;
+  for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
+    if (differsAt(now + step)) {
+      hi = now + step;
+      break;
     }
-    if (hi === null) return null;
+    lo = now + step;
   }
+  if (hi === null) return null;
   while (hi - lo > MINUTE) {
     const mid = Math.floor((lo + hi) / 2);
     if (differsAt(mid)) hi = mid;

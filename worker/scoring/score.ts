@@ -76,7 +76,13 @@ export function scoreLead(
   }
 
   const raw: DimensionScores = { fit: 0, activity: 0, engagement: 0 };
-  for (const item of breakdown) raw[item.dimension] += item.points;
+  const decaying: DimensionScores = { fit: 0, activity: 0, engagement: 0 };
+  const fixed: DimensionScores = { fit: 0, activity: 0, engagement: 0 };
+  for (const item of breakdown) {
+    raw[item.dimension] += item.points;
+    const decays = item.kind === 'behaviour' && model.dimensions[item.dimension].halfLifeDays;
+    (decays ? decaying : fixed)[item.dimension] += item.points;
+  }
   const scores = {} as DimensionScores;
   for (const d of DIMENSIONS) {
     const max = model.dimensions[d].max;
@@ -93,5 +99,6 @@ export function scoreLead(
     exclusion,
     stage: nextStage(model, scores, total, exclusion !== null, stage),
     breakdown: breakdown.map((b) => ({ ...b, points: round2(b.points) })),
+    raw: { decaying, fixed },
   };
 }

@@ -36,4 +36,9 @@ export interface LeadScore {
   exclusion: { ruleId: string; reason: string } | null;
   stage: Stage;
   breakdown: BreakdownItem[];
+  /**
+   * Points per dimension before limits and rounding, split into those that decay and those that do
+   * not: when decay will next move the lead is computed from these exact values.
+   */
+  raw: { decaying: DimensionScores; fixed: DimensionScores };
 }
