@@ -63,7 +63,8 @@ try {
   console.log(`seeded ${LEADS.toLocaleString('en')} leads and ${(LEADS * PER_LEAD).toLocaleString('en')} events in ${ms(performance.now() - t)}`);
 
   await proxy.dispose();
-  stack = await startStack({ ...ports, stateDir });
+  // A queue message lost by the local queue is picked up by the next cron run, as in production.
+  stack = await startStack({ ...ports, stateDir, cronEveryMs: 5000 });
 
   // Save a model and wait until every lead is rescored with it. Timed from the request to the job's
   // end as the worker stamped it.

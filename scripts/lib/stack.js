@@ -62,7 +62,7 @@ export function freePort() {
   });
 }
 
-export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore') } = {}) {
+export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000 } = {}) {
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
   run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
@@ -119,6 +119,12 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
     }
 
     const demo = await startDemoServer({ port: demoPort, siteKey, workerUrl });
+    // `wrangler dev` runs the queue but not the cron trigger: fire it as Cloudflare would, so that
+    // a recompute whose run stopped resumes and decayed leads move, locally too.
+    const cron = setInterval(() => {
+      fetch(`http://127.0.0.1:${workerPort}/cdn-cgi/handler/scheduled`, { signal: AbortSignal.timeout(cronEveryMs) }).catch(() => {});
+    }, cronEveryMs);
+    cron.unref();
     return {
       siteKey,
       apiKey,
@@ -128,6 +134,7 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
       dashboardUrl: `${workerUrl}/dashboard`,
       /** Resolves once wrangler (and the workerd holding the local D1) has exited. */
       async stop() {
+        clearInterval(cron);
         await demo.close();
         const exited = worker.exitCode !== null ? Promise.resolve() : new Promise((r) => worker.once('exit', r));
         stopWorker();
