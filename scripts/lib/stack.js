@@ -46,10 +46,6 @@ function remembered(stateDir, name, make) {
   return value;
 }
 
-/**
- * @param {{ workerPort?: number, demoPort?: number, stateDir?: string }} options
- * stateDir holds the local D1, the admin token, the demo keys and wrangler's log.
- */
 /** A port nobody listens on now, for tests that must not collide with a running `npm start`. */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -62,6 +58,11 @@ export function freePort() {
   });
 }
 
+/**
+ * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number }} options
+ * stateDir holds the local D1, the admin token, the demo keys and wrangler's log; cronEveryMs is
+ * how often the cron trigger is fired.
+ */
 export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000 } = {}) {
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
