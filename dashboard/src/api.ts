@@ -6,10 +6,13 @@
  * recognise it with `isAbort` and drop it silently.
  */
 
-export const DIMENSIONS = ['fit', 'activity', 'engagement'] as const;
-export type Dimension = (typeof DIMENSIONS)[number];
+// Types only, erased from the bundle: the dashboard reads what the engine writes, named once.
+import type { Dimension, Stage } from '../../worker/scoring/model';
+import type { BreakdownItem } from '../../worker/scoring/types';
 
-export type Stage = 'prospect' | 'lead' | 'mql' | 'sql' | 'opportunity' | 'customer';
+export type { BreakdownItem, Dimension, Stage };
+
+export const DIMENSIONS = ['fit', 'activity', 'engagement'] as const satisfies readonly Dimension[];
 
 export interface Band {
   name: string;
@@ -46,15 +49,6 @@ export interface LeadSummary {
 export interface LeadPage {
   leads: LeadSummary[];
   nextCursor: string | null;
-}
-
-export interface BreakdownItem {
-  ruleId: string;
-  kind: 'behaviour' | 'profile';
-  label: string;
-  dimension: Dimension;
-  points: number;
-  count: number;
 }
 
 export interface TimelineEvent {
