@@ -16,8 +16,6 @@ const eqi = (a: string, b: string) =>
 const anyEq = (v: string | string[], actual: string | null) =>
   actual !== null && list(v).some((x) => eqi(x, actual));
 
-const time = (d: string) => Date.parse(d);
-
 export function eventMatches(c: EventCondition, e: EventFacts): boolean {
   return eventShapeMatches(c, e) && inWindow(c, e.ts);
 }
@@ -39,9 +37,22 @@ export function eventShapeMatches(c: EventCondition, e: Omit<EventFacts, 'ts'>):
   return true;
 }
 
-/** The campaign window: at or after `from`, before `until`. */
-export function inWindow(c: Pick<EventCondition, 'from' | 'until'>, ts: number): boolean {
-  return !((c.from !== undefined && ts < time(c.from)) || (c.until !== undefined && ts >= time(c.until)));
+const DAY_MS = 86_400_000;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The campaign window as [first instant counted, first instant no longer counted). A date alone
+ * means that day in UTC, and `until` a date includes it: "until 2026-03-31" counts March 31st.
+ */
+export function campaignWindow(c: { from?: string | undefined; until?: string | undefined }): [number, number] {
+  const from = c.from === undefined ? -Infinity : Date.parse(c.from);
+  const until = c.until === undefined ? Infinity : Date.parse(c.until) + (DATE_ONLY.test(c.until) ? DAY_MS : 0);
+  return [from, until];
+}
+
+export function inWindow(c: { from?: string | undefined; until?: string | undefined }, ts: number): boolean {
+  const [from, until] = campaignWindow(c);
+  return ts >= from && ts < until;
 }
 
 const regexCache = new Map<string, RegExp>();

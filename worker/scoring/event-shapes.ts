@@ -7,7 +7,7 @@
  * times. The cache is a memo of `eventShapeMatches`, so results cannot differ from testing each
  * event: it changes how fast the engine is, never what it answers.
  */
-import { eventShapeMatches } from './conditions';
+import { campaignWindow, eventShapeMatches } from './conditions';
 import { eventFacts } from './event-facts';
 import type { BehaviourRule, Model } from './model';
 import type { ScoringEvent } from './types';
@@ -34,12 +34,10 @@ function compile(model: Model): Compiled {
   let c = compiledModels.get(model);
   if (!c) {
     c = {
-      rules: model.behaviourRules.map((rule) => ({
-        rule,
-        halfLifeDays: model.dimensions[rule.dimension].halfLifeDays,
-        from: rule.when.from === undefined ? -Infinity : Date.parse(rule.when.from),
-        until: rule.when.until === undefined ? Infinity : Date.parse(rule.when.until),
-      })),
+      rules: model.behaviourRules.map((rule) => {
+        const [from, until] = campaignWindow(rule.when);
+        return { rule, halfLifeDays: model.dimensions[rule.dimension].halfLifeDays, from, until };
+      }),
       shapes: new Map(),
     };
     compiledModels.set(model, c);

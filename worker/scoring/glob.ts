@@ -3,7 +3,7 @@
 const cache = new Map<string, RegExp>();
 
 /**
- * `**` matches across segments, `*` within one, and a trailing `*` matches any rest of the path,
+ * `**` matches across segments (between slashes, zero or more of them), `*` within one, and a trailing `*` matches any rest of the path,
  * so `/pricing*` covers `/pricing`, `/pricing-teams` and `/pricing/enterprise` alike: that is what
  * marketers mean when they write it. Matching ignores case and a trailing slash.
  *
@@ -17,7 +17,11 @@ export function globMatch(pattern: string, path: string): boolean {
     for (let i = 0; i < p.length; i++) {
       const ch = p[i]!;
       if (ch === '*') {
-        if (p[i + 1] === '*') {
+        if (p[i + 1] === '*' && p[i - 1] === '/' && p[i + 2] === '/') {
+          // `/**/` is any number of segments, none included: `/docs/**/intro` matches `/docs/intro`.
+          src += '(?:.*/)?';
+          i += 2;
+        } else if (p[i + 1] === '*') {
           src += '.*';
           i++;
         } else src += i === p.length - 1 ? '.*' : '[^/]*';

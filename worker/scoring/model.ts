@@ -5,6 +5,7 @@
  * API, and a model that parses must always score without throwing.
  */
 import { z } from 'zod';
+import { campaignWindow } from './conditions';
 
 export const DIMENSIONS = ['fit', 'activity', 'engagement'] as const;
 export const Dimension = z.enum(DIMENSIONS);
@@ -52,7 +53,10 @@ export const EventCondition = z.strictObject({
   /** Campaign window: only events at or after `from` and before `until` count. */
   from: isoDate.optional(),
   until: isoDate.optional(),
-});
+}).refine(
+  (c) => c.from === undefined || c.until === undefined || campaignWindow(c)[0] < campaignWindow(c)[1],
+  { message: 'the campaign window is empty: `until` must come after `from`', path: ['until'] },
+);
 export type EventCondition = z.infer<typeof EventCondition>;
 
 export const BehaviourRule = z.strictObject({

@@ -8,6 +8,7 @@
  * the API would refuse.
  */
 import fc from 'fast-check';
+import { campaignWindow } from '../../../worker/scoring/conditions';
 import { Model, STAGES, type Stage } from '../../../worker/scoring/model';
 import type { Profile, ScoringEvent } from '../../../worker/scoring/types';
 
@@ -160,7 +161,9 @@ type EventConditionKey = keyof typeof EVENT_CONDITION_PARTS;
 /** 0 to 3 keys, so that conditions are often met. */
 const eventCondition = fc
   .uniqueArray(fc.constantFrom(...(Object.keys(EVENT_CONDITION_PARTS) as EventConditionKey[])), { maxLength: 3 })
-  .chain((keys) => fc.record(Object.fromEntries(keys.map((k) => [k, EVENT_CONDITION_PARTS[k]])) as Record<string, fc.Arbitrary<unknown>>));
+  .chain((keys) => fc.record(Object.fromEntries(keys.map((k) => [k, EVENT_CONDITION_PARTS[k]])) as Record<string, fc.Arbitrary<unknown>>))
+  // A model may not hold an empty campaign window: with both ends, `until` comes after `from`.
+  .filter((c) => typeof c.from !== 'string' || typeof c.until !== 'string' || campaignWindow(c as { from: string; until: string }).every((t, i, [a]) => i === 0 || t > a!));
 
 // ---------------------------------------------------------------------------------------------
 // Models

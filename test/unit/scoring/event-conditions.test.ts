@@ -173,12 +173,18 @@ describe('campaign window from/until', () => {
     expect(matches(c, at('2026-04-01T00:00:00Z'))).toBe(false);
   });
 
-  it('reads an ISO date as midnight UTC of that day', () => {
-    const c = { from: '2026-03-01', until: '2026-04-01' };
+  it('reads an ISO date as that day in UTC: `from` from its start, `until` to its end', () => {
+    const c = { from: '2026-03-01', until: '2026-03-31' };
     expect(matches(c, at('2026-03-01T00:00:00Z'))).toBe(true);
     expect(matches(c, at('2026-03-01T00:00:00Z', -1))).toBe(false);
     expect(matches(c, at('2026-03-31T23:59:59.999Z'))).toBe(true);
     expect(matches(c, at('2026-04-01T00:00:00Z'))).toBe(false);
+  });
+
+  it('one day: `from` and `until` the same date', () => {
+    const c = { from: '2026-03-05', until: '2026-03-05' };
+    expect(matches(c, at('2026-03-05T12:00:00Z'))).toBe(true);
+    expect(matches(c, at('2026-03-06T00:00:00Z'))).toBe(false);
   });
 
   it('reads the offset of an ISO datetime', () => {
@@ -206,7 +212,7 @@ describe('behaviour rules in scoreLead', () => {
     const m = model({
       behaviourRules: [
         rule('pricing', 15, { type: 'page_view', path: '/pricing*' }),
-        rule('spring', 7, { utmCampaign: 'spring', from: '2026-03-01', until: '2026-03-03' }, { dimension: 'engagement' }),
+        rule('spring', 7, { utmCampaign: 'spring', from: '2026-03-01', until: '2026-03-02' }, { dimension: 'engagement' }),
       ],
     });
     const events = [

@@ -26,7 +26,13 @@ describe('globMatch', () => {
     yes('/docs/**/intro', '/docs/a/intro', '/docs/a/b/c/intro');
     yes('/docs/**', '/docs/a', '/docs/a/b/c');
     yes('**', '/', '/any/thing/at/all');
-    no('/docs/**/intro', '/blog/a/intro', '/docs/a/intro/more');
+    no('/docs/**/intro', '/blog/a/intro', '/docs/a/intro/more', '/docs-old/intro');
+  });
+
+  it('`/**/` also matches no segment at all', () => {
+    yes('/docs/**/intro', '/docs/intro');
+    yes('/**/pricing', '/pricing', '/en/pricing', '/en/us/pricing');
+    no('/**/pricing', '/pricing-old', '/en/pricing/more');
   });
 
   it('a trailing `*` matches any rest of the path, a prefix (what marketers mean)', () => {

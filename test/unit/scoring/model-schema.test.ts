@@ -236,6 +236,14 @@ describe('other mistakes', () => {
     at((m) => (m.behaviourRules[0].when.from = '2026-03-01T00:00:00'), ['behaviourRules', 0, 'when', 'from']);
   });
 
+  it('an empty campaign window: `until` before `from`, or the same instant', () => {
+    at((m) => Object.assign(m.behaviourRules[0].when, { from: '2026-03-10', until: '2026-03-09' }), ['behaviourRules', 0, 'when', 'until']);
+    at(
+      (m) => Object.assign(m.behaviourRules[0].when, { from: '2026-03-10T10:00:00Z', until: '2026-03-10T10:00:00Z' }),
+      ['behaviourRules', 0, 'when', 'until'],
+    );
+  });
+
   it('an empty list of types or globs, more than 20 props', () => {
     at((m) => (m.behaviourRules[0].when.type = []), ['behaviourRules', 0, 'when', 'type']);
     at((m) => (m.behaviourRules[1].when.path = ''), ['behaviourRules', 1, 'when', 'path']);
