@@ -7,6 +7,8 @@ import { models } from '../../worker/db/schema';
 import worker from '../../worker/index';
 import { readChunk } from '../../worker/jobs/lead-chunks';
 import { recomputeStart, runRecompute } from '../../worker/jobs/recompute';
+import { ingest } from '../../worker/ingest/ingest';
+import { WireEvent } from '../../worker/ingest/wire';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { scoreLead } from '../../worker/scoring/score';
 import type { Stage } from '../../worker/scoring/model';
@@ -90,6 +92,19 @@ describe('recompute', () => {
       expect(lead.scores.activity).toBeCloseTo(want.scores.activity, 1);
       expect(lead.band).toBe(want.band);
     }
+  });
+
+  it('scores with the newest model even when the request looked the site up before it was saved', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [browserEvent('m', 'identify', { traits: { email: 'm@acme.io' } })] });
+    const db = database(env.DB);
+    await db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() });
+    // The site as a request found it a moment before the save: still on the built-in model.
+    const stale = { id: site.id, name: site.id, siteKey: site.siteKey, origins: [ORIGIN], model: DEFAULT_MODEL, modelVersion: 0 };
+    await ingest(env.DB, stale, [WireEvent.parse(browserEvent('m', 'page_view', { url: `${ORIGIN}/pricing` }))], Date.now());
+    const lead = (await leadByEmail(site, 'm@acme.io'))!;
+    expect(await env.DB.prepare('SELECT model_version FROM leads WHERE id = ?').bind(lead.id).first('model_version')).toBe(1);
+    expect(lead.scores.activity).toBe(45); // page view 5 + pricing 40 under version 1
   });
 
   it('stops a recompute superseded by a newer model version', async () => {

@@ -9,7 +9,8 @@
 import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunksFor, database, inJson, type Database } from '../db/client';
-import { events, leads, visitors } from '../db/schema';
+import { modelVersion } from '../db/models';
+import { events, leads, models, visitors } from '../db/schema';
 import type { SiteContext } from '../env';
 import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
@@ -77,7 +78,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     inJson(leads.email, emails),
     sql`${leads.id} IN (SELECT lead_id FROM visitors WHERE site_id = ${site.id} AND ${inJson(visitors.id, visitorIds)})`,
   )!;
-  const [existing, visitorRows, leadRows, leadEvents, anonEvents] = await db.batch([
+  const [existing, visitorRows, leadRows, leadEvents, anonEvents, [latest]] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
     db
       .select({ id: visitors.id, leadId: visitors.leadId })
@@ -92,7 +93,13 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
       .select(eventColumns)
       .from(events)
       .where(and(eq(events.siteId, site.id), isNull(events.leadId), inJson(events.visitorId, identifying))),
+    // The model may have changed since the site was looked up (a retry, a long request): scores
+    // written under an older version than a recompute already wrote would never be redone.
+    db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
   ]);
+  if (latest && latest.version > site.modelVersion) {
+    site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
+  }
 
   const known = new Set(existing.map((r) => r.id));
   const byId = new Map<string, WorkingLead>();
