@@ -1,4 +1,4 @@
-/** @module Queue, batching, sendBeacon / fetch keepalive, and the retry store. */
+/** @module Queue, batching, fetch keepalive (sendBeacon when leaving), and the retry store. */
 import { endpoint, site } from './config';
 import { allowed } from './privacy';
 import { on, safe } from './safe';
@@ -22,6 +22,7 @@ export interface Ev {
 let q: Ev[] = [];
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
 let delay = 2e3;
+let again: ReturnType<typeof setTimeout> | undefined;
 
 // Empty strings (no referrer, blank optional fields, no form name) carry nothing: leave them out.
 const drop = (_: string, v: unknown) => (v === '' ? undefined : v);
@@ -38,27 +39,34 @@ const load = (): Ev[] => {
 const keep = (events: Ev[]): void => {
   if (!allowed()) return;
   store('retry', JSON.stringify(load().concat(events).slice(-200)));
-  setTimeout(safe(retry), delay);
+  // One pending retry: a timer per failed batch would multiply while offline.
+  clearTimeout(again);
+  again = setTimeout(safe(retry), delay);
   delay = Math.min(delay * 2, 6e4);
 };
 
 // A string body goes out as text/plain;charset=UTF-8, a CORS-safelisted type: no preflight.
-const send = (events: Ev[]): void => {
+const send = (events: Ev[], leaving?: unknown): void => {
   const body = JSON.stringify({ site, events }, drop);
-  if (navigator.sendBeacon?.(endpoint, body)) return;
-  fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: 'omit' })
-    .then((r) => {
-      // Other 4xx are final: the server refused the batch, sending it again would not help.
-      if (r.status > 499 || r.status == 429) throw 0;
-      delay = 2e3;
-    })
-    .catch(() => keep(events));
+  // Offline, a request would only fail (a beacon silently): keep the batch for later instead.
+  if (!navigator.onLine) keep(events);
+  // sendBeacon's true only means "queued", so it is kept for a leaving page, whose response nobody
+  // could read anyway. Otherwise fetch, whose answer tells whether the batch needs another try.
+  else if (!(leaving && navigator.sendBeacon?.(endpoint, body)))
+    fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: 'omit' })
+      .then((r) => {
+        // Other 4xx are final: the server refused the batch, sending it again would not help.
+        if (r.status > 499 || r.status == 429) throw 0;
+        delay = 2e3;
+      })
+      .catch(() => keep(events));
 };
 
-export const flush = (): void => {
+/** Sends the queue now; `leaving` when the page is being hidden or unloaded. */
+export const flush = (leaving?: unknown): void => {
   clearTimeout(timer);
   timer = 0;
-  while (q[0]) send(q.splice(0, 100));
+  while (q[0]) send(q.splice(0, 100), leaving);
 };
 
 /** Queues an event; `now` for clicks and submits that are about to leave the page. */
@@ -83,6 +91,8 @@ export const clear = (): void => {
 };
 
 export const initTransport = (): void => {
-  on(window, 'pagehide', flush);
-  on(document, 'visibilitychange', () => document.hidden && flush());
+  on(window, 'pagehide', () => flush(1));
+  on(document, 'visibilitychange', () => document.hidden && flush(1));
+  // Back online: no need to wait for the backoff.
+  on(window, 'online', retry);
 };
