@@ -1,13 +1,14 @@
 /** @module Settings read from the snippet's own script tag. */
 
+// No initial values: readConfig sets them all before anything reads them, and every byte counts.
 /** Public site key, `pk_…`. */
-export let site = '';
+export let site: string;
 /** Collect endpoint: `data-api` (path or URL) resolved against the script's own URL. */
-export let endpoint = '';
+export let endpoint: string;
 /** Honour Do Not Track / Global Privacy Control (off only with `data-respect-dnt="false"`). */
-export let respectDnt = true;
+export let respectDnt: boolean;
 /** `data-consent="required"`: nothing is sent or stored before `leadscore('consent', true)`. */
-export let consentRequired = false;
+export let consentRequired: boolean;
 
 /**
  * False when no tag carries `data-site`. Must run synchronously at load: `document.currentScript`

@@ -2,8 +2,9 @@
 import { consentRequired, respectDnt } from './config';
 import { store } from './storage';
 
-let dnt = false;
-let ok = false;
+// Set by initPrivacy before any event is made.
+let dnt: boolean;
+let ok: boolean;
 
 /** True when events may be created, sent and stored. */
 export const allowed = (): boolean => ok;

@@ -29,7 +29,7 @@ const drop = (_: string, v: unknown) => (v === '' ? undefined : v);
 
 const load = (): Ev[] => {
   try {
-    return JSON.parse(store('retry') || '[]') as Ev[];
+    return (JSON.parse(store('retry')!) as Ev[] | null) || [];
   } catch {
     return [];
   }
