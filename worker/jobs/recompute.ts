@@ -1,8 +1,9 @@
 /**
  * @module Recomputing every lead of a site after a model change, in chunks of leads taken in id
  * order. A run holds a lease on the job and renews it each chunk; a run that dies leaves a lease
- * that expires, and the cron resumes the job from its cursor. Each chunk is one read of leads, one
- * of their events, and one write batch that also moves the cursor.
+ * that expires, and the cron resumes the job from its cursor. A chunk is read a thousand leads at
+ * a time, each read bringing their events along (see `lead-chunks`), and written in one batch that
+ * also moves the cursor.
  */
 import { and, count, eq, isNull, lt, or } from 'drizzle-orm';
 import { database, type Database } from '../db/client';
@@ -18,9 +19,9 @@ import type { Stage } from '../scoring/model';
 export type RecomputeRow = typeof recomputes.$inferSelect;
 
 /**
- * Leads per chunk, written in one batch. Every written lead moves entries of the score indexes,
- * and a batch pays once for each index page it touches, so larger batches cost less per lead;
- * 5,000 stays far inside a batch's time and size limits.
+ * Leads per chunk, written in one batch that stays far inside a batch's time and size limits.
+ * Index pages touched by several leads of a batch are written once: on local D1 at 100,000 leads,
+ * 5,000 updates in one batch took 49 µs a lead against 80 µs in batches of 1,000 (one run).
  */
 export const CHUNK_LEADS = 5000;
 

@@ -28,7 +28,7 @@ export const SalesUpdate = z
 export type SalesUpdate = z.infer<typeof SalesUpdate>;
 
 export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by: string, now: number): BatchItem<'sqlite'>[] {
-  const out: BatchItem<'sqlite'>[] = [conflictGuard(db, row)];
+  const out: BatchItem<'sqlite'>[] = [conflictGuard(db, [row])];
   const stage = update.stage === 'recycled' ? 'lead' : update.stage;
   if (stage && (stage !== row.stage || update.stage === 'recycled')) {
     out.push(

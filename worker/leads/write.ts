@@ -6,7 +6,7 @@
  * json_each and one INSERT of transitions. A recompute chunk of hundreds of leads thus costs a
  * handful of statements, not hundreds, and a live event the same three.
  */
-import { and, eq, ne, sql, type SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
 import { leads, transitions, writeConflicts } from '../db/schema';
@@ -64,7 +64,6 @@ function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })
     JSON.stringify(
       items.map(({ row, rescored: { values: v }, profile }) => [
         row.id,
-        row.rev,
         v.fit,
         v.activity,
         v.engagement,
@@ -83,17 +82,17 @@ function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })
     );
   const at = (i: number) => sql.raw(`j.value ->> ${i}`);
   const unindexed = {
-    fit: at(2),
-    activity: at(3),
-    engagement: at(4),
-    stage: at(7),
-    excludedReason: at(8),
-    eventCount: at(9),
-    lastEventAt: at(10),
-    scoredAt: at(11),
-    modelVersion: at(12),
-    updatedAt: at(14),
-    profile: sql`coalesce(${at(15)}, ${leads.profile})`,
+    fit: at(1),
+    activity: at(2),
+    engagement: at(3),
+    stage: at(6),
+    excludedReason: at(7),
+    eventCount: at(8),
+    lastEventAt: at(9),
+    scoredAt: at(10),
+    modelVersion: at(11),
+    updatedAt: at(13),
+    profile: sql`coalesce(${at(14)}, ${leads.profile})`,
     rev: sql`${leads.rev} + 1`,
   };
   const update = (rows: string, set: typeof unindexed & Partial<Record<'score' | 'band' | 'nextChangeAt', SQL>>) =>
@@ -103,25 +102,21 @@ function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })
     v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
   const moved = existing.filter(moves);
   const still = existing.filter((item) => !moves(item));
-  const out: BatchItem<'sqlite'>[] = [
-    db.insert(writeConflicts).select((qb) =>
-      qb
-        .select({ leadId: leads.id })
-        .from(sql`json_each(${JSON.stringify(existing.map(({ row }) => [row.id, row.rev]))}) AS j`)
-        .innerJoin(leads, sql`${leads.id} = ${at(0)}`)
-        .where(sql`${leads.rev} <> ${at(1)}`),
-    ),
-  ];
-  if (moved.length) out.push(update(json(moved), { ...unindexed, score: at(5), band: at(6), nextChangeAt: at(13) }));
+  const out: BatchItem<'sqlite'>[] = [conflictGuard(db, existing.map(({ row }) => row))];
+  if (moved.length) out.push(update(json(moved), { ...unindexed, score: at(4), band: at(5), nextChangeAt: at(12) }));
   if (still.length) out.push(update(json(still), unindexed));
   return out;
 }
 
-/** Fails its batch when the lead's `rev` is no longer `row.rev`: see `writeConflicts`. */
-export const conflictGuard = (db: Database, row: Pick<LeadRow, 'id' | 'rev'>) =>
-  db
-    .insert(writeConflicts)
-    .select(db.select({ leadId: leads.id }).from(leads).where(and(eq(leads.id, row.id), ne(leads.rev, row.rev))));
+/** Fails its batch when any of the leads' `rev` is no longer the one read: see `writeConflicts`. */
+export const conflictGuard = (db: Database, rows: readonly Pick<LeadRow, 'id' | 'rev'>[]) =>
+  db.insert(writeConflicts).select((qb) =>
+    qb
+      .select({ leadId: leads.id })
+      .from(sql`json_each(${JSON.stringify(rows.map((r) => [r.id, r.rev]))}) AS j`)
+      .innerJoin(leads, sql`${leads.id} = j.value ->> 0`)
+      .where(sql`${leads.rev} <> j.value ->> 1`),
+  );
 
 /** A concurrent writer got there first: a lead changed since read, or the same new e-mail was created. */
 export function isWriteConflict(err: unknown): boolean {

@@ -5,7 +5,8 @@
  * events come in few shapes (page views of the same pages, downloads of the same files), so a
  * recompute over a million events tests each rule against a few thousand shapes, then only compares
  * times. The cache is a memo of `eventShapeMatches`, so results cannot differ from testing each
- * event: it changes how fast the engine is, never what it answers.
+ * event: it changes how fast the engine is, never what it answers. It is keyed by the model
+ * object, so a model is never mutated once scored with (every caller parses a fresh one).
  */
 import { campaignWindow, eventShapeMatches } from './conditions';
 import { eventFacts } from './event-facts';
