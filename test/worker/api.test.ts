@@ -55,15 +55,31 @@ describe('the /v1 API', () => {
     for (let i = 0; i < 7; i++) {
       await collect({ site: site.siteKey, events: [identify(`p${i}`, `lead${i}@acme.io`, { company: i % 2 ? 'Odd Corp' : 'Even SA' }), ...pages(`p${i}`, ...Array(i).fill('/x'))] });
     }
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const res = await api(site, `/v1/leads?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
-      const body = (await res.json()) as { leads: LeadJson[]; nextCursor: string | null };
-      seen.push(...body.leads.map((l) => l.email));
-      cursor = body.nextCursor;
-    } while (cursor);
-    expect(seen).toEqual([6, 5, 4, 3, 2, 1, 0].map((i) => `lead${i}@acme.io`));
+    // Excluded, with a score among the others': the list without a band filter merges the bands'
+    // runs and the excluded one by score.
+    await collect({ site: site.siteKey, events: [identify('g1', 'free@gmail.com'), ...pages('g1', '/x', '/x', '/x')] });
+    const pageThrough = async (filter: string) => {
+      const seen: LeadJson[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await api(site, `/v1/leads?limit=3${filter}${cursor ? `&cursor=${cursor}` : ''}`);
+        const body = (await res.json()) as { leads: LeadJson[]; nextCursor: string | null };
+        seen.push(...body.leads);
+        cursor = body.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    const all = await pageThrough('');
+    const free = all.find((l) => l.email === 'free@gmail.com')!;
+    expect(free.band).toBeNull();
+    // free@gmail.com ties lead3 on score: ties go by id, as the cursor does.
+    const byScoreThenId = [...all].sort((x, y) => y.score - x.score || (x.id < y.id ? -1 : 1));
+    expect(all.map((l) => l.email)).toEqual(byScoreThenId.map((l) => l.email));
+    expect(all.map((l) => l.email).filter((e) => e !== 'free@gmail.com')).toEqual([6, 5, 4, 3, 2, 1, 0].map((i) => `lead${i}@acme.io`));
+    expect(all.findIndex((l) => l === free)).toBeGreaterThan(2);
+    expect(all.findIndex((l) => l === free)).toBeLessThan(5);
+    expect((await pageThrough('&excluded=false')).map((l) => l.email)).toEqual([6, 5, 4, 3, 2, 1, 0].map((i) => `lead${i}@acme.io`));
+    expect((await pageThrough('&excluded=true')).map((l) => l.email)).toEqual(['free@gmail.com']);
     const warm = (await (await api(site, '/v1/leads?band=warm')).json()) as { leads: LeadJson[] };
     expect(warm.leads.map((l) => l.email)).toEqual(['lead6@acme.io', 'lead5@acme.io']);
     const odd = (await (await api(site, '/v1/leads?q=odd%20corp')).json()) as { leads: LeadJson[] };

@@ -82,8 +82,9 @@ export const leads = sqliteTable(
     // Walking a site's leads in id order (recomputes, previews): without it SQLite takes the leads
     // of the site by another index and sorts them all for every chunk.
     index('leads_site_id').on(t.siteId, t.id),
+    // Band members by score, and through the bands every lead by score (see `listLeads`). A second
+    // (site, score) index would double the index upkeep of every rescore.
     index('leads_site_band_score').on(t.siteId, t.band, t.score),
-    index('leads_site_score').on(t.siteId, t.score),
     index('leads_next_change').on(t.nextChangeAt).where(sql`next_change_at IS NOT NULL`),
   ],
 );

@@ -36,6 +36,7 @@ leadsRoutes.get('/', async (c) => {
   const { page, next } = await listLeads(
     database(c.env.DB),
     site.id,
+    site.model.bands.map((b) => b.name),
     { band: query.band, stage: query.stage, excluded: query.excluded, q: query.q },
     query.limit,
     after ? { score: after[0], id: after[1] } : undefined,
