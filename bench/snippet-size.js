@@ -13,11 +13,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BUDGET = 2000; // bytes, gzip
 const SNIPPET = 'sdk/dist/leadscore.js';
 
-/** Peers by package name; files first, then the package.json entry (bundled with its imports). */
+/**
+ * Peers by package name; files first, then the package.json entry (bundled with its imports). Both
+ * are devDependencies, so every checkout has them; HubSpot's, Marketo's and Pardot's trackers are
+ * served by their vendors only and cannot be measured here.
+ */
 const PEERS = [
   ['plausible-tracker', []],
   ['@plausible-analytics/tracker', []],
-  ['umami', ['public/script.js', 'dist/script.js', 'src/tracker/index.js']],
 ];
 
 const gzip = (code) => gzipSync(code, { level: 9 }).length;

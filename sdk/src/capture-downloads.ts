@@ -1,13 +1,14 @@
 /** @module download events for clicks on file links. */
+import { extensions } from './config';
 import { emit } from './events';
 import { on } from './safe';
 
-const EXT = /\.(pdf|docx?|xlsx?|pptx?|zip|csv|txt|epub|key|od[tsp]|rar|7z|gz|dmg|exe)$/i;
+let ext: RegExp;
 
 const click = (e: MouseEvent) => {
   // Left or middle button: auxclick also fires for the right one, which only opens a menu.
   const a = e.button < 2 && (e.target as Element).closest?.('a');
-  if (a && (a.hasAttribute('download') || EXT.test(a.pathname)))
+  if (a && (a.hasAttribute('download') || ext.test(a.pathname)))
     emit(
       'download',
       {
@@ -20,6 +21,12 @@ const click = (e: MouseEvent) => {
 };
 
 export const captureDownloads = (): void => {
+  // Only word characters of the owner's list reach the pattern: ".dwg, step" adds dwg and step,
+  // and no stray symbol can break the expression.
+  ext = RegExp(
+    `\\.(${('pdf doc docx xls xlsx ppt pptx zip csv txt epub key odt ods odp ' + extensions).match(/\w+/g)!.join('|')})$`,
+    'i',
+  );
   on(document, 'click', click);
   on(document, 'auxclick', click);
 };

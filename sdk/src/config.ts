@@ -9,6 +9,10 @@ export let endpoint: string;
 export let respectDnt: boolean;
 /** `data-consent="required"`: nothing is sent or stored before `leadscore('consent', true)`. */
 export let consentRequired: boolean;
+/** `data-hash="true"`: the URL's #fragment names the page (hash-routed single-page apps). */
+export let hash: boolean;
+/** `data-download-extensions`: more file extensions whose links count as downloads ("dwg, step"). */
+export let extensions: string;
 
 /**
  * False when no tag carries `data-site`. Must run synchronously at load: `document.currentScript`
@@ -23,5 +27,7 @@ export const readConfig = (): boolean => {
   endpoint = new URL(d.api || '/v1/collect', s.src || location.href).href;
   respectDnt = d.respectDnt != 'false';
   consentRequired = d.consent == 'required';
+  hash = d.hash == 'true';
+  extensions = d.downloadExtensions || '';
   return true;
 };

@@ -17,8 +17,14 @@ declare const window: {
   leadscore?: ((...a: unknown[]) => void) & { v?: number };
   addEventListener(type: string, f: (e: { preventDefault(): void }) => void): void;
 };
-declare const history: { pushState(s: unknown, t: string, url?: string): void; replaceState(s: unknown, t: string, url?: string): void; go(n: number): void };
+declare const history: { pushState(s: unknown, t: string, url?: string): void; replaceState(s: unknown, t: string, url?: string): void; go(n: number): void; back(): void };
 declare const localStorage: { getItem(k: string): string | null };
+declare const location: { hash: string };
+declare const document: {
+  getElementById(id: string): unknown;
+  createElement(tag: 'form'): { name: string; innerHTML: string; addEventListener(t: string, f: (e: { preventDefault(): void }) => void): void };
+  body: { append(n: unknown): void };
+};
 declare const sessionStorage: Record<string, string | undefined>;
 declare const navigator: { sendBeacon(url: string, data?: unknown): boolean };
 declare const Navigator: { prototype: object };
@@ -214,14 +220,33 @@ describe('the snippet in Chromium', () => {
     await page.evaluate(() => history.replaceState({ a: 2 }, '', '/t/spa/replaced'));
     // Not new pages: a hash change and a state-only replaceState.
     await page.evaluate(() => history.pushState(null, '', '/t/spa/replaced#section'));
+    await page.evaluate(() => (location.hash = '#other'));
     await page.evaluate(() => history.replaceState({ a: 3 }, ''));
-    await page.evaluate(() => history.go(-2));
+    await page.evaluate(() => history.go(-3));
     await page.waitForURL('**/t/spa');
 
     const events = await settled(page, email, (e) => count(e, 'page_view') >= 4);
     const views = events.filter((e) => e.type === 'page_view').map((e) => new URL(e.url!));
     expect(views.map((u) => u.pathname + u.search).sort()).toEqual(['/t/spa', '/t/spa', '/t/spa/pushed?tab=2', '/t/spa/replaced'].sort());
     expect(count(events, 'identify')).toBe(1);
+    await context.close();
+  });
+
+  it('with data-hash="true", counts each #route of a hash-routed app as a page', async () => {
+    const email = newEmail('hash');
+    const { context, page } = await open(html('<a id="go" href="#/pricing">Pricing</a>', ' data-hash="true"'));
+    await page.goto(`${siteUrl}/t/app#/home`);
+    await ready(page);
+    await call(page, 'identify', { email });
+    await page.click('#go');
+    await page.evaluate(() => (location.hash = '#/about'));
+    await page.evaluate(() => history.pushState(null, '', '#/contact'));
+    await page.evaluate(() => history.back());
+    await page.waitForURL('**#/about');
+
+    const events = await settled(page, email, (e) => count(e, 'page_view') >= 5);
+    const views = events.filter((e) => e.type === 'page_view').map((e) => new URL(e.url!).hash);
+    expect(views).toEqual(['#/home', '#/pricing', '#/about', '#/contact', '#/about']);
     await context.close();
   });
 
@@ -233,7 +258,11 @@ describe('the snippet in Chromium', () => {
          <a id="middle" href="/files/case-study.PDF" data-leadscore-content-type="case_study">Case study</a>
          <a id="ctrl" href="/files/pricing.xlsx" data-leadscore-content-type="price_list">Prices</a>
          <a id="attr" href="/t/export?format=sheet" download data-leadscore-content-type="datasheet">Data sheet</a>
-         <a id="page" href="/t/not-a-file">Not a file</a>`,
+         <a id="page" href="/t/not-a-file">Not a file</a>
+         <a id="dwg" href="/files/plan.dwg" data-leadscore-content-type="cad_model">Plan</a>
+         <a id="step" href="/files/part.STEP">Part</a>
+         <a id="exe" href="/files/setup.exe">Installer</a>`,
+        ' data-download-extensions=".dwg, step"',
       ),
     );
     await page.goto(`${siteUrl}/t/downloads`);
@@ -249,8 +278,11 @@ describe('the snippet in Chromium', () => {
     await page.click('#attr');
     await page.click('#page');
     await page.click('#left', { button: 'right' });
+    await page.click('#dwg');
+    await page.click('#step');
+    await page.click('#exe');
 
-    const events = await settled(page, email, (e) => count(e, 'download') >= 4);
+    const events = await settled(page, email, (e) => count(e, 'download') >= 6);
     const downloads = events.filter((e) => e.type === 'download');
     expect(downloads.map((d) => [new URL(d.url!).pathname, d.contentType]).sort()).toEqual(
       [
@@ -258,9 +290,70 @@ describe('the snippet in Chromium', () => {
         ['/files/case-study.PDF', 'case_study'],
         ['/files/pricing.xlsx', 'price_list'],
         ['/t/export', 'datasheet'],
+        ['/files/plan.dwg', 'cad_model'],
+        ['/files/part.STEP', null],
       ].sort(),
     );
     expect(count(events, 'page_view')).toBe(1);
+    await context.close();
+  });
+
+  it('captures forms submitted by script and forms added after load, their fields mapped into the profile', async () => {
+    const email = newEmail('script-form');
+    const { context, page } = await open(
+      html(
+        `<form id="lead" action="/t/thanks" method="get">
+           <input name="field_7" type="email"><input name="contact[first_name]"><input name="LastName">
+           <input name="job_title"><input name="Company_Name__c"><input name="NumEmployees">
+           <select name="Industry"><option>Software</option><option selected>Retail</option></select>
+           <input name="Country/Region"><input name="mobile_phone" type="tel">
+           <input type="hidden" name="content_type" value="demo_request">
+         </form>`,
+      ),
+    );
+    await page.goto(`${siteUrl}/t/script-form`);
+    await ready(page);
+    for (const [name, value] of [
+      ['field_7', email],
+      ['contact[first_name]', 'Ada'],
+      ['LastName', 'Lovelace'],
+      ['job_title', 'Head of Marketing'],
+      ['Company_Name__c', 'Analytical Engines'],
+      ['NumEmployees', '51-200'],
+      ['Country/Region', 'United Kingdom'],
+      ['mobile_phone', '+44 20 7946 0000'],
+    ]) await page.fill(`[name="${name}"]`, value!);
+    // form.submit() fires no submit event, and the page navigates away at once.
+    await page.evaluate(() => (document.getElementById('lead') as unknown as { submit(): void }).submit());
+    await page.waitForURL('**/t/thanks**');
+
+    const events = await storedEvents(email, (e) => count(e, 'form_submit') === 1);
+    expect(events.find((e) => e.type === 'form_submit')?.contentType).toBe('demo_request');
+    const headers = { authorization: `Bearer ${stack.apiKey}` };
+    const lead = (await (await fetch(`${stack.workerUrl}/v1/leads/${await leadId(email)}`, { headers })).json()) as { profile: Record<string, unknown> };
+    expect(lead.profile).toMatchObject({
+      email,
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      jobTitle: 'Head of Marketing',
+      company: 'Analytical Engines',
+      companySize: '51-200',
+      industry: 'Retail',
+      country: 'United Kingdom',
+      phone: '+44 20 7946 0000',
+    });
+
+    // A form the page adds later, submitted with requestSubmit() and kept on the page by its handler.
+    const later = newEmail('late-form');
+    await page.evaluate((address) => {
+      const f = document.createElement('form');
+      f.name = 'newsletter';
+      f.innerHTML = `<input type="email" name="e" value="${address}">`;
+      f.addEventListener('submit', (e) => e.preventDefault());
+      document.body.append(f);
+      (f as unknown as { requestSubmit(): void }).requestSubmit();
+    }, later);
+    await storedEvents(later, (e) => count(e, 'form_submit') === 1);
     await context.close();
   });
 
@@ -354,6 +447,30 @@ describe('the snippet in Chromium', () => {
     await ready(page);
     await call(page, 'identify', { email });
     await storedEvents(email, (e) => count(e, 'page_view') === 1 && count(e, 'identify') === 1);
+    await context.close();
+  });
+
+  it('replays calls queued by the stub before an async load, and never throws nor logs into the page', async () => {
+    const email = newEmail('stub');
+    const stub = `<script>window.leadscore = window.leadscore || function () { (window.leadscore.q = window.leadscore.q || []).push(arguments) };
+      leadscore('identify', { email: ${JSON.stringify(email)} }); leadscore('track', 'queued_early', { step: 1 });</script>`;
+    const page0 = `<!doctype html><html><head><meta charset="utf-8"><title>Stub</title>${stub}` +
+      `<script async src="${stack.workerUrl}/s.js" data-site="${stack.siteKey}"></script></head><body></body></html>`;
+    const { context, page } = await open(page0);
+    const noise: string[] = [];
+    page.on('console', (m) => noise.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => noise.push(`error: ${e.message}`));
+    await page.goto(`${siteUrl}/t/stub`);
+    await ready(page);
+    const answers = await page.evaluate(() => {
+      const l = window.leadscore!;
+      return [l(), l(42), l('track'), l('track', ''), l('identify', 'x'), l('identify'), l('nonsense', 1, 2)].map((a) => a === undefined);
+    });
+    expect(answers.every(Boolean)).toBe(true);
+    const events = await settled(page, email, (e) => count(e, 'queued_early') === 1 && count(e, 'page_view') === 1);
+    // The queued identify came before the first page view, so that one is the lead's too.
+    expect(events.map((e) => e.type).sort()).toEqual(['identify', 'page_view', 'queued_early']);
+    expect(noise).toEqual([]);
     await context.close();
   });
 
