@@ -24,6 +24,8 @@ export default defineConfig({
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
           setupFiles: ['test/worker/apply-migrations.ts'],
+          // The webhook receiver runs in Node; the worker under test reaches it over loopback.
+          globalSetup: ['test/worker/receiver.ts'],
         },
       },
       {

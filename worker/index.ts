@@ -11,11 +11,13 @@ import { canonicalPath } from './lib/aliases';
 import { ApiError, errorResponse } from './lib/errors';
 import { adminRoutes } from './routes/admin';
 import { bandsRoutes } from './routes/bands';
+import { changesRoutes } from './routes/changes';
 import { collect } from './routes/collect';
 import { serverEvents } from './routes/events';
 import { leadsRoutes } from './routes/leads';
 import { modelRoutes } from './routes/model';
 import { staticRoutes } from './routes/static';
+import { webhooksRoutes } from './routes/webhooks';
 
 export const app = new Hono<AppEnv>();
 
@@ -26,8 +28,10 @@ app.route('/admin', adminRoutes);
 app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/collect') ? next() : requireApiKey(c, next)));
 app.route('/v1/events', serverEvents);
 app.route('/v1/bands', bandsRoutes);
+app.route('/v1/changes', changesRoutes);
 app.route('/v1/leads', leadsRoutes);
 app.route('/v1/model', modelRoutes);
+app.route('/v1/webhooks', webhooksRoutes);
 
 app.get('/', (c) => c.redirect('/dashboard'));
 app.notFound((c) => errorResponse(new ApiError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`), c));

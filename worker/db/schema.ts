@@ -200,3 +200,97 @@ export const feedback = sqliteTable(
   },
   (t) => [index('feedback_lead').on(t.leadId, t.seq)],
 );
+
+/**
+ * A nurturing tool's subscription to changes (a REST hook). The transitions table is the outbox:
+ * the dispatcher turns every transition after `cursor` into deliveries, and moves the cursor in the
+ * same batch, so a change is fanned out once and never lost to a restart.
+ */
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    /** Change types delivered: `lead.band_changed`, `lead.stage_changed`, … */
+    types: text('types', { mode: 'json' }).$type<string[]>().notNull(),
+    /** Only changes into, out of or within this band, when set. */
+    band: text('band'),
+    /** `whsec_…`: kept as is, since signing needs it; shown once, at creation. */
+    secret: text('secret').notNull(),
+    /** Last transition seq fanned out; a new subscription starts at the site's latest. */
+    cursor: integer('cursor').notNull(),
+    createdAt: integer('created_at').notNull(),
+    /** When the run of failed attempts began; null once an attempt succeeds. */
+    failingSince: integer('failing_since'),
+    disabledAt: integer('disabled_at'),
+    disabledReason: text('disabled_reason'),
+  },
+  (t) => [index('webhooks_site').on(t.siteId)],
+);
+
+/** One change to deliver to one subscription: its id is the `webhook-id` of every attempt. */
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    id: text('id').notNull().unique(),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    siteId: text('site_id').notNull(),
+    leadId: text('lead_id'),
+    transitionSeq: integer('transition_seq').notNull(),
+    type: text('type').notNull(),
+    /** The signed body, fixed at fan-out: every attempt sends the same bytes. */
+    payload: text('payload').notNull(),
+    /** `pending`, `delivered`, or `failed` once every retry is spent. */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at'),
+    /** A dispatcher that claimed it sends it until then; after, another may. */
+    leaseUntil: integer('lease_until'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [
+    uniqueIndex('deliveries_webhook_transition').on(t.webhookId, t.transitionSeq),
+    index('deliveries_due').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // The head of each lead's queue: a later change waits until the earlier one is through.
+    index('deliveries_pending_lead').on(t.webhookId, t.leadId, t.seq).where(sql`status = 'pending'`),
+  ],
+);
+
+/** Every attempt of every delivery, as the delivery log shows it. */
+export const deliveryAttempts = sqliteTable(
+  'delivery_attempts',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => deliveries.id, { onDelete: 'cascade' }),
+    at: integer('at').notNull(),
+    /** The receiver's HTTP status; null when no answer came (network error, timeout). */
+    status: integer('status'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('delivery_attempts_delivery').on(t.deliveryId, t.seq)],
+);
+
+/** A band's nurturing branch run for its members, once per Idempotency-Key. */
+export const triggers = sqliteTable(
+  'triggers',
+  {
+    id: text('id').primaryKey(),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    idempotencyKey: text('idempotency_key').notNull(),
+    band: text('band').notNull(),
+    branch: text('branch').notNull(),
+    count: integer('count').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('triggers_site_key').on(t.siteId, t.idempotencyKey)],
+);

@@ -1,6 +1,10 @@
-/** @module The cron trigger: resume recomputes nobody is working on, then apply decay that is due. */
+/**
+ * @module The cron trigger: resume recomputes nobody is working on, apply decay that is due, then
+ * deliver the webhooks that changes (and retries coming due) call for.
+ */
 import { database } from '../db/client';
 import { runDecay } from './decay';
+import { dispatchWebhooks } from '../webhooks/dispatch';
 import { orphanedRecomputes, runRecompute } from './recompute';
 
 /** A cron run must end well before the next one starts. */
@@ -12,4 +16,5 @@ export async function runScheduled(d1: D1Database, scheduledTime: number): Promi
     await runRecompute(d1, id, deadline);
   }
   await runDecay(d1, scheduledTime);
+  await dispatchWebhooks(d1, { deadline });
 }

@@ -1,8 +1,19 @@
-/** @module `GET /v1/bands`: each band of the model with its nurturing branch and member count. */
+/**
+ * @module `/v1/bands`: each band of the model with its nurturing branch and member count, its
+ * members, and running its branch for them by hand.
+ */
+import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { database } from '../db/client';
-import { bandCounts } from '../db/leads';
-import type { AppEnv } from '../env';
+import { bandCounts, listLeads } from '../db/leads';
+import { leads, transitions, triggers } from '../db/schema';
+import type { AppEnv, SiteContext } from '../env';
+import { decodeCursor, encodeCursor } from '../lib/cursor';
+import { ApiError, parseOr400 } from '../lib/errors';
+import { randomToken } from '../lib/ids';
+import { dispatchWebhooks } from '../webhooks/dispatch';
+import { leadSummary } from './lead-json';
 
 export const bandsRoutes = new Hono<AppEnv>();
 
@@ -20,4 +31,80 @@ bandsRoutes.get('/', async (c) => {
     count: countOf(b.name),
   }));
   return c.json({ bands, excluded: { count: excluded }, total: counts.reduce((n, r) => n + r.count, 0) });
+});
+
+function bandOf(site: SiteContext, name: string) {
+  const band = site.model.bands.find((b) => b.name === name);
+  if (!band) throw new ApiError(404, 'band_not_found', `no band ${JSON.stringify(name)} in the model (${site.model.bands.map((b) => b.name).join(', ')})`);
+  return band;
+}
+
+export const MembersQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(500).optional(),
+});
+
+const MembersCursor = z.tuple([z.number(), z.string().max(64)]);
+
+/**
+ * By score, then id, with a keyset cursor: a lead that stays in the band is seen once however the
+ * others move; one that moves in or out meanwhile is told by the changes feed.
+ */
+bandsRoutes.get('/:band/members', async (c) => {
+  const site = c.get('site');
+  const band = bandOf(site, c.req.param('band'));
+  const query = parseOr400(MembersQuery, c.req.query(), 'the query');
+  const after = query.cursor ? decodeCursor(MembersCursor, query.cursor) : undefined;
+  const { page, next } = await listLeads(database(c.env.DB), site.id, [], { band: band.name }, query.limit, after && { score: after[0], id: after[1] });
+  return c.json({ band: band.name, members: page.map(leadSummary), nextCursor: next ? encodeCursor([next.score, next.id]) : null });
+});
+
+export const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+/**
+ * One `branch.triggered` change per current member, written with the trigger in one batch: the
+ * members are read and the changes written in the same transaction, so none is missed or doubled.
+ * The same Idempotency-Key answers with the first trigger and writes nothing.
+ */
+bandsRoutes.post('/:band/trigger', async (c) => {
+  const site = c.get('site');
+  const band = bandOf(site, c.req.param('band'));
+  const key = c.req.header('idempotency-key');
+  if (key === undefined) throw new ApiError(400, 'idempotency_key_required', 'send an Idempotency-Key header, so that a retried request runs the branch once');
+  parseOr400(IdempotencyKey, key, 'the Idempotency-Key header');
+  const db = database(c.env.DB);
+  const id = `trg_${randomToken(20)}`;
+  const now = Date.now();
+  const members = and(eq(leads.siteId, site.id), eq(leads.band, band.name));
+  try {
+    await db.batch([
+      db.insert(triggers).select(
+        sql`SELECT ${id}, ${site.id}, ${key}, ${band.name}, ${band.branch}, (SELECT count(*) FROM ${leads} WHERE ${members}), ${now}`,
+      ),
+      // drizzle lists every column of transitions in schema order; seq NULL lets SQLite number the row.
+      db.insert(transitions).select(
+        sql`SELECT NULL, ${site.id}, ${leads.id}, 'branch.triggered', NULL, ${band.name}, ${id}, ${band.branch}, 'trigger', ${now}
+            FROM ${leads} WHERE ${members} ORDER BY ${leads.score} DESC, ${leads.id}`,
+      ),
+    ]);
+  } catch (err) {
+    if (!/UNIQUE constraint failed: triggers\./.test(`${String(err)} ${err instanceof Error ? String(err.cause) : ''}`)) throw err;
+    const [first] = await db.select().from(triggers).where(and(eq(triggers.siteId, site.id), eq(triggers.idempotencyKey, key)));
+    if (!first) throw err;
+    if (first.band !== band.name) {
+      throw new ApiError(409, 'idempotency_key_reused', `this Idempotency-Key already triggered the band ${JSON.stringify(first.band)}`);
+    }
+    return c.json({ trigger: triggerJson(first), replayed: true }, 200);
+  }
+  const [created] = await db.select().from(triggers).where(eq(triggers.id, id));
+  c.executionCtx.waitUntil(dispatchWebhooks(c.env.DB, { deadline: Date.now() + 20_000 }));
+  return c.json({ trigger: triggerJson(created!), replayed: false }, 202);
+});
+
+const triggerJson = (t: typeof triggers.$inferSelect) => ({
+  id: t.id,
+  band: t.band,
+  branch: t.branch,
+  count: t.count,
+  createdAt: t.createdAt,
 });
