@@ -11,6 +11,7 @@ import { apiKeys, sites } from '../db/schema';
 import type { AppEnv } from '../env';
 import { readJsonBody } from '../lib/body';
 import { ApiError, parseOr400 } from '../lib/errors';
+import { dispatchWebhooks } from '../webhooks/dispatch';
 import { newApiKey, newSiteKey, randomToken, sha256Hex } from '../lib/ids';
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -76,3 +77,9 @@ adminRoutes.post('/sites/:id/api-keys', async (c) => {
   await db.insert(apiKeys).values(row);
   return c.json({ id: row.id, name: row.name, prefix: row.prefix, key }, 201);
 });
+
+/**
+ * Runs the webhook dispatcher now, as the cron would, and answers what it did: for operators who
+ * will not wait a minute, and for `bench/webhooks`.
+ */
+adminRoutes.post('/dispatch', async (c) => c.json(await dispatchWebhooks(c.env.DB, { deadline: Date.now() + 20_000 })));

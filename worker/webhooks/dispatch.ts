@@ -11,6 +11,8 @@ export interface DispatchStats {
   created: number;
   attempted: number;
   delivered: number;
+  /** D1 rows written by the fan-out and the attempts' records (`meta.rows_written`). */
+  rowsWritten: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface DispatchStats {
  */
 export async function dispatchWebhooks(d1: D1Database, opts: { now?: number; deadline: number }): Promise<DispatchStats> {
   const db = database(d1);
-  const stats: DispatchStats = { created: 0, attempted: 0, delivered: 0 };
+  const stats: DispatchStats = { created: 0, attempted: 0, delivered: 0, rowsWritten: 0 };
   while (Date.now() < opts.deadline) {
     const now = opts.now ?? Date.now();
     const fanned = await fanOut(db, now);
@@ -27,6 +29,7 @@ export async function dispatchWebhooks(d1: D1Database, opts: { now?: number; dea
     stats.created += fanned.created;
     stats.attempted += sent.attempted;
     stats.delivered += sent.delivered;
+    stats.rowsWritten += fanned.rowsWritten + sent.rowsWritten;
     if (!fanned.more && sent.attempted === 0) break;
   }
   return stats;

@@ -9,6 +9,7 @@ import type { Database } from '../db/client';
 import { deliveries, webhooks } from '../db/schema';
 import { changesAfter, itemOf, type ChangeRow } from '../changes/feed';
 import { randomToken } from '../lib/ids';
+import { rowsWrittenBy } from './rows';
 
 type Webhook = typeof webhooks.$inferSelect;
 
@@ -33,9 +34,9 @@ const payloadOf = (r: ChangeRow) => {
 };
 
 /** One round for every enabled subscription; returns how many deliveries it created. */
-export async function fanOut(db: Database, now: number): Promise<{ created: number; more: boolean }> {
+export async function fanOut(db: Database, now: number): Promise<{ created: number; more: boolean; rowsWritten: number }> {
   const hooks = await db.select().from(webhooks).where(isNull(webhooks.disabledAt));
-  if (hooks.length === 0) return { created: 0, more: false };
+  if (hooks.length === 0) return { created: 0, more: false, rowsWritten: 0 };
   const [first, ...rest] = hooks.map((h) => changesAfter(db, h.siteId, h.cursor, FAN_OUT_LIMIT));
   const pages = await db.batch([first!, ...rest]);
   const writes: BatchItem<'sqlite'>[] = [];
@@ -66,6 +67,6 @@ export async function fanOut(db: Database, now: number): Promise<{ created: numb
     writes.push(db.update(webhooks).set({ cursor: last }).where(and(eq(webhooks.id, hook.id), eq(webhooks.cursor, hook.cursor))));
   });
   const [w, ...ws] = writes;
-  if (w) await db.batch([w, ...ws]);
-  return { created, more };
+  const results = w ? await db.batch([w, ...ws]) : [];
+  return { created, more, rowsWritten: rowsWrittenBy(results) };
 }

@@ -8,6 +8,7 @@ import { and, asc, eq, isNull, lt, lte, notExists, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { inJson, type Database } from '../db/client';
 import { deliveries, deliveryAttempts, webhooks } from '../db/schema';
+import { rowsWrittenBy } from './rows';
 import { Signer } from './signature';
 
 /**
@@ -98,9 +99,9 @@ async function attempt(signer: Signer, d: Due): Promise<Attempt> {
 }
 
 /** One round: claim up to `limit` due deliveries, send them, record every attempt in one batch. */
-export async function sendDue(db: Database, now: number, limit = 100): Promise<{ attempted: number; delivered: number }> {
+export async function sendDue(db: Database, now: number, limit = 100): Promise<{ attempted: number; delivered: number; rowsWritten: number }> {
   const due = await dueDeliveries(db, now, limit);
-  if (due.length === 0) return { attempted: 0, delivered: 0 };
+  if (due.length === 0) return { attempted: 0, delivered: 0, rowsWritten: 0 };
   const claimed = await db
     .update(deliveries)
     .set({ leaseUntil: now + LEASE_MS })
@@ -115,8 +116,9 @@ export async function sendDue(db: Database, now: number, limit = 100): Promise<{
   const mine = new Set(claimed.map((c) => c.id));
   const signer = new Signer();
   const attempts = await Promise.all(due.filter((d) => mine.has(d.id)).map((d) => attempt(signer, d)));
-  await recordAttempts(db, now, attempts);
-  return { attempted: attempts.length, delivered: attempts.filter(ok).length };
+  const recorded = await recordAttempts(db, now, attempts);
+  // The claim's rows count too; its RETURNING hides them from drizzle, so one per claimed delivery.
+  return { attempted: attempts.length, delivered: attempts.filter(ok).length, rowsWritten: claimed.length + recorded };
 }
 
 const ok = (a: Attempt) => a.status !== null && a.status >= 200 && a.status < 300;
@@ -127,14 +129,14 @@ const ok = (a: Attempt) => a.status !== null && a.status >= 200 && a.status < 30
  * pending delivery changes state: an attempt recorded late (its dispatcher outlived its lease while
  * another sent the same delivery) is logged but cannot undo a success nor lose a count.
  */
-export async function recordAttempts(db: Database, now: number, attempts: Attempt[]) {
-  if (attempts.length === 0) return;
+export async function recordAttempts(db: Database, now: number, attempts: Attempt[]): Promise<number> {
+  if (attempts.length === 0) return 0;
   const json = JSON.stringify(attempts.map((a) => [a.deliveryId, a.status, a.error, a.durationMs, ok(a) ? 1 : 0]));
   const at = (i: number) => sql.raw(`j.value ->> ${i}`);
   const tried = sql`${deliveries.attempts} + 1`;
   const healthy = [...new Set(attempts.filter(ok).map((a) => a.webhookId))];
   const failing = [...new Set(attempts.filter((a) => !ok(a)).map((a) => a.webhookId))].filter((id) => !healthy.includes(id));
-  await db.batch([
+  const results = await db.batch([
     db.insert(deliveryAttempts).select(sql`SELECT NULL, ${at(0)}, ${now}, ${at(1)}, ${at(2)}, ${at(3)} FROM json_each(${json}) AS j ORDER BY j.key`),
     db
       .update(deliveries)
@@ -157,4 +159,5 @@ export async function recordAttempts(db: Database, now: number, attempts: Attemp
       .set({ disabledAt: now, disabledReason: `every delivery failed for ${DISABLE_AFTER_MS / 86_400_000} days` })
       .where(and(inJson(webhooks.id, failing), isNull(webhooks.disabledAt), lte(webhooks.failingSince, now - DISABLE_AFTER_MS))),
   ]);
+  return rowsWrittenBy(results);
 }
