@@ -25,6 +25,8 @@ import type { WireEvent } from './wire';
 export interface IngestResult {
   accepted: string[];
   duplicates: string[];
+  /** Some lead changed band, stage or exclusion: the webhooks have something to deliver. */
+  changed: boolean;
 }
 
 type EventRow = typeof events.$inferInsert & { id: string; type: string; ts: number };
@@ -117,7 +119,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   const newRows: EventRow[] = [];
   const attributions: { visitorId: string; leadId: string }[] = [];
   const seen: Record<string, { first: number; last: number }> = {};
-  const result: IngestResult = { accepted: [], duplicates: [] };
+  const result: IngestResult = { accepted: [], duplicates: [], changed: false };
 
   batch.forEach((e, i) => {
     if (known.has(e.id)) return void result.duplicates.push(e.id);
@@ -159,7 +161,9 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   });
 
   if (newRows.length === 0) return result;
-  await db.batch(writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, attributions, seen, visitorLead, now) as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  const { items, changed } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, attributions, seen, visitorLead, now);
+  await db.batch(items as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  result.changed = changed;
   return result;
 }
 
@@ -216,7 +220,7 @@ function writes(
   seen: Record<string, { first: number; last: number }>,
   visitorLead: Map<string, string | null>,
   now: number,
-): BatchItem<'sqlite'>[] {
+): { items: BatchItem<'sqlite'>[]; changed: boolean } {
   const out: BatchItem<'sqlite'>[] = [];
   const scored = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
@@ -258,5 +262,5 @@ function writes(
         }),
     );
   }
-  return out;
+  return { items: out, changed: scored.some((s) => s.rescored.transitions.length > 0) };
 }

@@ -12,7 +12,7 @@ import type { AppEnv, SiteContext } from '../env';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
-import { dispatchWebhooks } from '../webhooks/dispatch';
+import { dispatchSoon } from '../webhooks/dispatch';
 import { leadSummary } from './lead-json';
 
 export const bandsRoutes = new Hono<AppEnv>();
@@ -97,7 +97,7 @@ bandsRoutes.post('/:band/trigger', async (c) => {
     return c.json({ trigger: triggerJson(first), replayed: true }, 200);
   }
   const [created] = await db.select().from(triggers).where(eq(triggers.id, id));
-  c.executionCtx.waitUntil(dispatchWebhooks(c.env.DB, { deadline: Date.now() + 20_000 }));
+  dispatchSoon(c.env.DB, c.executionCtx);
   return c.json({ trigger: triggerJson(created!), replayed: false }, 202);
 });
 

@@ -12,6 +12,7 @@ import { rejectionIssues, validateEvents } from '../ingest/validate';
 import { MAX_BODY_BYTES, WireBatch } from '../ingest/wire';
 import { readJsonBody } from '../lib/body';
 import { ApiError, parseOr400 } from '../lib/errors';
+import { dispatchSoon } from '../webhooks/dispatch';
 
 export const collect = new Hono<AppEnv>();
 
@@ -50,6 +51,8 @@ collect.post('/', async (c) => {
   if (valid.length === 0) {
     throw new ApiError(400, 'no_valid_event', 'none of the events is valid', rejected.flatMap(rejectionIssues));
   }
-  const result = await ingest(c.env.DB, site, valid, now);
+  const { changed, ...result } = await ingest(c.env.DB, site, valid, now);
+  // Webhooks hear of a change within seconds rather than at the next cron minute.
+  if (changed) dispatchSoon(c.env.DB, c.executionCtx);
   return c.json({ ...result, rejected }, 202);
 });

@@ -6,6 +6,7 @@ import { rejectionIssues, validateEvents } from '../ingest/validate';
 import { MAX_BODY_BYTES, ServerBatch } from '../ingest/wire';
 import { readJsonBody } from '../lib/body';
 import { ApiError, parseOr400 } from '../lib/errors';
+import { dispatchSoon } from '../webhooks/dispatch';
 
 export const serverEvents = new Hono<AppEnv>();
 
@@ -25,6 +26,8 @@ serverEvents.post('/', async (c) => {
       rejected.flatMap(rejectionIssues),
     );
   }
-  const result = await ingest(c.env.DB, site, valid, now);
+  const { changed, ...result } = await ingest(c.env.DB, site, valid, now);
+  // Webhooks hear of a change within seconds rather than at the next cron minute.
+  if (changed) dispatchSoon(c.env.DB, c.executionCtx);
   return c.json({ ...result, rejected }, 202);
 });

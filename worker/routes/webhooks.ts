@@ -13,7 +13,7 @@ import { readJsonBody } from '../lib/body';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
-import { dispatchWebhooks } from '../webhooks/dispatch';
+import { dispatchSoon } from '../webhooks/dispatch';
 import { newSecret } from '../webhooks/signature';
 
 export const webhooksRoutes = new Hono<AppEnv>();
@@ -179,6 +179,6 @@ webhooksRoutes.post('/:id/deliveries/:delivery/retry', async (c) => {
     .where(and(eq(deliveries.webhookId, w.id), eq(deliveries.id, id)))
     .returning({ id: deliveries.id, status: deliveries.status });
   if (!d) throw new ApiError(404, 'delivery_not_found', `no delivery ${JSON.stringify(id)} for this webhook`);
-  c.executionCtx.waitUntil(dispatchWebhooks(c.env.DB, { deadline: Date.now() + 20_000 }));
+  dispatchSoon(c.env.DB, c.executionCtx);
   return c.json({ delivery: d }, 202);
 });

@@ -34,3 +34,7 @@ export async function dispatchWebhooks(d1: D1Database, opts: { now?: number; dea
   }
   return stats;
 }
+
+/** After a response: dispatch what the request's changes call for, without making the client wait. */
+export const dispatchSoon = (d1: D1Database, ctx: Pick<ExecutionContext, 'waitUntil'>) =>
+  ctx.waitUntil(dispatchWebhooks(d1, { deadline: Date.now() + 20_000 }));
