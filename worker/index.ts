@@ -16,6 +16,7 @@ import { collect } from './routes/collect';
 import { serverEvents } from './routes/events';
 import { leadsRoutes } from './routes/leads';
 import { modelRoutes } from './routes/model';
+import { openapiRoutes } from './routes/openapi';
 import { staticRoutes } from './routes/static';
 import { webhooksRoutes } from './routes/webhooks';
 
@@ -24,6 +25,9 @@ export const app = new Hono<AppEnv>();
 app.route('/', staticRoutes);
 app.route('/v1/collect', collect);
 app.route('/admin', adminRoutes);
+// Public: the document is the public contract and holds nothing of any site, and tools import it
+// before anyone has a key. Mounted before the API-key middleware, so its handler answers first.
+app.route('/v1/openapi.json', openapiRoutes);
 
 app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/collect') ? next() : requireApiKey(c, next)));
 app.route('/v1/events', serverEvents);

@@ -72,7 +72,7 @@ modelRoutes.get('/versions', async (c) => {
   return c.json({ current: site.modelVersion, versions: [...versions, { version: 0, createdAt: null, createdBy: null, builtIn: true }] });
 });
 
-const VersionParam = z.coerce.number().int().min(0).max(1_000_000);
+export const VersionParam = z.coerce.number().int().min(0).max(1_000_000);
 
 async function versionOr404(db: Database, siteId: string, raw: string) {
   const version = parseOr400(VersionParam, raw, 'the version');
@@ -111,7 +111,7 @@ modelRoutes.get('/recompute/:id', async (c) => {
   return c.json({ recompute: recomputeJson(job) });
 });
 
-const PreviewBody = z.strictObject({ model: Model, sample: z.number().int().min(0).max(100).default(20) });
+export const PreviewBody = z.strictObject({ model: Model, sample: z.number().int().min(0).max(100).default(20) });
 
 modelRoutes.post('/preview', async (c) => {
   const body = parseOr400(PreviewBody, await readJsonBody(c, MAX_MODEL_BYTES), 'the preview request');

@@ -1,0 +1,160 @@
+/**
+ * @module What the routes answer, as zod schemas, for the OpenAPI document only: the routes build
+ * their JSON directly and never parse it. test/worker/openapi.test.ts parses real answers with
+ * these, so that a field added, removed or retyped in a route fails there rather than drifting.
+ *
+ * Plain `z.object`s: the document must not forbid fields a later version adds to an answer.
+ */
+import { z } from 'zod';
+import { SalesUpdate } from '../leads/sales';
+import { Dimension, Model, Stage } from '../scoring/model';
+
+const Issue = z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() });
+
+/** Every 4xx and 5xx: see lib/errors.ts. */
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), issues: z.array(Issue).optional() }),
+});
+
+/** ms since the epoch. */
+const Time = z.number().int();
+
+export const IngestAnswer = z.object({
+  accepted: z.array(z.string()),
+  duplicates: z.array(z.string()),
+  rejected: z.array(
+    z.object({ index: z.number().int(), id: z.string().optional(), code: z.string(), message: z.string(), issues: z.array(Issue).optional() }),
+  ),
+});
+
+export const BandsAnswer = z.object({
+  bands: z.array(
+    z.object({
+      name: z.string(),
+      min: z.number(),
+      /** null for the top band. */
+      max: z.number().nullable(),
+      branch: z.string(),
+      description: z.string().nullable(),
+      count: z.number().int(),
+    }),
+  ),
+  excluded: z.object({ count: z.number().int() }),
+  total: z.number().int(),
+});
+
+export const LeadSummary = z.object({
+  id: z.string(),
+  email: z.string(),
+  profile: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  scores: z.object({ fit: z.number(), activity: z.number(), engagement: z.number() }),
+  score: z.number(),
+  band: z.string().nullable(),
+  stage: Stage,
+  excluded: z.object({ reason: z.string() }).nullable(),
+  lastEventAt: Time.nullable(),
+  recycledAt: Time.nullable(),
+  scoredAt: Time.nullable(),
+  createdAt: Time,
+  updatedAt: Time,
+});
+
+export const LeadList = z.object({ leads: z.array(LeadSummary), nextCursor: z.string().nullable() });
+
+const feedbackGiven = SalesUpdate.shape.feedback.unwrap().shape;
+
+export const LeadDetail = LeadSummary.extend({
+  modelVersion: z.number().int(),
+  breakdown: z.array(
+    z.object({
+      ruleId: z.string(),
+      kind: z.enum(['behaviour', 'profile']),
+      label: z.string(),
+      dimension: Dimension,
+      points: z.number(),
+      count: z.number().int(),
+    }),
+  ),
+  feedback: z.array(
+    z.object({
+      fit: feedbackGiven.fit.unwrap().nullable(),
+      outcome: feedbackGiven.outcome.unwrap().nullable(),
+      note: z.string().nullable(),
+      at: Time,
+    }),
+  ),
+  /** Newest first. */
+  timeline: z.array(
+    z.discriminatedUnion('kind', [
+      z.object({
+        kind: z.literal('event'),
+        id: z.string(),
+        type: z.string(),
+        ts: Time,
+        url: z.string().nullable(),
+        title: z.string().nullable(),
+        contentType: z.string().nullable(),
+        score: z.number().nullable(),
+        delta: z.number().nullable(),
+      }),
+      z.object({
+        kind: z.literal('transition'),
+        type: z.string(),
+        from: z.string().nullable(),
+        to: z.string().nullable(),
+        reason: z.string().nullable(),
+        branch: z.string().nullable(),
+        cause: z.string(),
+        at: Time,
+      }),
+    ]),
+  ),
+});
+
+export const ModelAnswer = z.object({ version: z.number().int(), model: Model });
+
+export const ModelVersions = z.object({
+  current: z.number().int(),
+  /** Newest first; the last is version 0, the built-in default. */
+  versions: z.array(
+    z.object({ version: z.number().int(), createdAt: Time.nullable(), createdBy: z.string().nullable(), builtIn: z.literal(true).optional() }),
+  ),
+});
+
+export const Recompute = z.object({
+  id: z.string(),
+  modelVersion: z.number().int(),
+  status: z.enum(['running', 'done', 'superseded']),
+  total: z.number().int(),
+  processed: z.number().int(),
+  changed: z.number().int(),
+  startedAt: Time,
+  updatedAt: Time,
+  finishedAt: Time.nullable(),
+});
+
+export const LatestRecompute = z.object({ recompute: Recompute.nullable() });
+export const OneRecompute = z.object({ recompute: Recompute });
+
+export const ModelSaved = z.object({
+  version: z.number().int(),
+  createdAt: Time,
+  restoredFrom: z.number().int().optional(),
+  model: Model,
+  recompute: Recompute,
+});
+
+export const PreviewAnswer = z.object({
+  leads: z.number().int(),
+  /** Leads per band, and `excluded`, with the current model and with the candidate. */
+  before: z.record(z.string(), z.number().int()),
+  after: z.record(z.string(), z.number().int()),
+  moved: z.number().int(),
+  moves: z.array(z.object({ from: z.string(), to: z.string(), count: z.number().int() })),
+  sample: z.array(
+    z.object({ id: z.string(), email: z.string(), from: z.string(), to: z.string(), scoreBefore: z.number(), scoreAfter: z.number() }),
+  ),
+});
+
+/** The document describes itself loosely: its own schema is the OpenAPI specification's. */
+export const OpenApiDocument = z.object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }) });

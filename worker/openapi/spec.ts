@@ -1,0 +1,217 @@
+/**
+ * @module Every `/v1` operation, described by the zod schemas its route validates with: the one
+ * place to touch when a route is added. document.ts turns this list into the OpenAPI document, and
+ * test/worker/openapi.test.ts checks it against the app's route table both ways.
+ */
+import { z } from 'zod';
+import { ServerBatch, WireBatch, WireEvent } from '../ingest/wire';
+import { SalesUpdate } from '../leads/sales';
+import { LeadListQuery } from '../routes/leads';
+import { PreviewBody, VersionParam } from '../routes/model';
+import { Model } from '../scoring/model';
+import * as answer from './responses';
+
+export type ErrorStatus = 400 | 403 | 404 | 409 | 413 | 503;
+
+export interface Operation {
+  /** Client generators name their methods after it: keep it once published. */
+  id: string;
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI form: `/v1/leads/{id}`. */
+  path: `/v1/${string}`;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** `apiKey` unless said otherwise. */
+  auth?: 'apiKey' | 'siteKey' | 'none';
+  /** Path parameters the route parses with a schema; any other one is documented as a string. */
+  params?: Record<string, z.ZodType>;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** 200 unless said otherwise. */
+  status?: 200 | 201 | 202 | 204;
+  response?: z.ZodType;
+  /**
+   * Error answers particular to the route. The usual ones are added from the rest of the entry:
+   * 400 with a schema, 401 with an API key, 404 with a path parameter, 413 with a body.
+   */
+  errors?: Partial<Record<ErrorStatus, string>>;
+}
+
+/**
+ * Schemas given a name in `components.schemas`, for client generators to name their types after.
+ * A request or response schema not named here is named after its operation.
+ */
+export const named: Record<string, z.ZodType> = {
+  Error: answer.ErrorBody,
+  Event: WireEvent,
+  EventBatch: WireBatch,
+  ServerEventBatch: ServerBatch,
+  IngestResult: answer.IngestAnswer,
+  Model,
+  VersionedModel: answer.ModelAnswer,
+  SavedModel: answer.ModelSaved,
+  Recompute: answer.Recompute,
+  LeadSummary: answer.LeadSummary,
+  Lead: answer.LeadDetail,
+  SalesUpdate,
+};
+
+/**
+ * Arrays whose elements are checked one by one after the envelope (an invalid event is rejected,
+ * not the batch): the envelope's schema says `unknown[]`, the document says what each must be.
+ */
+export const elementsCheckedApart = new Map<z.core.$ZodType, z.ZodType>([[WireBatch.shape.events, WireEvent]]);
+
+const INGEST_OUTCOME =
+  'Each event is checked on its own: the answer lists the ids accepted, the duplicates (an event id ' +
+  'counts once, however often it is sent) and the events rejected with their reasons. 400 only when no event is valid.';
+
+export const operations: Operation[] = [
+  {
+    id: 'getOpenApi',
+    method: 'get',
+    path: '/v1/openapi.json',
+    tag: 'meta',
+    summary: 'This document',
+    auth: 'none',
+    response: answer.OpenApiDocument,
+  },
+  {
+    id: 'collect',
+    method: 'post',
+    path: '/v1/collect',
+    tag: 'events',
+    summary: 'Browser events from the snippet',
+    description:
+      'Authenticated by the site key in the body (`site`, `pk_…`, public) and the `Origin` header, which must be one of ' +
+      "the site's origins. The body may be sent as `text/plain` (as `navigator.sendBeacon` does). " +
+      `Browsers cannot send \`email_open\` or \`email_click\`. ${INGEST_OUTCOME}`,
+    auth: 'siteKey',
+    body: WireBatch,
+    status: 202,
+    response: answer.IngestAnswer,
+    errors: { 403: 'unknown site key, or an origin that is not one of the site’s', 503: 'the same leads were being written by other requests; send again' },
+  },
+  {
+    id: 'sendEvents',
+    method: 'post',
+    path: '/v1/events',
+    tag: 'events',
+    summary: 'Server-side events (e-mail opens and clicks…)',
+    description: `Each event names an \`email\` or a \`visitor\`; \`site\`, if given, must be the API key's site key. ${INGEST_OUTCOME}`,
+    body: ServerBatch,
+    status: 202,
+    response: answer.IngestAnswer,
+    errors: { 503: 'the same leads were being written by other requests; send again' },
+  },
+  {
+    id: 'listBands',
+    method: 'get',
+    path: '/v1/bands',
+    tag: 'bands',
+    summary: 'Bands with their nurturing branch, score range and member count',
+    response: answer.BandsAnswer,
+  },
+  {
+    id: 'listLeads',
+    method: 'get',
+    path: '/v1/leads',
+    tag: 'leads',
+    summary: 'Leads by score, descending',
+    description: '`q` searches e-mail, name and company. Page with `cursor`: the `nextCursor` of the previous page.',
+    query: LeadListQuery,
+    response: answer.LeadList,
+  },
+  {
+    id: 'getLead',
+    method: 'get',
+    path: '/v1/leads/{id}',
+    tag: 'leads',
+    summary: 'A lead: scores, breakdown by rule, sales feedback and timeline',
+    response: answer.LeadDetail,
+  },
+  {
+    id: 'updateLead',
+    method: 'patch',
+    path: '/v1/leads/{id}',
+    tag: 'leads',
+    summary: 'Move a lead to a sales stage, recycle it, or give feedback',
+    description: 'Give a stage, feedback, or both; feedback needs at least one of `fit`, `outcome`, `note`.',
+    body: SalesUpdate,
+    response: answer.LeadSummary,
+    errors: { 503: 'the lead was being changed by other requests; send again' },
+  },
+  {
+    id: 'getModel',
+    method: 'get',
+    path: '/v1/model',
+    tag: 'model',
+    summary: 'The current scoring model and its version (0: the built-in default)',
+    response: answer.ModelAnswer,
+  },
+  {
+    id: 'saveModel',
+    method: 'put',
+    path: '/v1/model',
+    tag: 'model',
+    summary: 'Save a new model version and start recomputing every lead',
+    body: Model,
+    status: 201,
+    response: answer.ModelSaved,
+    errors: { 409: 'another version was saved meanwhile; load the model again' },
+  },
+  {
+    id: 'listModelVersions',
+    method: 'get',
+    path: '/v1/model/versions',
+    tag: 'model',
+    summary: 'Every saved model version, with who (API key id) and when',
+    response: answer.ModelVersions,
+  },
+  {
+    id: 'getModelVersion',
+    method: 'get',
+    path: '/v1/model/versions/{version}',
+    tag: 'model',
+    summary: "One version's model",
+    params: { version: VersionParam },
+    response: answer.ModelAnswer,
+  },
+  {
+    id: 'restoreModelVersion',
+    method: 'post',
+    path: '/v1/model/versions/{version}/restore',
+    tag: 'model',
+    summary: 'Save an old version again as the newest, and recompute',
+    params: { version: VersionParam },
+    status: 201,
+    response: answer.ModelSaved,
+    errors: { 409: 'another version was saved meanwhile; load the model again' },
+  },
+  {
+    id: 'getLatestRecompute',
+    method: 'get',
+    path: '/v1/model/recompute',
+    tag: 'model',
+    summary: 'The latest recompute, or null',
+    response: answer.LatestRecompute,
+  },
+  {
+    id: 'getRecompute',
+    method: 'get',
+    path: '/v1/model/recompute/{id}',
+    tag: 'model',
+    summary: 'One recompute',
+    response: answer.OneRecompute,
+  },
+  {
+    id: 'previewModel',
+    method: 'post',
+    path: '/v1/model/preview',
+    tag: 'model',
+    summary: 'What a candidate model would change, without saving it',
+    body: PreviewBody,
+    response: answer.PreviewAnswer,
+  },
+];
