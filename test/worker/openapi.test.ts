@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { env } from 'cloudflare:workers';
+import { dispatchWebhooks } from '../../worker/webhooks/dispatch';
+import { describe, expect, inject, it } from 'vitest';
 import { app } from '../../worker/index';
 import { ErrorBody } from '../../worker/openapi/responses';
 import { operations } from '../../worker/openapi/spec';
@@ -175,6 +177,24 @@ describe('GET /v1/openapi.json', () => {
     await waitForRecompute(site, recompute.id);
     await answers('getRecompute', await api(site, `/v1/model/recompute/${recompute.id}`));
     await answers('getLatestRecompute', await api(site, '/v1/model/recompute'));
+
+    const hot = lead.band as string;
+    await answers('listBandMembers', await api(site, `/v1/bands/${hot}/members`));
+    const { webhook } = await answers('createWebhook', await post('/v1/webhooks', { url: `${inject('receiverUrl')}/openapi`, types: ['branch.triggered'] }));
+    await answers('triggerBand', await api(site, `/v1/bands/${hot}/trigger`, { method: 'POST', headers: { 'idempotency-key': 'openapi-1' } }));
+    await answers('listChanges', await api(site, '/v1/changes'));
+    await answers('listWebhooks', await api(site, '/v1/webhooks'));
+    await answers('getWebhook', await api(site, `/v1/webhooks/${webhook.id}`));
+    await dispatchWebhooks(env.DB, { deadline: Date.now() + 10_000 });
+    const { deliveries } = await answers('listDeliveries', await api(site, `/v1/webhooks/${webhook.id}/deliveries`));
+    expect(deliveries).toHaveLength(1);
+    await answers('retryDelivery', await post(`/v1/webhooks/${webhook.id}/deliveries/${deliveries[0].id}/retry`));
+    // The retry's own dispatch runs after the answer: let it finish before the subscription goes.
+    await expect
+      .poll(async () => (await env.DB.prepare(`SELECT status FROM deliveries WHERE id = ?`).bind(deliveries[0].id).first('status')), { timeout: 10_000 })
+      .toBe('delivered');
+    const gone = await api(site, `/v1/webhooks/${webhook.id}`, { method: 'DELETE' });
+    expect(gone.status).toBe(204);
   });
 
   it('describes the error answers as they are', async () => {

@@ -6,6 +6,7 @@
  * Plain `z.object`s: the document must not forbid fields a later version adds to an answer.
  */
 import { z } from 'zod';
+import { CHANGE_TYPES, ChangeItem } from '../changes/item';
 import { SalesUpdate } from '../leads/sales';
 import { Dimension, Model, Stage } from '../scoring/model';
 
@@ -158,3 +159,51 @@ export const PreviewAnswer = z.object({
 
 /** The document describes itself loosely: its own schema is the OpenAPI specification's. */
 export const OpenApiDocument = z.object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }) });
+
+export const ChangesPage = z.object({ items: z.array(ChangeItem), nextCursor: z.string(), hasMore: z.boolean() });
+
+export const BandMembers = z.object({ band: z.string(), members: z.array(LeadSummary), nextCursor: z.string().nullable() });
+
+export const TriggerAnswer = z.object({
+  trigger: z.object({ id: z.string(), band: z.string(), branch: z.string(), count: z.number().int(), createdAt: Time }),
+  /** True when the Idempotency-Key had been used: the first trigger, nothing written again. */
+  replayed: z.boolean(),
+});
+
+export const Webhook = z.object({
+  id: z.string(),
+  url: z.string(),
+  types: z.array(z.enum(CHANGE_TYPES)),
+  band: z.string().nullable(),
+  status: z.enum(['active', 'failing', 'disabled']),
+  failingSince: Time.nullable(),
+  disabledAt: Time.nullable(),
+  disabledReason: z.string().nullable(),
+  createdAt: Time,
+});
+export const WebhookCreated = z.object({ webhook: Webhook.extend({ secret: z.string() }) });
+export const WebhookList = z.object({ webhooks: z.array(Webhook) });
+export const WebhookDetail = z.object({
+  webhook: Webhook.extend({ deliveries: z.object({ pending: z.number().int(), delivered: z.number().int(), failed: z.number().int() }) }),
+});
+export const DeliveryLog = z.object({
+  deliveries: z.array(
+    z.object({
+      id: z.string(),
+      changeId: z.string(),
+      type: z.enum(CHANGE_TYPES),
+      leadId: z.string().nullable(),
+      status: z.enum(['pending', 'delivered', 'failed']),
+      attempts: z.number().int(),
+      nextAttemptAt: Time.nullable(),
+      lastStatus: z.number().int().nullable(),
+      lastError: z.string().nullable(),
+      createdAt: Time,
+      deliveredAt: Time.nullable(),
+      payload: z.object({ type: z.enum(CHANGE_TYPES), timestamp: z.string(), data: ChangeItem }),
+      log: z.array(z.object({ at: Time, status: z.number().int().nullable(), error: z.string().nullable(), durationMs: z.number().int() })),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+export const RetryAnswer = z.object({ delivery: z.object({ id: z.string(), status: z.string() }) });

@@ -6,7 +6,11 @@
 import { z } from 'zod';
 import { ServerBatch, WireBatch, WireEvent } from '../ingest/wire';
 import { SalesUpdate } from '../leads/sales';
+import { ChangeItem } from '../changes/item';
+import { IdempotencyKey, MembersQuery } from '../routes/bands';
+import { ChangesQuery } from '../routes/changes';
 import { LeadListQuery } from '../routes/leads';
+import { DeliveriesQuery, WebhookInput } from '../routes/webhooks';
 import { PreviewBody, VersionParam } from '../routes/model';
 import { Model } from '../scoring/model';
 import * as answer from './responses';
@@ -55,6 +59,8 @@ export const named: Record<string, z.ZodType> = {
   LeadSummary: answer.LeadSummary,
   Lead: answer.LeadDetail,
   SalesUpdate,
+  Change: ChangeItem,
+  Webhook: answer.Webhook,
 };
 
 /**
@@ -213,5 +219,78 @@ export const operations: Operation[] = [
     summary: 'What a candidate model would change, without saving it',
     body: PreviewBody,
     response: answer.PreviewAnswer,
+  },
+  {
+    id: 'listChanges',
+    method: 'get',
+    path: '/v1/changes',
+    tag: 'changes',
+    summary: 'The changes feed: band, stage and exclusion changes and branch triggers, oldest first',
+    description:
+      'Poll with the `nextCursor` of the last page as `after`: no change is ever skipped or repeated, even while ' +
+      'changes are being written. Each item has a stable `id` for polling triggers (Zapier, n8n) to deduplicate on; ' +
+      'an empty page still returns the cursor to poll with next.',
+    query: ChangesQuery,
+    response: answer.ChangesPage,
+  },
+  {
+    id: 'listBandMembers',
+    method: 'get',
+    path: '/v1/bands/{band}/members',
+    tag: 'bands',
+    summary: 'The leads of a band, by score descending',
+    query: MembersQuery,
+    response: answer.BandMembers,
+  },
+  {
+    id: 'triggerBand',
+    method: 'post',
+    path: '/v1/bands/{band}/trigger',
+    tag: 'bands',
+    summary: "Run the band's nurturing branch for its current members",
+    description:
+      'Writes one `branch.triggered` change per current member, with the trigger, in one transaction; the feed and the ' +
+      'webhooks deliver them. The `Idempotency-Key` header is required: the same key answers 200 with the first ' +
+      'trigger (`replayed: true`) and writes nothing.',
+    status: 202,
+    response: answer.TriggerAnswer,
+    errors: { 409: 'the Idempotency-Key was used for another band' },
+  },
+  {
+    id: 'createWebhook',
+    method: 'post',
+    path: '/v1/webhooks',
+    tag: 'webhooks',
+    summary: 'Subscribe a URL to changes (REST hook); the signing secret is in this answer only',
+    description:
+      'Deliveries are signed as Standard Webhooks specifies (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,…`), ' +
+      'with `{type, timestamp, data}` bodies whose `data` is a change as the feed has it. At least once, in order per lead, ' +
+      'retried on a non-2xx answer or after 10 s without one: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.',
+    body: WebhookInput,
+    status: 201,
+    response: answer.WebhookCreated,
+    errors: { 409: 'the site has 20 webhooks already' },
+  },
+  { id: 'listWebhooks', method: 'get', path: '/v1/webhooks', tag: 'webhooks', summary: 'The subscriptions, without their secrets', response: answer.WebhookList },
+  { id: 'getWebhook', method: 'get', path: '/v1/webhooks/{id}', tag: 'webhooks', summary: 'One subscription and its deliveries per status', response: answer.WebhookDetail },
+  { id: 'deleteWebhook', method: 'delete', path: '/v1/webhooks/{id}', tag: 'webhooks', summary: 'Unsubscribe; its deliveries and their log go too', status: 204 },
+  {
+    id: 'listDeliveries',
+    method: 'get',
+    path: '/v1/webhooks/{id}/deliveries',
+    tag: 'webhooks',
+    summary: 'The delivery log, newest first, with the attempts of each',
+    query: DeliveriesQuery,
+    response: answer.DeliveryLog,
+  },
+  {
+    id: 'retryDelivery',
+    method: 'post',
+    path: '/v1/webhooks/{id}/deliveries/{delivery}/retry',
+    tag: 'webhooks',
+    summary: 'Send a delivery again now, with a fresh round of retries',
+    status: 202,
+    response: answer.RetryAnswer,
+    errors: { 404: 'no such webhook, or no such delivery for it', 409: 'the webhook is disabled' },
   },
 ];
