@@ -36,11 +36,11 @@ describe('the /v1 API', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       bands: [
-        { name: 'cold', min: 0, max: 25, branch: 'generic-content', description: expect.any(String), count: 1 },
-        { name: 'warm', min: 25, max: 75, branch: 'technical-content', description: expect.any(String), count: 1 },
-        { name: 'hot', min: 75, max: null, branch: 'sales-meeting', description: expect.any(String), count: 0 },
+        { name: 'cold', min: 0, max: 25, branch: 'generic-content', description: expect.any(String), count: 1, yesterday: null },
+        { name: 'warm', min: 25, max: 75, branch: 'technical-content', description: expect.any(String), count: 1, yesterday: null },
+        { name: 'hot', min: 75, max: null, branch: 'sales-meeting', description: expect.any(String), count: 0, yesterday: null },
       ],
-      excluded: { count: 2 },
+      excluded: { count: 2, yesterday: null },
       total: 4,
     });
     const excluded = (await (await api(site, '/v1/leads?excluded=true')).json()) as { leads: LeadJson[] };

@@ -179,6 +179,7 @@ describe('GET /v1/openapi.json', () => {
     await answers('getLatestRecompute', await api(site, '/v1/model/recompute'));
 
     const hot = lead.band as string;
+    await answers('getSegmentStats', await api(site, '/v1/bands/stats'));
     await answers('listBandMembers', await api(site, `/v1/bands/${hot}/members`));
     const { webhook } = await answers('createWebhook', await post('/v1/webhooks', { url: `${inject('receiverUrl')}/openapi`, types: ['branch.triggered'] }));
     await answers('triggerBand', await api(site, `/v1/bands/${hot}/trigger`, { method: 'POST', headers: { 'idempotency-key': 'openapi-1' } }));

@@ -171,5 +171,6 @@ describe('live scoring equals a recompute from the stored events', () => {
       ),
       { numRuns: 15, seed: 20261122 },
     );
-  });
+    // Fifteen sites and a few hundred requests: a guard against a hang, not a speed check.
+  }, 60_000);
 });

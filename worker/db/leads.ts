@@ -94,12 +94,3 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
   if (!lead[0]) return null;
   return { lead: lead[0], events: leadEvents, transitions: leadTransitions, feedback: leadFeedback };
 }
-
-/** Members per band, and the excluded, from the (site, band, score) index. */
-export async function bandCounts(db: Database, siteId: string) {
-  return db
-    .select({ band: leads.band, excluded: sql<number>`${leads.excludedReason} IS NOT NULL`, count: sql<number>`count(*)` })
-    .from(leads)
-    .where(eq(leads.siteId, siteId))
-    .groupBy(leads.band, sql`${leads.excludedReason} IS NOT NULL`);
-}

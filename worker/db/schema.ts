@@ -294,3 +294,34 @@ export const triggers = sqliteTable(
   },
   (t) => [uniqueIndex('triggers_site_key').on(t.siteId, t.idempotencyKey)],
 );
+
+/**
+ * Counters of a site's leads per band (`kind = 'band'`, key the band, '' for the excluded) and per
+ * score bucket of the leads in a band (`kind = 'score'`, key the bucket's lower bound): kept up to
+ * date in the same batch as every lead write, so the segments view reads a few rows instead of
+ * counting every lead. The daily snapshot recounts them exactly, which heals any drift.
+ */
+export const segmentCounts = sqliteTable(
+  'segment_counts',
+  {
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    key: text('key').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.kind, t.key] })],
+);
+
+/** Leads per band at the end of each day (UTC), for the 30-day chart and "since yesterday". */
+export const bandDaily = sqliteTable(
+  'band_daily',
+  {
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    /** `YYYY-MM-DD`, UTC. */
+    day: text('day').notNull(),
+    /** '' for the excluded. */
+    band: text('band').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.day, t.band] })],
+);

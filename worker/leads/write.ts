@@ -10,6 +10,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
 import { leads, transitions, writeConflicts } from '../db/schema';
+import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
 
 export type LeadRow = typeof leads.$inferSelect;
@@ -43,6 +44,16 @@ export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cau
   );
   // drizzle lists every column of the table, in schema order; seq NULL lets SQLite number the row.
   // Rows go in the order given (json_each's key), so the feed sees a lead's changes in order.
+  out.push(
+    ...counterWrites(
+      db,
+      items.map(({ isNew, row, rescored: { values: v } }) => ({
+        siteId: row.siteId,
+        before: isNew ? null : { band: row.band, score: row.score },
+        after: { band: v.band, score: v.score },
+      })),
+    ),
+  );
   for (let i = 0; i < moves.length; i += 2000) {
     out.push(
       db.insert(transitions).select(sql`SELECT NULL, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3,

@@ -38,10 +38,22 @@ export const BandsAnswer = z.object({
       branch: z.string(),
       description: z.string().nullable(),
       count: z.number().int(),
+      /** At the end of yesterday (UTC); null before the first daily snapshot. */
+      yesterday: z.number().int().nullable(),
     }),
   ),
-  excluded: z.object({ count: z.number().int() }),
+  excluded: z.object({ count: z.number().int(), yesterday: z.number().int().nullable() }),
   total: z.number().int(),
+});
+
+export const SegmentStats = z.object({
+  /** Points per histogram bucket. */
+  bucket: z.number().int(),
+  bounds: z.array(z.object({ band: z.string(), min: z.number() })),
+  /** Leads in a band per score bucket, `min` its lower bound; empty buckets left out. */
+  histogram: z.array(z.object({ min: z.number(), count: z.number().int() })),
+  /** Leads per band (and `excluded`) at the end of each day, oldest first, today as it is now. */
+  history: z.array(z.object({ day: z.string(), bands: z.record(z.string(), z.number().int()) })),
 });
 
 export const LeadSummary = z.object({

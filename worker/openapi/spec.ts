@@ -221,6 +221,14 @@ export const operations: Operation[] = [
     response: answer.PreviewAnswer,
   },
   {
+    id: 'getSegmentStats',
+    method: 'get',
+    path: '/v1/bands/stats',
+    tag: 'bands',
+    summary: 'The score histogram of the leads in a band, and leads per band over the last 30 days',
+    response: answer.SegmentStats,
+  },
+  {
     id: 'listChanges',
     method: 'get',
     path: '/v1/changes',

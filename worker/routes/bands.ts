@@ -6,22 +6,30 @@ import { and, eq, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { database } from '../db/client';
-import { bandCounts, listLeads } from '../db/leads';
+import { listLeads } from '../db/leads';
 import { leads, transitions, triggers } from '../db/schema';
 import type { AppEnv, SiteContext } from '../env';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
+import { BUCKET } from '../segments/buckets';
+import { dayOf, segmentStats } from '../segments/snapshot';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { leadSummary } from './lead-json';
 
 export const bandsRoutes = new Hono<AppEnv>();
 
+/**
+ * Counts from the maintained counters (a few rows, whatever the number of leads), with each band's
+ * count at the end of yesterday (UTC) for "since yesterday", null before the first snapshot.
+ */
 bandsRoutes.get('/', async (c) => {
   const site = c.get('site');
-  const counts = await bandCounts(database(c.env.DB), site.id);
-  const countOf = (band: string) => counts.find((r) => r.band === band && !r.excluded)?.count ?? 0;
-  const excluded = counts.filter((r) => r.excluded).reduce((n, r) => n + r.count, 0);
+  const now = Date.now();
+  const { counts, history } = await segmentStats(database(c.env.DB), site.id, now, 1);
+  const yesterday = dayOf(now - 86_400_000);
+  const countOf = (band: string) => counts.find((r) => r.kind === 'band' && r.key === band)?.count ?? 0;
+  const before = (band: string) => history.find((r) => r.day === yesterday && r.band === band)?.count ?? null;
   const bands = site.model.bands.map((b, i) => ({
     name: b.name,
     min: b.min,
@@ -29,8 +37,31 @@ bandsRoutes.get('/', async (c) => {
     branch: b.branch,
     description: b.description ?? null,
     count: countOf(b.name),
+    yesterday: before(b.name),
   }));
-  return c.json({ bands, excluded: { count: excluded }, total: counts.reduce((n, r) => n + r.count, 0) });
+  const total = counts.filter((r) => r.kind === 'band').reduce((n, r) => n + r.count, 0);
+  return c.json({ bands, excluded: { count: countOf(''), yesterday: before('') }, total });
+});
+
+/**
+ * The segments' charts: the score histogram of the leads in a band (buckets of `bucket` points,
+ * from the counters) and the leads per band at the end of each of the last 30 days.
+ */
+bandsRoutes.get('/stats', async (c) => {
+  const site = c.get('site');
+  const { counts, history } = await segmentStats(database(c.env.DB), site.id, Date.now(), 30);
+  const histogram = counts
+    .filter((r) => r.kind === 'score' && r.count > 0)
+    .map((r) => ({ min: Number(r.key), count: r.count }))
+    .sort((a, b) => a.min - b.min);
+  const days = new Map<string, Record<string, number>>();
+  for (const r of history) days.set(r.day, { ...days.get(r.day), [r.band === '' ? 'excluded' : r.band]: r.count });
+  return c.json({
+    bucket: BUCKET,
+    bounds: site.model.bands.map((b) => ({ band: b.name, min: b.min })),
+    histogram,
+    history: [...days].map(([day, bands]) => ({ day, bands })),
+  });
 });
 
 function bandOf(site: SiteContext, name: string) {

@@ -1,0 +1,99 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { database } from '../../worker/db/client';
+import { dayOf, snapshotSegments } from '../../worker/segments/snapshot';
+import { api, browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
+
+const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
+  browserEvent(visitor, 'identify', { traits: { email, ...traits } });
+const pages = (visitor: string, ...paths: string[]) => paths.map((p) => browserEvent(visitor, 'page_view', { url: `${ORIGIN}${p}` }));
+
+interface Bands {
+  bands: { name: string; count: number; yesterday: number | null }[];
+  excluded: { count: number; yesterday: number | null };
+  total: number;
+}
+interface Stats {
+  bucket: number;
+  histogram: { min: number; count: number }[];
+  history: { day: string; bands: Record<string, number> }[];
+}
+
+/** What the counters must say, counted the slow way from the leads. */
+async function counted(siteId: string) {
+  const rows = (await env.DB.prepare(`SELECT coalesce(band, '') AS band, count(*) AS n FROM leads WHERE site_id = ? GROUP BY 1`).bind(siteId).all<{ band: string; n: number }>()).results;
+  const scores = (await env.DB.prepare(`SELECT score FROM leads WHERE site_id = ? AND band IS NOT NULL`).bind(siteId).all<{ score: number }>()).results;
+  const histogram = new Map<number, number>();
+  for (const { score } of scores) histogram.set(Math.floor(score / 5) * 5, (histogram.get(Math.floor(score / 5) * 5) ?? 0) + 1);
+  return {
+    bands: Object.fromEntries(rows.map((r) => [r.band, r.n])),
+    histogram: [...histogram].map(([min, count]) => ({ min, count })).sort((a, b) => a.min - b.min),
+  };
+}
+
+async function shown(site: TestSite) {
+  const bands = (await (await api(site, '/v1/bands')).json()) as Bands;
+  const stats = (await (await api(site, '/v1/bands/stats')).json()) as Stats;
+  const byBand: Record<string, number> = Object.fromEntries(bands.bands.filter((b) => b.count > 0).map((b) => [b.name, b.count]));
+  if (bands.excluded.count > 0) byBand[''] = bands.excluded.count;
+  return { bands: byBand, histogram: stats.histogram, stats, raw: bands };
+}
+
+async function waitForRecompute(site: TestSite) {
+  for (let i = 0; i < 200; i++) {
+    const { recompute } = (await (await api(site, '/v1/model/recompute')).json()) as { recompute: { status: string } | null };
+    if (recompute && recompute.status !== 'running') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the recompute never finished');
+}
+
+describe('segment counters', () => {
+  it('follow every lead write: events, exclusions, sales, a model change, and match a full count', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 8; i++) {
+      await collect({ site: site.siteKey, events: [identify(`s${i}`, `s${i}@acme.io`, i % 3 ? { jobTitle: 'Marketing' } : {}), ...pages(`s${i}`, ...Array(i * 2).fill('/pricing'))] });
+    }
+    await collect({ site: site.siteKey, events: [identify('g', 'free@gmail.com'), ...pages('g', '/pricing')] });
+    await collect({ site: site.siteKey, events: [identify('st', 'student@acme.io', { jobTitle: 'Student' })] });
+    expect(await shown(site)).toMatchObject(await counted(site.id));
+
+    // Out of exclusion and into a band when the profile changes; a stage set by sales.
+    await collect({ site: site.siteKey, events: [identify('st', 'student@acme.io', { jobTitle: 'Marketing' })] });
+    const lead = ((await (await api(site, '/v1/leads?q=s3%40acme.io')).json()) as { leads: { id: string }[] }).leads[0]!;
+    expect((await api(site, `/v1/leads/${lead.id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'sql' }) })).status).toBe(200);
+    expect(await shown(site)).toMatchObject(await counted(site.id));
+
+    // A model that moves every score and every band boundary.
+    const { model } = (await (await api(site, '/v1/model')).json()) as { model: { behaviourRules: { id: string; points: number }[]; bands: { min: number }[] } };
+    model.behaviourRules = model.behaviourRules.map((r) => (r.id === 'pricing-page' ? { ...r, points: r.points + 7 } : r));
+    model.bands = model.bands.map((b, i) => (i === 0 ? b : { ...b, min: b.min + 10 }));
+    expect((await api(site, '/v1/model', { method: 'PUT', body: JSON.stringify(model) })).status).toBe(201);
+    await waitForRecompute(site);
+    const after = await shown(site);
+    expect(after).toMatchObject(await counted(site.id));
+    expect(after.raw.total).toBe(10);
+    expect(after.stats.bucket).toBe(5);
+  });
+
+  it('keep a count per day, show yesterday, and heal by recounting when a day begins', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 3; i++) await collect({ site: site.siteKey, events: [identify(`d${i}`, `d${i}@acme.io`, { jobTitle: 'Marketing' })] });
+    const db = database(env.DB);
+    const now = Date.now();
+    await snapshotSegments(db, now - 86_400_000);
+    await collect({ site: site.siteKey, events: [identify('d3', 'd3@acme.io', { jobTitle: 'Marketing' })] });
+    const bands = (await (await api(site, '/v1/bands')).json()) as Bands;
+    expect(bands.bands.find((b) => b.name === 'warm')).toMatchObject({ count: 4, yesterday: 3 });
+
+    // A counter gone wrong is put right by the first snapshot of a day.
+    await env.DB.prepare(`UPDATE segment_counts SET count = 999 WHERE site_id = ? AND kind = 'band' AND key = 'warm'`).bind(site.id).run();
+    await snapshotSegments(db, now);
+    expect((await shown(site)).bands).toEqual((await counted(site.id)).bands);
+    const { history } = (await (await api(site, '/v1/bands/stats')).json()) as Stats;
+    expect(history).toEqual([
+      { day: dayOf(now - 86_400_000), bands: { warm: 3 } },
+      { day: dayOf(now), bands: { warm: 4 } },
+    ]);
+  });
+});

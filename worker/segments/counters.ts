@@ -1,0 +1,48 @@
+/**
+ * @module The segment counters' share of a lead write: per band and per score bucket, the leads that
+ * came in minus those that left, added in one statement of the writer's own batch.
+ */
+import { sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { Database } from '../db/client';
+import { segmentCounts } from '../db/schema';
+import { bucketOf } from './buckets';
+
+/** Where a lead counts: its band ('' when excluded) and, when in a band, its score's bucket. */
+export interface Place {
+  band: string | null;
+  score: number;
+}
+
+export interface Move {
+  siteId: string;
+  /** null for a new lead. */
+  before: Place | null;
+  after: Place;
+}
+
+const keysOf = ({ band, score }: Place): [string, string][] =>
+  band === null ? [['band', '']] : [['band', band], ['score', String(bucketOf(score))]];
+
+/** The statement adding the moves up, or none when nothing changes place. */
+export function counterWrites(db: Database, moves: readonly Move[]): BatchItem<'sqlite'>[] {
+  const delta = new Map<string, number>();
+  const add = (siteId: string, place: Place, n: number) => {
+    for (const [kind, key] of keysOf(place)) {
+      const k = JSON.stringify([siteId, kind, key]);
+      delta.set(k, (delta.get(k) ?? 0) + n);
+    }
+  };
+  for (const m of moves) {
+    if (m.before) add(m.siteId, m.before, -1);
+    add(m.siteId, m.after, 1);
+  }
+  const rows = [...delta].filter(([, n]) => n !== 0).map(([k, n]) => [...(JSON.parse(k) as string[]), n]);
+  if (rows.length === 0) return [];
+  return [
+    db
+      .insert(segmentCounts)
+      .select(sql`SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(${JSON.stringify(rows)}) AS j WHERE true`)
+      .onConflictDoUpdate({ target: [segmentCounts.siteId, segmentCounts.kind, segmentCounts.key], set: { count: sql`${segmentCounts.count} + excluded.count` } }),
+  ];
+}

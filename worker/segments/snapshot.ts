@@ -1,0 +1,55 @@
+/**
+ * @module The daily side of the segment counters, run by the cron: the day's band counts kept for
+ * the 30-day chart, and once a day an exact recount of the counters from the leads, which heals any
+ * drift (a write path that forgot them, a restored backup) at the cost of one pass a day.
+ */
+import { and, eq, gte, sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { bandDaily, leads, segmentCounts, sites } from '../db/schema';
+import { bucketSql } from './buckets';
+
+export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** Brings today's counts of every site up to date; recounts a site whose day has just begun. */
+export async function snapshotSegments(db: Database, now: number): Promise<void> {
+  const today = dayOf(now);
+  const [all, started] = await db.batch([
+    db.select({ id: sites.id }).from(sites),
+    db.selectDistinct({ siteId: bandDaily.siteId }).from(bandDaily).where(eq(bandDaily.day, today)),
+  ]);
+  const begun = new Set(started.map((r) => r.siteId));
+  for (const { id } of all) {
+    const recount = begun.has(id)
+      ? []
+      : [
+          db.delete(segmentCounts).where(eq(segmentCounts.siteId, id)),
+          db.insert(segmentCounts).select(
+            sql`SELECT site_id, 'band', coalesce(band, ''), count(*) FROM ${leads} WHERE site_id = ${id} GROUP BY 3`,
+          ),
+          db.insert(segmentCounts).select(
+            sql`SELECT site_id, 'score', ${bucketSql(leads.score)}, count(*) FROM ${leads} WHERE site_id = ${id} AND band IS NOT NULL GROUP BY 3`,
+          ),
+        ];
+    await db.batch([
+      ...recount,
+      db
+        .insert(bandDaily)
+        .select(sql`SELECT site_id, ${today}, key, count FROM ${segmentCounts} WHERE site_id = ${id} AND kind = 'band'`)
+        .onConflictDoUpdate({ target: [bandDaily.siteId, bandDaily.day, bandDaily.band], set: { count: sql`excluded.count` } }),
+    ] as unknown as Parameters<typeof db.batch>[0]);
+  }
+}
+
+/** The counters and the last `days` days of band counts, in one round trip. */
+export async function segmentStats(db: Database, siteId: string, now: number, days = 30) {
+  const since = dayOf(now - days * 86_400_000);
+  const [counts, history] = await db.batch([
+    db.select({ kind: segmentCounts.kind, key: segmentCounts.key, count: segmentCounts.count }).from(segmentCounts).where(eq(segmentCounts.siteId, siteId)),
+    db
+      .select({ day: bandDaily.day, band: bandDaily.band, count: bandDaily.count })
+      .from(bandDaily)
+      .where(and(eq(bandDaily.siteId, siteId), gte(bandDaily.day, since)))
+      .orderBy(bandDaily.day),
+  ]);
+  return { counts, history };
+}
