@@ -22,12 +22,22 @@ export interface Band {
   branch: string;
   description: string | null;
   count: number;
+  /** At the end of yesterday (UTC); null before the first daily snapshot. */
+  yesterday: number | null;
 }
 
 export interface BandsResponse {
   bands: Band[];
-  excluded: { count: number };
+  excluded: { count: number; yesterday: number | null };
   total: number;
+}
+
+export interface SegmentStats {
+  /** Points per histogram bucket. */
+  bucket: number;
+  bounds: { band: string; min: number }[];
+  histogram: { min: number; count: number }[];
+  history: { day: string; bands: Record<string, number> }[];
 }
 
 /** Known profile properties plus anything custom a form sent: every value is untrusted. */
@@ -166,6 +176,11 @@ export class Api {
   async bands(signal?: AbortSignal): Promise<BandsResponse> {
     const { status, body } = await this.get('/v1/bands', signal);
     return expect<BandsResponse>(body, (b) => Array.isArray(b['bands']) && isRecord(b['excluded']), status);
+  }
+
+  async stats(signal?: AbortSignal): Promise<SegmentStats> {
+    const { status, body } = await this.get('/v1/bands/stats', signal);
+    return expect<SegmentStats>(body, (b) => Array.isArray(b['histogram']) && Array.isArray(b['history']), status);
   }
 
   async leads(query: LeadQuery, signal?: AbortSignal): Promise<LeadPage> {

@@ -38,6 +38,7 @@ function main(): void {
     container: byId('bands'),
     status: byId('updated'),
     summary: byId('segments-summary'),
+    charts: byId('charts'),
     onUnauthorized: expire,
   });
   const lead = createLeadView({ root: leadView, onUnauthorized: expire });

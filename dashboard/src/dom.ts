@@ -70,6 +70,44 @@ function append(parent: Node, child: Child): void {
   }
 }
 
+/** SVG presentation attributes that take numbers, lengths or keywords: nothing that loads or runs. */
+const SVG_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'class',
+  'role',
+  'viewBox',
+  'preserveAspectRatio',
+  'focusable',
+  'x',
+  'y',
+  'x1',
+  'y1',
+  'x2',
+  'y2',
+  'width',
+  'height',
+  'rx',
+  'd',
+  'points',
+  'text-anchor',
+  'dominant-baseline',
+]);
+
+type SvgTag = 'svg' | 'g' | 'rect' | 'line' | 'polyline' | 'path' | 'text' | 'title' | 'desc';
+
+/** Builds an SVG element the way `h` builds HTML: text children only, attributes from a short list. */
+export function s(tag: SvgTag, attrs?: Attrs | null, ...children: Child[]): SVGElement {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  if (attrs) {
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (!SVG_ATTRIBUTES.has(name) && !PREFIXED.test(name)) throw new Error(`dom: SVG attribute "${name}" is not on the safe list`);
+      el.setAttribute(name, value === true ? '' : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
 /** Builds an element: `h('td', { class: 'num' }, lead.score)`. Strings always become text nodes. */
 export function h<K extends SafeTag>(tag: K, attrs?: Attrs | null, ...children: Child[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);

@@ -7,7 +7,8 @@
  * neither moves focus nor disturbs a screen reader, and a changed list is rebuilt with the focused
  * member, and the list's own scroll position, put back.
  */
-import { type Api, type ApiError, type Band, type BandsResponse, type LeadPage, type LeadSummary, isAbort, isUnauthorized } from './api';
+import { type Api, type ApiError, type Band, type BandsResponse, type LeadPage, type LeadSummary, type SegmentStats, isAbort, isUnauthorized } from './api';
+import { histogramChart, historyChart } from './charts';
 import { focusQuietly, h, setChildren, setText } from './dom';
 import { displayValue, formatRange, formatScore, fullName, plural, timeEl } from './format';
 import { createPoller } from './live';
@@ -26,6 +27,8 @@ export interface SegmentsOptions {
   status: HTMLElement;
   /** A one-line summary next to the heading (total leads). */
   summary: HTMLElement;
+  /** Where the histogram and the 30-day chart go. */
+  charts: HTMLElement;
   onUnauthorized(err: ApiError): void;
 }
 
@@ -45,6 +48,7 @@ interface Card {
   heading: HTMLHeadingElement;
   count: HTMLElement;
   countUnit: HTMLElement;
+  change: HTMLElement;
   meta: HTMLElement;
   list: HTMLOListElement;
   empty: HTMLElement;
@@ -56,6 +60,7 @@ interface Card {
 interface Snapshot {
   bands: BandsResponse;
   pages: Map<string, LeadPage>;
+  stats: SegmentStats;
 }
 
 /** Cards are tinted by position, not by name: band names are the site owner's to choose. */
@@ -70,6 +75,7 @@ function createCard(key: string, index: number): Card {
   const heading = h('h2', { id: headingId, class: 'card-title', tabindex: -1 });
   const count = h('span', { class: 'count-value', 'data-count': '' }, '0');
   const countUnit = h('span', { class: 'count-unit' }, 'leads');
+  const change = h('span', { class: 'count-change' });
   const meta = h('div', { class: 'card-meta' });
   const list = h('ol', { class: 'members', 'aria-labelledby': headingId, hidden: true });
   const empty = h('p', { class: 'empty' }, 'Loading members…');
@@ -77,22 +83,30 @@ function createCard(key: string, index: number): Card {
   const root = h(
     'section',
     { class: 'card band', 'data-band': key, 'aria-labelledby': headingId },
-    h('header', { class: 'card-head' }, heading, h('p', { class: 'count' }, count, ' ', countUnit)),
+    h('header', { class: 'card-head' }, heading, h('p', { class: 'count' }, count, ' ', countUnit, change)),
     meta,
     empty,
     list,
     note,
   );
-  return { root, heading, count, countUnit, meta, list, empty, note, headSig: '', listSig: '' };
+  return { root, heading, count, countUnit, change, meta, list, empty, note, headSig: '', listSig: '' };
 }
 
-function renderBandHead(card: Card, band: Band | null, count: number): void {
-  const sig = JSON.stringify([band, count]);
+/** "+3 since yesterday": nothing before the first daily count exists. */
+function sinceYesterday(count: number, yesterday: number | null): string {
+  if (yesterday === null) return '';
+  const d = count - yesterday;
+  return ` · ${d === 0 ? 'no change' : `${d > 0 ? '+' : '−'}${Math.abs(d)}`} since yesterday`;
+}
+
+function renderBandHead(card: Card, band: Band | null, count: number, yesterday: number | null): void {
+  const sig = JSON.stringify([band, count, yesterday]);
   if (sig === card.headSig) return;
   card.headSig = sig;
   setText(card.heading, band ? band.name : 'Excluded');
   setText(card.count, String(count));
   setText(card.countUnit, plural(count, 'lead'));
+  setText(card.change, sinceYesterday(count, yesterday));
   if (band) {
     setChildren(
       card.meta,
@@ -203,26 +217,33 @@ export function createSegmentsView(opts: SegmentsOptions): SegmentsView {
     setChildren(opts.container, roots);
   }
 
-  function render({ bands, pages }: Snapshot): void {
+  let chartsSig = '';
+
+  function render({ bands, pages, stats }: Snapshot): void {
+    const sig = JSON.stringify(stats);
+    if (sig !== chartsSig) {
+      chartsSig = sig;
+      setChildren(opts.charts, histogramChart(stats), historyChart(stats));
+    }
     ensureCards(bands.bands);
     for (const band of bands.bands) {
       const card = cards.get(band.name);
       const page = pages.get(band.name);
       if (!card || !page) continue;
-      renderBandHead(card, band, band.count);
+      renderBandHead(card, band, band.count, band.yesterday);
       renderMembers(card, page, band.count, 'No leads in this band yet.');
     }
     const excludedCard = cards.get(EXCLUDED);
     const excludedPage = pages.get(EXCLUDED);
     if (excludedCard && excludedPage) {
-      renderBandHead(excludedCard, null, bands.excluded.count);
+      renderBandHead(excludedCard, null, bands.excluded.count, bands.excluded.yesterday);
       renderMembers(excludedCard, excludedPage, bands.excluded.count, 'No excluded leads.');
     }
     setText(opts.summary, `${bands.total} ${plural(bands.total, 'lead')} in total.`);
   }
 
   async function load(api: Api, signal: AbortSignal): Promise<Snapshot> {
-    const bands = await api.bands(signal);
+    const [bands, stats] = await Promise.all([api.bands(signal), api.stats(signal)]);
     const keys = bands.bands.map((b) => b.name);
     const results = await Promise.all([
       ...keys.map((band) => api.leads({ band, excluded: false, limit: MEMBERS_PER_CARD }, signal)),
@@ -233,7 +254,7 @@ export function createSegmentsView(opts: SegmentsOptions): SegmentsView {
       const page = results[i];
       if (page) pages.set(key, page);
     });
-    return { bands, pages };
+    return { bands, pages, stats };
   }
 
   let poller: ReturnType<typeof createPoller> | null = null;
@@ -277,8 +298,10 @@ export function createSegmentsView(opts: SegmentsOptions): SegmentsView {
       this.stop();
       cards.clear();
       layout = '';
+      chartsSig = '';
       lastUpdated = null;
       setChildren(opts.container);
+      setChildren(opts.charts);
       setChildren(opts.status);
       setChildren(opts.summary);
     },

@@ -49,13 +49,17 @@ bandsRoutes.get('/', async (c) => {
  */
 bandsRoutes.get('/stats', async (c) => {
   const site = c.get('site');
-  const { counts, history } = await segmentStats(database(c.env.DB), site.id, Date.now(), 30);
+  const now = Date.now();
+  const { counts, history } = await segmentStats(database(c.env.DB), site.id, now, 30);
   const histogram = counts
     .filter((r) => r.kind === 'score' && r.count > 0)
     .map((r) => ({ min: Number(r.key), count: r.count }))
     .sort((a, b) => a.min - b.min);
+  const label = (band: string) => (band === '' ? 'excluded' : band);
   const days = new Map<string, Record<string, number>>();
-  for (const r of history) days.set(r.day, { ...days.get(r.day), [r.band === '' ? 'excluded' : r.band]: r.count });
+  for (const r of history) days.set(r.day, { ...days.get(r.day), [label(r.band)]: r.count });
+  // Today as it is now, from the live counters, whether or not the cron has taken today's count.
+  days.set(dayOf(now), Object.fromEntries(counts.filter((r) => r.kind === 'band').map((r) => [label(r.key), r.count])));
   return c.json({
     bucket: BUCKET,
     bounds: site.model.bands.map((b) => ({ band: b.name, min: b.min })),

@@ -1,0 +1,107 @@
+/**
+ * @module The segments' two charts, as SVG built through `dom.s`: the score histogram with the band
+ * boundaries drawn on it, and the leads per band over the last 30 days. Each has a text alternative
+ * (a title, and a summary read by screen readers) since a chart alone says nothing to them.
+ */
+import type { SegmentStats } from './api';
+import { h, s } from './dom';
+
+const W = 600;
+const H = 180;
+const PAD = { left: 36, right: 8, top: 12, bottom: 26 };
+const plotW = W - PAD.left - PAD.right;
+const plotH = H - PAD.top - PAD.bottom;
+
+/** Round steps for an axis of `max`: 1, 2, 5, 10, 20, 50… */
+function niceMax(max: number): number {
+  if (max <= 1) return 1;
+  const p = 10 ** Math.floor(Math.log10(max));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= max) ?? 10 * p;
+}
+
+function frame(label: string, summary: string, ...children: (SVGElement | null)[]): HTMLElement {
+  return h(
+    'figure',
+    { class: 'chart' },
+    h('figcaption', null, label),
+    s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${label}. ${summary}`, preserveAspectRatio: 'xMidYMid meet' }, s('title', null, label), ...children),
+  );
+}
+
+function yAxis(max: number): SVGElement {
+  return s(
+    'g',
+    { class: 'axis' },
+    (Number.isInteger(max / 2) ? [0, max / 2, max] : [0, max]).map((v) => {
+      const y = PAD.top + plotH - (v / max) * plotH;
+      return s('g', null, s('line', { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, class: 'grid' }), s('text', { x: PAD.left - 4, y, 'text-anchor': 'end', 'dominant-baseline': 'middle' }, String(v)));
+    }),
+  );
+}
+
+export function histogramChart(stats: SegmentStats): HTMLElement {
+  const bars = stats.histogram;
+  const firstBound = Math.min(0, ...bars.map((b) => b.min), ...stats.bounds.map((b) => b.min));
+  const lastBound = Math.max(100, ...bars.map((b) => b.min + stats.bucket), ...stats.bounds.map((b) => b.min + stats.bucket));
+  const x = (score: number) => PAD.left + ((score - firstBound) / (lastBound - firstBound)) * plotW;
+  const max = niceMax(Math.max(0, ...bars.map((b) => b.count)));
+  const y = (n: number) => PAD.top + plotH - (n / max) * plotH;
+  const total = bars.reduce((n, b) => n + b.count, 0);
+  const summary = total
+    ? `${total} leads in bands; the most, ${Math.max(...bars.map((b) => b.count))}, score between ${bars.reduce((a, b) => (b.count > a.count ? b : a)).min} and ${bars.reduce((a, b) => (b.count > a.count ? b : a)).min + stats.bucket}.`
+    : 'No lead in a band yet.';
+  return frame(
+    'Score distribution',
+    summary,
+    yAxis(max),
+    s(
+      'g',
+      { class: 'bars' },
+      bars.map((b) =>
+        s('rect', { x: x(b.min) + 0.5, y: y(b.count), width: Math.max(1, x(b.min + stats.bucket) - x(b.min) - 1), height: PAD.top + plotH - y(b.count), class: 'bar' }, s('title', null, `${b.min}–${b.min + stats.bucket}: ${b.count}`)),
+      ),
+    ),
+    s(
+      'g',
+      { class: 'bounds' },
+      stats.bounds.map((b, i) =>
+        s(
+          'g',
+          { class: 'bound', 'data-band': b.band },
+          i === 0 ? null : s('line', { x1: x(b.min), x2: x(b.min), y1: PAD.top, y2: PAD.top + plotH }),
+          s('text', { x: x(b.min) + 4, y: PAD.top + 10 }, b.band),
+          s('text', { x: x(b.min), y: H - 8, 'text-anchor': 'middle', class: 'tick' }, String(b.min)),
+        ),
+      ),
+    ),
+  );
+}
+
+export function historyChart(stats: SegmentStats): HTMLElement {
+  const days = stats.history;
+  const names = [...stats.bounds.map((b) => b.band), 'excluded'];
+  const max = niceMax(Math.max(0, ...days.flatMap((d) => Object.values(d.bands))));
+  const x = (i: number) => PAD.left + (days.length <= 1 ? plotW / 2 : (i / (days.length - 1)) * plotW);
+  const y = (n: number) => PAD.top + plotH - (n / max) * plotH;
+  const last = days[days.length - 1];
+  const summary = last ? `On ${last.day}: ${names.map((n) => `${n} ${last.bands[n] ?? 0}`).join(', ')}; ${days.length} days shown.` : 'No day recorded yet.';
+  return frame(
+    'Leads per band, last 30 days',
+    summary,
+    yAxis(max),
+    s(
+      'g',
+      { class: 'series' },
+      names.map((name, k) =>
+        s(
+          'g',
+          { class: 'serie', 'data-series': k },
+          s('polyline', { points: days.map((d, i) => `${x(i)},${y(d.bands[name] ?? 0)}`).join(' ') }),
+          days.map((d, i) => s('rect', { x: x(i) - 2, y: y(d.bands[name] ?? 0) - 2, width: 4, height: 4 }, s('title', null, `${d.day} · ${name}: ${d.bands[name] ?? 0}`))),
+        ),
+      ),
+    ),
+    s('g', { class: 'axis' }, days.length ? [s('text', { x: x(0), y: H - 8, 'text-anchor': 'start' }, days[0]!.day), s('text', { x: x(days.length - 1), y: H - 8, 'text-anchor': 'end' }, last!.day)] : null),
+    s('g', { class: 'legend' }, names.map((name, k) => s('text', { x: PAD.left + 6 + k * 90, y: PAD.top + 10, 'data-series': k }, name))),
+  );
+}
