@@ -294,3 +294,14 @@ export const triggers = sqliteTable(
   },
   (t) => [uniqueIndex('triggers_site_key').on(t.siteId, t.idempotencyKey)],
 );
+
+/**
+ * Secrets the worker makes for itself when the operator configured none: today the key that signs
+ * dashboard sessions when `SESSION_SECRET` is unset. Made once, by whichever request comes first.
+ */
+export const workerSecrets = sqliteTable('worker_secrets', {
+  name: text('name').primaryKey(),
+  /** Base64 random bytes. */
+  value: text('value').notNull(),
+  createdAt: integer('created_at').notNull().default(now),
+});
