@@ -8,6 +8,11 @@ export interface Bindings {
   JOBS: Queue<JobMessage>;
   /** Secret that unlocks `/admin` (creating sites and keys); unset, `/admin` does not exist. */
   ADMIN_TOKEN?: string;
+  /**
+   * Secret that signs dashboard sessions (32 characters or more); unset, the worker makes one and
+   * keeps it in D1. Changing it ends every session.
+   */
+  SESSION_SECRET?: string;
   /** Extra paths the snippet is served under (comma-separated), out of reach of ad-block lists. */
   SNIPPET_ALIASES?: string;
   /** Extra paths that accept collect requests (comma-separated); the first is baked into the snippet. */

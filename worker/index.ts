@@ -13,6 +13,7 @@ import { adminRoutes } from './routes/admin';
 import { bandsRoutes } from './routes/bands';
 import { changesRoutes } from './routes/changes';
 import { collect } from './routes/collect';
+import { dashboardSessionRoutes } from './routes/dashboard-session';
 import { serverEvents } from './routes/events';
 import { leadsRoutes } from './routes/leads';
 import { modelRoutes } from './routes/model';
@@ -23,6 +24,7 @@ import { webhooksRoutes } from './routes/webhooks';
 export const app = new Hono<AppEnv>();
 
 app.route('/', staticRoutes);
+app.route('/dashboard/session', dashboardSessionRoutes);
 app.route('/v1/collect', collect);
 app.route('/admin', adminRoutes);
 // Public: the document is the public contract and holds nothing of any site, and tools import it

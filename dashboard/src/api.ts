@@ -1,5 +1,5 @@
 /**
- * @module The dashboard's only door to the `/v1` API: same origin, bearer API key, typed answers.
+ * @module The dashboard's only door to the server: same origin, the session cookie, typed answers.
  *
  * Failures of every kind become an `ApiError` carrying the server's own message, so that views can
  * show it as is. An aborted request (the user navigated away) is rethrown untouched: callers
@@ -144,33 +144,129 @@ function expect<T>(body: unknown, ok: (b: Record<string, unknown>) => boolean, s
   throw new ApiError(status, 'bad_response', 'the server sent an answer the dashboard does not understand');
 }
 
-export class Api {
-  /** The key is kept in this object and sessionStorage only, never in the DOM or a URL. */
-  constructor(private readonly key: string) {}
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-  private async get(path: string, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
-    let res: Response;
-    try {
-      res = await fetch(path, {
-        method: 'GET',
-        headers: { Authorization: `Bearer ${this.key}`, Accept: 'application/json' },
-        cache: 'no-store',
-        credentials: 'omit',
-        signal,
-      });
-    } catch (err) {
-      if (isAbort(err)) throw err;
-      throw new ApiError(0, 'network_error', 'could not reach the server; check your connection');
-    }
-    let body: unknown = null;
+/** A successful answer: `body` is the parsed JSON (null for a 204), still to be shape-checked. */
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+/** Who a dashboard session signs in. */
+export interface SessionSite {
+  id: string;
+  name: string;
+}
+
+interface RequestOptions {
+  body?: unknown;
+  csrfToken?: string;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Every request the dashboard makes: same origin, the session cookie (which page script can neither
+ * read nor send anywhere else), JSON both ways.
+ */
+async function request(method: Method, path: string, opts: RequestOptions = {}): Promise<ApiResponse> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  // The server refuses any cookie-authenticated write without it: the proof that this page, and not
+  // another site, made the request.
+  if (method !== 'GET' && opts.csrfToken !== undefined) headers['X-CSRF-Token'] = opts.csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      cache: 'no-store',
+      credentials: 'same-origin',
+      signal: opts.signal,
+    });
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    throw new ApiError(0, 'network_error', 'could not reach the server; check your connection');
+  }
+  let body: unknown = null;
+  if (res.status !== 204) {
     try {
       body = await res.json();
     } catch (err) {
       if (isAbort(err)) throw err;
       body = null;
     }
-    if (!res.ok) throw errorFrom(res.status, body);
-    return { status: res.status, body };
+  }
+  if (!res.ok) throw errorFrom(res.status, body);
+  return { status: res.status, body };
+}
+
+function sessionFrom({ status, body }: ApiResponse): { site: SessionSite; csrfToken: string } {
+  return expect<{ site: SessionSite; csrfToken: string }>(
+    body,
+    (b) => isRecord(b['site']) && typeof b['site']['id'] === 'string' && typeof b['csrfToken'] === 'string',
+    status,
+  );
+}
+
+/**
+ * The signed-in dashboard's door to the server. Made by signing in (`Api.signIn`) or by finding the
+ * session of an earlier sign-in (`Api.resume`); the API key itself is never kept, and the CSRF token
+ * only here, in memory.
+ *
+ * Views call the typed methods (`bands`, `leads`, `lead`); new ones are written on `get`, `post`,
+ * `put`, `patch` and `delete`, which all go through `send`.
+ */
+export class Api {
+  private constructor(
+    readonly site: SessionSite,
+    private readonly csrfToken: string,
+  ) {}
+
+  /** Trades the key for a session cookie. */
+  static async signIn(apiKey: string, signal?: AbortSignal): Promise<Api> {
+    const { site, csrfToken } = sessionFrom(await request('POST', '/dashboard/session', { body: { apiKey }, signal }));
+    return new Api(site, csrfToken);
+  }
+
+  /** The session of an earlier sign-in, after a reload; null when there is none. */
+  static async resume(signal?: AbortSignal): Promise<Api | null> {
+    try {
+      const { site, csrfToken } = sessionFrom(await request('GET', '/dashboard/session', { signal }));
+      return new Api(site, csrfToken);
+    } catch (err) {
+      if (isUnauthorized(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Ends the session: the server clears the cookie. */
+  async signOut(): Promise<void> {
+    await this.send('DELETE', '/dashboard/session');
+  }
+
+  get(path: string, signal?: AbortSignal): Promise<ApiResponse> {
+    return this.send('GET', path, undefined, signal);
+  }
+
+  post(path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse> {
+    return this.send('POST', path, body, signal);
+  }
+
+  put(path: string, body: unknown, signal?: AbortSignal): Promise<ApiResponse> {
+    return this.send('PUT', path, body, signal);
+  }
+
+  patch(path: string, body: unknown, signal?: AbortSignal): Promise<ApiResponse> {
+    return this.send('PATCH', path, body, signal);
+  }
+
+  delete(path: string, signal?: AbortSignal): Promise<ApiResponse> {
+    return this.send('DELETE', path, undefined, signal);
+  }
+
+  private send(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse> {
+    return request(method, path, { body, csrfToken: this.csrfToken, signal });
   }
 
   async bands(signal?: AbortSignal): Promise<BandsResponse> {

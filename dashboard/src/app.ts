@@ -1,17 +1,16 @@
 /**
- * @module The dashboard's entry point: wires the views to the hash route and the stored API key.
+ * @module The dashboard's entry point: wires the views to the hash route and the session.
  *
  * Three views share the page, one visible at a time: sign-in, segments (`#`) and a lead
- * (`#lead/<id>`). Without a key every route shows the sign-in form, and the route is kept so that a
- * shared lead link opens once signed in. A 401 from any call means the key stopped working: back to
- * sign-in with the server's message.
+ * (`#lead/<id>`). Without a session every route shows the sign-in form, and the route is kept so
+ * that a shared lead link opens once signed in. A 401 from any call means the session ended
+ * (expired, signed out in another tab, key revoked): back to sign-in with the server's message.
  */
-import { Api, type ApiError } from './api';
+import { Api, type ApiError, isUnauthorized } from './api';
 import { byId, focusQuietly, showOnly } from './dom';
 import { createLeadView } from './lead';
 import { parseRoute } from './router';
 import { createSegmentsView } from './segments';
-import { clearKey, loadKey, saveKey } from './session';
 import { createSignin } from './signin';
 
 type ViewName = 'signin' | 'segments' | 'lead';
@@ -21,18 +20,23 @@ function main(): void {
   const segmentsView = byId('segments-view');
   const leadView = byId('lead');
   const views = [signinView, segmentsView, leadView];
-  const signedInOnly = [byId('nav'), byId<HTMLButtonElement>('signout')];
+  const signoutButton = byId<HTMLButtonElement>('signout');
+  const signedInOnly = [byId('nav'), signoutButton];
   const segmentsLink = byId('nav-segments');
   const segmentsHeading = byId('segments-title');
 
-  const stored = loadKey();
-  let api: Api | null = stored ? new Api(stored) : null;
+  let api: Api | null = null;
+  /**
+   * Until `GET /dashboard/session` answers, nothing is shown: the session cookie is out of script's
+   * reach, so only the server can say whether a sign-in form is needed.
+   */
+  let resuming = true;
   let current: ViewName | null = null;
   /** Where the user was in the segments, to put them back there after looking at a lead. */
   let segmentsScroll = 0;
   let lastLeadId: string | null = null;
 
-  const expire = (err: ApiError) => signOut(`Signed out: ${err.message}`);
+  const expire = (err: ApiError) => endSession(`Signed out: ${err.message}`);
 
   const segments = createSegmentsView({
     container: byId('bands'),
@@ -46,9 +50,8 @@ function main(): void {
     form: byId<HTMLFormElement>('signin'),
     input: byId<HTMLInputElement>('api-key'),
     alert: byId('signin-error'),
-    onSignedIn(key) {
-      saveKey(key);
-      api = new Api(key);
+    onSignedIn(signedIn) {
+      api = signedIn;
       route(true);
     },
   });
@@ -57,8 +60,8 @@ function main(): void {
     for (const el of signedInOnly) el.hidden = !signedIn;
   }
 
-  function signOut(message: string | null): void {
-    clearKey();
+  /** Forgets the session on this page; the server side is `Api.signOut`'s. */
+  function endSession(message: string | null): void {
     api = null;
     // Take every lead off the page: the next person at this screen may not have a key.
     segments.clear();
@@ -69,6 +72,7 @@ function main(): void {
   }
 
   function route(moveFocus: boolean, message: string | null = null): void {
+    if (resuming) return;
     const previous = current;
     if (!api) {
       segments.stop();
@@ -109,13 +113,42 @@ function main(): void {
     }
   }
 
-  byId<HTMLButtonElement>('signout').addEventListener('click', () => {
-    // Drop a lead route too: signing back in starts from the segments.
-    history.replaceState(null, '', location.pathname + location.search);
-    signOut(null);
+  signoutButton.addEventListener('click', () => {
+    const signingOut = api;
+    if (!signingOut) return;
+    segments.stop();
+    lead.stop();
+    signoutButton.disabled = true;
+    // The sign-in form waits for the server's answer: a sign-in made before it would have its new
+    // cookie cleared by this sign-out's answer.
+    signingOut
+      .signOut()
+      .then(
+        () => null,
+        (err: unknown) =>
+          isUnauthorized(err)
+            ? null
+            : `The server could not end the session (${err instanceof Error ? err.message : String(err)}); close the browser to end it.`,
+      )
+      .then((message) => {
+        signoutButton.disabled = false;
+        // Drop a lead route too: signing back in starts from the segments.
+        history.replaceState(null, '', location.pathname + location.search);
+        endSession(message);
+      });
   });
   window.addEventListener('hashchange', () => route(true));
-  route(false);
+  Api.resume().then(
+    (found) => {
+      resuming = false;
+      api = found;
+      route(false);
+    },
+    (err: unknown) => {
+      resuming = false;
+      route(false, `Could not check whether you are signed in: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  );
 }
 
 main();

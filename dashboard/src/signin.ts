@@ -1,9 +1,10 @@
 /**
- * @module The sign-in form: checks an API key against `GET /v1/bands` before keeping it.
+ * @module The sign-in form: trades an API key for a session (`POST /dashboard/session`).
  *
  * The form is static markup in index.html (so it is there before the script runs and for the tests'
  * hooks); this module only wires it. A failed attempt is reported in the form's `role="alert"`
- * element and the input is marked invalid; the key never leaves the input except in the request.
+ * element and the input is marked invalid. The key never leaves the input except in that one
+ * request, and is not kept anywhere afterwards: the session cookie stands for it.
  */
 import { Api, isAbort } from './api';
 import { focusQuietly, setText } from './dom';
@@ -13,8 +14,8 @@ export interface SigninOptions {
   input: HTMLInputElement;
   /** The `role="alert"` element for errors. */
   alert: HTMLElement;
-  /** Called once the server has accepted the key. */
-  onSignedIn(key: string): void;
+  /** Called once the server has accepted the key and set the session cookie. */
+  onSignedIn(api: Api): void;
 }
 
 export interface SigninView {
@@ -26,7 +27,7 @@ export interface SigninView {
 function problemWith(key: string): string | null {
   if (key === '') return 'Enter your API key.';
   if (key.startsWith('pk_')) return 'This is a site key (pk_…), which can only send events. Sign in with a secret API key (sk_…).';
-  // Only printable ASCII can travel in an HTTP header; fetch would otherwise throw an opaque error.
+  // Keys are printable ASCII: anything else is a paste gone wrong, better said before a round trip.
   if (!/^[\x21-\x7e]+$/.test(key)) return 'An API key contains no spaces or special characters; check what was pasted.';
   return null;
 }
@@ -63,14 +64,13 @@ export function createSignin(opts: SigninOptions): SigninView {
     pending = mine;
     showError(null);
     setBusy(true);
-    new Api(key)
-      .bands(mine.signal)
+    Api.signIn(key, mine.signal)
       .then(
-        () => {
+        (api) => {
           if (pending !== mine) return;
-          // Do not leave the secret sitting in the DOM once it has been stored.
+          // Do not leave the secret sitting in the DOM once it has done its job.
           opts.input.value = '';
-          opts.onSignedIn(key);
+          opts.onSignedIn(api);
         },
         (err: unknown) => {
           if (pending !== mine || isAbort(err)) return;

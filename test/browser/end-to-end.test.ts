@@ -10,6 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startStack } from '../../scripts/lib/stack.js';
 import { launchChromium } from './chromium';
 
+// Page globals used inside `evaluate` (this file is type-checked without the DOM library).
+declare const sessionStorage: Record<string, string>;
+declare const localStorage: Record<string, string>;
+declare const document: { cookie: string };
+
 type Stack = Awaited<ReturnType<typeof startStack>>;
 let stack: Stack;
 let browser: Browser;
@@ -105,11 +110,43 @@ describe('demo site → worker → dashboard', () => {
     expect(await row.textContent()).toContain(email);
     await dash.screenshot({ path: join(shots, 'dashboard-segments.png'), fullPage: true });
 
+    // Signed in by an HttpOnly session cookie: the key is nowhere the page's script could reach.
+    const session = (await context.cookies(stack.workerUrl)).find((c) => c.name === 'leadscore_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    expect(session!.value).not.toContain(stack.apiKey);
+    const reachable = await dash.evaluate(() => JSON.stringify([{ ...sessionStorage }, { ...localStorage }, document.cookie]));
+    expect(reachable).not.toContain('sk_');
+    expect(reachable).not.toContain('leadscore_session');
+
+    // A write with the cookie alone is refused; with the session's CSRF token, from the page's own
+    // origin (the Origin header Chromium adds), it goes through.
+    const writes = await dash.evaluate(async (leadId) => {
+      const patch = (headers: Record<string, string>) =>
+        fetch(`/v1/leads/${leadId}`, {
+          // The default credentials, same-origin, are what carry the cookie.
+          method: 'PATCH',
+          headers: { 'Content-Type': 'application/json', ...headers },
+          body: JSON.stringify({ feedback: { note: 'seen in the end-to-end test' } }),
+        }).then((r) => r.status);
+      const { csrfToken } = (await (await fetch('/dashboard/session')).json()) as { csrfToken: string };
+      return [await patch({}), await patch({ 'X-CSRF-Token': csrfToken })];
+    }, lead.id);
+    expect(writes).toEqual([403, 200]);
+
     await row.locator('a, button').first().click();
     await dash.locator('#lead [data-score="total"]').waitFor();
     expect(await dash.locator('#lead [data-score="fit"]').textContent()).toContain('60');
     expect(await dash.locator('#lead [data-score="activity"]').textContent()).toContain('100');
     await dash.screenshot({ path: join(shots, 'dashboard-lead.png'), fullPage: true });
+
+    // A reload keeps the session (the page asks the server, having stored nothing); signing out ends it.
+    await dash.reload();
+    await dash.locator('#lead [data-score="total"]').waitFor();
+    await dash.click('#signout');
+    await dash.locator('#signin-view').waitFor();
+    expect((await context.cookies(stack.workerUrl)).map((c) => c.name)).not.toContain('leadscore_session');
+    await dash.reload();
+    await dash.locator('#signin-view').waitFor();
     await context.close();
   });
 });

@@ -325,3 +325,14 @@ export const bandDaily = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.siteId, t.day, t.band] })],
 );
+
+/**
+ * Secrets the worker makes for itself when the operator configured none: today the key that signs
+ * dashboard sessions when `SESSION_SECRET` is unset. Made once, by whichever request comes first.
+ */
+export const workerSecrets = sqliteTable('worker_secrets', {
+  name: text('name').primaryKey(),
+  /** Base64 random bytes. */
+  value: text('value').notNull(),
+  createdAt: integer('created_at').notNull().default(now),
+});

@@ -1,5 +1,5 @@
 /** @module Finding the site a request acts for, with its current model. */
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { SiteContext } from '../env';
 import type { Database } from './client';
 import { parsedModel } from './models';
@@ -29,7 +29,17 @@ export async function siteBySiteKey(db: Database, siteKey: string): Promise<Site
 }
 
 /** The site and key id of a secret API key's hash, or null when unknown or revoked. */
-export async function siteByApiKeyHash(db: Database, hash: string) {
+export const siteByApiKeyHash = (db: Database, hash: string) => siteOfLiveKey(db, eq(apiKeys.hash, hash));
+
+/**
+ * The site and key id of an API key's id, or null when unknown or revoked: a dashboard session
+ * names its key by id, and reading the key's row on every request is what lets revoking the key
+ * end its sessions at once.
+ */
+export const siteByApiKeyId = (db: Database, keyId: string) => siteOfLiveKey(db, eq(apiKeys.id, keyId));
+
+/** One read by a unique index (the key's id or hash) that also brings the site and its model. */
+async function siteOfLiveKey(db: Database, key: SQL) {
   const [row] = await db
     .select({
       keyId: apiKeys.id,
@@ -41,7 +51,7 @@ export async function siteByApiKeyHash(db: Database, hash: string) {
     })
     .from(apiKeys)
     .innerJoin(sites, eq(sites.id, apiKeys.siteId))
-    .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt)));
+    .where(and(key, isNull(apiKeys.revokedAt)));
   if (!row) return null;
   const { keyId, version, document, ...site } = row;
   return { keyId, site: { ...site, model: parsedModel(site.id, version, document), modelVersion: version ?? 0 } };
