@@ -85,9 +85,23 @@ export interface TimelineTransition {
 
 export type TimelineItem = TimelineEvent | TimelineTransition;
 
+export interface Feedback {
+  fit: 'good' | 'bad' | null;
+  outcome: 'won' | 'lost' | null;
+  note: string | null;
+  at: number;
+}
+
 export interface LeadDetail extends LeadSummary {
   breakdown: BreakdownItem[];
   timeline: TimelineItem[];
+  feedback: Feedback[];
+}
+
+/** What sales may change on a lead: `PATCH /v1/leads/{id}`. */
+export interface SalesUpdate {
+  stage?: 'sql' | 'opportunity' | 'customer' | 'recycled';
+  feedback?: { fit?: 'good' | 'bad'; outcome?: 'won' | 'lost'; note?: string };
 }
 
 export interface LeadQuery {
@@ -289,6 +303,11 @@ export class Api {
     if (query.cursor) params.set('cursor', query.cursor);
     const { status, body } = await this.get(`/v1/leads?${params.toString()}`, signal);
     return expect<LeadPage>(body, (b) => Array.isArray(b['leads']), status);
+  }
+
+  /** `PATCH /v1/leads/{id}`: sales' stage change or feedback. */
+  async updateLead(id: string, body: SalesUpdate): Promise<void> {
+    await this.patch(`/v1/leads/${encodeURIComponent(id)}`, body);
   }
 
   async lead(id: string, signal?: AbortSignal): Promise<LeadDetail> {

@@ -41,6 +41,9 @@ const SAFE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'inputmode',
   'start',
   'reversed',
+  'rows',
+  'checked',
+  'value',
 ]);
 
 /** `aria-*` and `data-*` values are never interpreted by the browser as URLs or code. */

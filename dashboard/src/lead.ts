@@ -15,11 +15,13 @@ import {
   type TimelineEvent,
   type TimelineItem,
   type TimelineTransition,
+  type SalesUpdate,
   isAbort,
   isUnauthorized,
 } from './api';
 import { type Child, focusQuietly, h, setChildren } from './dom';
 import { dimensionLabel, displayValue, formatPoints, formatScore, fullName, stageLabel, timeEl } from './format';
+import { salesActions } from './lead-actions';
 import { SEGMENTS_HREF } from './router';
 
 export interface LeadViewOptions {
@@ -27,6 +29,8 @@ export interface LeadViewOptions {
   root: HTMLElement;
   onUnauthorized(err: ApiError): void;
 }
+
+type Update = (body: SalesUpdate, done: string) => Promise<void>;
 
 export interface LeadView {
   /** Loads and shows a lead; focuses its heading once loaded when `focus` is set. */
@@ -198,7 +202,7 @@ function timeline(items: readonly TimelineItem[]): Child {
   );
 }
 
-function render(lead: LeadDetail): Child[] {
+function render(lead: LeadDetail, update: Update, message?: string): Child[] {
   const name = fullName(lead.profile);
   const company = displayValue(lead.profile['company']).trim();
   const jobTitle = displayValue(lead.profile['jobTitle']).trim();
@@ -221,6 +225,7 @@ function render(lead: LeadDetail): Child[] {
         fact('Updated', timeEl(lead.updatedAt)),
       ),
     ),
+    section('lead-sales', 'Sales', salesActions({ lead, update, message })),
     section('lead-scores', 'Scores', scores(lead)),
     section(
       'lead-profile',
@@ -250,7 +255,19 @@ export function createLeadView(opts: LeadViewOptions): LeadView {
     try {
       const lead = await api.lead(id, mine.signal);
       if (mine.signal.aborted) return;
-      setChildren(opts.root, render(lead));
+      const update: Update = async (body, done) => {
+        try {
+          await api.updateLead(id, body);
+        } catch (err) {
+          if (isUnauthorized(err)) opts.onUnauthorized(err as ApiError);
+          throw err;
+        }
+        // Shown again from the stored lead; focus stays on the sales section.
+        const fresh = await api.lead(id);
+        setChildren(opts.root, render(fresh, update, done));
+        focusQuietly(opts.root.querySelector<HTMLElement>('.sales [role=status]'));
+      };
+      setChildren(opts.root, render(lead, update));
       document.title = `${fullName(lead.profile) || lead.email} · leadscore`;
     } catch (err) {
       if (isAbort(err) || mine.signal.aborted) return;

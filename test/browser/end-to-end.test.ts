@@ -139,6 +139,22 @@ describe('demo site → worker → dashboard', () => {
     expect(await dash.locator('#lead [data-score="activity"]').textContent()).toContain('100');
     await dash.screenshot({ path: join(shots, 'dashboard-lead.png'), fullPage: true });
 
+    // Sales move the stage and give feedback from the lead page; what shows is what was stored.
+    await dash.selectOption('#sales-stage', 'opportunity');
+    await dash.click('.sales-stage button[type=submit]');
+    await dash.locator('.sales [role=status]', { hasText: 'Moved to' }).waitFor();
+    expect(await dash.locator('#lead .lead-facts').textContent()).toContain('Opportunity');
+    await dash.check('.sales-feedback input[name=fit][data-value=good]');
+    await dash.fill('#sales-note', 'Met them at the trade fair');
+    await dash.click('.sales-feedback button[type=submit]');
+    await dash.locator('.sales [role=status]', { hasText: 'Feedback saved' }).waitFor();
+    expect(await dash.locator('.feedback-list').textContent()).toContain('Met them at the trade fair');
+    const stored = await waitForLead(email, (l) => (l as unknown as { stage: string }).stage === 'opportunity');
+    expect((stored as unknown as { feedback: { fit: string; note: string }[] }).feedback).toContainEqual(expect.objectContaining({ fit: 'good', note: 'Met them at the trade fair' }));
+    await dash.click('.sales-stage button.secondary');
+    await dash.locator('.sales [role=status]', { hasText: 'Sent back to nurturing' }).waitFor();
+    await dash.screenshot({ path: join(shots, 'dashboard-lead-sales.png'), fullPage: true });
+
     // A reload keeps the session (the page asks the server, having stored nothing); signing out ends it.
     await dash.reload();
     await dash.locator('#lead [data-score="total"]').waitFor();
