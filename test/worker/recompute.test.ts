@@ -43,10 +43,14 @@ describe('recompute', () => {
     const start = await recomputeStart(db, site.id, 1, Date.now());
     await db.batch([db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() }), ...start.statements]);
 
-    // A run that does one chunk of two leads and then dies, still holding its lease.
+    // A slice that does one chunk of two leads and stops hands the job on at once: the next slice
+    // (the queue's next message) claims it without waiting for a lease to expire.
     const partial = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, { chunkLeads: 2, maxChunks: 1 });
-    expect(partial).toMatchObject({ status: 'running', processed: 2 });
-    // Nobody else may take the job while the lease holds…
+    expect(partial).toMatchObject({ status: 'running', processed: 2, leaseUntil: null });
+    const next = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, { chunkLeads: 1, maxChunks: 1 });
+    expect(next).toMatchObject({ status: 'running', processed: 3, leaseUntil: null });
+    // A run that dies keeps its lease: nobody else may take the job while it holds…
+    await env.DB.prepare('UPDATE recomputes SET lease_until = ? WHERE id = ?').bind(Date.now() + 60_000, start.row.id).run();
     expect(await runRecompute(env.DB, start.row.id, Date.now() + 10_000)).toBeNull();
     // …and once it has expired, the cron resumes the job where it stopped.
     await env.DB.prepare('UPDATE recomputes SET lease_until = 0 WHERE id = ?').bind(start.row.id).run();

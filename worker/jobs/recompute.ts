@@ -148,7 +148,16 @@ export async function runRecompute(
       }
       job = written;
     }
-    if (stopping) return job;
+    if (stopping) {
+      // Handing the job on: the next slice (the queue message sent after this one) must be able to
+      // claim it at once, not a lease later. Only a run that dies leaves its lease to expire.
+      const [released] = await db
+        .update(recomputes)
+        .set({ leaseUntil: null })
+        .where(and(eq(recomputes.id, id), eq(recomputes.leaseUntil, job.leaseUntil!)))
+        .returning();
+      return released ?? job;
+    }
     if (scored.length === 0) {
       const [done] = await db
         .update(recomputes)
