@@ -15,6 +15,9 @@ declare const sessionStorage: Record<string, string>;
 declare const localStorage: Record<string, string>;
 declare const document: { cookie: string };
 
+// The page's global, for functions run inside Chromium: the test project has no DOM types.
+declare const window: unknown;
+
 type Stack = Awaited<ReturnType<typeof startStack>>;
 let stack: Stack;
 let browser: Browser;
@@ -163,6 +166,44 @@ describe('demo site → worker → dashboard', () => {
     expect((await context.cookies(stack.workerUrl)).map((c) => c.name)).not.toContain('leadscore_session');
     await dash.reload();
     await dash.locator('#signin-view').waitFor();
+    await context.close();
+  });
+
+  it('shows a lead move from cold to hot live, while the demo site is browsed in another page', async () => {
+    const email = `leo.${Date.now()}@initech.io`;
+    const context = await browser.newContext();
+    const dash = await context.newPage();
+    await dash.goto(stack.dashboardUrl);
+    await dash.fill('#signin input[name=apiKey]', stack.apiKey);
+    await dash.click('#signin button[type=submit]');
+    await dash.locator('section[data-band="cold"]').waitFor();
+    // Set once: still there at the end means the page was never reloaded.
+    await dash.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));
+
+    const site = await context.newPage();
+    await site.goto(stack.demoUrl);
+    await site.waitForFunction(() => typeof (window as unknown as { leadscore?: { v?: number } }).leadscore?.v === 'number');
+    await site.evaluate((e) => (window as unknown as { leadscore(...a: unknown[]): void }).leadscore('identify', { email: e }), email);
+    const inBand = (band: string) => dash.locator(`section[data-band="${band}"] [data-lead-id]`, { hasText: email });
+    await inBand('cold').waitFor({ timeout: 15_000 });
+    await dash.screenshot({ path: join(shots, 'live-1-cold.png'), fullPage: true });
+
+    await site.click('text=Pricing');
+    await site.waitForURL('**/pricing');
+    await site.click('nav >> text=References');
+    await site.waitForURL('**/references');
+    await site.click('nav >> text=Request a demo');
+    await site.waitForURL('**/contact');
+    await site.fill('input[name=email]', email);
+    await site.fill('input[name=job_title]', 'Head of Marketing');
+    await site.fill('input[name=company]', 'Initech');
+    await site.click('button[type=submit]');
+    await site.waitForURL('**/thanks');
+
+    await inBand('hot').waitFor({ timeout: 15_000 });
+    expect(await inBand('cold').count()).toBe(0);
+    expect(await dash.evaluate(() => (window as unknown as { __sameLoad?: boolean }).__sameLoad)).toBe(true);
+    await dash.screenshot({ path: join(shots, 'live-2-hot.png'), fullPage: true });
     await context.close();
   });
 });
