@@ -9,6 +9,7 @@
 // Types only, erased from the bundle: the dashboard reads what the engine writes, named once.
 import type { Dimension, Stage } from '../../worker/scoring/model';
 import type { BreakdownItem } from '../../worker/scoring/types';
+import type { CurrentModel, ModelPreview, ModelVersions, Recompute, SavedModel } from './model-types';
 
 export type { BreakdownItem, Dimension, Stage };
 
@@ -134,6 +135,12 @@ function expect<T>(body: unknown, ok: (b: Record<string, unknown>) => boolean, s
   throw new ApiError(status, 'bad_response', 'the server sent an answer the dashboard does not understand');
 }
 
+const isRecompute = (v: unknown): v is Recompute =>
+  isRecord(v) && typeof v['id'] === 'string' && typeof v['status'] === 'string' && typeof v['processed'] === 'number';
+
+const isSavedModel = (b: Record<string, unknown>): boolean =>
+  typeof b['version'] === 'number' && isRecord(b['model']) && isRecompute(b['recompute']);
+
 export class Api {
   /** The key is kept in this object and sessionStorage only, never in the DOM or a URL. */
   constructor(private readonly key: string) {}
@@ -144,6 +151,42 @@ export class Api {
       res = await fetch(path, {
         method: 'GET',
         headers: { Authorization: `Bearer ${this.key}`, Accept: 'application/json' },
+        cache: 'no-store',
+        credentials: 'omit',
+        signal,
+      });
+    } catch (err) {
+      if (isAbort(err)) throw err;
+      throw new ApiError(0, 'network_error', 'could not reach the server; check your connection');
+    }
+    let body: unknown = null;
+    try {
+      body = await res.json();
+    } catch (err) {
+      if (isAbort(err)) throw err;
+      body = null;
+    }
+    if (!res.ok) throw errorFrom(res.status, body);
+    return { status: res.status, body };
+  }
+
+  /** `get` for the calls that change something: the same headers and error handling, plus a JSON body. */
+  private async send(
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    json?: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; body: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(path, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.key}`,
+          Accept: 'application/json',
+          ...(json === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        body: json === undefined ? null : JSON.stringify(json),
         cache: 'no-store',
         credentials: 'omit',
         signal,
@@ -190,5 +233,54 @@ export class Api {
       (b) => typeof b['id'] === 'string' && Array.isArray(b['breakdown']) && Array.isArray(b['timeline']),
       status,
     );
+  }
+
+  // ---- The scoring model (`#model`): types in model-types.ts ----
+
+  async model(signal?: AbortSignal): Promise<CurrentModel> {
+    const { status, body } = await this.get('/v1/model', signal);
+    return expect<CurrentModel>(body, (b) => typeof b['version'] === 'number' && isRecord(b['model']), status);
+  }
+
+  async modelVersions(signal?: AbortSignal): Promise<ModelVersions> {
+    const { status, body } = await this.get('/v1/model/versions', signal);
+    return expect<ModelVersions>(body, (b) => typeof b['current'] === 'number' && Array.isArray(b['versions']), status);
+  }
+
+  /** Checks a candidate model with the server's schema and says what it would change; saves nothing. */
+  async previewModel(model: unknown, sample: number, signal?: AbortSignal): Promise<ModelPreview> {
+    const { status, body } = await this.send('POST', '/v1/model/preview', { model, sample }, signal);
+    return expect<ModelPreview>(
+      body,
+      (b) => isRecord(b['before']) && isRecord(b['after']) && Array.isArray(b['moves']) && Array.isArray(b['sample']),
+      status,
+    );
+  }
+
+  /** Saves a new version; the server starts recalculating every lead with it. */
+  async saveModel(model: unknown): Promise<SavedModel> {
+    const { status, body } = await this.send('PUT', '/v1/model', model);
+    return expect<SavedModel>(body, isSavedModel, status);
+  }
+
+  /** Saves an older version again as the newest one. */
+  async restoreModelVersion(version: number): Promise<SavedModel> {
+    if (!Number.isSafeInteger(version) || version < 0) throw new ApiError(404, 'version_not_found', 'there is no such version');
+    const { status, body } = await this.send('POST', `/v1/model/versions/${version}/restore`);
+    return expect<SavedModel>(body, isSavedModel, status);
+  }
+
+  /** The latest recalculation of the site, or null when there has been none. */
+  async latestRecompute(signal?: AbortSignal): Promise<Recompute | null> {
+    const { status, body } = await this.get('/v1/model/recompute', signal);
+    const b = expect<{ recompute: unknown }>(body, (r) => r['recompute'] === null || isRecompute(r['recompute']), status);
+    return b.recompute as Recompute | null;
+  }
+
+  async recompute(id: string, signal?: AbortSignal): Promise<Recompute> {
+    // As for a lead id: "." and ".." would be resolved as path segments.
+    if (id === '' || /^\.+$/.test(id)) throw new ApiError(404, 'recompute_not_found', 'there is no such recalculation');
+    const { status, body } = await this.get(`/v1/model/recompute/${encodeURIComponent(id)}`, signal);
+    return expect<{ recompute: Recompute }>(body, (b) => isRecompute(b['recompute']), status).recompute;
   }
 }
