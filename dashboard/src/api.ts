@@ -9,6 +9,7 @@
 // Types only, erased from the bundle: the dashboard reads what the engine writes, named once.
 import type { Dimension, Stage } from '../../worker/scoring/model';
 import type { BreakdownItem } from '../../worker/scoring/types';
+import type { CurrentModel, ModelPreview, ModelVersions, Recompute, SavedModel } from './model-types';
 
 export type { BreakdownItem, Dimension, Stage };
 
@@ -159,6 +160,12 @@ function expect<T>(body: unknown, ok: (b: Record<string, unknown>) => boolean, s
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+const isRecompute = (v: unknown): v is Recompute =>
+  isRecord(v) && typeof v['id'] === 'string' && typeof v['status'] === 'string' && typeof v['processed'] === 'number';
+
+const isSavedModel = (b: Record<string, unknown>): boolean =>
+  typeof b['version'] === 'number' && isRecord(b['model']) && isRecompute(b['recompute']);
 
 /** A successful answer: `body` is the parsed JSON (null for a 204), still to be shape-checked. */
 export interface ApiResponse {
@@ -320,5 +327,54 @@ export class Api {
       (b) => typeof b['id'] === 'string' && Array.isArray(b['breakdown']) && Array.isArray(b['timeline']),
       status,
     );
+  }
+
+  // ---- The scoring model (`#model`): types in model-types.ts ----
+
+  async model(signal?: AbortSignal): Promise<CurrentModel> {
+    const { status, body } = await this.get('/v1/model', signal);
+    return expect<CurrentModel>(body, (b) => typeof b['version'] === 'number' && isRecord(b['model']), status);
+  }
+
+  async modelVersions(signal?: AbortSignal): Promise<ModelVersions> {
+    const { status, body } = await this.get('/v1/model/versions', signal);
+    return expect<ModelVersions>(body, (b) => typeof b['current'] === 'number' && Array.isArray(b['versions']), status);
+  }
+
+  /** Checks a candidate model with the server's schema and says what it would change; saves nothing. */
+  async previewModel(model: unknown, sample: number, signal?: AbortSignal): Promise<ModelPreview> {
+    const { status, body } = await this.send('POST', '/v1/model/preview', { model, sample }, signal);
+    return expect<ModelPreview>(
+      body,
+      (b) => isRecord(b['before']) && isRecord(b['after']) && Array.isArray(b['moves']) && Array.isArray(b['sample']),
+      status,
+    );
+  }
+
+  /** Saves a new version; the server starts recalculating every lead with it. */
+  async saveModel(model: unknown): Promise<SavedModel> {
+    const { status, body } = await this.send('PUT', '/v1/model', model);
+    return expect<SavedModel>(body, isSavedModel, status);
+  }
+
+  /** Saves an older version again as the newest one. */
+  async restoreModelVersion(version: number): Promise<SavedModel> {
+    if (!Number.isSafeInteger(version) || version < 0) throw new ApiError(404, 'version_not_found', 'there is no such version');
+    const { status, body } = await this.send('POST', `/v1/model/versions/${version}/restore`);
+    return expect<SavedModel>(body, isSavedModel, status);
+  }
+
+  /** The latest recalculation of the site, or null when there has been none. */
+  async latestRecompute(signal?: AbortSignal): Promise<Recompute | null> {
+    const { status, body } = await this.get('/v1/model/recompute', signal);
+    const b = expect<{ recompute: unknown }>(body, (r) => r['recompute'] === null || isRecompute(r['recompute']), status);
+    return b.recompute as Recompute | null;
+  }
+
+  async recompute(id: string, signal?: AbortSignal): Promise<Recompute> {
+    // As for a lead id: "." and ".." would be resolved as path segments.
+    if (id === '' || /^\.+$/.test(id)) throw new ApiError(404, 'recompute_not_found', 'there is no such recalculation');
+    const { status, body } = await this.get(`/v1/model/recompute/${encodeURIComponent(id)}`, signal);
+    return expect<{ recompute: Recompute }>(body, (b) => isRecompute(b['recompute']), status).recompute;
   }
 }

@@ -1,28 +1,32 @@
 /**
  * @module The dashboard's entry point: wires the views to the hash route and the session.
  *
- * Three views share the page, one visible at a time: sign-in, segments (`#`) and a lead
- * (`#lead/<id>`). Without a session every route shows the sign-in form, and the route is kept so
- * that a shared lead link opens once signed in. A 401 from any call means the session ended
- * (expired, signed out in another tab, key revoked): back to sign-in with the server's message.
+ * Four views share the page, one visible at a time: sign-in, segments (`#`), a lead
+ * (`#lead/<id>`) and the scoring model editor (`#model`). Without a session every route shows the
+ * sign-in form, and the route is kept so that a shared lead link opens once signed in. A 401 from
+ * any call means the session ended (expired, signed out in another tab, key revoked): back to
+ * sign-in with the server's message.
  */
 import { Api, type ApiError, isUnauthorized } from './api';
 import { byId, focusQuietly, showOnly } from './dom';
 import { createLeadView } from './lead';
+import { createModelEditor } from './model-editor';
 import { parseRoute } from './router';
 import { createSegmentsView } from './segments';
 import { createSignin } from './signin';
 
-type ViewName = 'signin' | 'segments' | 'lead';
+type ViewName = 'signin' | 'segments' | 'lead' | 'model';
 
 function main(): void {
   const signinView = byId('signin-view');
   const segmentsView = byId('segments-view');
   const leadView = byId('lead');
-  const views = [signinView, segmentsView, leadView];
+  const modelView = byId('model-view');
+  const views = [signinView, segmentsView, leadView, modelView];
   const signoutButton = byId<HTMLButtonElement>('signout');
   const signedInOnly = [byId('nav'), signoutButton];
   const segmentsLink = byId('nav-segments');
+  const modelLink = byId('nav-model');
   const segmentsHeading = byId('segments-title');
 
   let api: Api | null = null;
@@ -46,6 +50,7 @@ function main(): void {
     onUnauthorized: expire,
   });
   const lead = createLeadView({ root: leadView, onUnauthorized: expire });
+  const modelEditor = createModelEditor({ root: modelView, onUnauthorized: expire });
   const signin = createSignin({
     form: byId<HTMLFormElement>('signin'),
     input: byId<HTMLInputElement>('api-key'),
@@ -66,6 +71,7 @@ function main(): void {
     // Take every lead off the page: the next person at this screen may not have a key.
     segments.clear();
     lead.clear();
+    modelEditor.clear();
     lastLeadId = null;
     segmentsScroll = 0;
     route(true, message);
@@ -77,6 +83,7 @@ function main(): void {
     if (!api) {
       segments.stop();
       lead.stop();
+      modelEditor.stop();
       setSignedIn(false);
       showOnly(signinView, views);
       current = 'signin';
@@ -86,7 +93,21 @@ function main(): void {
     }
     setSignedIn(true);
     const r = parseRoute(location.hash);
-    if (r.view === 'lead') {
+    if (r.view !== 'model') {
+      modelEditor.stop();
+      modelLink.removeAttribute('aria-current');
+    }
+    if (r.view === 'model') {
+      segments.stop();
+      lead.stop();
+      segmentsLink.removeAttribute('aria-current');
+      modelLink.setAttribute('aria-current', 'page');
+      showOnly(modelView, views);
+      current = 'model';
+      document.title = 'Scoring model · leadscore';
+      window.scrollTo(0, 0);
+      modelEditor.show(api, moveFocus);
+    } else if (r.view === 'lead') {
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();
       segmentsLink.removeAttribute('aria-current');

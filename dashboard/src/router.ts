@@ -1,15 +1,17 @@
 /**
- * @module Hash routes: `#` (or nothing) for the segments, `#lead/<encoded id>` for one lead.
+ * @module Hash routes: `#` (or nothing) for the segments, `#lead/<encoded id>` for one lead,
+ * `#model` for the scoring model editor.
  *
  * Hash routing needs no server support beyond `/dashboard`, and a fragment link can never navigate
  * away from the page, which is why `dom.ts` only accepts `#…` hrefs.
  */
 
-export type Route = { view: 'segments' } | { view: 'lead'; id: string };
+export type Route = { view: 'segments' } | { view: 'lead'; id: string } | { view: 'model' };
 
 const LEAD_PREFIX = '#lead/';
 
 export function parseRoute(hash: string): Route {
+  if (hash === MODEL_HREF) return { view: 'model' };
   if (hash.startsWith(LEAD_PREFIX)) {
     try {
       const id = decodeURIComponent(hash.slice(LEAD_PREFIX.length));
@@ -25,3 +27,5 @@ export function parseRoute(hash: string): Route {
 export const leadHref = (id: string): string => LEAD_PREFIX + encodeURIComponent(id);
 
 export const SEGMENTS_HREF = '#';
+
+export const MODEL_HREF = '#model';
