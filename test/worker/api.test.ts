@@ -82,8 +82,20 @@ describe('the /v1 API', () => {
     expect((await pageThrough('&excluded=true')).map((l) => l.email)).toEqual(['free@gmail.com']);
     const warm = (await (await api(site, '/v1/leads?band=warm')).json()) as { leads: LeadJson[] };
     expect(warm.leads.map((l) => l.email)).toEqual(['lead6@acme.io', 'lead5@acme.io']);
-    const odd = (await (await api(site, '/v1/leads?q=odd%20corp')).json()) as { leads: LeadJson[] };
-    expect(odd.leads.map((l) => l.email)).toEqual(['lead5@acme.io', 'lead3@acme.io', 'lead1@acme.io']);
+    const search = async (q: string) =>
+      ((await (await api(site, `/v1/leads?q=${encodeURIComponent(q)}`)).json()) as { leads: LeadJson[] }).leads.map((l) => l.email);
+    expect(await search('odd corp')).toEqual(['lead5@acme.io', 'lead3@acme.io', 'lead1@acme.io']);
+    // Through the trigram index (3 characters or more), kept in step with profile changes by triggers.
+    await collect({ site: site.siteKey, events: [identify('p5', 'lead5@acme.io', { company: 'Initech', firstName: 'Zoë' })] });
+    expect(await search('odd corp')).toEqual(['lead3@acme.io', 'lead1@acme.io']);
+    expect(await search('INITECH')).toEqual(['lead5@acme.io']);
+    expect(await search('zoë')).toEqual(['lead5@acme.io']);
+    expect(await search('d6@acme')).toEqual(['lead6@acme.io']);
+    // Shorter terms and LIKE wildcards read the leads themselves, with the same answers.
+    expect(await search('d6')).toEqual(['lead6@acme.io']);
+    expect(await search('100%')).toEqual([]);
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN SELECT rowid FROM lead_search WHERE body LIKE ?`).bind('%initech%').all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail).join()).toMatch(/VIRTUAL TABLE INDEX/);
     const bad = await api(site, '/v1/leads?limit=0&stage=boss');
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { issues: { path: string[] }[] } }).error.issues.map((i) => i.path[0]).sort()).toEqual(['limit', 'stage']);

@@ -41,16 +41,17 @@ export async function listLeads(
     where.push(filter.excluded ? isNotNull(leads.excludedReason) : isNull(leads.excludedReason));
   }
   if (filter.q) {
-    const pattern = likeEscape(filter.q.toLowerCase());
-    const inProfile = (key: string) =>
-      sql`lower(json_extract(${leads.profile}, ${`$.${key}`})) LIKE ${pattern} ESCAPE '\\'`;
+    const q = filter.q.toLowerCase();
+    const pattern = likeEscape(q);
+    // Three characters or more, and no LIKE wildcard to escape: the trigram index answers (see the
+    // lead_search migration). Shorter terms have no trigram, so they read the leads themselves.
     where.push(
-      or(
-        sql`${leads.email} LIKE ${pattern} ESCAPE '\\'`,
-        inProfile('company'),
-        inProfile('firstName'),
-        inProfile('lastName'),
-      ),
+      q.length >= 3 && !/[\\%_]/.test(q)
+        ? sql`${leads}.rowid IN (SELECT rowid FROM lead_search WHERE body LIKE ${`%${q}%`})`
+        : or(
+            sql`${leads.email} LIKE ${pattern} ESCAPE '\\'`,
+            ...['firstName', 'lastName', 'company'].map((key) => sql`lower(json_extract(${leads.profile}, ${`$.${key}`})) LIKE ${pattern} ESCAPE '\\'`),
+          ),
     );
   }
   if (after) where.push(or(lt(leads.score, after.score), and(eq(leads.score, after.score), sql`${leads.id} > ${after.id}`)));
