@@ -182,6 +182,7 @@ export interface SessionSite {
 interface RequestOptions {
   body?: unknown;
   csrfToken?: string;
+  headers?: Record<string, string>;
   signal?: AbortSignal | undefined;
 }
 
@@ -190,7 +191,7 @@ interface RequestOptions {
  * read nor send anywhere else), JSON both ways.
  */
 async function request(method: Method, path: string, opts: RequestOptions = {}): Promise<ApiResponse> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   // The server refuses any cookie-authenticated write without it: the proof that this page, and not
   // another site, made the request.
@@ -286,8 +287,8 @@ export class Api {
     return this.send('DELETE', path, undefined, signal);
   }
 
-  private send(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse> {
-    return request(method, path, { body, csrfToken: this.csrfToken, signal });
+  private send(method: Method, path: string, body?: unknown, signal?: AbortSignal, headers?: Record<string, string>): Promise<ApiResponse> {
+    return request(method, path, { body, csrfToken: this.csrfToken, signal, ...(headers ? { headers } : {}) });
   }
 
   async bands(signal?: AbortSignal): Promise<BandsResponse> {
@@ -351,9 +352,12 @@ export class Api {
     );
   }
 
-  /** Saves a new version; the server starts recalculating every lead with it. */
-  async saveModel(model: unknown): Promise<SavedModel> {
-    const { status, body } = await this.send('PUT', '/v1/model', model);
+  /**
+   * Saves a new version; the server starts recalculating every lead with it. With `basedOn`, only
+   * on top of that version (If-Match): a version saved meanwhile answers 412 and nothing is saved.
+   */
+  async saveModel(model: unknown, basedOn?: number): Promise<SavedModel> {
+    const { status, body } = await this.send('PUT', '/v1/model', model, undefined, basedOn === undefined ? undefined : { 'If-Match': `"v${basedOn}"` });
     return expect<SavedModel>(body, isSavedModel, status);
   }
 

@@ -729,12 +729,13 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
           return;
         }
       }
-      const saved = await api.saveModel(model);
+      // If-Match as well: a version saved between that look and this save is refused (412), not replaced.
+      const saved = await api.saveModel(model, force ? undefined : base.version);
       if (myEpoch !== epoch) return;
       applySaved(saved, `Saved as version ${count(saved.version)}.`);
     } catch (err) {
       if (myEpoch !== epoch || unauthorized(err)) return;
-      if (err instanceof ApiError && err.status === 409) {
+      if (err instanceof ApiError && (err.status === 409 || err.status === 412)) {
         showConflict('race', null);
       } else if (err instanceof ApiError && err.status === 400 && err.issues.length > 0) {
         setCheck({ text: textarea.value, kind: 'invalid', issues: err.issues.map((i) => ({ path: modelPath(i), message: displayValue(i.message) })) });

@@ -86,6 +86,23 @@ describe('the model as a document', () => {
     expect((await api(site, '/v1/model/versions/9')).status).toBe(404);
   });
 
+  it('saves with If-Match only on top of the version the editor loaded', async () => {
+    const site = await newSite();
+    const loaded = await api(site, '/v1/model');
+    const tag = loaded.headers.get('etag');
+    expect(tag).toBe('"v0"');
+    // Someone else saves meanwhile: a save based on v0 is refused, and nothing is written.
+    expect((await put(site, withPricing(30))).status).toBe(201);
+    await recomputeDone(site);
+    const stale = await api(site, '/v1/model', { method: 'PUT', body: JSON.stringify(withPricing(50)), headers: { 'if-match': tag! } });
+    expect(stale.status).toBe(412);
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe('model_changed');
+    expect(((await (await api(site, '/v1/model')).json()) as { version: number }).version).toBe(1);
+    const fresh = await api(site, '/v1/model', { method: 'PUT', body: JSON.stringify(withPricing(50)), headers: { 'if-match': '"v1"' } });
+    expect(fresh.status).toBe(201);
+    await recomputeDone(site);
+  });
+
   it('recomputes every lead with the new model, as live scoring would, and records the moves', async () => {
     const site = await newSite();
     for (let i = 0; i < 5; i++) {

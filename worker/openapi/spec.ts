@@ -15,7 +15,7 @@ import { PreviewBody, VersionParam } from '../routes/model';
 import { Model } from '../scoring/model';
 import * as answer from './responses';
 
-export type ErrorStatus = 400 | 403 | 404 | 409 | 413 | 503;
+export type ErrorStatus = 400 | 403 | 404 | 409 | 412 | 413 | 503;
 
 export interface Operation {
   /** Client generators name their methods after it: keep it once published. */
@@ -165,7 +165,7 @@ export const operations: Operation[] = [
     body: Model,
     status: 201,
     response: answer.ModelSaved,
-    errors: { 409: 'another version was saved meanwhile; load the model again' },
+    errors: { 409: 'another version was saved meanwhile; load the model again', 412: 'If-Match names a version that is no longer the newest' },
   },
   {
     id: 'listModelVersions',

@@ -31,8 +31,12 @@ const recomputeJson = (r: RecomputeRow) => ({
   finishedAt: r.finishedAt,
 });
 
+/** The model's version as an entity tag: `PUT` with `If-Match` saves only on top of that version. */
+const etag = (version: number) => `"v${version}"`;
+
 modelRoutes.get('/', (c) => {
   const site = c.get('site');
+  c.header('ETag', etag(site.modelVersion));
   return c.json({ version: site.modelVersion, model: site.model });
 });
 
@@ -63,6 +67,14 @@ async function saveVersion(c: Context<AppEnv>, model: Model, restoredFrom?: numb
 
 modelRoutes.put('/', async (c) => {
   const model = parseOr400(Model, await readJsonBody(c, MAX_MODEL_BYTES), 'the model');
+  // An editor that loaded version N sends If-Match: "vN"; a version saved meanwhile by someone else
+  // makes this save fail instead of silently replacing theirs. The new version's primary key
+  // (site, N + 1) closes the window between this check and the insert.
+  const ifMatch = c.req.header('if-match');
+  const current = etag(c.get('site').modelVersion);
+  if (ifMatch !== undefined && ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => t.trim() === current)) {
+    throw new ApiError(412, 'model_changed', `the model is now at ${current}, not ${ifMatch.trim()}: load it again before saving`);
+  }
   return saveVersion(c, model);
 });
 
