@@ -1,26 +1,28 @@
 /**
  * @module The dashboard's entry point: wires the views to the hash route and the stored API key.
  *
- * Three views share the page, one visible at a time: sign-in, segments (`#`) and a lead
- * (`#lead/<id>`). Without a key every route shows the sign-in form, and the route is kept so that a
- * shared lead link opens once signed in. A 401 from any call means the key stopped working: back to
- * sign-in with the server's message.
+ * The views share the page, one visible at a time: sign-in, segments (`#`), a lead (`#lead/<id>`)
+ * and a band's members (`#band/<name>`). Without a key every route shows the sign-in form, and the
+ * route is kept so that a shared lead link opens once signed in. A 401 from any call means the key
+ * stopped working: back to sign-in with the server's message.
  */
 import { Api, type ApiError } from './api';
 import { byId, focusQuietly, showOnly } from './dom';
 import { createLeadView } from './lead';
-import { parseRoute } from './router';
+import { createMembersView } from './members';
+import { bandHref, parseRoute } from './router';
 import { createSegmentsView } from './segments';
 import { clearKey, loadKey, saveKey } from './session';
 import { createSignin } from './signin';
 
-type ViewName = 'signin' | 'segments' | 'lead';
+type ViewName = 'signin' | 'segments' | 'lead' | 'band';
 
 function main(): void {
   const signinView = byId('signin-view');
   const segmentsView = byId('segments-view');
   const leadView = byId('lead');
-  const views = [signinView, segmentsView, leadView];
+  const bandView = byId('band-view');
+  const views = [signinView, segmentsView, leadView, bandView];
   const signedInOnly = [byId('nav'), byId<HTMLButtonElement>('signout')];
   const segmentsLink = byId('nav-segments');
   const segmentsHeading = byId('segments-title');
@@ -31,6 +33,8 @@ function main(): void {
   /** Where the user was in the segments, to put them back there after looking at a lead. */
   let segmentsScroll = 0;
   let lastLeadId: string | null = null;
+  /** The band whose members page was open, to focus its "See all" link back on the segments. */
+  let lastBand: string | null = null;
 
   const expire = (err: ApiError) => signOut(`Signed out: ${err.message}`);
 
@@ -41,6 +45,7 @@ function main(): void {
     onUnauthorized: expire,
   });
   const lead = createLeadView({ root: leadView, onUnauthorized: expire });
+  const members = createMembersView({ root: bandView, onUnauthorized: expire });
   const signin = createSignin({
     form: byId<HTMLFormElement>('signin'),
     input: byId<HTMLInputElement>('api-key'),
@@ -62,7 +67,9 @@ function main(): void {
     // Take every lead off the page: the next person at this screen may not have a key.
     segments.clear();
     lead.clear();
+    members.clear();
     lastLeadId = null;
+    lastBand = null;
     segmentsScroll = 0;
     route(true, message);
   }
@@ -72,6 +79,7 @@ function main(): void {
     if (!api) {
       segments.stop();
       lead.stop();
+      members.stop();
       setSignedIn(false);
       showOnly(signinView, views);
       current = 'signin';
@@ -81,7 +89,18 @@ function main(): void {
     }
     setSignedIn(true);
     const r = parseRoute(location.hash);
-    if (r.view === 'lead') {
+    if (r.view !== 'band') members.stop();
+    if (r.view === 'band') {
+      if (previous === 'segments') segmentsScroll = window.scrollY;
+      segments.stop();
+      lead.stop();
+      segmentsLink.removeAttribute('aria-current');
+      showOnly(bandView, views);
+      current = 'band';
+      lastBand = r.name;
+      if (previous !== 'band') window.scrollTo(0, 0);
+      members.show(api, r.name, moveFocus);
+    } else if (r.view === 'lead') {
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();
       segmentsLink.removeAttribute('aria-current');
@@ -98,7 +117,13 @@ function main(): void {
       current = 'segments';
       document.title = 'Segments · leadscore';
       segments.start(api);
-      if (previous === 'lead') {
+      if (previous === 'band') {
+        // Back from a band's members: same scroll position, focus on its "See all" link.
+        window.scrollTo(0, segmentsScroll);
+        const href = lastBand === null ? null : bandHref(lastBand);
+        const link = Array.from(segmentsView.querySelectorAll('a')).find((a) => a.getAttribute('href') === href);
+        focusQuietly(link ?? segmentsHeading);
+      } else if (previous === 'lead') {
         // Back from a lead: same scroll position, focus on the member that was opened.
         window.scrollTo(0, segmentsScroll);
         if (!(lastLeadId && segments.focusLead(lastLeadId))) focusQuietly(segmentsHeading);
