@@ -1,31 +1,35 @@
 /**
  * @module The dashboard's entry point: wires the views to the hash route and the stored API key.
  *
- * The views share the page, one visible at a time: sign-in, segments (`#`), a lead (`#lead/<id>`)
- * and a band's members (`#band/<name>`). Without a key every route shows the sign-in form, and the
- * route is kept so that a shared lead link opens once signed in. A 401 from any call means the key
- * stopped working: back to sign-in with the server's message.
+ * The views share the page, one visible at a time: sign-in, segments (`#`), a lead (`#lead/<id>`),
+ * nurturing (`#nurturing`) and a band's members (`#band/<name>`). Without a key every route shows
+ * the sign-in form, and the route is kept so that a shared lead link opens once signed in. A 401
+ * from any call means the key stopped working: back to sign-in with the server's message.
  */
 import { Api, type ApiError } from './api';
 import { byId, focusQuietly, showOnly } from './dom';
 import { createLeadView } from './lead';
 import { createMembersView } from './members';
+import { createNurturingView } from './nurturing';
 import { bandHref, parseRoute } from './router';
 import { createSegmentsView } from './segments';
 import { clearKey, loadKey, saveKey } from './session';
 import { createSignin } from './signin';
 
-type ViewName = 'signin' | 'segments' | 'lead' | 'band';
+type ViewName = 'signin' | 'segments' | 'lead' | 'nurturing' | 'band';
 
 function main(): void {
   const signinView = byId('signin-view');
   const segmentsView = byId('segments-view');
   const leadView = byId('lead');
+  const nurturingView = byId('nurturing-view');
   const bandView = byId('band-view');
-  const views = [signinView, segmentsView, leadView, bandView];
+  const views = [signinView, segmentsView, leadView, nurturingView, bandView];
   const signedInOnly = [byId('nav'), byId<HTMLButtonElement>('signout')];
   const segmentsLink = byId('nav-segments');
   const segmentsHeading = byId('segments-title');
+  const nurturingLink = byId('nav-nurturing');
+  const nurturingHeading = byId('nurturing-title');
 
   const stored = loadKey();
   let api: Api | null = stored ? new Api(stored) : null;
@@ -45,6 +49,7 @@ function main(): void {
     onUnauthorized: expire,
   });
   const lead = createLeadView({ root: leadView, onUnauthorized: expire });
+  const nurturing = createNurturingView({ container: byId('nurturing'), status: byId('nurturing-updated'), onUnauthorized: expire });
   const members = createMembersView({ root: bandView, onUnauthorized: expire });
   const signin = createSignin({
     form: byId<HTMLFormElement>('signin'),
@@ -67,6 +72,7 @@ function main(): void {
     // Take every lead off the page: the next person at this screen may not have a key.
     segments.clear();
     lead.clear();
+    nurturing.clear();
     members.clear();
     lastLeadId = null;
     lastBand = null;
@@ -79,6 +85,7 @@ function main(): void {
     if (!api) {
       segments.stop();
       lead.stop();
+      nurturing.stop();
       members.stop();
       setSignedIn(false);
       showOnly(signinView, views);
@@ -89,17 +96,29 @@ function main(): void {
     }
     setSignedIn(true);
     const r = parseRoute(location.hash);
+    if (r.view !== 'nurturing') nurturing.stop();
     if (r.view !== 'band') members.stop();
-    if (r.view === 'band') {
+    if (r.view === 'nurturing') nurturingLink.setAttribute('aria-current', 'page');
+    else nurturingLink.removeAttribute('aria-current');
+    if (r.view === 'nurturing' || r.view === 'band') {
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();
       lead.stop();
       segmentsLink.removeAttribute('aria-current');
-      showOnly(bandView, views);
-      current = 'band';
-      lastBand = r.name;
-      if (previous !== 'band') window.scrollTo(0, 0);
-      members.show(api, r.name, moveFocus);
+      if (r.view === 'nurturing') {
+        showOnly(nurturingView, views);
+        current = 'nurturing';
+        document.title = 'Nurturing · leadscore';
+        if (previous !== 'nurturing') window.scrollTo(0, 0);
+        nurturing.start(api);
+        if (moveFocus) focusQuietly(nurturingHeading);
+      } else {
+        showOnly(bandView, views);
+        current = 'band';
+        lastBand = r.name;
+        if (previous !== 'band') window.scrollTo(0, 0);
+        members.show(api, r.name, moveFocus);
+      }
     } else if (r.view === 'lead') {
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();

@@ -1,6 +1,6 @@
 /**
  * @module Hash routes: `#` (or nothing) for the segments, `#lead/<encoded id>` for one lead,
- * `#band/<encoded name>` for a band's members.
+ * `#nurturing` for the branch triggers and webhooks, `#band/<encoded name>` for a band's members.
  *
  * Hash routing needs no server support beyond `/dashboard`, and a fragment link can never navigate
  * away from the page, which is why `dom.ts` only accepts `#…` hrefs.
@@ -9,12 +9,15 @@
 export type Route =
   | { view: 'segments' }
   | { view: 'lead'; id: string }
+  | { view: 'nurturing' }
   | { view: 'band'; name: string };
 
 const LEAD_PREFIX = '#lead/';
 const BAND_PREFIX = '#band/';
+export const NURTURING_HREF = '#nurturing';
 
 export function parseRoute(hash: string): Route {
+  if (hash === NURTURING_HREF) return { view: 'nurturing' };
   if (hash.startsWith(BAND_PREFIX)) {
     try {
       const name = decodeURIComponent(hash.slice(BAND_PREFIX.length));
