@@ -460,7 +460,7 @@ export function createWebhooksSection(opts: WebhooksSectionOptions): WebhooksSec
     h('h3', { id: 'webhook-new-title' }, 'New webhook'),
     h(
       'div',
-      { class: 'field' },
+      { class: 'webhook-field' },
       h('label', { for: 'webhook-url' }, 'Receiver URL'),
       urlInput,
       h('p', { id: 'webhook-url-hint', class: 'hint' }, 'Each change is POSTed there as JSON, signed as Standard Webhooks specifies.'),
@@ -468,7 +468,7 @@ export function createWebhooksSection(opts: WebhooksSectionOptions): WebhooksSec
     typesSet,
     h(
       'div',
-      { class: 'field' },
+      { class: 'webhook-field' },
       h('label', { for: 'webhook-band' }, 'Band'),
       bandSelect,
       h('p', { id: 'webhook-band-hint', class: 'hint' }, 'One band: only changes into or out of it, its branch triggers and its members’ stage changes.'),
