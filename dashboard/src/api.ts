@@ -114,6 +114,94 @@ export interface LeadQuery {
   cursor?: string;
 }
 
+export interface MembersPage {
+  band: string;
+  members: LeadSummary[];
+  nextCursor: string | null;
+}
+
+export interface Trigger {
+  id: string;
+  band: string;
+  branch: string;
+  /** How many members the branch ran for: the band's members when the trigger was written. */
+  count: number;
+  createdAt: number;
+}
+
+export interface TriggerResult {
+  trigger: Trigger;
+  /** True when the Idempotency-Key had already triggered: nothing new was written. */
+  replayed: boolean;
+}
+
+/** What a webhook can subscribe to (the worker's `CHANGE_TYPES`, repeated: the bundle has no zod). */
+export const CHANGE_TYPES = ['lead.band_changed', 'lead.stage_changed', 'lead.excluded', 'lead.included', 'branch.triggered'] as const;
+export type ChangeType = (typeof CHANGE_TYPES)[number];
+
+export type WebhookStatus = 'active' | 'failing' | 'disabled';
+
+export interface Webhook {
+  id: string;
+  url: string;
+  types: string[];
+  band: string | null;
+  status: WebhookStatus | string;
+  failingSince: number | null;
+  disabledAt: number | null;
+  disabledReason: string | null;
+  createdAt: number;
+}
+
+export interface WebhookDetail extends Webhook {
+  deliveries: Record<DeliveryStatus, number>;
+}
+
+export interface WebhookInput {
+  url: string;
+  types: ChangeType[];
+  band?: string;
+}
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface DeliveryAttempt {
+  at: number;
+  /** The HTTP status answered; null when there was no answer (timeout, refused connection). */
+  status: number | null;
+  error: string | null;
+  durationMs: number | null;
+}
+
+export interface Delivery {
+  id: string;
+  changeId: string;
+  type: string;
+  leadId: string | null;
+  status: DeliveryStatus | string;
+  /** Attempts since the delivery was created or last retried by hand. */
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+  payload: unknown;
+  /** The latest attempts (at most 10), newest first. */
+  log: DeliveryAttempt[];
+}
+
+export interface DeliveryPage {
+  deliveries: Delivery[];
+  nextCursor: string | null;
+}
+
+export interface PageQuery {
+  limit?: number;
+  cursor?: string | null;
+}
+
 export interface ApiIssue {
   path?: (string | number)[];
   message?: string;
@@ -160,6 +248,23 @@ function expect<T>(body: unknown, ok: (b: Record<string, unknown>) => boolean, s
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * One path segment from a value that may come from the URL hash or the API: "." and ".." would
+ * survive encodeURIComponent and be resolved as path segments, turning the request into one for
+ * another route.
+ */
+function segment(value: string, notFound: ApiError): string {
+  if (value === '' || /^\.+$/.test(value)) throw notFound;
+  return encodeURIComponent(value);
+}
+
+function pageParams(query: PageQuery, params = new URLSearchParams()): string {
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  if (query.cursor) params.set('cursor', query.cursor);
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
 
 const isRecompute = (v: unknown): v is Recompute =>
   isRecord(v) && typeof v['id'] === 'string' && typeof v['status'] === 'string' && typeof v['processed'] === 'number';
@@ -381,4 +486,65 @@ export class Api {
     const { status, body } = await this.get(`/v1/model/recompute/${encodeURIComponent(id)}`, signal);
     return expect<{ recompute: Recompute }>(body, (b) => isRecompute(b['recompute']), status).recompute;
   }
+
+  /** A band's members by score descending (the only order the API pages in). */
+  async bandMembers(band: string, query: PageQuery, signal?: AbortSignal): Promise<MembersPage> {
+    const name = segment(band, new ApiError(404, 'band_not_found', 'there is no such band'));
+    const { status, body } = await this.get(`/v1/bands/${name}/members${pageParams(query)}`, signal);
+    return expect<MembersPage>(body, (b) => Array.isArray(b['members']), status);
+  }
+
+  /**
+   * Runs a band's nurturing branch for its current members. The same `idempotencyKey` again (a
+   * double click, a retry after a network error) answers the first trigger and runs nothing.
+   */
+  async triggerBand(band: string, idempotencyKey: string, signal?: AbortSignal): Promise<TriggerResult> {
+    const name = segment(band, new ApiError(404, 'band_not_found', 'there is no such band'));
+    const { status, body } = await this.send('POST', `/v1/bands/${name}/trigger`, undefined, signal, { 'Idempotency-Key': idempotencyKey });
+    return expect<TriggerResult>(body, (b) => isRecord(b['trigger']) && typeof b['replayed'] === 'boolean', status);
+  }
+
+  async webhooks(signal?: AbortSignal): Promise<Webhook[]> {
+    const { status, body } = await this.get('/v1/webhooks', signal);
+    return expect<{ webhooks: Webhook[] }>(body, (b) => Array.isArray(b['webhooks']), status).webhooks;
+  }
+
+  async webhook(id: string, signal?: AbortSignal): Promise<WebhookDetail> {
+    const { status, body } = await this.get(`/v1/webhooks/${segment(id, webhookNotFound())}`, signal);
+    return expect<{ webhook: WebhookDetail }>(body, (b) => isRecord(b['webhook']), status).webhook;
+  }
+
+  /** Answers the subscription with its `whsec_` secret: the only time the API shows it. */
+  async createWebhook(input: WebhookInput, signal?: AbortSignal): Promise<Webhook & { secret: string }> {
+    const { status, body } = await this.send('POST', '/v1/webhooks', input, signal);
+    const { webhook } = expect<{ webhook: Webhook & { secret: string } }>(
+      body,
+      (b) => isRecord(b['webhook']) && typeof b['webhook']['secret'] === 'string',
+      status,
+    );
+    return webhook;
+  }
+
+  async deleteWebhook(id: string, signal?: AbortSignal): Promise<void> {
+    await this.send('DELETE', `/v1/webhooks/${segment(id, webhookNotFound())}`, undefined, signal);
+  }
+
+  /** The delivery log, newest first. */
+  async deliveries(webhookId: string, query: PageQuery & { status?: DeliveryStatus }, signal?: AbortSignal): Promise<DeliveryPage> {
+    const params = new URLSearchParams();
+    if (query.status) params.set('status', query.status);
+    const path = `/v1/webhooks/${segment(webhookId, webhookNotFound())}/deliveries${pageParams(query, params)}`;
+    const { status, body } = await this.get(path, signal);
+    return expect<DeliveryPage>(body, (b) => Array.isArray(b['deliveries']), status);
+  }
+
+  /** Sends a delivery again now, with a fresh round of retries; the dispatcher runs right after. */
+  async retryDelivery(webhookId: string, deliveryId: string, signal?: AbortSignal): Promise<{ id: string; status: string }> {
+    const notFound = new ApiError(404, 'delivery_not_found', 'there is no such delivery');
+    const path = `/v1/webhooks/${segment(webhookId, webhookNotFound())}/deliveries/${segment(deliveryId, notFound)}/retry`;
+    const { status, body } = await this.send('POST', path, undefined, signal);
+    return expect<{ delivery: { id: string; status: string } }>(body, (b) => isRecord(b['delivery']), status).delivery;
+  }
 }
+
+const webhookNotFound = () => new ApiError(404, 'webhook_not_found', 'there is no such webhook');

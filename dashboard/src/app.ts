@@ -1,33 +1,39 @@
 /**
  * @module The dashboard's entry point: wires the views to the hash route and the session.
  *
- * Four views share the page, one visible at a time: sign-in, segments (`#`), a lead
- * (`#lead/<id>`) and the scoring model editor (`#model`). Without a session every route shows the
- * sign-in form, and the route is kept so that a shared lead link opens once signed in. A 401 from
- * any call means the session ended (expired, signed out in another tab, key revoked): back to
- * sign-in with the server's message.
+ * Six views share the page, one visible at a time: sign-in, segments (`#`), a lead
+ * (`#lead/<id>`), the scoring model editor (`#model`), nurturing (`#nurturing`) and a band's
+ * members (`#band/<name>`). Without a session every route shows the sign-in form, and the route is
+ * kept so that a shared lead link opens once signed in. A 401 from any call means the session ended
+ * (expired, signed out in another tab, key revoked): back to sign-in with the server's message.
  */
 import { Api, type ApiError, isUnauthorized } from './api';
 import { byId, focusQuietly, showOnly } from './dom';
 import { createLeadView } from './lead';
+import { createMembersView } from './members';
 import { createModelEditor } from './model-editor';
-import { parseRoute } from './router';
+import { createNurturingView } from './nurturing';
+import { bandHref, parseRoute } from './router';
 import { createSegmentsView } from './segments';
 import { createSignin } from './signin';
 
-type ViewName = 'signin' | 'segments' | 'lead' | 'model';
+type ViewName = 'signin' | 'segments' | 'lead' | 'model' | 'nurturing' | 'band';
 
 function main(): void {
   const signinView = byId('signin-view');
   const segmentsView = byId('segments-view');
   const leadView = byId('lead');
   const modelView = byId('model-view');
-  const views = [signinView, segmentsView, leadView, modelView];
+  const nurturingView = byId('nurturing-view');
+  const bandView = byId('band-view');
+  const views = [signinView, segmentsView, leadView, modelView, nurturingView, bandView];
   const signoutButton = byId<HTMLButtonElement>('signout');
   const signedInOnly = [byId('nav'), signoutButton];
   const segmentsLink = byId('nav-segments');
   const modelLink = byId('nav-model');
   const segmentsHeading = byId('segments-title');
+  const nurturingLink = byId('nav-nurturing');
+  const nurturingHeading = byId('nurturing-title');
 
   let api: Api | null = null;
   /**
@@ -39,6 +45,8 @@ function main(): void {
   /** Where the user was in the segments, to put them back there after looking at a lead. */
   let segmentsScroll = 0;
   let lastLeadId: string | null = null;
+  /** The band whose members page was open, to focus its "See all" link back on the segments. */
+  let lastBand: string | null = null;
 
   const expire = (err: ApiError) => endSession(`Signed out: ${err.message}`);
 
@@ -51,6 +59,8 @@ function main(): void {
   });
   const lead = createLeadView({ root: leadView, onUnauthorized: expire });
   const modelEditor = createModelEditor({ root: modelView, onUnauthorized: expire });
+  const nurturing = createNurturingView({ container: byId('nurturing'), status: byId('nurturing-updated'), onUnauthorized: expire });
+  const members = createMembersView({ root: bandView, onUnauthorized: expire });
   const signin = createSignin({
     form: byId<HTMLFormElement>('signin'),
     input: byId<HTMLInputElement>('api-key'),
@@ -72,7 +82,10 @@ function main(): void {
     segments.clear();
     lead.clear();
     modelEditor.clear();
+    nurturing.clear();
+    members.clear();
     lastLeadId = null;
+    lastBand = null;
     segmentsScroll = 0;
     route(true, message);
   }
@@ -84,6 +97,8 @@ function main(): void {
       segments.stop();
       lead.stop();
       modelEditor.stop();
+      nurturing.stop();
+      members.stop();
       setSignedIn(false);
       showOnly(signinView, views);
       current = 'signin';
@@ -97,7 +112,12 @@ function main(): void {
       modelEditor.stop();
       modelLink.removeAttribute('aria-current');
     }
+    if (r.view !== 'nurturing') nurturing.stop();
+    if (r.view !== 'band') members.stop();
+    if (r.view === 'nurturing') nurturingLink.setAttribute('aria-current', 'page');
+    else nurturingLink.removeAttribute('aria-current');
     if (r.view === 'model') {
+      if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();
       lead.stop();
       segmentsLink.removeAttribute('aria-current');
@@ -107,6 +127,25 @@ function main(): void {
       document.title = 'Scoring model · leadscore';
       window.scrollTo(0, 0);
       modelEditor.show(api, moveFocus);
+    } else if (r.view === 'nurturing' || r.view === 'band') {
+      if (previous === 'segments') segmentsScroll = window.scrollY;
+      segments.stop();
+      lead.stop();
+      segmentsLink.removeAttribute('aria-current');
+      if (r.view === 'nurturing') {
+        showOnly(nurturingView, views);
+        current = 'nurturing';
+        document.title = 'Nurturing · leadscore';
+        if (previous !== 'nurturing') window.scrollTo(0, 0);
+        nurturing.start(api);
+        if (moveFocus) focusQuietly(nurturingHeading);
+      } else {
+        showOnly(bandView, views);
+        current = 'band';
+        lastBand = r.name;
+        if (previous !== 'band') window.scrollTo(0, 0);
+        members.show(api, r.name, moveFocus);
+      }
     } else if (r.view === 'lead') {
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();
@@ -124,7 +163,13 @@ function main(): void {
       current = 'segments';
       document.title = 'Segments · leadscore';
       segments.start(api);
-      if (previous === 'lead') {
+      if (previous === 'band') {
+        // Back from a band's members: same scroll position, focus on its "See all" link.
+        window.scrollTo(0, segmentsScroll);
+        const href = lastBand === null ? null : bandHref(lastBand);
+        const link = Array.from(segmentsView.querySelectorAll('a')).find((a) => a.getAttribute('href') === href);
+        focusQuietly(link ?? segmentsHeading);
+      } else if (previous === 'lead') {
         // Back from a lead: same scroll position, focus on the member that was opened.
         window.scrollTo(0, segmentsScroll);
         if (!(lastLeadId && segments.focusLead(lastLeadId))) focusQuietly(segmentsHeading);

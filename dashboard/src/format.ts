@@ -29,6 +29,13 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return n === 1 ? one : many;
 }
 
+const counts = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+
+/** A count with the reader's digit grouping, "1,234 leads": a dash for anything but a number. */
+export function formatCount(n: unknown): string {
+  return typeof n === 'number' && Number.isFinite(n) ? counts.format(n) : '–';
+}
+
 /** Any profile value as text: strings as they are, other JSON as JSON. */
 export function displayValue(v: unknown): string {
   if (v === null || v === undefined) return '';

@@ -12,7 +12,7 @@ import { histogramChart, historyChart } from './charts';
 import { focusQuietly, h, setChildren, setText } from './dom';
 import { displayValue, formatRange, formatScore, fullName, plural, timeEl } from './format';
 import { createPoller } from './live';
-import { leadHref } from './router';
+import { bandHref, leadHref } from './router';
 
 /** How many members each card shows: the API's default page, highest scores first. */
 export const MEMBERS_PER_CARD = 50;
@@ -88,6 +88,7 @@ function createCard(key: string, index: number): Card {
     empty,
     list,
     note,
+    key === EXCLUDED ? null : h('p', { class: 'card-more' }, h('a', { href: bandHref(key) }, 'See all', h('span', { class: 'vh' }, ` members of ${key}`))),
   );
   return { root, heading, count, countUnit, change, meta, list, empty, note, headSig: '', listSig: '' };
 }
