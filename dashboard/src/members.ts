@@ -241,19 +241,24 @@ export function createMembersView(opts: MembersViewOptions): MembersView {
     setChildren(body, form, order, status, alert, wrap, empty, pager.root);
   }
 
+  /** Forgets the band shown: its head, the search, the page and the lead last opened. */
+  function forget(name: string | null): void {
+    bandName = name;
+    band = null;
+    query = '';
+    input.value = '';
+    openedLead = null;
+    pager.reset();
+    setChildren(tbody);
+  }
+
   return {
     show(client, name, focus) {
       stop();
       api = client;
       const same = name === bandName;
       if (!same) {
-        bandName = name;
-        band = null;
-        query = '';
-        input.value = '';
-        openedLead = null;
-        pager.reset();
-        setChildren(tbody);
+        forget(name);
         setText(status, '');
         setText(alert, '');
         wrap.hidden = true;
@@ -270,13 +275,7 @@ export function createMembersView(opts: MembersViewOptions): MembersView {
     clear() {
       stop();
       api = null;
-      bandName = null;
-      band = null;
-      query = '';
-      input.value = '';
-      openedLead = null;
-      pager.reset();
-      setChildren(tbody);
+      forget(null);
       opts.root.removeAttribute('aria-busy');
       setChildren(opts.root);
     },

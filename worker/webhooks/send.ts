@@ -71,7 +71,7 @@ export function dueDeliveries(db: Database, now: number, limit: number) {
 type Due = Awaited<ReturnType<typeof dueDeliveries>>[number];
 
 /** POSTs one delivery; never throws: a failure is an attempt like any other. */
-async function attempt(signer: Signer, d: Due): Promise<Attempt> {
+async function attempt(signer: Signer, d: Due, signal: AbortSignal): Promise<Attempt> {
   const started = Date.now();
   const done = (status: number | null, error: string | null): Attempt => ({
     deliveryId: d.id,
@@ -87,7 +87,7 @@ async function attempt(signer: Signer, d: Due): Promise<Attempt> {
       headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'leadscore-webhooks/1' },
       body: d.payload,
       redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      signal,
     });
     const text = res.ok ? null : (await res.text().catch(() => '')).slice(0, ERROR_CHARS);
     if (res.ok) await res.body?.cancel().catch(() => {});
@@ -115,7 +115,13 @@ export async function sendDue(db: Database, now: number, limit = 100): Promise<{
     .returning({ id: deliveries.id });
   const mine = new Set(claimed.map((c) => c.id));
   const signer = new Signer();
-  const attempts = await Promise.all(due.filter((d) => mine.has(d.id)).map((d) => attempt(signer, d)));
+  // One timer for the round rather than one per request: a round's attempts all start together, and
+  // thousands of timers left behind by AbortSignal.timeout outlived the requests that made them.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new DOMException(`no answer within ${TIMEOUT_MS / 1000} s`, 'TimeoutError')), TIMEOUT_MS);
+  const attempts = await Promise.all(due.filter((d) => mine.has(d.id)).map((d) => attempt(signer, d, timeout.signal))).finally(() =>
+    clearTimeout(timer),
+  );
   const recorded = await recordAttempts(db, now, attempts);
   // The claim's rows count too; its RETURNING hides them from drizzle, so one per claimed delivery.
   return { attempted: attempts.length, delivered: attempts.filter(ok).length, rowsWritten: claimed.length + recorded };
