@@ -39,6 +39,8 @@ export interface SegmentStats {
   bounds: { band: string; min: number }[];
   histogram: { min: number; count: number }[];
   history: { day: string; bands: Record<string, number> }[];
+  /** Robots' requests and events per day: counted apart, never scored. */
+  robots: { day: string; requests: number; events: number }[];
 }
 
 /** Known profile properties plus anything custom a form sent: every value is untrusted. */

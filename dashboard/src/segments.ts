@@ -240,7 +240,12 @@ export function createSegmentsView(opts: SegmentsOptions): SegmentsView {
       renderBandHead(excludedCard, null, bands.excluded.count, bands.excluded.yesterday);
       renderMembers(excludedCard, excludedPage, bands.excluded.count, 'No excluded leads.');
     }
-    setText(opts.summary, `${bands.total} ${plural(bands.total, 'lead')} in total.`);
+    const today = new Date().toISOString().slice(0, 10);
+    const robots = stats.robots.find((r) => r.day === today)?.events ?? 0;
+    setText(
+      opts.summary,
+      `${bands.total} ${plural(bands.total, 'lead')} in total.` + (robots ? ` ${robots} ${plural(robots, 'event')} from robots set aside today.` : ''),
+    );
   }
 
   async function load(api: Api, signal: AbortSignal): Promise<Snapshot> {

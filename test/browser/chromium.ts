@@ -22,6 +22,9 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // Headless Chromium says "HeadlessChrome", which the worker sets aside as a robot's: the tests
+      // stand for people, so the browser says what a desktop Chrome says.
+      '--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36',
     ],
   });
 }

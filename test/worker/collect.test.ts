@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { browserEvent, call, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
+import { api, browserEvent, BROWSER_UA, call, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
 
 describe('POST /v1/collect', () => {
   it('accepts a batch, stores each event once, and scores the lead it identifies', async () => {
@@ -132,5 +132,24 @@ describe('POST /v1/collect', () => {
     const row = await env.DB.prepare('SELECT * FROM events WHERE site_id = ?').bind(site.id).first<Record<string, unknown>>();
     expect(JSON.stringify(row)).not.toContain('do not keep');
     expect(JSON.parse(row!.props as string)).toEqual({ plan: 'pro' });
+  });
+});
+
+describe('robots', () => {
+  it('counts the events of robots per day, apart, and never scores them', async () => {
+    const site = await newSite();
+    const events = [browserEvent('r1', 'identify', { traits: { email: 'crawler@acme.io' } }), browserEvent('r1', 'page_view', { url: `${ORIGIN}/pricing` })];
+    const before = await rowCounts(site.id);
+    for (const userAgent of ['Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', 'Mozilla/5.0 HeadlessChrome/142.0.0.0', '']) {
+      const res = await collect({ site: site.siteKey, events }, { userAgent });
+      expect(res.status).toBe(202);
+      expect(await res.json()).toMatchObject({ accepted: [], robot: { ignored: events.map((e) => e.id) } });
+    }
+    expect(await rowCounts(site.id)).toEqual(before);
+    const stats = (await (await api(site, '/v1/bands/stats')).json()) as { robots: { requests: number; events: number }[] };
+    expect(stats.robots).toEqual([expect.objectContaining({ requests: 3, events: 6 })]);
+    // The same events from a browser are scored, as new: robots' ids were never stored.
+    const res = await collect({ site: site.siteKey, events }, { userAgent: BROWSER_UA });
+    expect(((await res.json()) as { accepted: string[] }).accepted).toHaveLength(2);
   });
 });

@@ -37,10 +37,13 @@ export const browserEvent = (visitor: string, type: string, extra: Record<string
   ...extra,
 });
 
-export function collect(body: unknown, { origin = ORIGIN, contentType = 'text/plain;charset=UTF-8' } = {}) {
+/** What a browser says it is: collect sets aside requests from robots (see ingest/bots.ts). */
+export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36';
+
+export function collect(body: unknown, { origin = ORIGIN, contentType = 'text/plain;charset=UTF-8', userAgent = BROWSER_UA } = {}) {
   return call('/v1/collect', {
     method: 'POST',
-    headers: { 'content-type': contentType, ...(origin ? { origin } : {}) },
+    headers: { 'content-type': contentType, 'user-agent': userAgent, ...(origin ? { origin } : {}) },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }

@@ -336,3 +336,16 @@ export const workerSecrets = sqliteTable('worker_secrets', {
   value: text('value').notNull(),
   createdAt: integer('created_at').notNull().default(now),
 });
+
+/** Requests and events from robots (see `ingest/bots.ts`), per site and UTC day: counted, not scored. */
+export const robotDaily = sqliteTable(
+  'robot_daily',
+  {
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    /** `YYYY-MM-DD`, UTC. */
+    day: text('day').notNull(),
+    requests: integer('requests').notNull(),
+    events: integer('events').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.day] })],
+);

@@ -26,6 +26,8 @@ export const IngestAnswer = z.object({
   rejected: z.array(
     z.object({ index: z.number().int(), id: z.string().optional(), code: z.string(), message: z.string(), issues: z.array(Issue).optional() }),
   ),
+  /** Only when the user agent is a robot's: its valid events, counted per day and not scored. */
+  robot: z.object({ ignored: z.array(z.string()) }).optional(),
 });
 
 export const BandsAnswer = z.object({
@@ -54,6 +56,8 @@ export const SegmentStats = z.object({
   histogram: z.array(z.object({ min: z.number(), count: z.number().int() })),
   /** Leads per band (and `excluded`) at the end of each day, oldest first, today as it is now. */
   history: z.array(z.object({ day: z.string(), bands: z.record(z.string(), z.number().int()) })),
+  /** Requests and events from robots per day, counted apart and never scored; days without any left out. */
+  robots: z.array(z.object({ day: z.string(), requests: z.number().int(), events: z.number().int() })),
 });
 
 export const LeadSummary = z.object({

@@ -45,12 +45,13 @@ bandsRoutes.get('/', async (c) => {
 
 /**
  * The segments' charts: the score histogram of the leads in a band (buckets of `bucket` points,
- * from the counters) and the leads per band at the end of each of the last 30 days.
+ * from the counters) and the leads per band at the end of each of the last 30 days; and the
+ * requests and events of robots, set aside unscored, per day.
  */
 bandsRoutes.get('/stats', async (c) => {
   const site = c.get('site');
   const now = Date.now();
-  const { counts, history } = await segmentStats(database(c.env.DB), site.id, now, 30);
+  const { counts, history, robots } = await segmentStats(database(c.env.DB), site.id, now, 30);
   const histogram = counts
     .filter((r) => r.kind === 'score' && r.count > 0)
     .map((r) => ({ min: Number(r.key), count: r.count }))
@@ -65,6 +66,7 @@ bandsRoutes.get('/stats', async (c) => {
     bounds: site.model.bands.map((b) => ({ band: b.name, min: b.min })),
     histogram,
     history: [...days].map(([day, bands]) => ({ day, bands })),
+    robots,
   });
 });
 

@@ -7,6 +7,8 @@ import { Hono, type Context } from 'hono';
 import { database } from '../db/client';
 import { siteBySiteKey } from '../db/sites';
 import type { AppEnv } from '../env';
+import { countRobot } from '../ingest/robot-counts';
+import { isRobot } from '../ingest/bots';
 import { ingest } from '../ingest/ingest';
 import { rejectionIssues, validateEvents } from '../ingest/validate';
 import { MAX_BODY_BYTES, WireBatch } from '../ingest/wire';
@@ -50,6 +52,11 @@ collect.post('/', async (c) => {
   const { valid, rejected } = validateEvents(batch.events, 'browser', now);
   if (valid.length === 0) {
     throw new ApiError(400, 'no_valid_event', 'none of the events is valid', rejected.flatMap(rejectionIssues));
+  }
+  if (isRobot(c.req.header('user-agent'))) {
+    // Answered as a success, so that a robot has no reason to try again: counted, never scored.
+    await countRobot(database(c.env.DB), site.id, valid.length, now);
+    return c.json({ accepted: [], duplicates: [], rejected, robot: { ignored: valid.map((e) => e.id) } }, 202);
   }
   const { changed, ...result } = await ingest(c.env.DB, site, valid, now);
   // Webhooks hear of a change within seconds rather than at the next cron minute.

@@ -5,7 +5,7 @@
  */
 import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { bandDaily, leads, segmentCounts, sites } from '../db/schema';
+import { bandDaily, leads, robotDaily, segmentCounts, sites } from '../db/schema';
 import { bucketSql } from './buckets';
 
 export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -40,16 +40,21 @@ export async function snapshotSegments(db: Database, now: number): Promise<void>
   }
 }
 
-/** The counters and the last `days` days of band counts, in one round trip. */
+/** The counters, and the last `days` days of band counts and of robots set aside, in one round trip. */
 export async function segmentStats(db: Database, siteId: string, now: number, days = 30) {
   const since = dayOf(now - days * 86_400_000);
-  const [counts, history] = await db.batch([
+  const [counts, history, robots] = await db.batch([
     db.select({ kind: segmentCounts.kind, key: segmentCounts.key, count: segmentCounts.count }).from(segmentCounts).where(eq(segmentCounts.siteId, siteId)),
     db
       .select({ day: bandDaily.day, band: bandDaily.band, count: bandDaily.count })
       .from(bandDaily)
       .where(and(eq(bandDaily.siteId, siteId), gte(bandDaily.day, since)))
       .orderBy(bandDaily.day),
+    db
+      .select({ day: robotDaily.day, requests: robotDaily.requests, events: robotDaily.events })
+      .from(robotDaily)
+      .where(and(eq(robotDaily.siteId, siteId), gte(robotDaily.day, since)))
+      .orderBy(robotDaily.day),
   ]);
-  return { counts, history };
+  return { counts, history, robots };
 }

@@ -1,0 +1,14 @@
+/** @module Robots' requests and events, counted per site and day in one upsert. */
+import { sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { robotDaily } from '../db/schema';
+import { dayOf } from '../segments/snapshot';
+
+export const countRobot = (db: Database, siteId: string, events: number, now: number) =>
+  db
+    .insert(robotDaily)
+    .values({ siteId, day: dayOf(now), requests: 1, events })
+    .onConflictDoUpdate({
+      target: [robotDaily.siteId, robotDaily.day],
+      set: { requests: sql`${robotDaily.requests} + 1`, events: sql`${robotDaily.events} + ${events}` },
+    });
