@@ -10,6 +10,7 @@ import { runScheduled } from './jobs/scheduled';
 import { canonicalPath } from './lib/aliases';
 import { ApiError, errorResponse } from './lib/errors';
 import { adminRoutes } from './routes/admin';
+import { apiKeysRoutes } from './routes/api-keys';
 import { bandsRoutes } from './routes/bands';
 import { changesRoutes } from './routes/changes';
 import { collect } from './routes/collect';
@@ -38,6 +39,7 @@ app.route('/v1/changes', changesRoutes);
 app.route('/v1/leads', leadsRoutes);
 app.route('/v1/model', modelRoutes);
 app.route('/v1/webhooks', webhooksRoutes);
+app.route('/v1/api-keys', apiKeysRoutes);
 
 app.get('/', (c) => c.redirect('/dashboard'));
 app.notFound((c) => errorResponse(new ApiError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`), c));

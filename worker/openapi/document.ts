@@ -145,7 +145,7 @@ function build(): Json {
         apiKey: {
           type: 'http',
           scheme: 'bearer',
-          description: "A site's secret API key, `sk_…`, from `POST /admin/sites/{id}/api-keys`. Server-side only.",
+          description: "A site's secret API key, `sk_…`, from `POST /v1/api-keys` (or `POST /admin/sites/{id}/api-keys`). Server-side only.",
         },
         // OpenAPI has no scheme for a key in the body: the site key is the `site` field of
         // `EventBatch`, and `POST /v1/collect` says so. It is public, so it needs no scheme.

@@ -223,3 +223,20 @@ export const DeliveryLog = z.object({
   nextCursor: z.string().nullable(),
 });
 export const RetryAnswer = z.object({ delivery: z.object({ id: z.string(), status: z.string() }) });
+
+/** A secret API key as listed: never its hash, never the key itself. */
+export const ApiKey = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The key's first characters (`sk_` and 7 more), to tell keys apart. */
+  prefix: z.string(),
+  createdAt: Time,
+  revokedAt: Time.nullable(),
+  /** The key this request was authenticated with (by bearer, or the dashboard session's key). */
+  current: z.boolean(),
+});
+export const ApiKeyList = z.object({ apiKeys: z.array(ApiKey) });
+/** `key`, `sk_…`, is in this answer and nowhere else, ever. */
+export const ApiKeyCreated = z.object({ apiKey: ApiKey.extend({ key: z.string() }) });
+export const ApiKeyRotated = ApiKeyCreated.extend({ revoked: ApiKey });
+export const ApiKeyRevoked = z.object({ apiKey: ApiKey });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ServerBatch, WireBatch, WireEvent } from '../ingest/wire';
 import { SalesUpdate } from '../leads/sales';
 import { ChangeItem } from '../changes/item';
+import { ApiKeyInput, MAX_ACTIVE_KEYS } from '../routes/api-keys';
 import { IdempotencyKey, MembersQuery } from '../routes/bands';
 import { ChangesQuery } from '../routes/changes';
 import { LeadListQuery } from '../routes/leads';
@@ -61,6 +62,7 @@ export const named: Record<string, z.ZodType> = {
   SalesUpdate,
   Change: ChangeItem,
   Webhook: answer.Webhook,
+  ApiKey: answer.ApiKey,
 };
 
 /**
@@ -300,5 +302,51 @@ export const operations: Operation[] = [
     status: 202,
     response: answer.RetryAnswer,
     errors: { 404: 'no such webhook, or no such delivery for it', 409: 'the webhook is disabled' },
+  },
+  {
+    id: 'listApiKeys',
+    method: 'get',
+    path: '/v1/api-keys',
+    tag: 'api-keys',
+    summary: "The site's secret API keys, revoked ones included: name, prefix, dates, never the key nor its hash",
+    description: '`current` marks the key this request is authenticated with.',
+    response: answer.ApiKeyList,
+  },
+  {
+    id: 'createApiKey',
+    method: 'post',
+    path: '/v1/api-keys',
+    tag: 'api-keys',
+    summary: 'Make a new secret API key; the key is in this answer only',
+    description: 'Only its SHA-256 and its prefix are stored: a key that is lost cannot be shown again, make another.',
+    body: ApiKeyInput,
+    status: 201,
+    response: answer.ApiKeyCreated,
+    errors: { 409: `the site has ${MAX_ACTIVE_KEYS} active API keys already` },
+  },
+  {
+    id: 'rotateApiKey',
+    method: 'post',
+    path: '/v1/api-keys/{id}/rotate',
+    tag: 'api-keys',
+    summary: 'Replace a key: a new key with the same name, the old one revoked at once, in one transaction',
+    description:
+      'No grace period: the old key stops working with this answer, and so do the dashboard sessions signed in with it. ' +
+      'To switch keys without downtime, create a second key, move to it, then revoke the first.',
+    status: 201,
+    response: answer.ApiKeyRotated,
+    errors: { 409: 'the key is revoked already' },
+  },
+  {
+    id: 'revokeApiKey',
+    method: 'delete',
+    path: '/v1/api-keys/{id}',
+    tag: 'api-keys',
+    summary: 'Revoke a key; it is kept, with `revokedAt`, for the audit trail',
+    description:
+      'The key and the dashboard sessions signed in with it stop working at once. Revoking the key this request is made with ' +
+      'is allowed: the answer says so with `current: true`. A key already revoked is answered as it is.',
+    response: answer.ApiKeyRevoked,
+    errors: { 409: 'the last active key of the site: create another one first, or rotate it' },
   },
 ];

@@ -6,13 +6,14 @@ import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
+import { mintApiKey } from '../auth/api-key';
 import { database } from '../db/client';
 import { apiKeys, sites } from '../db/schema';
 import type { AppEnv } from '../env';
 import { readJsonBody } from '../lib/body';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { dispatchWebhooks } from '../webhooks/dispatch';
-import { newApiKey, newSiteKey, randomToken, sha256Hex } from '../lib/ids';
+import { newSiteKey, sha256Hex } from '../lib/ids';
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -72,8 +73,8 @@ adminRoutes.post('/sites/:id/api-keys', async (c) => {
   const db = database(c.env.DB);
   const [site] = await db.select({ id: sites.id }).from(sites).where(eq(sites.id, id));
   if (!site) throw new ApiError(404, 'site_not_found', `no site ${JSON.stringify(id)}`);
-  const key = newApiKey();
-  const row = { id: `key_${randomToken(16)}`, siteId: id, prefix: key.slice(0, 10), hash: await sha256Hex(key), name: body.name ?? 'default' };
+  const { key, ...stored } = await mintApiKey();
+  const row = { ...stored, siteId: id, name: body.name ?? 'default' };
   await db.insert(apiKeys).values(row);
   return c.json({ id: row.id, name: row.name, prefix: row.prefix, key }, 201);
 });
