@@ -24,7 +24,7 @@ export const apiKeys = sqliteTable(
     siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
     /** First characters of the key, to tell keys apart in a list; the key itself is never stored. */
     prefix: text('prefix').notNull(),
-    /** SHA-256 of the whole key, hex. Keys are 192 random bits, so a slow hash adds nothing. */
+    /** SHA-256 of the whole key, hex. Keys are about 165 random bits, so a slow hash adds nothing. */
     hash: text('hash').notNull().unique(),
     name: text('name').notNull().default('default'),
     createdAt: integer('created_at').notNull().default(now),
