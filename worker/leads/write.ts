@@ -119,14 +119,18 @@ function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })
   return out;
 }
 
-/** Fails its batch when any of the leads' `rev` is no longer the one read: see `writeConflicts`. */
+/**
+ * Fails its batch when any of the leads' `rev` is no longer the one read, or the lead is gone (erased
+ * meanwhile): see `writeConflicts`. A writer that went on would otherwise attach events, visitors or
+ * transitions to a lead that no longer exists, and count it again in the segment counters.
+ */
 export const conflictGuard = (db: Database, rows: readonly Pick<LeadRow, 'id' | 'rev'>[]) =>
   db.insert(writeConflicts).select((qb) =>
     qb
-      .select({ leadId: leads.id })
+      .select({ leadId: sql<string>`j.value ->> 0`.as('lead_id') })
       .from(sql`json_each(${JSON.stringify(rows.map((r) => [r.id, r.rev]))}) AS j`)
-      .innerJoin(leads, sql`${leads.id} = j.value ->> 0`)
-      .where(sql`${leads.rev} <> j.value ->> 1`),
+      .leftJoin(leads, sql`${leads.id} = j.value ->> 0`)
+      .where(sql`${leads.rev} IS NOT j.value ->> 1`),
   );
 
 /** A concurrent writer got there first: a lead changed since read, or the same new e-mail was created. */

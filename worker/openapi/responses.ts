@@ -222,6 +222,63 @@ export const DeliveryLog = z.object({
   ),
   nextCursor: z.string().nullable(),
 });
+
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** `GET /v1/leads/{id}/export`: everything held about one lead; `events` come last, streamed. */
+export const LeadExport = z.object({
+  exportedAt: Time,
+  lead: LeadSummary.extend({ modelVersion: z.number().int(), eventCount: z.number().int(), nextChangeAt: Time.nullable() }),
+  /** The browsers that identified as the lead. */
+  visitors: z.array(z.object({ id: z.string(), firstSeen: Time, lastSeen: Time })),
+  /** Oldest first; `id` is the change's id in the feed. */
+  transitions: z.array(
+    z.object({
+      id: z.string(),
+      type: z.enum(CHANGE_TYPES),
+      from: z.string().nullable(),
+      to: z.string().nullable(),
+      reason: z.string().nullable(),
+      branch: z.string().nullable(),
+      cause: z.string(),
+      at: Time,
+    }),
+  ),
+  /** Oldest first; `by` is the API key id that gave it. */
+  feedback: z.array(
+    z.object({
+      fit: feedbackGiven.fit.unwrap().nullable(),
+      outcome: feedbackGiven.outcome.unwrap().nullable(),
+      note: z.string().nullable(),
+      at: Time,
+      by: z.string().nullable(),
+    }),
+  ),
+  /** Every webhook delivery of the lead's changes, with its payload and attempts, oldest first. */
+  deliveries: z.array(DeliveryLog.shape.deliveries.element.extend({ webhookId: z.string() })),
+  /** Events counted when the export began. */
+  eventCount: z.number().int(),
+  /**
+   * Attributed to the lead by time, then anonymous events of its visitors never attributed to any
+   * lead (`leadId` null).
+   */
+  events: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string(),
+      ts: Time,
+      visitor: z.string().nullable(),
+      leadId: z.string().nullable(),
+      url: z.string().nullable(),
+      title: z.string().nullable(),
+      referrer: z.string().nullable(),
+      contentType: z.string().nullable(),
+      props: z.record(z.string(), Scalar).nullable(),
+      receivedAt: Time,
+    }),
+  ),
+});
+
 export const RetryAnswer = z.object({ delivery: z.object({ id: z.string(), status: z.string() }) });
 
 /** A secret API key as listed: never its hash, never the key itself. */

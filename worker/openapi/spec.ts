@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ServerBatch, WireBatch, WireEvent } from '../ingest/wire';
+import { FIRST_PAGE, MAX_EVENTS } from '../leads/export';
 import { SalesUpdate } from '../leads/sales';
 import { ChangeItem } from '../changes/item';
 import { ApiKeyInput, MAX_ACTIVE_KEYS } from '../routes/api-keys';
@@ -59,6 +60,7 @@ export const named: Record<string, z.ZodType> = {
   Recompute: answer.Recompute,
   LeadSummary: answer.LeadSummary,
   Lead: answer.LeadDetail,
+  LeadExport: answer.LeadExport,
   SalesUpdate,
   Change: ChangeItem,
   Webhook: answer.Webhook,
@@ -148,6 +150,36 @@ export const operations: Operation[] = [
     description: 'Give a stage, feedback, or both; feedback needs at least one of `fit`, `outcome`, `note`.',
     body: SalesUpdate,
     response: answer.LeadSummary,
+    errors: { 503: 'the lead was being changed by other requests; send again' },
+  },
+  {
+    id: 'exportLead',
+    method: 'get',
+    path: '/v1/leads/{id}/export',
+    tag: 'leads',
+    summary: 'Everything held about a lead, as one JSON file (right of access)',
+    description:
+      'The lead, its visitors, every event (attributed, and anonymous ones of its visitors), its transitions, sales ' +
+      'feedback and webhook deliveries with their payloads and attempts, as `Content-Disposition: attachment; ' +
+      'filename="lead-{id}.json"`. Read in one batch; past its first ' +
+      `${FIRST_PAGE.toLocaleString('en-US')} events the document is streamed, the events read page by page as the ` +
+      'client reads. `eventCount` is the count when the export began. A lead with more than ' +
+      `${MAX_EVENTS.toLocaleString('en-US')} events is refused with a 413 before anything is sent.`,
+    response: answer.LeadExport,
+    errors: { 413: `the lead has more than ${MAX_EVENTS.toLocaleString('en-US')} events: too many for one export` },
+  },
+  {
+    id: 'deleteLead',
+    method: 'delete',
+    path: '/v1/leads/{id}',
+    tag: 'leads',
+    summary: 'Erase a lead and everything personal held about it',
+    description:
+      'In one transaction: the lead, the visitors that identified as it, its events and the anonymous events of those ' +
+      'visitors, its transitions (the changes feed and webhooks skip them from then on, read or not), sales feedback, ' +
+      'and its webhook deliveries with their attempts, pending or delivered: a pending one is never sent. The segment ' +
+      'counters are decremented; the daily band counts, which name nobody, are kept. A second call answers 404.',
+    status: 204,
     errors: { 503: 'the lead was being changed by other requests; send again' },
   },
   {

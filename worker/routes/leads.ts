@@ -1,4 +1,7 @@
-/** @module `GET /v1/leads` and `GET /v1/leads/{id}`: segments' members and why each has its score. */
+/**
+ * @module `GET /v1/leads` and `GET /v1/leads/{id}`: segments' members and why each has its score;
+ * sales' changes; a lead's export and its erasure.
+ */
 import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -6,6 +9,8 @@ import { database } from '../db/client';
 import { leadWithHistory, listLeads } from '../db/leads';
 import { leads } from '../db/schema';
 import type { AppEnv } from '../env';
+import { eraseLead } from '../leads/erase';
+import { exportLead } from '../leads/export';
 import { SalesUpdate, salesWrites } from '../leads/sales';
 import { isWriteConflict } from '../leads/write';
 import { readJsonBody } from '../lib/body';
@@ -107,4 +112,24 @@ leadsRoutes.patch('/:id', async (c) => {
   }
   const [after] = await db.select().from(leads).where(eq(leads.id, id));
   return c.json(leadSummary(after!));
+});
+
+leadsRoutes.get('/:id/export', async (c) => {
+  const id = c.req.param('id');
+  const found = await exportLead(database(c.env.DB), c.get('site').id, id, Date.now());
+  if (!found) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
+  return c.body(found.body, 200, {
+    'content-type': 'application/json; charset=UTF-8',
+    'content-disposition': `attachment; filename="lead-${found.lead.id}.json"`,
+    // Personal data: no cache between the worker and whoever asked keeps a copy.
+    'cache-control': 'no-store',
+  });
+});
+
+leadsRoutes.delete('/:id', async (c) => {
+  const id = c.req.param('id');
+  if (!(await eraseLead(database(c.env.DB), c.get('site').id, id))) {
+    throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
+  }
+  return c.body(null, 204);
 });

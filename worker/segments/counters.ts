@@ -18,7 +18,8 @@ export interface Move {
   siteId: string;
   /** null for a new lead. */
   before: Place | null;
-  after: Place;
+  /** null for an erased lead. */
+  after: Place | null;
 }
 
 const keysOf = ({ band, score }: Place): [string, string][] =>
@@ -35,7 +36,7 @@ export function counterWrites(db: Database, moves: readonly Move[]): BatchItem<'
   };
   for (const m of moves) {
     if (m.before) add(m.siteId, m.before, -1);
-    add(m.siteId, m.after, 1);
+    if (m.after) add(m.siteId, m.after, 1);
   }
   const rows = [...delta].filter(([, n]) => n !== 0).map(([k, n]) => [...(JSON.parse(k) as string[]), n]);
   if (rows.length === 0) return [];

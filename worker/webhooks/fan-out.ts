@@ -6,7 +6,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
-import { deliveries, webhooks } from '../db/schema';
+import { deliveries, transitions, webhooks } from '../db/schema';
 import { changesAfter, itemOf, type ChangeRow } from '../changes/feed';
 import { randomToken } from '../lib/ids';
 import { rowsWrittenBy } from './rows';
@@ -51,14 +51,16 @@ export async function fanOut(db: Database, now: number): Promise<{ created: numb
       .map((r) => [`msg_${randomToken(24)}`, hook.id, hook.siteId, r.t.leadId, r.t.seq, r.t.type, payloadOf(r)]);
     created += due.length;
     for (let j = 0; j < due.length; j += 500) {
-      // drizzle lists every column in schema order; seq NULL lets SQLite number the row.
+      // drizzle lists every column in schema order; seq NULL lets SQLite number the row. A change
+      // whose lead was erased since it was read is gone from transitions: it is not delivered.
       writes.push(
         db
           .insert(deliveries)
           .select(
             sql`SELECT NULL, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5,
                 j.value ->> 6, 'pending', 0, ${now}, NULL, NULL, NULL, ${now}, NULL
-              FROM json_each(${JSON.stringify(due.slice(j, j + 500))}) AS j ORDER BY j.key`,
+              FROM json_each(${JSON.stringify(due.slice(j, j + 500))}) AS j
+              WHERE j.value ->> 4 IN (SELECT ${transitions.seq} FROM ${transitions}) ORDER BY j.key`,
           )
           .onConflictDoNothing(),
       );

@@ -143,7 +143,14 @@ export async function recordAttempts(db: Database, now: number, attempts: Attemp
   const healthy = [...new Set(attempts.filter(ok).map((a) => a.webhookId))];
   const failing = [...new Set(attempts.filter((a) => !ok(a)).map((a) => a.webhookId))].filter((id) => !healthy.includes(id));
   const results = await db.batch([
-    db.insert(deliveryAttempts).select(sql`SELECT NULL, ${at(0)}, ${now}, ${at(1)}, ${at(2)}, ${at(3)} FROM json_each(${json}) AS j ORDER BY j.key`),
+    // A delivery erased with its lead (or its subscription deleted) while it was being sent has no
+    // log left to add to: its attempt is dropped rather than failing the others' records.
+    db
+      .insert(deliveryAttempts)
+      .select(
+        sql`SELECT NULL, ${at(0)}, ${now}, ${at(1)}, ${at(2)}, ${at(3)} FROM json_each(${json}) AS j
+          WHERE ${at(0)} IN (SELECT ${deliveries.id} FROM ${deliveries}) ORDER BY j.key`,
+      ),
     db
       .update(deliveries)
       .set({

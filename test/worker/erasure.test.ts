@@ -1,0 +1,389 @@
+import { env } from 'cloudflare:workers';
+import { eq } from 'drizzle-orm';
+import { describe, expect, inject, it } from 'vitest';
+import { database } from '../../worker/db/client';
+import { leads } from '../../worker/db/schema';
+import { erasureWrites, eraseLead } from '../../worker/leads/erase';
+import { exportLead } from '../../worker/leads/export';
+import { salesWrites } from '../../worker/leads/sales';
+import { isWriteConflict } from '../../worker/leads/write';
+import { LeadExport } from '../../worker/openapi/responses';
+import { dispatchWebhooks } from '../../worker/webhooks/dispatch';
+import { recordAttempts } from '../../worker/webhooks/send';
+import { api, browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
+
+type Json = Record<string, any>;
+
+const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
+  browserEvent(visitor, 'identify', { traits: { email, ...traits } });
+const page = (visitor: string, path: string, extra: Record<string, unknown> = {}) =>
+  browserEvent(visitor, 'page_view', { url: `${ORIGIN}${path}`, ...extra });
+
+const receiver = inject('receiverUrl');
+let paths = 0;
+/** A receiver of its own on the test's webhook server; `failFirst` requests answer 503. */
+async function newReceiver(failFirst = 0) {
+  const path = `/erasure/${Date.now().toString(36)}-${++paths}`;
+  await fetch(`${receiver}/_plan${path}`, { method: 'POST', body: JSON.stringify({ failFirst }) });
+  return {
+    url: `${receiver}${path}`,
+    log: async () => (await (await fetch(`${receiver}/_log${path}`)).json()) as { id: string; answered: number; body: { data: { lead: { id: string } | null } } }[],
+  };
+}
+
+async function subscribe(site: TestSite, url: string) {
+  const res = await api(site, '/v1/webhooks', {
+    method: 'POST',
+    body: JSON.stringify({ url, types: ['lead.band_changed', 'lead.stage_changed', 'lead.excluded', 'lead.included', 'branch.triggered'] }),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { webhook: { id: string } }).webhook;
+}
+
+const rows = async <T = Json>(query: string, ...binds: unknown[]) => (await env.DB.prepare(query).bind(...binds).all<T>()).results;
+const one = async (query: string, ...binds: unknown[]) => (await env.DB.prepare(query).bind(...binds).first<{ n: number }>())!.n;
+
+/** Waits until the dispatches requests start on their own (`waitUntil`) are over. */
+async function settle() {
+  let quiet = 0;
+  while (quiet < 3) {
+    await new Promise((ok) => setTimeout(ok, 100));
+    const leased = await one('SELECT count(*) AS n FROM deliveries WHERE lease_until > ?', Date.now());
+    quiet = leased === 0 ? quiet + 1 : 0;
+  }
+}
+
+/** Every row anywhere that belongs to the lead or to the visitors it had. */
+async function heldAbout(siteId: string, leadId: string, visitorIds: string[], deliveryIds: string[], searchRowid: number) {
+  const vis = JSON.stringify(visitorIds);
+  const dels = JSON.stringify(deliveryIds);
+  return {
+    leads: await one('SELECT count(*) AS n FROM leads WHERE id = ?', leadId),
+    visitors: await one(`SELECT count(*) AS n FROM visitors WHERE site_id = ? AND (lead_id = ? OR id IN (SELECT value FROM json_each(?)))`, siteId, leadId, vis),
+    events: await one(`SELECT count(*) AS n FROM events WHERE site_id = ? AND (lead_id = ? OR visitor_id IN (SELECT value FROM json_each(?)))`, siteId, leadId, vis),
+    transitions: await one('SELECT count(*) AS n FROM transitions WHERE lead_id = ?', leadId),
+    feedback: await one('SELECT count(*) AS n FROM feedback WHERE lead_id = ?', leadId),
+    deliveries: await one(`SELECT count(*) AS n FROM deliveries WHERE lead_id = ? OR id IN (SELECT value FROM json_each(?))`, leadId, dels),
+    deliveryAttempts: await one(`SELECT count(*) AS n FROM delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))`, dels),
+    search: await one('SELECT count(*) AS n FROM lead_search WHERE rowid = ?', searchRowid),
+    searchContent: await one('SELECT count(*) AS n FROM lead_search_content WHERE id = ?', searchRowid),
+  };
+}
+
+/** Everything stored for a lead that erasing another must not touch. */
+async function snapshotOf(siteId: string, leadId: string) {
+  return {
+    lead: await rows('SELECT * FROM leads WHERE id = ?', leadId),
+    visitors: await rows('SELECT * FROM visitors WHERE site_id = ? AND lead_id = ? ORDER BY id', siteId, leadId),
+    events: await rows('SELECT * FROM events WHERE lead_id = ? ORDER BY seq', leadId),
+    transitions: await rows('SELECT * FROM transitions WHERE lead_id = ? ORDER BY seq', leadId),
+    deliveries: await rows('SELECT id, status, payload FROM deliveries WHERE lead_id = ? ORDER BY seq', leadId),
+  };
+}
+
+/** The segment counters, and the same counted from the leads (zero counters left out). */
+async function counters(siteId: string) {
+  const kept = await rows<{ kind: string; key: string; count: number }>(
+    `SELECT kind, key, count FROM segment_counts WHERE site_id = ? AND count <> 0 ORDER BY kind, key`,
+    siteId,
+  );
+  const bands = await rows<{ key: string; count: number }>(
+    `SELECT coalesce(band, '') AS key, count(*) AS count FROM leads WHERE site_id = ? GROUP BY 1`,
+    siteId,
+  );
+  const buckets = new Map<string, number>();
+  for (const { score } of await rows<{ score: number }>(`SELECT score FROM leads WHERE site_id = ? AND band IS NOT NULL`, siteId)) {
+    const key = String(Math.floor(score / 5) * 5);
+    buckets.set(key, (buckets.get(key) ?? 0) + 1);
+  }
+  const counted = [
+    ...bands.map((b) => ({ kind: 'band', key: b.key, count: b.count })),
+    ...[...buckets].map(([key, count]) => ({ kind: 'score', key, count })),
+  ].sort((a, b) => a.kind.localeCompare(b.kind) || a.key.localeCompare(b.key));
+  return { kept, counted };
+}
+
+async function exported(site: TestSite, id: string) {
+  const res = await api(site, `/v1/leads/${id}/export`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(res.headers.get('content-disposition')).toBe(`attachment; filename="lead-${id}.json"`);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  const body = (await res.json()) as Json;
+  // The documented schema describes the whole document, field for field.
+  expect(LeadExport.parse(body)).toEqual(body);
+  return body;
+}
+
+describe('erasing a lead and exporting what is held about it', () => {
+  it('exports everything held about a lead, then erases all of it and nothing else', async () => {
+    const site = await newSite();
+    const ok = await newReceiver();
+    const failing = await newReceiver(1000);
+    const okHook = await subscribe(site, ok.url);
+    const failingHook = await subscribe(site, failing.url);
+
+    // Ana browses anonymously, then identifies; a second browser of hers identifies later.
+    await collect({
+      site: site.siteKey,
+      events: [
+        page('ana-1', '/pricing', { title: 'Pricing', referrer: 'https://search.example/?q=lead+scoring', props: { plan: 'pro' } }),
+        page('ana-1', '/references', { title: 'Customers' }),
+      ],
+    });
+    await collect({ site: site.siteKey, events: [identify('ana-1', 'ana@acme.io', { jobTitle: 'Marketing', firstName: 'Ana', company: 'Acme' })] });
+    await collect({ site: site.siteKey, events: [identify('ana-2', 'ana@acme.io'), page('ana-2', '/pricing'), page('ana-2', '/pricing')] });
+    // Bob on the same site, and an anonymous browser who never says who they are.
+    await collect({ site: site.siteKey, events: [identify('bob-1', 'bob@acme.io', { jobTitle: 'Marketing Director' }), page('bob-1', '/pricing')] });
+    await collect({ site: site.siteKey, events: [page('anon-1', '/blog')] });
+    await settle();
+
+    const [ana] = await rows<{ id: string; rowid: number }>(`SELECT id, rowid FROM leads WHERE site_id = ? AND email = 'ana@acme.io'`, site.id);
+    const [bob] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ? AND email = 'bob@acme.io'`, site.id);
+    const patched = await api(site, `/v1/leads/${ana!.id}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ stage: 'sql', feedback: { fit: 'good', note: 'Ana asked for a call' } }),
+    });
+    expect(patched.status).toBe(200);
+    // An anonymous event of one of her browsers that was never attributed (a collect that read the
+    // browser as anonymous while another identified it): hers too.
+    await env.DB.prepare(
+      `INSERT INTO events (site_id, id, visitor_id, lead_id, type, ts, url, received_at) VALUES (?, 'ev-anon-race', 'ana-2', NULL, 'page_view', ?, ?, ?)`,
+    )
+      .bind(site.id, Date.now(), `${ORIGIN}/pricing`, Date.now())
+      .run();
+    // Fans the stage change out and sends what is due: to `ok` delivered, to `failing` pending.
+    await dispatchWebhooks(env.DB, { deadline: Date.now() + 10_000 });
+
+    const anaDeliveries = await rows<{ id: string; webhook_id: string; status: string; attempts: number }>(
+      'SELECT id, webhook_id, status, attempts FROM deliveries WHERE lead_id = ?',
+      ana!.id,
+    );
+    expect(anaDeliveries.filter((d) => d.webhook_id === okHook.id).map((d) => d.status)).toContain('delivered');
+    expect(anaDeliveries.filter((d) => d.webhook_id === failingHook.id).every((d) => d.status === 'pending')).toBe(true);
+    expect(anaDeliveries.some((d) => d.webhook_id === failingHook.id && d.attempts > 0)).toBe(true);
+    const anaDeliveryIds = anaDeliveries.map((d) => d.id);
+    const visitorIds = ['ana-1', 'ana-2'];
+
+    // The export holds all of it.
+    const doc = await exported(site, ana!.id);
+    expect(doc.lead).toMatchObject({ id: ana!.id, email: 'ana@acme.io', stage: 'sql', profile: { firstName: 'Ana', company: 'Acme', jobTitle: 'Marketing' } });
+    expect(doc.visitors.map((v: Json) => v.id).sort()).toEqual(visitorIds);
+    const storedEventIds = (await rows<{ id: string }>(`SELECT id FROM events WHERE lead_id = ? OR (site_id = ? AND visitor_id IN ('ana-1', 'ana-2'))`, ana!.id, site.id)).map((e) => e.id);
+    expect(doc.events.map((e: Json) => e.id).sort()).toEqual(storedEventIds.sort());
+    expect(doc.eventCount).toBe(storedEventIds.length);
+    expect(doc.events.find((e: Json) => e.id === 'ev-anon-race')).toMatchObject({ visitor: 'ana-2', leadId: null });
+    expect(doc.events.find((e: Json) => e.title === 'Pricing')).toMatchObject({
+      url: `${ORIGIN}/pricing`,
+      referrer: 'https://search.example/?q=lead+scoring',
+      props: { plan: 'pro' },
+      visitor: 'ana-1',
+      leadId: ana!.id,
+    });
+    const storedTransitions = await rows<{ type: string }>('SELECT type FROM transitions WHERE lead_id = ? ORDER BY seq', ana!.id);
+    expect(doc.transitions.map((t: Json) => t.type)).toEqual(storedTransitions.map((t) => t.type));
+    expect(doc.transitions.map((t: Json) => t.type)).toContain('lead.stage_changed');
+    expect(doc.feedback).toEqual([{ fit: 'good', outcome: null, note: 'Ana asked for a call', at: expect.any(Number), by: expect.any(String) }]);
+    expect(doc.deliveries.map((d: Json) => d.id).sort()).toEqual([...anaDeliveryIds].sort());
+    expect(new Set(doc.deliveries.map((d: Json) => d.status))).toEqual(new Set(['delivered', 'pending']));
+    expect(doc.deliveries.every((d: Json) => d.payload.data.lead.email === 'ana@acme.io')).toBe(true);
+    expect(doc.deliveries.some((d: Json) => d.log.length > 0)).toBe(true);
+
+    const before = await heldAbout(site.id, ana!.id, visitorIds, anaDeliveryIds, ana!.rowid);
+    for (const [table, n] of Object.entries(before)) expect(n, table).toBeGreaterThan(0);
+    const bobBefore = await snapshotOf(site.id, bob!.id);
+    const anonBefore = await rows(`SELECT * FROM events WHERE site_id = ? AND visitor_id = 'anon-1'`, site.id);
+    const failingSeen = (await failing.log()).filter((r) => r.body.data.lead?.id === ana!.id).length;
+    const bandDailyBefore = await rows('SELECT * FROM band_daily WHERE site_id = ? ORDER BY day, band', site.id);
+
+    const erased = await api(site, `/v1/leads/${ana!.id}`, { method: 'DELETE' });
+    expect(erased.status).toBe(204);
+
+    expect(await heldAbout(site.id, ana!.id, visitorIds, anaDeliveryIds, ana!.rowid)).toEqual(
+      Object.fromEntries(Object.keys(before).map((k) => [k, 0])),
+    );
+    // Nothing else moved: Bob, the anonymous browser, the daily counts.
+    expect(await snapshotOf(site.id, bob!.id)).toEqual(bobBefore);
+    expect(await rows(`SELECT * FROM events WHERE site_id = ? AND visitor_id = 'anon-1'`, site.id)).toEqual(anonBefore);
+    expect(await rows('SELECT * FROM band_daily WHERE site_id = ? ORDER BY day, band', site.id)).toEqual(bandDailyBefore);
+    // The counters say what a count of the leads says.
+    const { kept, counted } = await counters(site.id);
+    expect(kept).toEqual(counted);
+    // Search no longer finds her, through the trigram index or the short-term path.
+    for (const q of ['ana@acme', 'Ana', 'an']) {
+      const { leads: found } = (await (await api(site, `/v1/leads?q=${encodeURIComponent(q)}`)).json()) as { leads: { id: string }[] };
+      expect(found.map((l) => l.id), q).not.toContain(ana!.id);
+    }
+    expect(await one(`SELECT count(*) AS n FROM lead_search WHERE body LIKE '%ana@acme.io%'`)).toBe(0);
+    // And its trigrams left the index itself, not only marked deleted: the index deletes securely.
+    expect(await one(`SELECT v AS n FROM lead_search_config WHERE k = 'secure-delete'`)).toBe(1);
+    // The changes feed skips her changes from now on.
+    const feed = (await (await api(site, '/v1/changes?limit=1000')).json()) as { items: { lead: { id: string } | null }[] };
+    expect(feed.items.length).toBeGreaterThan(0);
+    expect(feed.items.filter((i) => i.lead?.id === ana!.id || i.lead === null)).toEqual([]);
+
+    // The dispatcher, two days on (every retry due), never sends her pending delivery; Bob's still goes.
+    const failingBob = (await failing.log()).filter((r) => r.body.data.lead?.id === bob!.id).length;
+    await dispatchWebhooks(env.DB, { now: Date.now() + 2 * 86_400_000, deadline: Date.now() + 10_000 });
+    expect((await failing.log()).filter((r) => r.body.data.lead?.id === ana!.id)).toHaveLength(failingSeen);
+    expect((await failing.log()).filter((r) => r.body.data.lead?.id === bob!.id).length).toBeGreaterThan(failingBob);
+    expect(await one('SELECT count(*) AS n FROM deliveries WHERE lead_id = ?', ana!.id)).toBe(0);
+
+    // Gone: 404 everywhere, and erasing again is a 404 too.
+    for (const [path, method] of [
+      [`/v1/leads/${ana!.id}`, 'GET'],
+      [`/v1/leads/${ana!.id}/export`, 'GET'],
+      [`/v1/leads/${ana!.id}`, 'DELETE'],
+    ] as const) {
+      const res = await api(site, path, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('lead_not_found');
+    }
+
+    // Her browser comes back: it is a stranger, and saying who she is makes a new lead from nothing.
+    await collect({ site: site.siteKey, events: [page('ana-1', '/pricing'), identify('ana-1', 'ana@acme.io')] });
+    const [again] = await rows<{ id: string; event_count: number }>(`SELECT id, event_count FROM leads WHERE site_id = ? AND email = 'ana@acme.io'`, site.id);
+    expect(again!.id).not.toBe(ana!.id);
+    expect(again!.event_count).toBe(2);
+    await settle();
+    const after = await counters(site.id);
+    expect(after.kept).toEqual(after.counted);
+  });
+
+  it("answers 404 to another site's key, and leaves that lead alone", async () => {
+    const a = await newSite();
+    const b = await newSite();
+    await collect({ site: a.siteKey, events: [identify('gil-1', 'gil@acme.io'), page('gil-1', '/pricing')] });
+    const [gil] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ?`, a.id);
+    const before = await snapshotOf(a.id, gil!.id);
+    for (const [path, method] of [
+      [`/v1/leads/${gil!.id}`, 'DELETE'],
+      [`/v1/leads/${gil!.id}/export`, 'GET'],
+      ['/v1/leads/ld_nobody', 'DELETE'],
+      ['/v1/leads/ld_nobody/export', 'GET'],
+    ] as const) {
+      expect((await api(b, path, { method })).status, `${method} ${path}`).toBe(404);
+    }
+    expect(await snapshotOf(a.id, gil!.id)).toEqual(before);
+    expect((await api(a, `/v1/leads/${gil!.id}/export`)).status).toBe(200);
+  });
+
+  it('is guarded: a write computed before the erasure fails after it, and a stale erasure is redone', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('cy-1', 'cy@acme.io', { jobTitle: 'Marketing' })] });
+    const db = database(env.DB);
+    const [read] = await db.select().from(leads).where(eq(leads.siteId, site.id));
+    const batch = (items: unknown[]) => db.batch(items as unknown as Parameters<typeof db.batch>[0]);
+
+    // An erasure computed from an older read (the lead changed since) fails whole, deleting nothing.
+    await collect({ site: site.siteKey, events: [page('cy-1', '/pricing')] });
+    const stale = await batch(erasureWrites(db, read!)).catch((err: unknown) => err);
+    expect(isWriteConflict(stale)).toBe(true);
+    expect(await one('SELECT count(*) AS n FROM leads WHERE id = ?', read!.id)).toBe(1);
+    expect(await one('SELECT count(*) AS n FROM events WHERE lead_id = ?', read!.id)).toBe(2);
+    // The route reads again and erases.
+    expect(await eraseLead(db, site.id, read!.id)).toBe(true);
+    expect(await one('SELECT count(*) AS n FROM events WHERE lead_id = ?', read!.id)).toBe(0);
+
+    // A sales change computed before the erasure fails after it: no transition, feedback or count
+    // left pointing at a lead that is gone.
+    const countersBefore = await rows('SELECT * FROM segment_counts WHERE site_id = ? ORDER BY kind, key', site.id);
+    const late = await batch(salesWrites(db, read!, { stage: 'sql', feedback: { note: 'late' } }, 'key', Date.now())).catch((err: unknown) => err);
+    expect(isWriteConflict(late)).toBe(true);
+    expect(await one('SELECT count(*) AS n FROM transitions WHERE lead_id = ?', read!.id)).toBe(0);
+    expect(await one('SELECT count(*) AS n FROM feedback WHERE lead_id = ?', read!.id)).toBe(0);
+    expect(await rows('SELECT * FROM segment_counts WHERE site_id = ? ORDER BY kind, key', site.id)).toEqual(countersBefore);
+    const { kept, counted } = await counters(site.id);
+    expect(kept).toEqual(counted);
+  });
+
+  it('never delivers a change whose lead was erased while the dispatcher was fanning it out or sending it', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('di-1', 'di@acme.io', { jobTitle: 'Marketing' })] });
+    await collect({ site: site.siteKey, events: [identify('ed-1', 'ed@acme.io', { jobTitle: 'Marketing' })] });
+    await settle();
+    const r = await newReceiver();
+    const hook = await subscribe(site, r.url);
+    const [di] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ? AND email = 'di@acme.io'`, site.id);
+    const [ed] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ? AND email = 'ed@acme.io'`, site.id);
+    // PATCH starts no dispatch: the change waits in the outbox.
+    expect((await api(site, `/v1/leads/${di!.id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'sql' }) })).status).toBe(200);
+    const [change] = await rows<{ seq: number }>('SELECT seq FROM transitions WHERE lead_id = ? AND type = ?', di!.id, 'lead.stage_changed');
+
+    // The fan-out reads the change (its first batch), then the lead is erased before it writes.
+    let batches = 0;
+    const racing = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === 'batch') {
+          return async (statements: D1PreparedStatement[]) => {
+            if (++batches === 2) expect(await eraseLead(database(env.DB), site.id, di!.id)).toBe(true);
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await dispatchWebhooks(racing, { deadline: Date.now() + 10_000 });
+    expect(batches).toBeGreaterThanOrEqual(2);
+    // It had read the change (its cursor moved past it), and made no delivery of it.
+    expect(await one('SELECT cursor AS n FROM webhooks WHERE id = ?', hook.id)).toBeGreaterThanOrEqual(change!.seq);
+    expect(await one('SELECT count(*) AS n FROM deliveries WHERE lead_id = ? OR transition_seq = ?', di!.id, change!.seq)).toBe(0);
+    expect((await r.log()).filter((x) => JSON.stringify(x.body).includes('di@acme.io'))).toEqual([]);
+
+    // A delivery erased while its request is on the wire: the request cannot be called back, but its
+    // attempt has no log left to join, and the others' attempts are recorded all the same.
+    expect((await api(site, `/v1/leads/${ed!.id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'sql' }) })).status).toBe(200);
+    const now = Date.now();
+    await dispatchWebhooks(env.DB, { deadline: now + 10_000 });
+    const edDeliveries = await rows<{ id: string }>('SELECT id FROM deliveries WHERE lead_id = ? ORDER BY seq', ed!.id);
+    expect(edDeliveries.length).toBeGreaterThan(0);
+    const other = { deliveryId: edDeliveries[0]!.id, webhookId: hook.id, status: 204, error: null, durationMs: 3 };
+    const erasedMeanwhile = { deliveryId: 'msg_erased_meanwhile', webhookId: hook.id, status: 204, error: null, durationMs: 3 };
+    const attemptsBefore = await one('SELECT count(*) AS n FROM delivery_attempts WHERE delivery_id = ?', other.deliveryId);
+    await recordAttempts(database(env.DB), now, [erasedMeanwhile, other]);
+    expect(await one('SELECT count(*) AS n FROM delivery_attempts WHERE delivery_id = ?', other.deliveryId)).toBe(attemptsBefore + 1);
+    expect(await one(`SELECT count(*) AS n FROM delivery_attempts WHERE delivery_id = 'msg_erased_meanwhile'`)).toBe(0);
+  });
+
+  it('streams an export of many events page by page, whole and in order, and refuses one too large', async () => {
+    const site = await newSite();
+    const base = Date.now();
+    const events = [identify('fa-1', 'fay@acme.io'), ...Array.from({ length: 40 }, (_, i) => page('fa-1', `/docs/${i}`, { ts: base - (40 - i) * 1000 }))];
+    // Two events of the same millisecond, 4th and 5th in time: the first page (4 events) ends between
+    // them. Pages go by (time, seq), so neither is lost nor repeated at the edge.
+    events.push(page('fa-1', '/same-ms-a', { ts: base - 37_500 }), page('fa-1', '/same-ms-b', { ts: base - 37_500 }));
+    await collect({ site: site.siteKey, events: events.slice(0, 1) });
+    await collect({ site: site.siteKey, events: events.slice(1) });
+    await env.DB.prepare(
+      `INSERT INTO events (site_id, id, visitor_id, lead_id, type, ts, received_at) VALUES (?, 'anon-a', 'fa-1', NULL, 'page_view', 1, 1), (?, 'anon-b', 'fa-1', NULL, 'page_view', 2, 2), (?, 'anon-c', 'fa-1', NULL, 'page_view', 3, 3)`,
+    )
+      .bind(site.id, site.id, site.id)
+      .run();
+    const [fay] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ?`, site.id);
+    const db = database(env.DB);
+    const expected = [
+      ...(await rows<{ id: string }>('SELECT id FROM events WHERE lead_id = ? ORDER BY ts, seq', fay!.id)).map((e) => e.id),
+      'anon-a',
+      'anon-b',
+      'anon-c',
+    ];
+    expect(expected.length).toBe(46);
+    expect(expected.slice(3, 5)).toEqual(events.slice(-2).map((e) => e.id));
+
+    // Pages of 4 events at first, then of ceil(46 / 5) = 10: several reads after the first batch.
+    const small = await exportLead(db, site.id, fay!.id, Date.now(), { firstPage: 4, maxReads: 5, maxEvents: 100 });
+    const doc = JSON.parse(await new Response(small!.body).text()) as Json;
+    expect(LeadExport.parse(doc)).toEqual(doc);
+    expect(doc.eventCount).toBe(46);
+    expect(doc.events.map((e: Json) => e.id)).toEqual(expected);
+    // The whole export in one page says the same.
+    const whole = await exportLead(db, site.id, fay!.id, doc.exportedAt);
+    expect(JSON.parse(await new Response(whole!.body).text())).toEqual(doc);
+
+    await expect(exportLead(db, site.id, fay!.id, Date.now(), { firstPage: 4, maxReads: 5, maxEvents: 45 })).rejects.toMatchObject({
+      status: 413,
+      code: 'export_too_large',
+    });
+  });
+});

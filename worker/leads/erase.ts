@@ -1,0 +1,98 @@
+/**
+ * @module Erasing a lead (`DELETE /v1/leads/{id}`): everything personal held about it goes in one
+ * guarded D1 batch, so that it is gone whole or not at all.
+ *
+ * Erased: the lead (profile, scores, band, stage; its search entry goes with it, by the
+ * `leads_search_delete` trigger, and its trigrams with FTS5's secure-delete), the visitors that identified as it, every event attributed to it
+ * and the anonymous events of those visitors, its transitions (so the changes feed and the webhooks
+ * skip them), sales' feedback, and its webhook deliveries with their attempts, delivered ones too
+ * since their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
+ * decremented here; `band_daily`; a trigger's member count; the model and its recomputes' counts).
+ */
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { Database } from '../db/client';
+import { deliveries, deliveryAttempts, events, feedback, leads, transitions, visitors, webhooks } from '../db/schema';
+import { ApiError } from '../lib/errors';
+import { counterWrites } from '../segments/counters';
+import { conflictGuard, isWriteConflict, type LeadRow } from './write';
+
+/** What erasing needs of the stored lead: its `rev` for the guard, its place for the counters. */
+export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band' | 'score'>;
+
+/** Attempts before answering 503, as `PATCH /v1/leads/{id}` does. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The lead's visitors, transitions and deliveries, as subqueries: every statement of the batch
+ * finds its rows by an index, whatever the size of the site.
+ */
+export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteId'>) {
+  const visitorIds = db.select({ id: visitors.id }).from(visitors).where(and(eq(visitors.siteId, siteId), eq(visitors.leadId, id)));
+  const transitionSeqs = db
+    .select({ seq: transitions.seq })
+    .from(transitions)
+    .where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id)));
+  // A delivery is one transition sent to one subscription: (webhook, transition) is its unique
+  // index, so this finds the lead's deliveries without reading the rest of the log.
+  const delivered = and(
+    inArray(deliveries.webhookId, db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.siteId, siteId))),
+    inArray(deliveries.transitionSeq, transitionSeqs),
+    eq(deliveries.leadId, id),
+  );
+  return {
+    visitorIds,
+    transitionSeqs,
+    deliveries: delivered,
+    deliveryIds: db.select({ id: deliveries.id }).from(deliveries).where(delivered),
+    /** Events of the lead's visitors that were never attributed to any lead. */
+    anonymousEvents: and(eq(events.siteId, siteId), isNull(events.leadId), inArray(events.visitorId, visitorIds)),
+    attributedEvents: and(eq(events.siteId, siteId), eq(events.leadId, id)),
+  };
+}
+
+/**
+ * The batch. The guard comes first: a writer that changed the lead since it was read (new events,
+ * a new visitor identified, a move across bands) fails it, and the caller reads again, so the
+ * counters are decremented where the lead counts now and nothing written meanwhile is left behind.
+ * The lead's visitors are deleted before the lead, whose removal would set their `lead_id` to null.
+ */
+export function erasureWrites(db: Database, lead: ErasedLead): BatchItem<'sqlite'>[] {
+  const of = ofLead(db, lead);
+  return [
+    conflictGuard(db, [lead]),
+    ...counterWrites(db, [{ siteId: lead.siteId, before: { band: lead.band, score: lead.score }, after: null }]),
+    db.delete(deliveryAttempts).where(inArray(deliveryAttempts.deliveryId, of.deliveryIds)),
+    db.delete(deliveries).where(of.deliveries),
+    db.delete(transitions).where(and(eq(transitions.siteId, lead.siteId), eq(transitions.leadId, lead.id))),
+    db.delete(feedback).where(and(eq(feedback.siteId, lead.siteId), eq(feedback.leadId, lead.id))),
+    db.delete(events).where(of.anonymousEvents),
+    db.delete(events).where(of.attributedEvents),
+    db.delete(visitors).where(and(eq(visitors.siteId, lead.siteId), eq(visitors.leadId, lead.id))),
+    // The lead's search entry goes with it (the `leads_search_delete` trigger), but by default FTS5
+    // only marks an entry deleted and leaves its trigrams in the index until its segments merge.
+    // `secure-delete` removes them at once; it is a lasting option of the index, so from the first
+    // erasure on, every delete and profile change of the index is secure too. Setting it again costs
+    // one row.
+    db.run(sql`INSERT INTO lead_search (lead_search, rank) VALUES ('secure-delete', 1)`),
+    db.delete(leads).where(and(eq(leads.siteId, lead.siteId), eq(leads.id, lead.id))),
+  ];
+}
+
+/** Erases the lead; false when the site has no such lead. Redone from a fresh read on a conflict. */
+export async function eraseLead(db: Database, siteId: string, id: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    const [lead] = await db
+      .select({ id: leads.id, siteId: leads.siteId, rev: leads.rev, band: leads.band, score: leads.score })
+      .from(leads)
+      .where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
+    if (!lead) return false;
+    try {
+      await db.batch(erasureWrites(db, lead) as unknown as Parameters<typeof db.batch>[0]);
+      return true;
+    } catch (err) {
+      if (!isWriteConflict(err)) throw err;
+      if (attempt >= MAX_ATTEMPTS) throw new ApiError(503, 'write_conflict', 'the lead is being changed by other requests; send again');
+    }
+  }
+}
