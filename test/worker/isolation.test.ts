@@ -121,6 +121,8 @@ const CASES: Record<string, (w: World) => Case[]> = {
     { path: `/v1/leads?band=${w.lead.band}`, status: 200, check: (body) => allOf(w, 'leads', body.leads.map((l: Json) => l.id)) },
   ],
   'GET /v1/leads/:id': (w) => [{ path: `/v1/leads/${w.lead.id}`, status: 404 }],
+  'GET /v1/leads/:id/export': (w) => [{ path: `/v1/leads/${w.lead.id}/export`, status: 404 }],
+  'DELETE /v1/leads/:id': (w) => [{ path: `/v1/leads/${w.lead.id}`, init: { method: 'DELETE' }, status: 404 }],
   'PATCH /v1/leads/:id': (w) => [
     { path: `/v1/leads/${w.lead.id}`, init: json('PATCH', { stage: 'customer', feedback: { fit: 'bad', note: 'B was here' } }), status: 404 },
   ],
