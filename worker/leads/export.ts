@@ -22,6 +22,7 @@ import type { Database } from '../db/client';
 import { deliveries, deliveryAttempts, events, feedback, leads, transitions, visitors } from '../db/schema';
 import { changeId } from '../changes/item';
 import { ApiError } from '../lib/errors';
+import { deliveryJson } from '../webhooks/delivery-json';
 import { ofLead } from './erase';
 
 /** Events read with the rest of the lead, in the first batch. */
@@ -147,22 +148,7 @@ export async function exportLead(
       at: t.at,
     })),
     feedback: feedbackRows.map((f) => ({ fit: f.fit, outcome: f.outcome, note: f.note, at: f.createdAt, by: f.createdBy })),
-    deliveries: deliveryRows.map((d) => ({
-      id: d.id,
-      webhookId: d.webhookId,
-      changeId: changeId(d.transitionSeq),
-      type: d.type,
-      leadId: d.leadId,
-      status: d.status,
-      attempts: d.attempts,
-      nextAttemptAt: d.nextAttemptAt,
-      lastStatus: d.lastStatus,
-      lastError: d.lastError,
-      createdAt: d.createdAt,
-      deliveredAt: d.deliveredAt,
-      payload: JSON.parse(d.payload) as unknown,
-      log: (attemptsOf.get(d.id) ?? []).map((a) => ({ at: a.at, status: a.status, error: a.error, durationMs: a.durationMs })),
-    })),
+    deliveries: deliveryRows.map((d) => ({ webhookId: d.webhookId, ...deliveryJson(d, attemptsOf.get(d.id) ?? []) })),
     /** Attributed and anonymous events, counted when the export began. */
     eventCount,
   };

@@ -13,6 +13,7 @@ import { readJsonBody } from '../lib/body';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
+import { deliveryJson } from '../webhooks/delivery-json';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { newSecret } from '../webhooks/signature';
 
@@ -142,27 +143,9 @@ webhooksRoutes.get('/:id/deliveries', async (c) => {
   const log = page.length
     ? await db.select().from(deliveryAttempts).where(inJson(deliveryAttempts.deliveryId, page.map((d) => d.id))).orderBy(desc(deliveryAttempts.seq))
     : [];
-  const logOf = (id: string) =>
-    log
-      .filter((a) => a.deliveryId === id)
-      .slice(0, ATTEMPTS_SHOWN)
-      .map((a) => ({ at: a.at, status: a.status, error: a.error, durationMs: a.durationMs }));
+  const logOf = (id: string) => log.filter((a) => a.deliveryId === id).slice(0, ATTEMPTS_SHOWN);
   return c.json({
-    deliveries: page.map((d) => ({
-      id: d.id,
-      changeId: `chg_${d.transitionSeq}`,
-      type: d.type,
-      leadId: d.leadId,
-      status: d.status,
-      attempts: d.attempts,
-      nextAttemptAt: d.nextAttemptAt,
-      lastStatus: d.lastStatus,
-      lastError: d.lastError,
-      createdAt: d.createdAt,
-      deliveredAt: d.deliveredAt,
-      payload: JSON.parse(d.payload) as unknown,
-      log: logOf(d.id),
-    })),
+    deliveries: page.map((d) => deliveryJson(d, logOf(d.id))),
     nextCursor: rows.length > query.limit ? encodeCursor([page[page.length - 1]!.seq]) : null,
   });
 });
