@@ -27,6 +27,8 @@ export interface SiteContext {
   origins: string[];
   model: Model;
   modelVersion: number;
+  /** An enabled webhook listens: changes are worth dispatching at once (see `dispatchSoon`). */
+  hasWebhooks: boolean;
 }
 
 export interface AppEnv {

@@ -104,7 +104,7 @@ describe('recompute', () => {
     const db = database(env.DB);
     await db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() });
     // The site as a request found it a moment before the save: still on the built-in model.
-    const stale = { id: site.id, name: site.id, siteKey: site.siteKey, origins: [ORIGIN], model: DEFAULT_MODEL, modelVersion: 0 };
+    const stale = { id: site.id, name: site.id, siteKey: site.siteKey, origins: [ORIGIN], model: DEFAULT_MODEL, modelVersion: 0, hasWebhooks: false };
     await ingest(env.DB, stale, [WireEvent.parse(browserEvent('m', 'page_view', { url: `${ORIGIN}/pricing` }))], Date.now());
     const lead = (await leadByEmail(site, 'm@acme.io'))!;
     expect(await env.DB.prepare('SELECT model_version FROM leads WHERE id = ?').bind(lead.id).first('model_version')).toBe(1);

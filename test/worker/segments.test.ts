@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { database } from '../../worker/db/client';
-import { dayOf, snapshotSegments } from '../../worker/segments/snapshot';
+import { dayOf } from '../../worker/lib/day';
+import { snapshotSegments } from '../../worker/segments/snapshot';
 import { api, browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
 
 const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>

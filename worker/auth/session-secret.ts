@@ -6,6 +6,7 @@
 import { database } from '../db/client';
 import { storedSecret } from '../db/worker-secrets';
 import type { Bindings } from '../env';
+import { fromBase64, toBase64 } from '../lib/base64';
 
 /** Shorter is guessable offline from one signed cookie; 32 characters of `openssl rand -base64 32` is 256 bits. */
 const MIN_LENGTH = 32;
@@ -43,10 +44,9 @@ function bindingBytes(secret: string): Uint8Array {
 async function storedKey(d1: D1Database): Promise<CryptoKey> {
   const candidate = toBase64(crypto.getRandomValues(new Uint8Array(32)));
   const value = await storedSecret(database(d1), STORED_NAME, candidate);
-  return importKey(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
+  return importKey(fromBase64(value));
 }
 
 const importKey = (bytes: Uint8Array) =>
   crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
 
-const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));

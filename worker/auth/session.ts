@@ -3,6 +3,7 @@
  * an expiry, sealed with an HMAC-SHA256 signature into the cookie value `<keyId>.<expiresAt>.<mac>`.
  * Its CSRF token is a second HMAC of the same session, under another purpose.
  */
+import { fromBase64Url, toBase64Url } from '../lib/base64';
 
 /**
  * 12 hours: a marketer's working day with the dashboard open, so nobody is signed out mid-day,
@@ -65,11 +66,3 @@ export async function openSession(key: CryptoKey, value: string, now: number): P
 export const csrfToken = (key: CryptoKey, s: Session) => mac(key, 'csrf', s);
 
 export const isCsrfToken = (key: CryptoKey, s: Session, token: string) => verifyMac(key, 'csrf', s, token);
-
-const toBase64Url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-
-function fromBase64Url(text: string): Uint8Array {
-  const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
-  return Uint8Array.from(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
-}

@@ -5,10 +5,15 @@ import type { Database } from './client';
 import { parsedModel } from './models';
 import { apiKeys, sites } from './schema';
 
-/** The current model, folded into the site's own query so that finding a site costs one round trip. */
+/**
+ * The current model, and whether any webhook listens, folded into the site's own query so that
+ * finding a site costs one round trip. `sites.id` is spelled out: drizzle leaves the columns of a
+ * one-table select unqualified, and inside the subqueries a bare "id" would be the webhook's.
+ */
 const currentModel = {
-  version: sql<number | null>`(SELECT version FROM models m WHERE m.site_id = ${sites.id} ORDER BY version DESC LIMIT 1)`,
-  document: sql<string | null>`(SELECT document FROM models m WHERE m.site_id = ${sites.id} ORDER BY version DESC LIMIT 1)`,
+  version: sql<number | null>`(SELECT version FROM models m WHERE m.site_id = sites.id ORDER BY version DESC LIMIT 1)`,
+  document: sql<string | null>`(SELECT document FROM models m WHERE m.site_id = sites.id ORDER BY version DESC LIMIT 1)`,
+  webhooks: sql<number>`EXISTS (SELECT 1 FROM webhooks w WHERE w.site_id = sites.id AND w.disabled_at IS NULL)`,
 };
 
 /** The site of a public site key, or null. */
@@ -24,8 +29,8 @@ export async function siteBySiteKey(db: Database, siteKey: string): Promise<Site
     .from(sites)
     .where(eq(sites.siteKey, siteKey));
   if (!row) return null;
-  const { version, document, ...site } = row;
-  return { ...site, model: parsedModel(site.id, version, document), modelVersion: version ?? 0 };
+  const { version, document, webhooks, ...site } = row;
+  return { ...site, model: parsedModel(site.id, version, document), modelVersion: version ?? 0, hasWebhooks: webhooks === 1 };
 }
 
 /** The site and key id of a secret API key's hash, or null when unknown or revoked. */
@@ -53,6 +58,6 @@ async function siteOfLiveKey(db: Database, key: SQL) {
     .innerJoin(sites, eq(sites.id, apiKeys.siteId))
     .where(and(key, isNull(apiKeys.revokedAt)));
   if (!row) return null;
-  const { keyId, version, document, ...site } = row;
-  return { keyId, site: { ...site, model: parsedModel(site.id, version, document), modelVersion: version ?? 0 } };
+  const { keyId, version, document, webhooks, ...site } = row;
+  return { keyId, site: { ...site, model: parsedModel(site.id, version, document), modelVersion: version ?? 0, hasWebhooks: webhooks === 1 } };
 }

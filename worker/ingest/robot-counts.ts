@@ -2,7 +2,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { robotDaily } from '../db/schema';
-import { dayOf } from '../segments/snapshot';
+import { dayOf } from '../lib/day';
 
 export const countRobot = (db: Database, siteId: string, events: number, now: number) =>
   db

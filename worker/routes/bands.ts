@@ -13,7 +13,8 @@ import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
 import { BUCKET } from '../segments/buckets';
-import { dayOf, segmentStats } from '../segments/snapshot';
+import { dayOf } from '../lib/day';
+import { segmentStats } from '../segments/snapshot';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { leadSummary } from './lead-json';
 
@@ -134,7 +135,7 @@ bandsRoutes.post('/:band/trigger', async (c) => {
     return c.json({ trigger: triggerJson(first), replayed: true }, 200);
   }
   const [created] = await db.select().from(triggers).where(eq(triggers.id, id));
-  dispatchSoon(c.env.DB, c.executionCtx);
+  dispatchSoon(c.env.DB, c.executionCtx, site);
   return c.json({ trigger: triggerJson(created!), replayed: false }, 202);
 });
 

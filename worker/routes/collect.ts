@@ -60,6 +60,6 @@ collect.post('/', async (c) => {
   }
   const { changed, ...result } = await ingest(c.env.DB, site, valid, now);
   // Webhooks hear of a change within seconds rather than at the next cron minute.
-  if (changed) dispatchSoon(c.env.DB, c.executionCtx);
+  if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
   return c.json({ ...result, rejected }, 202);
 });

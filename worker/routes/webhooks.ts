@@ -162,6 +162,7 @@ webhooksRoutes.post('/:id/deliveries/:delivery/retry', async (c) => {
     .where(and(eq(deliveries.webhookId, w.id), eq(deliveries.id, id)))
     .returning({ id: deliveries.id, status: deliveries.status });
   if (!d) throw new ApiError(404, 'delivery_not_found', `no delivery ${JSON.stringify(id)} for this webhook`);
-  dispatchSoon(c.env.DB, c.executionCtx);
+  // Its webhook is enabled (checked above): there is something to send.
+  dispatchSoon(c.env.DB, c.executionCtx, { hasWebhooks: true });
   return c.json({ delivery: d }, 202);
 });

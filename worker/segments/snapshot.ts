@@ -6,9 +6,9 @@
 import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { bandDaily, leads, robotDaily, segmentCounts, sites } from '../db/schema';
+import { dayOf } from '../lib/day';
 import { bucketSql } from './buckets';
 
-export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** Brings today's counts of every site up to date; recounts a site whose day has just begun. */
 export async function snapshotSegments(db: Database, now: number): Promise<void> {

@@ -35,6 +35,11 @@ export async function dispatchWebhooks(d1: D1Database, opts: { now?: number; dea
   return stats;
 }
 
-/** After a response: dispatch what the request's changes call for, without making the client wait. */
-export const dispatchSoon = (d1: D1Database, ctx: Pick<ExecutionContext, 'waitUntil'>) =>
-  ctx.waitUntil(dispatchWebhooks(d1, { deadline: Date.now() + 20_000 }));
+/**
+ * After a response: dispatch what the request's changes call for, without making the client wait.
+ * A site no webhook listens to has nothing to dispatch: its requests leave D1 alone (the cron
+ * still runs the outbox every minute for everyone).
+ */
+export function dispatchSoon(d1: D1Database, ctx: Pick<ExecutionContext, 'waitUntil'>, site: { hasWebhooks: boolean }): void {
+  if (site.hasWebhooks) ctx.waitUntil(dispatchWebhooks(d1, { deadline: Date.now() + 20_000 }));
+}

@@ -3,8 +3,7 @@
  * `${webhook-id}.${webhook-timestamp}.${body}`, so receivers verify with any Standard Webhooks library.
  */
 
-const toBase64 = (bytes: ArrayBuffer | Uint8Array) => btoa(String.fromCharCode(...new Uint8Array(bytes)));
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+import { fromBase64, toBase64 } from '../lib/base64';
 
 /** 24 random bytes, the size the specification recommends (between 24 and 64). */
 export const newSecret = () => `whsec_${toBase64(crypto.getRandomValues(new Uint8Array(24)))}`;
