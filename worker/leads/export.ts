@@ -22,6 +22,7 @@ import type { Database } from '../db/client';
 import { deliveries, deliveryAttempts, events, feedback, leads, transitions, visitors } from '../db/schema';
 import { changeId } from '../changes/item';
 import { ApiError } from '../lib/errors';
+import { leadSummary, transitionJson } from './lead-json';
 import { deliveryJson } from '../webhooks/delivery-json';
 import { ofLead } from './erase';
 
@@ -119,34 +120,13 @@ export async function exportLead(
   const head = {
     exportedAt: now,
     lead: {
-      id: lead.id,
-      email: lead.email,
-      profile: lead.profile,
-      scores: { fit: lead.fit, activity: lead.activity, engagement: lead.engagement },
-      score: lead.score,
-      band: lead.band,
-      stage: lead.stage,
-      excluded: lead.excludedReason === null ? null : { reason: lead.excludedReason },
-      lastEventAt: lead.lastEventAt,
-      recycledAt: lead.recycledAt,
-      scoredAt: lead.scoredAt,
-      createdAt: lead.createdAt,
-      updatedAt: lead.updatedAt,
+      ...leadSummary(lead),
       modelVersion: lead.modelVersion,
       eventCount: lead.eventCount,
       nextChangeAt: lead.nextChangeAt,
     },
     visitors: visitorRows.map((v) => ({ id: v.id, firstSeen: v.firstSeen, lastSeen: v.lastSeen })),
-    transitions: transitionRows.map((t) => ({
-      id: changeId(t.seq),
-      type: t.type,
-      from: t.fromValue,
-      to: t.toValue,
-      reason: t.reason,
-      branch: t.branch,
-      cause: t.cause,
-      at: t.at,
-    })),
+    transitions: transitionRows.map((t) => ({ id: changeId(t.seq), ...transitionJson(t) })),
     feedback: feedbackRows.map((f) => ({ fit: f.fit, outcome: f.outcome, note: f.note, at: f.createdAt, by: f.createdBy })),
     deliveries: deliveryRows.map((d) => ({ webhookId: d.webhookId, ...deliveryJson(d, attemptsOf.get(d.id) ?? []) })),
     /** Attributed and anonymous events, counted when the export began. */

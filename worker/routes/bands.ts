@@ -14,9 +14,9 @@ import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
 import { BUCKET } from '../segments/buckets';
 import { dayOf } from '../lib/day';
-import { segmentStats } from '../segments/snapshot';
+import { bandDaysOf, countersOf, robotDaysOf } from '../segments/snapshot';
 import { dispatchSoon } from '../webhooks/dispatch';
-import { leadSummary } from './lead-json';
+import { leadSummary } from '../leads/lead-json';
 
 export const bandsRoutes = new Hono<AppEnv>();
 
@@ -27,8 +27,9 @@ export const bandsRoutes = new Hono<AppEnv>();
 bandsRoutes.get('/', async (c) => {
   const site = c.get('site');
   const now = Date.now();
-  const { counts, history } = await segmentStats(database(c.env.DB), site.id, now, 1);
+  const db = database(c.env.DB);
   const yesterday = dayOf(now - 86_400_000);
+  const [counts, history] = await db.batch([countersOf(db, site.id), bandDaysOf(db, site.id, yesterday)]);
   const countOf = (band: string) => counts.find((r) => r.kind === 'band' && r.key === band)?.count ?? 0;
   const before = (band: string) => history.find((r) => r.day === yesterday && r.band === band)?.count ?? null;
   const bands = site.model.bands.map((b, i) => ({
@@ -52,7 +53,9 @@ bandsRoutes.get('/', async (c) => {
 bandsRoutes.get('/stats', async (c) => {
   const site = c.get('site');
   const now = Date.now();
-  const { counts, history, robots } = await segmentStats(database(c.env.DB), site.id, now, 30);
+  const db = database(c.env.DB);
+  const since = dayOf(now - 30 * 86_400_000);
+  const [counts, history, robots] = await db.batch([countersOf(db, site.id), bandDaysOf(db, site.id, since), robotDaysOf(db, site.id, since)]);
   const histogram = counts
     .filter((r) => r.kind === 'score' && r.count > 0)
     .map((r) => ({ min: Number(r.key), count: r.count }))

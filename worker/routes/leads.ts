@@ -19,7 +19,7 @@ import { ApiError, parseOr400 } from '../lib/errors';
 import { STAGES, type Stage } from '../scoring/model';
 import { scoreHistory } from '../scoring/history';
 import { scoreLead } from '../scoring/score';
-import { leadSummary } from './lead-json';
+import { leadSummary, transitionJson } from '../leads/lead-json';
 
 export const leadsRoutes = new Hono<AppEnv>();
 
@@ -74,16 +74,7 @@ leadsRoutes.get('/:id', async (c) => {
       score: scoreAfter.get(e.id)?.total ?? null,
       delta: scoreAfter.get(e.id)?.delta ?? null,
     })),
-    ...transitions.map((t) => ({
-      kind: 'transition' as const,
-      type: t.type,
-      from: t.fromValue,
-      to: t.toValue,
-      reason: t.reason,
-      branch: t.branch,
-      cause: t.cause,
-      at: t.at,
-    })),
+    ...transitions.map((t) => ({ kind: 'transition' as const, ...transitionJson(t) })),
   ].sort((a, b) => ('ts' in b ? b.ts : b.at) - ('ts' in a ? a.ts : a.at));
   return c.json({
     ...leadSummary(lead),

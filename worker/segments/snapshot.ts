@@ -40,21 +40,22 @@ export async function snapshotSegments(db: Database, now: number): Promise<void>
   }
 }
 
-/** The counters, and the last `days` days of band counts and of robots set aside, in one round trip. */
-export async function segmentStats(db: Database, siteId: string, now: number, days = 30) {
-  const since = dayOf(now - days * 86_400_000);
-  const [counts, history, robots] = await db.batch([
-    db.select({ kind: segmentCounts.kind, key: segmentCounts.key, count: segmentCounts.count }).from(segmentCounts).where(eq(segmentCounts.siteId, siteId)),
-    db
-      .select({ day: bandDaily.day, band: bandDaily.band, count: bandDaily.count })
-      .from(bandDaily)
-      .where(and(eq(bandDaily.siteId, siteId), gte(bandDaily.day, since)))
-      .orderBy(bandDaily.day),
-    db
-      .select({ day: robotDaily.day, requests: robotDaily.requests, events: robotDaily.events })
-      .from(robotDaily)
-      .where(and(eq(robotDaily.siteId, siteId), gte(robotDaily.day, since)))
-      .orderBy(robotDaily.day),
-  ]);
-  return { counts, history, robots };
-}
+/** The site's counters: per band and per score bucket. For a batch of the caller's. */
+export const countersOf = (db: Database, siteId: string) =>
+  db.select({ kind: segmentCounts.kind, key: segmentCounts.key, count: segmentCounts.count }).from(segmentCounts).where(eq(segmentCounts.siteId, siteId));
+
+/** Leads per band at the end of each day from `since` (`YYYY-MM-DD`) on, oldest first. */
+export const bandDaysOf = (db: Database, siteId: string, since: string) =>
+  db
+    .select({ day: bandDaily.day, band: bandDaily.band, count: bandDaily.count })
+    .from(bandDaily)
+    .where(and(eq(bandDaily.siteId, siteId), gte(bandDaily.day, since)))
+    .orderBy(bandDaily.day);
+
+/** Robots' requests and events per day from `since` on, oldest first. */
+export const robotDaysOf = (db: Database, siteId: string, since: string) =>
+  db
+    .select({ day: robotDaily.day, requests: robotDaily.requests, events: robotDaily.events })
+    .from(robotDaily)
+    .where(and(eq(robotDaily.siteId, siteId), gte(robotDaily.day, since)))
+    .orderBy(robotDaily.day);

@@ -1,5 +1,6 @@
 /** @module How a lead is shown by the API: one shape for lists and for the detail view. */
 import type { LeadRow } from '../db/leads';
+import type { transitions } from '../db/schema';
 
 export function leadSummary(row: LeadRow) {
   return {
@@ -18,3 +19,14 @@ export function leadSummary(row: LeadRow) {
     updatedAt: row.updatedAt,
   };
 }
+
+/** A transition as a lead's timeline and its export show it. */
+export const transitionJson = (t: typeof transitions.$inferSelect) => ({
+  type: t.type,
+  from: t.fromValue,
+  to: t.toValue,
+  reason: t.reason,
+  branch: t.branch,
+  cause: t.cause,
+  at: t.at,
+});
