@@ -112,6 +112,17 @@ describe('demo site → worker → dashboard', () => {
     await row.waitFor({ timeout: 10_000 });
     expect(await row.textContent()).toContain(email);
     await dash.screenshot({ path: join(shots, 'dashboard-segments.png'), fullPage: true });
+    // The charts: a bar per 5-point bucket that holds leads, the hot lead's among them; a dashed
+    // boundary at each band's lower limit but the first; a line per band and one for the excluded.
+    const charts = await dash.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ textContent: string | null }> } }).document;
+      const texts = (sel: string) => Array.from(doc.querySelectorAll(sel)).map((e) => e.textContent);
+      return { bars: texts('#charts .bar title'), bounds: texts('#charts .bound line').length, ticks: texts('#charts .bound .tick'), series: texts('#charts polyline').length };
+    });
+    expect(charts.bars).toContainEqual(expect.stringMatching(/^160–165: [1-9]\d*$/));
+    expect(charts.bounds).toBe(2);
+    expect(charts.ticks).toEqual(['0', '25', '75']);
+    expect(charts.series).toBe(4);
 
     // Signed in by an HttpOnly session cookie: the key is nowhere the page's script could reach.
     const session = (await context.cookies(stack.workerUrl)).find((c) => c.name === 'leadscore_session');
