@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startStack } from '../../scripts/lib/stack.js';
 import { launchChromium } from './chromium';
@@ -48,6 +48,16 @@ interface Lead {
   breakdown: { ruleId: string }[];
 }
 
+/** The demo site's buyer journey: pricing, references, then the demo-request form. */
+async function toDemoRequest(site: Page): Promise<void> {
+  await site.click('text=Pricing');
+  await site.waitForURL('**/pricing');
+  await site.click('nav >> text=References');
+  await site.waitForURL('**/references');
+  await site.click('nav >> text=Request a demo');
+  await site.waitForURL('**/contact');
+}
+
 async function waitForLead(email: string, until: (l: Lead) => boolean): Promise<Lead> {
   const deadline = Date.now() + 15_000;
   let last: Lead | undefined;
@@ -75,12 +85,7 @@ describe('demo site → worker → dashboard', () => {
     });
 
     await site.goto(stack.demoUrl);
-    await site.click('text=Pricing');
-    await site.waitForURL('**/pricing');
-    await site.click('nav >> text=References');
-    await site.waitForURL('**/references');
-    await site.click('nav >> text=Request a demo');
-    await site.waitForURL('**/contact');
+    await toDemoRequest(site);
     await site.fill('input[name=email]', email);
     await site.fill('input[name=first_name]', 'Ana');
     await site.fill('input[name=job_title]', 'Head of Marketing');
@@ -199,12 +204,7 @@ describe('demo site → worker → dashboard', () => {
     await inBand('cold').waitFor({ timeout: 15_000 });
     await dash.screenshot({ path: join(shots, 'live-1-cold.png'), fullPage: true });
 
-    await site.click('text=Pricing');
-    await site.waitForURL('**/pricing');
-    await site.click('nav >> text=References');
-    await site.waitForURL('**/references');
-    await site.click('nav >> text=Request a demo');
-    await site.waitForURL('**/contact');
+    await toDemoRequest(site);
     await site.fill('input[name=email]', email);
     await site.fill('input[name=job_title]', 'Head of Marketing');
     await site.fill('input[name=company]', 'Initech');
