@@ -17,6 +17,11 @@ export default defineConfig({
                 SNIPPET_ALIASES: '/js/app.js',
                 COLLECT_ALIASES: '/p/e',
               },
+              // Lower than wrangler.toml's, so that a test reaches them in a few hundred requests.
+              ratelimits: {
+                RATE_LIMIT_IP: { simple: { limit: 100, period: 60 } },
+                RATE_LIMIT_SITE: { simple: { limit: 100, period: 60 } },
+              },
             },
           }),
         ],

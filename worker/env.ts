@@ -13,6 +13,12 @@ export interface Bindings {
    * keeps it in D1. Changing it ends every session.
    */
   SESSION_SECRET?: string;
+  /** Requests per client address (see `limits/rate-limits.ts`); unbound, no limit. */
+  RATE_LIMIT_IP?: RateLimit;
+  /** Collect requests per site key; unbound, no limit. */
+  RATE_LIMIT_SITE?: RateLimit;
+  /** `off` lifts both limits: for load benchmarks on a local worker, never for a public one. */
+  RATE_LIMITS?: string;
   /** Extra paths the snippet is served under (comma-separated), out of reach of ad-block lists. */
   SNIPPET_ALIASES?: string;
   /** Extra paths that accept collect requests (comma-separated); the first is baked into the snippet. */

@@ -9,6 +9,7 @@ import { handleJobs } from './jobs/queue';
 import { runScheduled } from './jobs/scheduled';
 import { canonicalPath } from './lib/aliases';
 import { ApiError, errorResponse } from './lib/errors';
+import { limitByAddress } from './limits/rate-limits';
 import { adminRoutes } from './routes/admin';
 import { apiKeysRoutes } from './routes/api-keys';
 import { bandsRoutes } from './routes/bands';
@@ -25,6 +26,11 @@ import { webhooksRoutes } from './routes/webhooks';
 export const app = new Hono<AppEnv>();
 
 app.route('/', staticRoutes);
+// Static files (the snippet, the dashboard) are cached at the edge and cost no D1: not counted.
+// Collect limits its own requests, once its CORS headers are set, so the snippet can read a 429.
+app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/collect') ? next() : limitByAddress(c, next)));
+app.use('/dashboard/session', limitByAddress);
+app.use('/admin/*', limitByAddress);
 app.route('/dashboard/session', dashboardSessionRoutes);
 app.route('/v1/collect', collect);
 app.route('/admin', adminRoutes);

@@ -68,11 +68,11 @@ export function freePort() {
 }
 
 /**
- * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number }} options
+ * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number, rateLimits?: boolean }} options
  * stateDir holds the local D1, the admin token, the demo keys and wrangler's log; cronEveryMs is
- * how often the cron trigger is fired.
+ * how often the cron trigger is fired; rateLimits false lifts the rate limits (load benchmarks).
  */
-export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000 } = {}) {
+export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000, rateLimits = true } = {}) {
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
   run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
@@ -84,7 +84,7 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
   const spawnWorker = () => {
     worker = spawn(
       WRANGLER,
-      ['dev', '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false', '--var', `ADMIN_TOKEN:${adminToken}`],
+      ['dev', '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false', '--var', `ADMIN_TOKEN:${adminToken}`, ...(rateLimits ? [] : ['--var', 'RATE_LIMITS:off'])],
       { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
     );
     output = '';

@@ -47,7 +47,7 @@ function pathParameters(op: Operation): Json[] {
   });
 }
 
-type Status = ErrorStatus | 401;
+type Status = ErrorStatus | 401 | 429;
 
 /** The error answers every route of the kind has, then the route's own. */
 function errorsOf(op: Operation): Partial<Record<Status, string>> {
@@ -57,6 +57,8 @@ function errorsOf(op: Operation): Partial<Record<Status, string>> {
   const params = pathParams(op.path);
   if (params.length) usual[404] = `no such ${params.at(-1)} on this site`;
   if (op.body) usual[413] = 'the body is too large';
+  // Every documented route is behind the per-address limit (collect also behind the per-site one).
+  usual[429] = 'too many requests: wait for `Retry-After` seconds and send again';
   return { ...usual, ...op.errors };
 }
 

@@ -14,6 +14,7 @@ import { rejectionIssues, validateEvents } from '../ingest/validate';
 import { MAX_BODY_BYTES, WireBatch } from '../ingest/wire';
 import { readJsonBody } from '../lib/body';
 import { ApiError, parseOr400 } from '../lib/errors';
+import { limitAddress, limitSiteKey } from '../limits/rate-limits';
 import { dispatchSoon } from '../webhooks/dispatch';
 
 export const collect = new Hono<AppEnv>();
@@ -38,8 +39,10 @@ collect.options('/', (c) => {
 collect.post('/', async (c) => {
   const origin = c.req.header('origin');
   cors(c, origin);
+  await limitAddress(c);
   const now = Date.now();
   const batch = parseOr400(WireBatch, await readJsonBody(c, MAX_BODY_BYTES), 'the batch');
+  await limitSiteKey(c, batch.site);
   const site = await siteBySiteKey(database(c.env.DB), batch.site);
   if (!site) throw new ApiError(403, 'unknown_site_key', 'no site has this site key');
   if (!origin || origin === 'null' || !site.origins.includes(origin)) {
