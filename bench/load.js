@@ -43,8 +43,10 @@ let traffic;
 let proxy;
 let failed = false;
 try {
-  // The cron fires once a minute as Cloudflare's would: its work (decay, segment snapshot) is part of the load.
-  stack = await startStack({ ...ports, stateDir, cronEveryMs: 60_000 });
+  // The cron fires once a minute as Cloudflare's would: its work (decay, segment snapshot) is part of
+  // the load. The rate limits are lifted: one site key's 3,000 collect requests a minute would cap
+  // what this measures.
+  stack = await startStack({ ...ports, stateDir, cronEveryMs: 60_000, rateLimits: false });
   // wrangler dev listens on 127.0.0.1 only; "localhost" may resolve to ::1 first.
   const url = `${stack.workerUrl.replace('localhost', '127.0.0.1')}/v1/collect`;
   traffic = startTraffic({ url, siteKey: stack.siteKey, visitors: makeVisitors(VISITORS, { origin: stack.demoUrl }), concurrency: FIXED ?? LEVELS[0] });

@@ -150,19 +150,17 @@ function post(agent, url, headers, body) {
   });
 }
 
-/** Visits under way at once: the people browsing the site at the same time. */
-const BROWSING = 200;
-
 /**
  * Sends the visitors' journeys to `url` with `concurrency` requests in flight, one per visitor at a
- * time as a browser tab sends them. A visit is 3 to 10 batches; then the visitor leaves, comes back
- * after all the others, and the next one starts a visit. Counts what came back; `acked` holds every
- * event id a 202 answer listed as accepted or duplicate.
+ * time as a browser tab sends them, `browsing` visitors on the site at once. A visit is 3 to 10
+ * batches; then the visitor leaves, comes back after all the others, and the next one starts a
+ * visit. Counts what came back; `acked` holds every event id a 202 answer listed as accepted or
+ * duplicate.
  */
-export function startTraffic({ url, siteKey, visitors, concurrency = 8, retryDelayMs = 200 }) {
+export function startTraffic({ url, siteKey, visitors, concurrency = 8, browsing: atOnce = 200, retryDelayMs = 200 }) {
   const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
   const away = [...visitors];
-  const browsing = away.splice(0, BROWSING);
+  const browsing = away.splice(0, atOnce);
   for (const v of browsing) v.left = 3 + Math.floor(Math.random() * 8);
   /** Visitors that sent at least one batch. */
   const seen = new Set();

@@ -46,9 +46,10 @@ async function withD1<T>(work: (db: D1Database) => Promise<T>): Promise<T> {
   }
 }
 
+/** Fewer visitors on the site at once than the bench has, so that visits get as far as the form. */
 function traffic(visitors: number, concurrency: number): Traffic {
   const url = `${stack.workerUrl.replace('localhost', '127.0.0.1')}/v1/collect`;
-  const t = startTraffic({ url, siteKey: stack.siteKey, visitors: makeVisitors(visitors, { origin: stack.demoUrl }), concurrency });
+  const t = startTraffic({ url, siteKey: stack.siteKey, visitors: makeVisitors(visitors, { origin: stack.demoUrl }), concurrency, browsing: 40 });
   traffics.push(t);
   return t;
 }
@@ -194,8 +195,9 @@ async function seed(db: D1Database) {
 }
 
 beforeAll(async () => {
-  // The cron fires every 2 s, so that a recompute whose run was killed is resumed soon after a restart.
-  stack = await startStack({ workerPort: await freePort(), demoPort: await freePort(), stateDir, cronEveryMs: 2000 });
+  // The cron fires every 2 s, so that a recompute whose run was killed is resumed soon after a
+  // restart. No rate limits: a 429 would be one more failure to retry, not the fault under test.
+  stack = await startStack({ workerPort: await freePort(), demoPort: await freePort(), stateDir, cronEveryMs: 2000, rateLimits: false });
 });
 
 afterAll(async () => {
@@ -207,12 +209,12 @@ afterAll(async () => {
 it('loses no acknowledged event and scores every lead as the engine does, through a kill under load and one during a recompute', async () => {
   // 1. Killed in the middle of the traffic; the visitors keep sending, and send again what failed.
   const first = traffic(300, 8);
-  await until('the traffic flows', () => first.acked.size >= 200);
+  await until('the traffic flows', () => first.acked.size >= 150);
   const ackedBefore = first.acked.size;
   await stack.kill();
   await sleep(500);
   await stack.restart();
-  await until('the traffic flows again', () => first.acked.size >= ackedBefore + 200);
+  await until('the traffic flows again', () => first.acked.size >= ackedBefore + 150);
   const during = first.window();
   expect(Object.keys(during.failures).length).toBeGreaterThan(0);
   expect(await first.drain(performance.now() + 20_000)).toBe(0);
