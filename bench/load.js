@@ -13,8 +13,9 @@
  * client on node:http: see there why not autocannon. It never asserts on time: it exits non-zero
  * only if the stored events and the acknowledged ones differ.
  *
- *   npm run bench:load     (DURATION=10 for a quicker run; CONCURRENCY=n skips the ramp; VISITORS,
- *                           RAMP seconds per step; KEEP=1 keeps the local D1)
+ *   npm run bench:load     (DURATION=10 for a quicker run; CONCURRENCY=n skips the ramp; VISITORS;
+ *                           BROWSING, the visitors on the site at once (200); RAMP seconds per step;
+ *                           KEEP=1 keeps the local D1)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -27,6 +28,11 @@ import { makeVisitors, percentile, startTraffic } from '../scripts/lib/traffic.j
 const DURATION_S = Number(process.env.DURATION ?? 60);
 const VISITORS = Number(process.env.VISITORS ?? 2000);
 const RAMP_S = Number(process.env.RAMP ?? 5);
+/**
+ * Visitors on the site at once, each on a visit of 3 to 10 batches. At a few dozen requests a second,
+ * all 2,000 at once would send about a batch a minute each, and few would reach the form in a run.
+ */
+const BROWSING = Number(process.env.BROWSING ?? 200);
 const FIXED = process.env.CONCURRENCY ? Number(process.env.CONCURRENCY) : null;
 const LEVELS = [1, 2, 4, 8, 16, 32, 64, 128];
 const stateDir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'));
@@ -49,7 +55,7 @@ try {
   stack = await startStack({ ...ports, stateDir, cronEveryMs: 60_000, rateLimits: false });
   // wrangler dev listens on 127.0.0.1 only; "localhost" may resolve to ::1 first.
   const url = `${stack.workerUrl.replace('localhost', '127.0.0.1')}/v1/collect`;
-  traffic = startTraffic({ url, siteKey: stack.siteKey, visitors: makeVisitors(VISITORS, { origin: stack.demoUrl }), concurrency: FIXED ?? LEVELS[0] });
+  traffic = startTraffic({ url, siteKey: stack.siteKey, visitors: makeVisitors(VISITORS, { origin: stack.demoUrl }), browsing: BROWSING, concurrency: FIXED ?? LEVELS[0] });
   console.log(`${cpus().length} cores, load average ${loadavg()[0].toFixed(2)} before the run (other work on the machine skews every figure)`);
 
   let concurrency = FIXED;
