@@ -31,6 +31,11 @@ export const IngestAnswer = z.object({
    * whose pace gave it away (see `ingest/pace.ts`). Counted per day, not stored, not scored.
    */
   robot: z.object({ ignored: z.array(z.string()) }).optional(),
+  /**
+   * Only on the queue path (an `EVENTS` queue bound): the events are taken and will be scored
+   * within seconds; `accepted` then lists every valid event, duplicates included.
+   */
+  queued: z.literal(true).optional(),
 });
 
 export const BandsAnswer = z.object({
