@@ -95,7 +95,7 @@ describe('the queue path of collect', () => {
       3,
     );
     expect(result.explicitAcks).toEqual(['m1']);
-    expect(result.retryMessages.map((m) => m.msgId)).toEqual(['m0']);
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(['m0']);
     expect(await rowCounts(broken.id)).toMatchObject({ events: 0 });
     expect(await rowCounts(fine.id)).toMatchObject({ events: 1 });
   });
