@@ -17,6 +17,9 @@ export default defineConfig({
                 SNIPPET_ALIASES: '/js/app.js',
                 COLLECT_ALIASES: '/p/e',
               },
+              // The queue path of collect, bound under another name: each test picks its path.
+              queueProducers: { TEST_EVENTS: { queueName: 'leadscore-events-test' } },
+              queueConsumers: { 'leadscore-events-test': { maxBatchSize: 100, maxBatchTimeout: 0.2 } },
               // Lower than wrangler.toml's, so that a test reaches them in a few hundred requests.
               ratelimits: {
                 RATE_LIMIT_IP: { simple: { limit: 100, period: 60 } },

@@ -1,4 +1,5 @@
 /** @module The worker's environment, typed once: `Hono<AppEnv>` everywhere, no casts of `c.env`. */
+import type { EventsMessage } from './ingest/event-queue';
 import type { JobMessage } from './jobs/queue';
 import type { Model } from './scoring/model';
 
@@ -6,6 +7,8 @@ export interface Bindings {
   DB: D1Database;
   /** Continues long jobs (recomputes) slice after slice: see `jobs/queue.ts`. */
   JOBS: Queue<JobMessage>;
+  /** Bound, collect answers once the events are queued and scores them in batches: see `ingest/event-queue.ts`. */
+  EVENTS?: Queue<EventsMessage>;
   /** Secret that unlocks `/admin` (creating sites and keys); unset, `/admin` does not exist. */
   ADMIN_TOKEN?: string;
   /**

@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { requireApiKey } from './auth/api-key';
 import type { AppEnv, Bindings } from './env';
+import { consumeEvents } from './ingest/event-queue';
 import { handleJobs } from './jobs/queue';
 import { runScheduled } from './jobs/scheduled';
 import { canonicalPath } from './lib/aliases';
@@ -61,8 +62,12 @@ export default {
     }
     return app.fetch(request, env, ctx);
   },
-  queue(batch: MessageBatch<unknown>, env: Bindings) {
-    return handleJobs(batch, env);
+  // One handler for both queues, told apart by what their messages carry, not by queue names a
+  // deployment may choose.
+  async queue(batch: MessageBatch<unknown>, env: Bindings, ctx: ExecutionContext) {
+    const isEvents = (m: Message<unknown>) => (m.body as { kind?: unknown } | null)?.kind === 'events';
+    await consumeEvents(batch.messages.filter(isEvents), env, ctx);
+    await handleJobs(batch.messages.filter((m) => !isEvents(m)), env);
   },
   scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     ctx.waitUntil(runScheduled(env.DB, controller.scheduledTime));

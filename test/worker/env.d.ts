@@ -8,6 +8,8 @@ declare global {
     }
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
+      /** The queue path's queue, bound as `EVENTS` by the tests that take that path. */
+      TEST_EVENTS: Queue<import('../../worker/ingest/event-queue').EventsMessage>;
     }
   }
 }

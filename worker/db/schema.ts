@@ -98,6 +98,11 @@ export const visitors = sqliteTable(
     leadId: text('lead_id').references(() => leads.id, { onDelete: 'set null' }),
     firstSeen: integer('first_seen').notNull(),
     lastSeen: integer('last_seen').notNull(),
+    /** The visitor's pace of page views (see `ingest/pace.ts`): the start of its window, and views in it. */
+    paceStart: integer('pace_start'),
+    paceCount: integer('pace_count').notNull().default(0),
+    /** When its pace gave it away as a robot: from then on its events are counted apart, never stored. */
+    robotSince: integer('robot_since'),
   },
   (t) => [primaryKey({ columns: [t.siteId, t.id] }), index('visitors_lead').on(t.leadId)],
 );

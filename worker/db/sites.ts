@@ -17,7 +17,12 @@ const currentModel = {
 };
 
 /** The site of a public site key, or null. */
-export async function siteBySiteKey(db: Database, siteKey: string): Promise<SiteContext | null> {
+export const siteBySiteKey = (db: Database, siteKey: string) => siteWhere(db, eq(sites.siteKey, siteKey));
+
+/** A site by its id, or null: the queue's consumer knows the site by id. */
+export const siteById = (db: Database, id: string) => siteWhere(db, eq(sites.id, id));
+
+async function siteWhere(db: Database, where: SQL): Promise<SiteContext | null> {
   const [row] = await db
     .select({
       id: sites.id,
@@ -27,7 +32,7 @@ export async function siteBySiteKey(db: Database, siteKey: string): Promise<Site
       ...currentModel,
     })
     .from(sites)
-    .where(eq(sites.siteKey, siteKey));
+    .where(where);
   if (!row) return null;
   const { version, document, webhooks, ...site } = row;
   return { ...site, model: parsedModel(site.id, version, document), modelVersion: version ?? 0, hasWebhooks: webhooks === 1 };

@@ -19,12 +19,16 @@ import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
+import { advancePace, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
+import { countRobot } from './robot-counts';
 import type { WireEvent } from './wire';
 
 export interface IngestResult {
   accepted: string[];
   duplicates: string[];
+  /** Events of visitors whose pace gave them away as robots: counted apart, not stored. */
+  robots: string[];
   /** Some lead changed band, stage or exclusion: the webhooks have something to deliver. */
   changed: boolean;
 }
@@ -83,7 +87,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   const [existing, visitorRows, leadRows, leadEvents, anonEvents, [latest]] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
     db
-      .select({ id: visitors.id, leadId: visitors.leadId })
+      .select({ id: visitors.id, leadId: visitors.leadId, paceStart: visitors.paceStart, paceCount: visitors.paceCount, robotSince: visitors.robotSince })
       .from(visitors)
       .where(and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds))),
     db.select().from(leads).where(and(eq(leads.siteId, site.id), leadsInPlay)),
@@ -104,6 +108,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   }
 
   const known = new Set(existing.map((r) => r.id));
+  const paces = visitorPaces(batch, known, visitorRows, now);
   const byId = new Map<string, WorkingLead>();
   const byEmail = new Map<string, WorkingLead>();
   for (const row of leadRows) {
@@ -115,16 +120,34 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   const visitorLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
   const anonStored = new Map<string, EventRow[]>();
   for (const e of anonEvents) anonStored.set(e.visitorId!, [...(anonStored.get(e.visitorId!) ?? []), e as EventRow]);
+  // A visitor caught now takes back what it had sent: its events leave its lead's score.
+  let robotEvents = 0;
+  for (const [visitor, p] of paces) {
+    if (!p.caught) continue;
+    anonStored.delete(visitor);
+    const lead = byId.get(visitorLead.get(visitor) ?? '');
+    if (!lead) continue;
+    const kept = lead.events.filter((ev) => ev.visitorId !== visitor);
+    robotEvents += lead.events.length - kept.length;
+    lead.events = kept;
+    lead.touched = true;
+  }
   /** Visitors identified by this batch, with the anonymous events the read found of each. */
   const identified = new Map<string, number>();
 
   const newRows: EventRow[] = [];
   const attributions: { visitorId: string; leadId: string }[] = [];
   const seen: Record<string, { first: number; last: number }> = {};
-  const result: IngestResult = { accepted: [], duplicates: [], changed: false };
+  const result: IngestResult = { accepted: [], duplicates: [], robots: [], changed: false };
 
   batch.forEach((e, i) => {
     if (known.has(e.id)) return void result.duplicates.push(e.id);
+    if (e.visitor) {
+      const s = (seen[e.visitor] ??= { first: e.ts, last: e.ts });
+      s.first = Math.min(s.first, e.ts);
+      s.last = Math.max(s.last, e.ts);
+      if (paces.get(e.visitor)!.robotSince !== null) return void result.robots.push(e.id);
+    }
     known.add(e.id);
     result.accepted.push(e.id);
     let lead = e.visitor ? byId.get(visitorLead.get(e.visitor) ?? '') : undefined;
@@ -156,15 +179,11 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
       lead.events.push(row);
       lead.touched = true;
     }
-    if (e.visitor) {
-      const s = (seen[e.visitor] ??= { first: e.ts, last: e.ts });
-      s.first = Math.min(s.first, e.ts);
-      s.last = Math.max(s.last, e.ts);
-    }
   });
 
-  if (newRows.length === 0) return result;
-  const { items, changed } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, attributions, seen, visitorLead, now);
+  if (newRows.length === 0 && result.robots.length === 0) return result;
+  const { items, changed } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, attributions, seen, paces, visitorLead, now);
+  items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
   await db.batch([visitorGuard(db, site.id, anonymous, identified), ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
   result.changed = changed;
@@ -186,6 +205,64 @@ function visitorGuard(db: Database, siteId: string, anonymous: string[], identif
     SELECT j.value ->> 0 FROM json_each(${JSON.stringify([...identified])}) AS j
     WHERE (SELECT count(*) FROM ${events} WHERE ${events.siteId} = ${siteId} AND ${events.visitorId} = j.value ->> 0 AND ${events.leadId} IS NULL)
       <> j.value ->> 1`);
+}
+
+interface VisitorPace extends Pace {
+  robotSince: number | null;
+  /** Caught by this batch: what it stored before must be set aside. */
+  caught: boolean;
+}
+
+/** Each visitor of the batch's pace after its new page views, and whether it is a robot. */
+function visitorPaces(
+  batch: WireEvent[],
+  known: ReadonlySet<string>,
+  rows: { id: string; paceStart: number | null; paceCount: number; robotSince: number | null }[],
+  now: number,
+): Map<string, VisitorPace> {
+  const views = new Map<string, number[]>();
+  for (const e of batch) {
+    if (!e.visitor) continue;
+    const times = views.get(e.visitor) ?? [];
+    views.set(e.visitor, times);
+    if (e.type === 'page_view' && !known.has(e.id)) times.push(e.ts);
+  }
+  const stored = new Map(rows.map((r) => [r.id, r]));
+  const out = new Map<string, VisitorPace>();
+  for (const [visitor, times] of views) {
+    const row = stored.get(visitor);
+    const { pace, robot } = advancePace({ start: row?.paceStart ?? null, count: row?.paceCount ?? 0 }, times);
+    const robotSince = row?.robotSince ?? (robot ? now : null);
+    out.set(visitor, { ...pace, robotSince, caught: robot && row?.robotSince == null });
+  }
+  return out;
+}
+
+/**
+ * The robots' part of the batch: their events counted for the day, and, for a visitor caught now,
+ * the events it stored before deleted — those anonymous and those of its lead (events it left with
+ * an earlier lead, before identifying as another, stay there). Its pace is written with the other
+ * visitors' (see `writes`).
+ */
+function robotWrites(
+  db: Database,
+  siteId: string,
+  paces: Map<string, VisitorPace>,
+  visitorLead: Map<string, string | null>,
+  count: number,
+  now: number,
+): BatchItem<'sqlite'>[] {
+  const caught = [...paces].flatMap(([visitor, p]) => (p.caught ? [visitor] : []));
+  if (count === 0 && caught.length === 0) return [];
+  const anonymous = and(eq(events.siteId, siteId), isNull(events.leadId), inJson(events.visitorId, caught));
+  const stored = sql<number>`(SELECT count(*) FROM ${events} WHERE ${anonymous})`;
+  const out: BatchItem<'sqlite'>[] = [countRobot(db, siteId, caught.length ? sql`${count} + ${stored}` : count, now)];
+  if (caught.length) out.push(db.delete(events).where(anonymous));
+  for (const visitor of caught) {
+    const lead = visitorLead.get(visitor);
+    if (lead) out.push(db.delete(events).where(and(eq(events.leadId, lead), eq(events.visitorId, visitor))));
+  }
+  return out;
 }
 
 function createLead(siteId: string, email: string, now: number): WorkingLead {
@@ -239,6 +316,7 @@ function writes(
   newRows: EventRow[],
   attributions: { visitorId: string; leadId: string }[],
   seen: Record<string, { first: number; last: number }>,
+  paces: Map<string, VisitorPace>,
   visitorLead: Map<string, string | null>,
   now: number,
 ): { items: BatchItem<'sqlite'>[]; changed: boolean } {
@@ -267,8 +345,11 @@ function writes(
     leadId: visitorLead.get(id) ?? null,
     firstSeen: s.first,
     lastSeen: s.last,
+    paceStart: paces.get(id)!.start,
+    paceCount: paces.get(id)!.count,
+    robotSince: paces.get(id)!.robotSince,
   }));
-  for (const rows of chunksFor(visitorRows, 5)) {
+  for (const rows of chunksFor(visitorRows, 8)) {
     out.push(
       db
         .insert(visitors)
@@ -279,6 +360,11 @@ function writes(
             firstSeen: sql`min(${visitors.firstSeen}, excluded.first_seen)`,
             lastSeen: sql`max(${visitors.lastSeen}, excluded.last_seen)`,
             leadId: sql`coalesce(excluded.lead_id, ${visitors.leadId})`,
+            // Read, advanced and written whole: two requests of one visitor at once may count a
+            // view or two fewer, which a pace measured in hundreds can afford.
+            paceStart: sql`excluded.pace_start`,
+            paceCount: sql`excluded.pace_count`,
+            robotSince: sql`coalesce(${visitors.robotSince}, excluded.robot_since)`,
           },
         }),
     );

@@ -12,8 +12,8 @@ export type JobMessage = z.infer<typeof JobMessage>;
 /** One slice: long enough to amortise start-up, short enough for any consumer limit. */
 const SLICE_MS = 20_000;
 
-export async function handleJobs(batch: MessageBatch<unknown>, env: { DB: D1Database; JOBS: Queue<JobMessage> }) {
-  for (const message of batch.messages) {
+export async function handleJobs(messages: readonly Message<unknown>[], env: { DB: D1Database; JOBS: Queue<JobMessage> }) {
+  for (const message of messages) {
     const parsed = JobMessage.safeParse(message.body);
     if (!parsed.success) {
       console.error('dropping a malformed job message', message.body);

@@ -26,8 +26,16 @@ export const IngestAnswer = z.object({
   rejected: z.array(
     z.object({ index: z.number().int(), id: z.string().optional(), code: z.string(), message: z.string(), issues: z.array(Issue).optional() }),
   ),
-  /** Only when the user agent is a robot's: its valid events, counted per day and not scored. */
+  /**
+   * Only when robots sent some: every valid event when the user agent is a robot's, or a visitor's
+   * whose pace gave it away (see `ingest/pace.ts`). Counted per day, not stored, not scored.
+   */
   robot: z.object({ ignored: z.array(z.string()) }).optional(),
+  /**
+   * Only on the queue path (an `EVENTS` queue bound): the events are taken and will be scored
+   * within seconds; `accepted` then lists every valid event, duplicates included.
+   */
+  queued: z.literal(true).optional(),
 });
 
 export const BandsAnswer = z.object({

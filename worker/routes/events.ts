@@ -26,8 +26,8 @@ serverEvents.post('/', async (c) => {
       rejected.flatMap(rejectionIssues),
     );
   }
-  const { changed, ...result } = await ingest(c.env.DB, site, valid, now);
+  const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now);
   // Webhooks hear of a change within seconds rather than at the next cron minute.
   if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
-  return c.json({ ...result, rejected }, 202);
+  return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);
 });

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_PAGE_VIEWS } from '../../worker/ingest/pace';
+import { api, browserEvent, collect, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
+
+interface CollectAnswer {
+  accepted: string[];
+  robot?: { ignored: string[] };
+}
+
+async function send(site: TestSite, events: ReturnType<typeof browserEvent>[]): Promise<CollectAnswer> {
+  const res = await collect({ site: site.siteKey, events });
+  expect(res.status).toBe(202);
+  return (await res.json()) as CollectAnswer;
+}
+
+/** Page views of the pricing page, one every two seconds from `from`: a crawler's pace. */
+const crawl = (visitor: string, n: number, from: number) =>
+  Array.from({ length: n }, (_, i) => browserEvent(visitor, 'page_view', { url: `${ORIGIN}/pricing?p=${i}`, ts: from + i * 2000 }));
+
+const robotStats = async (site: TestSite) =>
+  ((await (await api(site, '/v1/bands/stats')).json()) as { robots: { requests: number; events: number }[] }).robots;
+
+describe('robots by their pace', () => {
+  it("sets aside a visitor that views pages faster than anyone reads, with what it had stored, and rescores its lead", async () => {
+    const site = await newSite();
+    const start = Date.now() - 5 * 60_000;
+    await send(site, [browserEvent('h1', 'identify', { traits: { email: 'ana@acme.io' } }), browserEvent('h1', 'page_view', { url: `${ORIGIN}/pricing` })]);
+    const person = (await leadByEmail(site, 'ana@acme.io'))!;
+
+    // A crawler walks the site, then fills the contact form with Ana's address: it counts for her.
+    const first = crawl('c1', MAX_PAGE_VIEWS / 2, start);
+    expect((await send(site, [...first, browserEvent('c1', 'identify', { traits: { email: 'ana@acme.io' }, ts: start + 101_000 })])).accepted).toHaveLength(first.length + 1);
+    const inflated = (await leadByEmail(site, 'ana@acme.io'))!;
+    expect(inflated.score).toBeGreaterThan(person.score);
+    expect(await rowCounts(site.id)).toMatchObject({ events: 2 + first.length + 1 });
+
+    // Its next page views cross the limit: all it sent is set aside, its lead is scored as before.
+    const rest = crawl('c1', MAX_PAGE_VIEWS / 2 + 1, start + 102_000);
+    const caught = await send(site, rest);
+    expect(caught.accepted).toEqual([]);
+    expect(caught.robot?.ignored).toEqual(rest.map((e) => e.id));
+    const after = (await leadByEmail(site, 'ana@acme.io'))!;
+    expect({ scores: after.scores, score: after.score, band: after.band }).toEqual({ scores: person.scores, score: person.score, band: person.band });
+    expect(await rowCounts(site.id)).toMatchObject({ events: 2, leads: 1 });
+    expect(await robotStats(site)).toEqual([expect.objectContaining({ requests: 1, events: rest.length + first.length + 1 })]);
+
+    // From then on it is a robot: a form it fills makes no lead.
+    const later = await send(site, [browserEvent('c1', 'identify', { traits: { email: 'bob@acme.io' } })]);
+    expect(later).toMatchObject({ accepted: [], robot: { ignored: [expect.any(String)] } });
+    expect(await leadByEmail(site, 'bob@acme.io')).toBeUndefined();
+    // The person's own browser goes on being scored.
+    expect((await send(site, [browserEvent('h1', 'page_view', { url: `${ORIGIN}/references` })])).accepted).toHaveLength(1);
+  });
+
+  it('deletes an anonymous crawler’s stored page views once caught, and leaves people alone', async () => {
+    const site = await newSite();
+    const start = Date.now() - 5 * 60_000;
+    expect((await send(site, crawl('c2', 60, start))).accepted).toHaveLength(60);
+    // A person who opened thirty tabs at once, and the late replay of a reader's stored events.
+    await send(site, Array.from({ length: 30 }, (_, i) => browserEvent('h2', 'page_view', { url: `${ORIGIN}/blog/${i}`, ts: start + i * 50 })));
+    await send(site, Array.from({ length: 100 }, (_, i) => browserEvent('h3', 'page_view', { url: `${ORIGIN}/docs/${i}`, ts: start - 3_600_000 + i * 30_000 })));
+    expect((await send(site, crawl('c2', 41, start + 120_000))).robot?.ignored).toHaveLength(41);
+    expect(await rowCounts(site.id)).toMatchObject({ events: 130, visitors: 3 });
+    expect(await robotStats(site)).toEqual([expect.objectContaining({ requests: 1, events: 101 })]);
+  });
+});

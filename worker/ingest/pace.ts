@@ -1,0 +1,41 @@
+/**
+ * @module Robots by behaviour: a visitor that views pages faster than anyone reads them.
+ *
+ * A robot that says it is a browser gets past `bots.ts`. What gives a crawler away is its pace:
+ * it walks a site page after page, every second or two, for minutes. A person opening thirty tabs
+ * at once views thirty pages in a few seconds, then reads; nobody reads a hundred pages in ten
+ * minutes. So the visitor keeps a window of page views by their time: past `MAX_PAGE_VIEWS` in one
+ * window, the visitor is a robot from then on, and what it sent is set aside with it.
+ *
+ * The time is the page's (the event's `ts`), not the server's: the snippet sends again, later and
+ * all at once, what it could not send, and a replay must not look like a burst. A robot that forges
+ * its times is the rate limiter's to deal with.
+ */
+
+export const PACE_WINDOW_MS = 10 * 60_000;
+export const MAX_PAGE_VIEWS = 100;
+
+/** What a visitor row keeps of its pace: the start of its current window and the views in it. */
+export interface Pace {
+  start: number | null;
+  count: number;
+}
+
+/**
+ * The pace after these page views, and whether it crossed the limit. A view older than the
+ * current window (sent late) is left out: it was counted, or should have been, in its own time.
+ */
+export function advancePace(pace: Pace, pageViewTimes: readonly number[]): { pace: Pace; robot: boolean } {
+  let { start, count } = pace;
+  let robot = false;
+  for (const ts of [...pageViewTimes].sort((a, b) => a - b)) {
+    if (start === null || ts >= start + PACE_WINDOW_MS) {
+      start = ts;
+      count = 1;
+    } else if (ts >= start) {
+      count++;
+    }
+    if (count > MAX_PAGE_VIEWS) robot = true;
+  }
+  return { pace: { start, count }, robot };
+}
