@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { startDemoServer } from './demo-server.js';
 import { ROOT } from './root.js';
@@ -35,6 +35,15 @@ async function waitFor(url, child, output, timeoutMs) {
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+}
+
+/** Whether something accepts connections on the port. */
+function answers(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /** A value kept in the state folder across runs, made once. */
@@ -69,28 +78,41 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
   run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
 
   const adminToken = remembered(stateDir, 'admin-token', () => randomBytes(24).toString('hex'));
-  const log = createWriteStream(join(stateDir, 'wrangler.log'));
-  const worker = spawn(
-    WRANGLER,
-    ['dev', '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false', '--var', `ADMIN_TOKEN:${adminToken}`, ...(rateLimits ? [] : ['--var', 'RATE_LIMITS:off'])],
-    { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
-  );
+  const log = createWriteStream(join(stateDir, 'wrangler.log'), { flags: 'a' });
+  let worker;
   let output = '';
-  for (const stream of [worker.stdout, worker.stderr]) {
-    stream.pipe(log);
-    stream.on('data', (chunk) => {
-      output = (output + chunk).slice(-20_000);
-    });
-  }
+  const spawnWorker = () => {
+    worker = spawn(
+      WRANGLER,
+      ['dev', '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false', '--var', `ADMIN_TOKEN:${adminToken}`, ...(rateLimits ? [] : ['--var', 'RATE_LIMITS:off'])],
+      { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
+    );
+    output = '';
+    for (const stream of [worker.stdout, worker.stderr]) {
+      stream.pipe(log, { end: false });
+      stream.on('data', (chunk) => {
+        output = (output + chunk).slice(-20_000);
+      });
+    }
+    return worker;
+  };
+  spawnWorker();
   const workerUrl = `http://localhost:${workerPort}`;
   const demoUrl = `http://localhost:${demoPort}`;
-  const stopWorker = () => {
-    if (worker.exitCode !== null) return;
+  const signalWorker = (signal) => {
+    if (worker.exitCode !== null || worker.signalCode !== null) return;
     try {
-      process.kill(-worker.pid, 'SIGTERM');
+      process.kill(-worker.pid, signal);
     } catch {
-      worker.kill('SIGTERM');
+      worker.kill(signal);
     }
+  };
+  const stopWorker = () => signalWorker('SIGTERM');
+  /** Resolves once wrangler (and the workerd holding the local D1) has exited. */
+  const endWorker = async (signal) => {
+    const exited = worker.exitCode !== null || worker.signalCode !== null ? Promise.resolve() : new Promise((r) => worker.once('exit', r));
+    signalWorker(signal);
+    await exited;
   };
   // wrangler runs in its own process group (so that workerd goes with it): never leave it behind.
   process.once('exit', stopWorker);
@@ -137,9 +159,26 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
       async stop() {
         clearInterval(cron);
         await demo.close();
-        const exited = worker.exitCode !== null ? Promise.resolve() : new Promise((r) => worker.once('exit', r));
-        stopWorker();
-        await exited;
+        await endWorker('SIGTERM');
+      },
+      /**
+       * Kills the worker as a crash would: SIGKILL to wrangler's whole process group, workerd and
+       * the local D1 it holds included. The demo site and the cron timer stay; `restart()` follows.
+       */
+      async kill() {
+        await endWorker('SIGKILL');
+        // wrangler is gone; its workerd, killed with it, may hold the port a moment longer.
+        while (await answers(workerPort)) await new Promise((r) => setTimeout(r, 100));
+      },
+      /** Starts the worker again on the same port and local D1, after `kill()`. */
+      async restart() {
+        spawnWorker();
+        try {
+          await waitFor(`http://127.0.0.1:${workerPort}/s.js`, worker, () => output, 90_000);
+        } catch (err) {
+          stopWorker();
+          throw err;
+        }
       },
     };
   } catch (err) {

@@ -69,4 +69,27 @@ describe('identity', () => {
     const row = await env.DB.prepare('SELECT event_count FROM leads WHERE id = ?').bind(lead!.id).first<{ event_count: number }>();
     expect(row?.event_count).toBe(13);
   });
+
+  it("leaves no event of a visitor out of its lead when the visitor's anonymous request races its identifying one", async () => {
+    // A click on a download and a form sent at once: two requests of one browser, one anonymous.
+    const site = await newSite();
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        await collect({ site: site.siteKey, events: [browserEvent(`racer-${i}`, 'page_view', { url: `${ORIGIN}/contact` })] });
+        await Promise.all([
+          collect({ site: site.siteKey, events: [browserEvent(`racer-${i}`, 'download', { url: `${ORIGIN}/paper.pdf`, contentType: 'white_paper' })] }),
+          collect({ site: site.siteKey, events: [browserEvent(`racer-${i}`, 'identify', { traits: { email: `racer${i}@initech.io` } })] }),
+        ]);
+      }),
+    );
+    const { results } = await env.DB.prepare(
+      `SELECT l.email, l.event_count AS counted, (SELECT count(*) FROM events AS e WHERE e.lead_id = l.id) AS attributed,
+              (SELECT count(*) FROM events AS e WHERE e.site_id = l.site_id AND e.visitor_id = replace(substr(l.email, 1, instr(l.email, '@') - 1), 'racer', 'racer-')) AS sent
+       FROM leads AS l WHERE l.site_id = ?`,
+    )
+      .bind(site.id)
+      .all<{ email: string; counted: number; attributed: number; sent: number }>();
+    expect(results).toHaveLength(20);
+    expect(results.filter((r) => r.counted !== 3 || r.attributed !== 3 || r.sent !== 3)).toEqual([]);
+  });
 });

@@ -97,4 +97,19 @@ describe('segment counters', () => {
       { day: dayOf(now), bands: { warm: 4 } },
     ]);
   });
+
+  it('recount the score buckets under the keys live writes use, so that leads moving afterwards leave them right', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 3; i++) {
+      await collect({ site: site.siteKey, events: [identify(`b${i}`, `b${i}@acme.io`, { jobTitle: 'Marketing' }), ...pages(`b${i}`, '/pricing')] });
+    }
+    // The first snapshot of the site's day recounts every counter from the leads.
+    await snapshotSegments(database(env.DB), Date.now());
+    const keys = (await env.DB.prepare(`SELECT key FROM segment_counts WHERE site_id = ? AND kind = 'score'`).bind(site.id).all<{ key: string }>()).results;
+    expect(keys.map((k) => k.key).every((k) => /^-?\d+$/.test(k)), JSON.stringify(keys)).toBe(true);
+
+    // Every lead leaves its bucket: the recounted rows must be the ones decremented.
+    for (let i = 0; i < 3; i++) await collect({ site: site.siteKey, events: pages(`b${i}`, '/pricing', '/references') });
+    expect((await shown(site)).histogram).toEqual((await counted(site.id)).histogram);
+  });
 });

@@ -10,7 +10,7 @@ import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunksFor, database, inJson, type Database } from '../db/client';
 import { modelVersion } from '../db/models';
-import { events, leads, models, visitors } from '../db/schema';
+import { events, leads, models, visitors, writeConflicts } from '../db/schema';
 import type { SiteContext } from '../env';
 import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
@@ -132,6 +132,8 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     lead.events = kept;
     lead.touched = true;
   }
+  /** Visitors identified by this batch, with the anonymous events the read found of each. */
+  const identified = new Map<string, number>();
 
   const newRows: EventRow[] = [];
   const attributions: { visitorId: string; leadId: string }[] = [];
@@ -162,6 +164,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
         visitorLead.set(e.visitor, lead.row.id);
         if (wasAnonymous) {
           const stored = anonStored.get(e.visitor) ?? [];
+          identified.set(e.visitor, stored.length);
           anonStored.delete(e.visitor);
           if (stored.length) attributions.push({ visitorId: e.visitor, leadId: lead.row.id });
           const pending = newRows.filter((r) => r.visitorId === e.visitor && !r.leadId);
@@ -181,7 +184,8 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   if (newRows.length === 0 && result.robots.length === 0) return result;
   const { items, changed } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, attributions, seen, paces, visitorLead, now);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
-  await db.batch(items as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
+  await db.batch([visitorGuard(db, site.id, anonymous, identified), ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
   result.changed = changed;
   return result;
 }
@@ -242,6 +246,23 @@ function robotWrites(
     if (lead) out.push(db.delete(events).where(and(eq(events.leadId, lead), eq(events.visitorId, visitor))));
   }
   return out;
+}
+
+/**
+ * Fails the batch, as a lead changed since read does (see `writeConflicts`), when a visitor's
+ * anonymity changed since the read: a visitor whose events are written as anonymous got a lead from
+ * a concurrent request (its events would stay out of the lead for good), or a visitor identified
+ * here got anonymous events the read did not see (the attribution would hand them to the lead
+ * unscored). A browser sends both at once when a click on a download and a form go together.
+ */
+function visitorGuard(db: Database, siteId: string, anonymous: string[], identified: Map<string, number>) {
+  return db.insert(writeConflicts).select(sql`
+    SELECT ${visitors.leadId} FROM ${visitors}
+    WHERE ${visitors.siteId} = ${siteId} AND ${inJson(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL
+    UNION ALL
+    SELECT j.value ->> 0 FROM json_each(${JSON.stringify([...identified])}) AS j
+    WHERE (SELECT count(*) FROM ${events} WHERE ${events.siteId} = ${siteId} AND ${events.visitorId} = j.value ->> 0 AND ${events.leadId} IS NULL)
+      <> j.value ->> 1`);
 }
 
 function createLead(siteId: string, email: string, now: number): WorkingLead {

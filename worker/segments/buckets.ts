@@ -8,6 +8,12 @@ export const BUCKET = 5;
 /** The lower bound of the bucket holding `score`. */
 export const bucketOf = (score: number): number => Math.floor(score / BUCKET) * BUCKET;
 
-/** `bucketOf` in SQL, as text (the counters' key). SQLite has no floor() without its math extension. */
-export const bucketSql = (score: AnySQLiteColumn): SQL =>
-  sql`CAST((CAST(${score} / ${BUCKET} AS INTEGER) - (${score} < 0 AND ${score} / ${BUCKET} <> CAST(${score} / ${BUCKET} AS INTEGER))) * ${BUCKET} AS TEXT)`;
+/**
+ * `bucketOf` in SQL, as text (the counters' key). SQLite has no floor() without its math extension.
+ * The width is written into the statement: D1 binds every JavaScript number as a REAL, and an
+ * integer times a REAL turns into "45.0", a key the live writes ("45") would never find again.
+ */
+export const bucketSql = (score: AnySQLiteColumn): SQL => {
+  const width = sql.raw(String(BUCKET));
+  return sql`CAST((CAST(${score} / ${width} AS INTEGER) - (${score} < 0 AND ${score} / ${width} <> CAST(${score} / ${width} AS INTEGER))) * ${width} AS TEXT)`;
+};
