@@ -8,6 +8,8 @@ declare global {
     }
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
+      /** Empty at first: migration tests apply the migrations up to the one they test. */
+      MIGRATION_DB: D1Database;
     }
   }
 }

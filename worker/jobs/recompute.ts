@@ -14,6 +14,7 @@ import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
 import { READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
+import type { EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
 
 export type RecomputeRow = typeof recomputes.$inferSelect;
@@ -90,12 +91,14 @@ export async function runRecompute(
   const model = await modelVersion(db, job.siteId, job.modelVersion);
   if (!model) throw new Error(`recompute ${id}: model version ${job.modelVersion} is missing`);
 
+  // The site's shapes as read so far: kept for the whole run, as shape ids are never reused.
+  const shapes = new Map<number, EventShape>();
   /** The leads after `cursor`, up to a chunk, rescored at `now`. */
   const prepare = async (cursor: string, now: number) => {
     const scored = [];
     while (scored.length < chunkLeads) {
       const limit = Math.min(reading.limit ?? READ_LEADS, chunkLeads - scored.length);
-      const { chunk, eventsOf } = await readChunk(db, job.siteId, cursor, { ...reading, limit });
+      const { chunk, eventsOf } = await readChunk(db, job.siteId, cursor, { ...reading, limit }, shapes);
       if (chunk.length === 0) break;
       for (const row of chunk) {
         const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
