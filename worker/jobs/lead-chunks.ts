@@ -9,8 +9,11 @@ import { events, leads } from '../db/schema';
 import type { EventShape } from '../scoring/event-shapes';
 import type { ScoringEvent } from '../scoring/types';
 
-/** Leads per read: with their events they must fit comfortably in a Worker's memory. */
-export const READ_LEADS = 1000;
+/**
+ * Leads per read: with their events they must fit comfortably in a Worker's memory. Each read costs
+ * a round trip and a query plan, so fewer, larger reads: (time, shape) pairs are about 22 bytes.
+ */
+export const READ_LEADS = 5000;
 
 export interface ChunkOptions {
   limit: number;
@@ -19,7 +22,7 @@ export interface ChunkOptions {
 }
 
 /** A chunk stops adding leads once it holds this many events, so heavy leads make smaller chunks. */
-const EVENT_BUDGET = 20_000;
+const EVENT_BUDGET = 100_000;
 /**
  * Leads with more events than this have them read apart: one lead's events travel as one text
  * value, which must stay well inside D1's 2 MB limit on a value (about 22 bytes an event).
