@@ -146,7 +146,7 @@ try {
   const floor = Math.min(floorShapes, floorFlat);
 
   // What a recompute cannot do without: every lead read back with its events, packed per lead by
-  // SQLite as jobs/lead-chunks.ts packs them (times and shape ids, from the index alone), 1,000
+  // SQLite as jobs/lead-chunks.ts packs them (times and shape ids, from the index alone), 5,000
   // leads a read, and the site's shapes once. No scoring, no writing.
   t = performance.now();
   let read = 0;
@@ -155,7 +155,7 @@ try {
     const { results } = await DB.prepare(
       `SELECT l.id, l.profile, (SELECT coalesce(group_concat(e.ts) || ';' || group_concat(e.shape_id), '')
          FROM events AS e WHERE e.lead_id = l.id) AS events
-       FROM leads AS l WHERE l.site_id = 'demo' AND l.id > ? ORDER BY l.id LIMIT 1000`,
+       FROM leads AS l WHERE l.site_id = 'demo' AND l.id > ? ORDER BY l.id LIMIT 5000`,
     )
       .bind(cursor)
       .all();
