@@ -11,6 +11,8 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
+              // A database of its own for migration tests, which start from an older schema.
+              d1Databases: ['MIGRATION_DB'],
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations('./migrations'),
                 ADMIN_TOKEN: 'test-admin-token',

@@ -121,6 +121,34 @@ describe('the /v1 API', () => {
     expect((await api(site, '/v1/leads/ld_missing')).status).toBe(404);
   });
 
+  it('stores a page once per site as a shape, and still shows each event whole', async () => {
+    const site = await newSite();
+    const visit = (visitor: string, query: string, extra: Record<string, unknown> = {}) =>
+      browserEvent(visitor, 'page_view', { url: `${ORIGIN}/pricing?${query}`, title: 'Pricing', ...extra });
+    await collect({ site: site.siteKey, events: [identify('sh1', 'ines@acme.io'), visit('sh1', 'gclid=one', { props: { plan: 'pro', seats: 3 } })] });
+    await collect({ site: site.siteKey, events: [identify('sh2', 'jon@acme.io'), visit('sh2', 'gclid=two'), visit('sh2', 'fbclid=three')] });
+    await collect({ site: site.siteKey, events: [visit('sh2', 'utm_campaign=spring')] });
+    const shapes = (
+      await env.DB.prepare(`SELECT type, url, props FROM event_shapes WHERE site_id = ? AND type = 'page_view' ORDER BY url, props`).bind(site.id).all()
+    ).results;
+    // Click ids make no shape of their own; properties and the campaign do.
+    expect(shapes).toEqual([
+      { type: 'page_view', url: '/pricing', props: null },
+      { type: 'page_view', url: '/pricing', props: '{"plan":"pro","seats":3}' },
+      { type: 'page_view', url: '/pricing?utm_campaign=spring', props: null },
+    ]);
+    const jon = (await leadByEmail(site, 'jon@acme.io'))!;
+    const ines = (await leadByEmail(site, 'ines@acme.io'))!;
+    // Both leads score the pricing page from the shape they share.
+    expect(jon.breakdown.find((b) => b.ruleId === 'pricing-page')).toMatchObject({ count: 3 });
+    expect(ines.breakdown.find((b) => b.ruleId === 'pricing-page')).toMatchObject({ count: 1 });
+    // The timeline and the export show each event's own URL, and its properties.
+    const timelineUrls = (jon.timeline as { kind: string; url?: string }[]).filter((t) => t.kind === 'event' && t.url?.includes('pricing')).map((t) => t.url);
+    expect(timelineUrls.sort()).toEqual([`${ORIGIN}/pricing?fbclid=three`, `${ORIGIN}/pricing?gclid=two`, `${ORIGIN}/pricing?utm_campaign=spring`]);
+    const doc = (await (await api(site, `/v1/leads/${ines.id}/export`)).json()) as { events: Record<string, unknown>[] };
+    expect(doc.events.find((e) => e.type === 'page_view')).toMatchObject({ url: `${ORIGIN}/pricing?gclid=one`, title: 'Pricing', props: { plan: 'pro', seats: 3 } });
+  });
+
   it('records stage changes as the lead meets the minimums', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('s1', 'ivan@acme.io', { jobTitle: 'Marketing' }), ...pages('s1', '/a', '/b', '/c', '/d', '/e', '/f')] });

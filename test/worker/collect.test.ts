@@ -130,8 +130,9 @@ describe('POST /v1/collect', () => {
     const e = { ...browserEvent('v9', 'page_view'), secret: 'do not keep', props: { plan: 'pro' } };
     await collect({ site: site.siteKey, events: [e] });
     const row = await env.DB.prepare('SELECT * FROM events WHERE site_id = ?').bind(site.id).first<Record<string, unknown>>();
-    expect(JSON.stringify(row)).not.toContain('do not keep');
-    expect(JSON.parse(row!.props as string)).toEqual({ plan: 'pro' });
+    const shape = await env.DB.prepare('SELECT * FROM event_shapes WHERE id = ?').bind(row!.shape_id).first<Record<string, unknown>>();
+    expect(JSON.stringify([row, shape])).not.toContain('do not keep');
+    expect(JSON.parse(shape!.props as string)).toEqual({ plan: 'pro' });
   });
 });
 

@@ -2,6 +2,8 @@ import { env } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { describe, expect, inject, it } from 'vitest';
 import { database } from '../../worker/db/client';
+import { siteBySiteKey } from '../../worker/db/sites';
+import { ingest } from '../../worker/ingest/ingest';
 import { leads } from '../../worker/db/schema';
 import { erasureWrites, eraseLead } from '../../worker/leads/erase';
 import { exportLead } from '../../worker/leads/export';
@@ -42,6 +44,14 @@ async function subscribe(site: TestSite, url: string) {
 
 const rows = async <T = Json>(query: string, ...binds: unknown[]) => (await env.DB.prepare(query).bind(...binds).all<T>()).results;
 const one = async (query: string, ...binds: unknown[]) => (await env.DB.prepare(query).bind(...binds).first<{ n: number }>())!.n;
+
+/** The id of the site's shape of an event of this type and rule URL, made if missing. */
+async function shapeId(siteId: string, type: string, url: string | null) {
+  await env.DB.prepare(`INSERT INTO event_shapes (site_id, key, type, url) VALUES (?1, json_array(?2, ?3, NULL, NULL), ?2, ?3) ON CONFLICT DO NOTHING`)
+    .bind(siteId, type, url)
+    .run();
+  return one(`SELECT id AS n FROM event_shapes WHERE site_id = ? AND key = json_array(?, ?, NULL, NULL)`, siteId, type, url);
+}
 
 /** Waits until the dispatches requests start on their own (`waitUntil`) are over. */
 async function settle() {
@@ -148,9 +158,9 @@ describe('erasing a lead and exporting what is held about it', () => {
     // An anonymous event of one of her browsers that was never attributed (a collect that read the
     // browser as anonymous while another identified it): hers too.
     await env.DB.prepare(
-      `INSERT INTO events (site_id, id, visitor_id, lead_id, type, ts, url, received_at) VALUES (?, 'ev-anon-race', 'ana-2', NULL, 'page_view', ?, ?, ?)`,
+      `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, received_at) VALUES (?, 'ev-anon-race', 'ana-2', NULL, ?, ?, ?, ?)`,
     )
-      .bind(site.id, Date.now(), `${ORIGIN}/pricing`, Date.now())
+      .bind(site.id, await shapeId(site.id, 'page_view', '/pricing'), Date.now(), `${ORIGIN}/pricing`, Date.now())
       .run();
     // Fans the stage change out and sends what is due: to `ok` delivered, to `failing` pending.
     await dispatchWebhooks(env.DB, { deadline: Date.now() + 10_000 });
@@ -196,8 +206,26 @@ describe('erasing a lead and exporting what is held about it', () => {
     const failingSeen = (await failing.log()).filter((r) => r.body.data.lead?.id === ana!.id).length;
     const bandDailyBefore = await rows('SELECT * FROM band_daily WHERE site_id = ? ORDER BY day, band', site.id);
 
+    // Shapes only her events have (the references page, pricing with her `plan` property) name her
+    // as much as the events do; the pricing page Bob saw too is the site's, and stays.
+    const herShapes = `SELECT shape_id FROM events WHERE lead_id = ?1 OR (site_id = ?2 AND visitor_id IN ('ana-1', 'ana-2'))`;
+    const onlyHers = await rows<{ id: number; url: string; props: string | null }>(
+      `SELECT id, url, props FROM event_shapes WHERE id IN (${herShapes}) AND id NOT IN (SELECT shape_id FROM events WHERE lead_id IS NOT ?1 AND visitor_id NOT IN ('ana-1', 'ana-2'))`,
+      ana!.id,
+      site.id,
+    );
+    expect(onlyHers.map((s) => [s.url, s.props]).sort()).toEqual([['/pricing', '{"plan":"pro"}'], ['/references', null]]);
+    const shared = await rows<{ id: number }>(`SELECT id FROM event_shapes WHERE id IN (${herShapes}) AND id NOT IN (${onlyHers.map((s) => s.id).join(',')})`, ana!.id, site.id);
+    expect(shared.length).toBeGreaterThan(0);
+    const shapesBefore = await one('SELECT count(*) AS n FROM event_shapes WHERE site_id = ?', site.id);
+
     const erased = await api(site, `/v1/leads/${ana!.id}`, { method: 'DELETE' });
     expect(erased.status).toBe(204);
+    expect(await one(`SELECT count(*) AS n FROM event_shapes WHERE id IN (${onlyHers.map((s) => s.id).join(',')})`)).toBe(0);
+    expect(await one(`SELECT count(*) AS n FROM event_shapes WHERE id IN (${shared.map((s) => s.id).join(',')})`)).toBe(shared.length);
+    expect(await one('SELECT count(*) AS n FROM event_shapes WHERE site_id = ?', site.id)).toBe(shapesBefore - onlyHers.length);
+    // Every event left still has its shape.
+    expect(await one('SELECT count(*) AS n FROM events AS e LEFT JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.site_id = ? AND s.id IS NULL', site.id)).toBe(0);
 
     expect(await heldAbout(site.id, ana!.id, visitorIds, anaDeliveryIds, ana!.rowid)).toEqual(
       Object.fromEntries(Object.keys(before).map((k) => [k, 0])),
@@ -297,6 +325,37 @@ describe('erasing a lead and exporting what is held about it', () => {
     expect(kept).toEqual(counted);
   });
 
+  it('stores an event whose shape an erasure deleted between its read and its write, with the shape made again', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('gu-1', 'gus@acme.io'), page('gu-1', '/only-gus')] });
+    const [gus] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ?`, site.id);
+    const context = (await siteBySiteKey(database(env.DB), site.siteKey))!;
+    // Another browser opens the same page: its read finds Gus's shape, then Gus is erased (his shape
+    // with him, as nobody else had it) before its write.
+    let batches = 0;
+    const racing = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === 'batch') {
+          return async (statements: D1PreparedStatement[]) => {
+            if (++batches === 2) expect(await eraseLead(database(env.DB), site.id, gus!.id)).toBe(true);
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const visit = page('ot-1', '/only-gus');
+    expect(await ingest(racing, context, [visit as never], Date.now())).toMatchObject({ accepted: [visit.id] });
+    expect(batches).toBeGreaterThan(2);
+    const [stored] = await rows<{ url: string; shape_url: string }>(
+      'SELECT e.url, s.url AS shape_url FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.site_id = ? AND e.id = ?',
+      site.id,
+      visit.id,
+    );
+    expect(stored).toEqual({ url: `${ORIGIN}/only-gus`, shape_url: '/only-gus' });
+  });
+
   it('never delivers a change whose lead was erased while the dispatcher was fanning it out or sending it', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('di-1', 'di@acme.io', { jobTitle: 'Marketing' })] });
@@ -356,9 +415,9 @@ describe('erasing a lead and exporting what is held about it', () => {
     await collect({ site: site.siteKey, events: events.slice(0, 1) });
     await collect({ site: site.siteKey, events: events.slice(1) });
     await env.DB.prepare(
-      `INSERT INTO events (site_id, id, visitor_id, lead_id, type, ts, received_at) VALUES (?, 'anon-a', 'fa-1', NULL, 'page_view', 1, 1), (?, 'anon-b', 'fa-1', NULL, 'page_view', 2, 2), (?, 'anon-c', 'fa-1', NULL, 'page_view', 3, 3)`,
+      `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at) VALUES (?1, 'anon-a', 'fa-1', NULL, ?2, 1, 1), (?1, 'anon-b', 'fa-1', NULL, ?2, 2, 2), (?1, 'anon-c', 'fa-1', NULL, ?2, 3, 3)`,
     )
-      .bind(site.id, site.id, site.id)
+      .bind(site.id, await shapeId(site.id, 'page_view', null))
       .run();
     const [fay] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ?`, site.id);
     const db = database(env.DB);

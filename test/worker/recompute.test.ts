@@ -23,9 +23,14 @@ async function storedLead(id: string) {
   return env.DB.prepare('SELECT * FROM leads WHERE id = ?').bind(id).first<Record<string, number | string | null>>();
 }
 
-/** The lead's events and profile as stored, scored from scratch by the engine at `now`. */
+/**
+ * The lead's events and profile as stored, scored from scratch by the engine at `now`: with each
+ * event's own id and full URL, where a recompute reads only times and shapes.
+ */
 async function fromTheLog(leadId: string, model = DEFAULT_MODEL, now: number) {
-  const { results } = await env.DB.prepare('SELECT id, type, ts, url, content_type AS contentType, props FROM events WHERE lead_id = ?')
+  const { results } = await env.DB.prepare(
+    'SELECT e.id, s.type, e.ts, e.url, s.content_type AS contentType, s.props FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ?',
+  )
     .bind(leadId)
     .all<{ id: string; type: string; ts: number; url: string | null; contentType: string | null; props: string | null }>();
   const lead = (await storedLead(leadId))!;

@@ -201,6 +201,21 @@ describe('the /v1 API with the session cookie', () => {
     expect(hooks.webhooks.map((w) => w.id)).toEqual([hook.webhook.id]);
   });
 
+  it('takes a CSRF token in its one canonical spelling only, not the same bytes spelled otherwise', async () => {
+    const { site, leadId } = await siteWithLead();
+    const s = await signIn(site);
+    // The last of 43 base64url characters carries 4 bits and 2 bits a decoder ignores.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(s.csrfToken.at(-1)!);
+    expect(last % 4).toBe(0);
+    for (const k of [1, 2, 3]) {
+      const token = s.csrfToken.slice(0, -1) + alphabet[last + k];
+      const res = await withSession(s, `/v1/leads/${leadId}`, { method: 'PATCH', token, body: JSON.stringify({ stage: 'sql' }) });
+      expect(res.status, token).toBe(403);
+    }
+    expect(await stageOf(site, leadId)).toBe('prospect');
+  });
+
   it('refuses a write from a foreign origin even with the right token', async () => {
     const { site, leadId } = await siteWithLead();
     const s = await signIn(site);

@@ -28,7 +28,11 @@ export type OpenedSession = { ok: true; session: Session } | { ok: false; reason
 type Purpose = 'session' | 'csrf';
 
 const COOKIE_VALUE = /^([A-Za-z0-9_-]{1,64})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/;
-const MAC = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * An HMAC-SHA256 in base64url, canonical only: its last character carries 4 bits and 2 zero bits,
+ * and a decoder ignores those two, so four spellings of each MAC would otherwise all verify.
+ */
+const MAC = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 const message = (purpose: Purpose, s: Session) => new TextEncoder().encode(`${purpose}:${s.keyId}.${s.expiresAt}`);
 

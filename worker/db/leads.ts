@@ -1,7 +1,8 @@
 /** @module Reading leads: the list with filters and a keyset cursor, one lead, its history. */
 import { and, asc, desc, eq, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client';
-import { events, feedback, leads, transitions } from './schema';
+import { eventWithShapeColumns, shapeOfEvent } from './lead-events';
+import { eventShapes, events, feedback, leads, transitions } from './schema';
 
 export type LeadRow = typeof leads.$inferSelect;
 
@@ -83,7 +84,12 @@ export async function listLeads(
 export async function leadWithHistory(db: Database, siteId: string, id: string, historyLimit: number) {
   const [lead, leadEvents, leadTransitions, leadFeedback] = await db.batch([
     db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
-    db.select().from(events).where(eq(events.leadId, id)).orderBy(asc(events.ts), asc(events.id)),
+    db
+      .select(eventWithShapeColumns)
+      .from(events)
+      .innerJoin(eventShapes, shapeOfEvent)
+      .where(eq(events.leadId, id))
+      .orderBy(asc(events.ts), asc(events.id)),
     db
       .select()
       .from(transitions)

@@ -107,6 +107,29 @@ export const visitors = sqliteTable(
   (t) => [primaryKey({ columns: [t.siteId, t.id] }), index('visitors_lead').on(t.leadId)],
 );
 
+/**
+ * A site's event shapes: what rules can test of an event (see `scoring/event-shapes`). An event
+ * stores its shape's id, so a recompute reads (time, shape) per event from an index and each
+ * shape once, and matches rules once per shape. Ids are never reused (AUTOINCREMENT): a recompute
+ * keeps the shapes it read for its whole run, and a shape erased meanwhile must not come back as
+ * another one under the same id.
+ */
+export const eventShapes = sqliteTable(
+  'event_shapes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    /** `shapeKeyOf` of the columns below. */
+    key: text('key').notNull(),
+    type: text('type').notNull(),
+    /** The URL as rules read it: path and `utm_campaign` only. The event keeps the full one. */
+    url: text('url'),
+    contentType: text('content_type'),
+    props: text('props', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  (t) => [uniqueIndex('event_shapes_site_key').on(t.siteId, t.key)],
+);
+
 export const events = sqliteTable(
   'events',
   {
@@ -117,19 +140,24 @@ export const events = sqliteTable(
     visitorId: text('visitor_id'),
     /** Set when the event is attributed to a lead: at once if the visitor is known, on identify otherwise. */
     leadId: text('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
-    type: text('type').notNull(),
+    /**
+     * Type, rule URL, content type and properties, in `event_shapes`. Not a foreign key: SQLite
+     * would check every delete of a shape against an index on this column, one more index entry
+     * written per event.
+     */
+    shapeId: integer('shape_id').notNull(),
     ts: integer('ts').notNull(),
     url: text('url'),
     title: text('title'),
     referrer: text('referrer'),
-    contentType: text('content_type'),
-    props: text('props', { mode: 'json' }).$type<Record<string, unknown>>(),
     receivedAt: integer('received_at').notNull(),
   },
   (t) => [
     uniqueIndex('events_site_id').on(t.siteId, t.id),
-    index('events_lead_ts').on(t.leadId, t.ts),
-    index('events_site_visitor_anon').on(t.siteId, t.visitorId).where(sql`lead_id IS NULL`),
+    // Covering for a recompute: a lead's (time, shape) pairs are read from the index alone.
+    index('events_lead_ts').on(t.leadId, t.ts, t.shapeId),
+    // Covering for an erasure's question "does any other anonymous event use this shape".
+    index('events_site_visitor_anon').on(t.siteId, t.visitorId, t.shapeId).where(sql`lead_id IS NULL`),
   ],
 );
 

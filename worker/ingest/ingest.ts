@@ -10,11 +10,13 @@ import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunksFor, database, inJson, type Database } from '../db/client';
 import { modelVersion } from '../db/models';
-import { events, leads, models, visitors, writeConflicts } from '../db/schema';
+import { eventShapes, events, leads, models, visitors, writeConflicts } from '../db/schema';
 import type { SiteContext } from '../env';
 import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
+import { shapeKeyOf, shapeOf, type EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
+import type { ScoringEvent } from '../scoring/types';
 import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
@@ -33,12 +35,14 @@ export interface IngestResult {
   changed: boolean;
 }
 
-type EventRow = typeof events.$inferInsert & { id: string; type: string; ts: number };
+/** An event of this request: its row but for the shape id, which the write looks up by key. */
+type NewEvent = Omit<typeof events.$inferInsert, 'shapeId'> & { id: string; ts: number; shape: EventShape; shapeKey: string };
 
 interface WorkingLead {
   row: LeadRow;
   isNew: boolean;
-  events: EventRow[];
+  /** Stored ones carry their visitor: a visitor caught as a robot takes its own back. */
+  events: (ScoringEvent & { visitorId?: string | null })[];
   touched: boolean;
 }
 
@@ -61,17 +65,19 @@ export async function ingest(d1: D1Database, site: SiteContext, batch: WireEvent
   }
 }
 
+/** A stored event as the engine sees it: its shape's rule URL stands for its own. */
 const eventColumns = {
-  seq: events.seq,
   id: events.id,
   visitorId: events.visitorId,
   leadId: events.leadId,
-  type: events.type,
   ts: events.ts,
-  url: events.url,
-  contentType: events.contentType,
-  props: events.props,
+  type: eventShapes.type,
+  url: eventShapes.url,
+  contentType: eventShapes.contentType,
+  props: eventShapes.props,
 };
+
+const scoringView = (e: NewEvent): ScoringEvent => ({ id: e.id, ts: e.ts, ...e.shape });
 
 async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[], now: number): Promise<IngestResult> {
   const ids = batch.map((e) => e.id);
@@ -84,7 +90,8 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     inJson(leads.email, emails),
     sql`${leads.id} IN (SELECT lead_id FROM visitors WHERE site_id = ${site.id} AND ${inJson(visitors.id, visitorIds)})`,
   )!;
-  const [existing, visitorRows, leadRows, leadEvents, anonEvents, [latest]] = await db.batch([
+  const shapeKeys = [...new Set(batch.map((e) => shapeKeyOf(shapeOfWire(e))))];
+  const [existing, visitorRows, leadRows, leadEvents, anonEvents, [latest], knownShapes] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
     db
       .select({ id: visitors.id, leadId: visitors.leadId, paceStart: visitors.paceStart, paceCount: visitors.paceCount, robotSince: visitors.robotSince })
@@ -94,14 +101,17 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     db
       .select(eventColumns)
       .from(events)
+      .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
       .where(sql`${events.leadId} IN (SELECT ${leads.id} FROM ${leads} WHERE ${leads.siteId} = ${site.id} AND ${leadsInPlay})`),
     db
       .select(eventColumns)
       .from(events)
+      .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
       .where(and(eq(events.siteId, site.id), isNull(events.leadId), inJson(events.visitorId, identifying))),
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
+    db.select({ key: eventShapes.key }).from(eventShapes).where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, shapeKeys))),
   ]);
   if (latest && latest.version > site.modelVersion) {
     site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
@@ -116,10 +126,10 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     byId.set(row.id, w);
     byEmail.set(row.email, w);
   }
-  for (const e of leadEvents) byId.get(e.leadId!)?.events.push(e as EventRow);
+  for (const e of leadEvents) byId.get(e.leadId!)?.events.push(e);
   const visitorLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
-  const anonStored = new Map<string, EventRow[]>();
-  for (const e of anonEvents) anonStored.set(e.visitorId!, [...(anonStored.get(e.visitorId!) ?? []), e as EventRow]);
+  const anonStored = new Map<string, ScoringEvent[]>();
+  for (const e of anonEvents) anonStored.set(e.visitorId!, [...(anonStored.get(e.visitorId!) ?? []), e]);
   // A visitor caught now takes back what it had sent: its events leave its lead's score.
   let robotEvents = 0;
   for (const [visitor, p] of paces) {
@@ -135,7 +145,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   /** Visitors identified by this batch, with the anonymous events the read found of each. */
   const identified = new Map<string, number>();
 
-  const newRows: EventRow[] = [];
+  const newRows: NewEvent[] = [];
   const attributions: { visitorId: string; leadId: string }[] = [];
   const seen: Record<string, { first: number; last: number }> = {};
   const result: IngestResult = { accepted: [], duplicates: [], robots: [], changed: false };
@@ -169,42 +179,26 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
           if (stored.length) attributions.push({ visitorId: e.visitor, leadId: lead.row.id });
           const pending = newRows.filter((r) => r.visitorId === e.visitor && !r.leadId);
           for (const r of pending) r.leadId = lead.row.id;
-          lead.events.push(...stored, ...pending);
+          lead.events.push(...stored, ...pending.map(scoringView));
         }
       }
     }
     const row = toRow(site.id, e, lead?.row.id ?? null, now);
     newRows.push(row);
     if (lead) {
-      lead.events.push(row);
+      lead.events.push(scoringView(row));
       lead.touched = true;
     }
   });
 
   if (newRows.length === 0 && result.robots.length === 0) return result;
-  const { items, changed } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, attributions, seen, paces, visitorLead, now);
+  const shapesKnown = new Set(knownShapes.map((s) => s.key));
+  const { items, changed } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, shapesKnown, attributions, seen, paces, visitorLead, now);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
   await db.batch([visitorGuard(db, site.id, anonymous, identified), ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
   result.changed = changed;
   return result;
-}
-
-/**
- * Fails the batch, as a lead changed since read does (see `writeConflicts`), when a visitor's
- * anonymity changed since the read: a visitor whose events are written as anonymous got a lead from
- * a concurrent request (its events would stay out of the lead for good), or a visitor identified
- * here got anonymous events the read did not see (the attribution would hand them to the lead
- * unscored). A browser sends both at once when a click on a download and a form go together.
- */
-function visitorGuard(db: Database, siteId: string, anonymous: string[], identified: Map<string, number>) {
-  return db.insert(writeConflicts).select(sql`
-    SELECT ${visitors.leadId} FROM ${visitors}
-    WHERE ${visitors.siteId} = ${siteId} AND ${inJson(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL
-    UNION ALL
-    SELECT j.value ->> 0 FROM json_each(${JSON.stringify([...identified])}) AS j
-    WHERE (SELECT count(*) FROM ${events} WHERE ${events.siteId} = ${siteId} AND ${events.visitorId} = j.value ->> 0 AND ${events.leadId} IS NULL)
-      <> j.value ->> 1`);
 }
 
 interface VisitorPace extends Pace {
@@ -265,6 +259,23 @@ function robotWrites(
   return out;
 }
 
+/**
+ * Fails the batch, as a lead changed since read does (see `writeConflicts`), when a visitor's
+ * anonymity changed since the read: a visitor whose events are written as anonymous got a lead from
+ * a concurrent request (its events would stay out of the lead for good), or a visitor identified
+ * here got anonymous events the read did not see (the attribution would hand them to the lead
+ * unscored). A browser sends both at once when a click on a download and a form go together.
+ */
+function visitorGuard(db: Database, siteId: string, anonymous: string[], identified: Map<string, number>) {
+  return db.insert(writeConflicts).select(sql`
+    SELECT ${visitors.leadId} FROM ${visitors}
+    WHERE ${visitors.siteId} = ${siteId} AND ${inJson(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL
+    UNION ALL
+    SELECT j.value ->> 0 FROM json_each(${JSON.stringify([...identified])}) AS j
+    WHERE (SELECT count(*) FROM ${events} WHERE ${events.siteId} = ${siteId} AND ${events.visitorId} = j.value ->> 0 AND ${events.leadId} IS NULL)
+      <> j.value ->> 1`);
+}
+
 function createLead(siteId: string, email: string, now: number): WorkingLead {
   const row: LeadRow = {
     id: newLeadId(),
@@ -291,21 +302,25 @@ function createLead(siteId: string, email: string, now: number): WorkingLead {
   return { row, isNew: true, events: [], touched: true };
 }
 
-function toRow(siteId: string, e: WireEvent, leadId: string | null, now: number): EventRow {
+function shapeOfWire(e: WireEvent): EventShape {
   const contentType = e.contentType ?? e.fields?.content_type ?? null;
+  return shapeOf({ type: e.type, url: e.url ?? null, contentType: contentType ? contentType.toLowerCase() : null, props: e.props ?? null });
+}
+
+function toRow(siteId: string, e: WireEvent, leadId: string | null, now: number): NewEvent {
+  const shape = shapeOfWire(e);
   return {
     siteId,
     id: e.id,
     visitorId: e.visitor ?? null,
     leadId,
-    type: e.type,
     ts: e.ts,
     url: e.url ?? null,
     title: e.title ?? null,
     referrer: e.referrer ?? null,
-    contentType: contentType ? contentType.toLowerCase() : null,
-    props: e.props && Object.keys(e.props).length ? e.props : null,
     receivedAt: now,
+    shape,
+    shapeKey: shapeKeyOf(shape),
   };
 }
 
@@ -313,7 +328,8 @@ function writes(
   db: Database,
   site: SiteContext,
   touched: WorkingLead[],
-  newRows: EventRow[],
+  newRows: NewEvent[],
+  shapesKnown: ReadonlySet<string>,
   attributions: { visitorId: string; leadId: string }[],
   seen: Record<string, { first: number; last: number }>,
   paces: Map<string, VisitorPace>,
@@ -330,7 +346,17 @@ function writes(
     return lead.isNew ? { isNew: true as const, row: lead.row, rescored, profile } : { isNew: false as const, row: lead.row, rescored, profile };
   });
   out.push(...leadWrites(db, scored, 'event'));
-  for (const rows of chunksFor(newRows, 13)) out.push(db.insert(events).values(rows).onConflictDoNothing());
+  // Shapes the read did not find (another request may add one meanwhile: nothing done then). Each
+  // event looks its shape up by key in the same transaction: a shape an erasure deleted since the
+  // read leaves its id null, which fails the batch, and the request is redone (`isWriteConflict`).
+  const shapes = new Map(newRows.filter((r) => !shapesKnown.has(r.shapeKey)).map((r) => [r.shapeKey, r.shape]));
+  const shapeRows = [...shapes].map(([key, s]) => ({ siteId: site.id, key, ...s }));
+  for (const rows of chunksFor(shapeRows, 6)) out.push(db.insert(eventShapes).values(rows).onConflictDoNothing());
+  const eventRows = newRows.map(({ shape: _, shapeKey, ...row }) => ({
+    ...row,
+    shapeId: sql<number>`(SELECT ${eventShapes.id} FROM ${eventShapes} WHERE ${eventShapes.siteId} = ${site.id} AND ${eventShapes.key} = ${shapeKey})`,
+  }));
+  for (const rows of chunksFor(eventRows, 12)) out.push(db.insert(events).values(rows).onConflictDoNothing());
   for (const a of attributions) {
     out.push(
       db

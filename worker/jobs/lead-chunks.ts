@@ -4,12 +4,16 @@
  */
 import { asc, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { eventsByLead } from '../db/lead-events';
+import { eventsByLead, readShapes } from '../db/lead-events';
 import { events, leads } from '../db/schema';
+import type { EventShape } from '../scoring/event-shapes';
 import type { ScoringEvent } from '../scoring/types';
 
-/** Leads per read: with their events they must fit comfortably in a Worker's memory. */
-export const READ_LEADS = 1000;
+/**
+ * Leads per read: with their events they must fit comfortably in a Worker's memory. Each read costs
+ * a round trip and a query plan, so fewer, larger reads: (time, shape) pairs are about 22 bytes.
+ */
+export const READ_LEADS = 5000;
 
 export interface ChunkOptions {
   limit: number;
@@ -18,19 +22,30 @@ export interface ChunkOptions {
 }
 
 /** A chunk stops adding leads once it holds this many events, so heavy leads make smaller chunks. */
-const EVENT_BUDGET = 20_000;
+const EVENT_BUDGET = 100_000;
 /**
- * Leads with more events than this have them read apart: one lead's events travel as one JSON
- * value, which must stay well inside D1's 2 MB limit on a value.
+ * Leads with more events than this have them read apart: one lead's events travel as one text
+ * value, which must stay well inside D1's 2 MB limit on a value (about 22 bytes an event).
  */
 const INLINE_EVENTS = 5_000;
 
+/** A site whose events come in more shapes than this has them read again chunk by chunk. */
+const MAX_KEPT_SHAPES = 100_000;
+
 /**
  * The next leads after `cursor` in id order, as many as `limit` and the event budget allow, with
- * their events. SQLite packs each lead's events into one JSON array, so a chunk of a thousand leads
- * and ten thousand events crosses from D1 as a thousand rows, in one round trip.
+ * their events. Per lead, SQLite packs the events' times and shape ids into one text value, read
+ * from the (lead, time, shape) index alone, so a chunk of a thousand leads and ten thousand events
+ * crosses from D1 as a thousand short rows, in one round trip. Shapes not yet in `shapes` are then
+ * read, once per run rather than once per event.
  */
-export async function readChunk(db: Database, siteId: string, cursor: string, options: Partial<ChunkOptions> = {}) {
+export async function readChunk(
+  db: Database,
+  siteId: string,
+  cursor: string,
+  options: Partial<ChunkOptions> = {},
+  shapes: Map<number, EventShape> = new Map(),
+) {
   const { limit = READ_LEADS, eventBudget = EVENT_BUDGET, inlineEvents = INLINE_EVENTS } = options;
   const ids = sql`(SELECT id FROM (
       SELECT id, sum(event_count) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - event_count AS before
@@ -48,10 +63,12 @@ export async function readChunk(db: Database, siteId: string, cursor: string, op
       stage: leads.stage,
       excludedReason: leads.excludedReason,
       profile: leads.profile,
-      // Spelled out in full: drizzle leaves columns of a one-table select unqualified, and inside the
-      // subquery a bare "id" would be the event's.
+      // "times;shapes", two comma lists in the same order (both aggregates see the rows in index
+      // order); '' for a lead without events, null for one whose events are read apart. Spelled out
+      // in full: drizzle leaves columns of a one-table select unqualified, and inside the subquery a
+      // bare "id" would be the event's.
       events: sql<string | null>`CASE WHEN leads.event_count <= ${inlineEvents} THEN (
-        SELECT json_group_array(json_array(e.id, e.type, e.ts, e.url, e.content_type, json(e.props)))
+        SELECT coalesce(group_concat(e.ts) || ';' || group_concat(e.shape_id), '')
         FROM ${events} AS e WHERE e.lead_id = leads.id) END`,
     })
     .from(leads)
@@ -59,12 +76,29 @@ export async function readChunk(db: Database, siteId: string, cursor: string, op
     .orderBy(asc(leads.id));
   const heavy = rows.filter((r) => r.events === null).map((r) => r.id);
   const eventsOf = heavy.length ? await eventsByLead(db, heavy) : new Map<string, ScoringEvent[]>();
-  const chunk = rows.map(({ events: packed, ...row }) => {
-    if (packed !== null) eventsOf.set(row.id, (JSON.parse(packed) as PackedEvent[]).map(unpack));
-    return row;
-  });
+  const packed = rows.flatMap(({ id, events: text }) => (text === null ? [] : [{ id, ...unpack(text) }]));
+  if (shapes.size > MAX_KEPT_SHAPES) shapes.clear();
+  const missing = new Set<number>();
+  for (const p of packed) for (const s of p.shapeIds) if (!shapes.has(s)) missing.add(s);
+  await readShapes(db, [...missing], shapes);
+  for (const { id, ts, shapeIds } of packed) {
+    // Ids only need to tell a lead's events apart: the engine orders by time, and events of the
+    // same time that a rule counts are interchangeable for that rule.
+    // A shape can only be gone if the lead was erased since the first read (an erasure deletes the
+    // shapes no other event uses): the write of its new scores then fails, and the chunk is read again.
+    const evs: ScoringEvent[] = [];
+    ts.forEach((t, i) => {
+      const s = shapes.get(shapeIds[i]!);
+      if (s) evs.push({ id: String(i), ts: t, type: s.type, url: s.url, contentType: s.contentType, props: s.props });
+    });
+    eventsOf.set(id, evs);
+  }
+  const chunk = rows.map(({ events: _, ...row }) => row);
   return { chunk, eventsOf };
 }
 
-type PackedEvent = [string, string, number, string | null, string | null, Record<string, unknown> | null];
-const unpack = ([id, type, ts, url, contentType, props]: PackedEvent): ScoringEvent => ({ id, type, ts, url, contentType, props });
+function unpack(text: string): { ts: number[]; shapeIds: number[] } {
+  if (text === '') return { ts: [], shapeIds: [] };
+  const [ts, shapeIds] = text.split(';') as [string, string];
+  return { ts: ts.split(',').map(Number), shapeIds: shapeIds.split(',').map(Number) };
+}

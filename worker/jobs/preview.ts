@@ -3,6 +3,7 @@
  * scored now by the current model and by the candidate, read in chunks of leads.
  */
 import type { Database } from '../db/client';
+import type { EventShape } from '../scoring/event-shapes';
 import type { Model, Stage } from '../scoring/model';
 import { scoreLead } from '../scoring/score';
 import { readChunk } from './lead-chunks';
@@ -29,8 +30,9 @@ export async function previewModel(db: Database, siteId: string, current: Model,
   const sample: PreviewMove[] = [];
   let total = 0;
   let moved = 0;
+  const shapes = new Map<number, EventShape>();
   for (let cursor = ''; ; ) {
-    const { chunk, eventsOf } = await readChunk(db, siteId, cursor);
+    const { chunk, eventsOf } = await readChunk(db, siteId, cursor, {}, shapes);
     if (chunk.length === 0) break;
     cursor = chunk[chunk.length - 1]!.id;
     for (const lead of chunk) {

@@ -14,6 +14,7 @@ import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
 import { READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
+import type { EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
 
 export type RecomputeRow = typeof recomputes.$inferSelect;
@@ -90,13 +91,29 @@ export async function runRecompute(
   const model = await modelVersion(db, job.siteId, job.modelVersion);
   if (!model) throw new Error(`recompute ${id}: model version ${job.modelVersion} is missing`);
 
+  // The site's shapes as read so far: kept for the whole run, as shape ids are never reused.
+  const shapes = new Map<number, EventShape>();
+  const perRead = reading.limit ?? READ_LEADS;
+  // The read after the one being scored, already asked for: D1 reads it while the Worker scores.
+  let ahead: { cursor: string; limit: number; read: ReturnType<typeof readChunk> } | null = null;
+  const read = (cursor: string, limit: number) => {
+    const next = ahead?.cursor === cursor && ahead.limit === limit ? ahead.read : readChunk(db, job.siteId, cursor, { ...reading, limit }, shapes);
+    ahead = null;
+    return next;
+  };
+  const readAhead = (cursor: string, limit: number) => {
+    const next = readChunk(db, job.siteId, cursor, { ...reading, limit }, shapes);
+    next.catch(() => {}); // a read never taken (the run stopped) must not fail the run; a taken one still throws
+    ahead = { cursor, limit, read: next };
+  };
   /** The leads after `cursor`, up to a chunk, rescored at `now`. */
   const prepare = async (cursor: string, now: number) => {
     const scored = [];
     while (scored.length < chunkLeads) {
-      const limit = Math.min(reading.limit ?? READ_LEADS, chunkLeads - scored.length);
-      const { chunk, eventsOf } = await readChunk(db, job.siteId, cursor, { ...reading, limit });
+      const { chunk, eventsOf } = await read(cursor, Math.min(perRead, chunkLeads - scored.length));
       if (chunk.length === 0) break;
+      const rest = chunkLeads - scored.length - chunk.length;
+      readAhead(chunk[chunk.length - 1]!.id, Math.min(perRead, rest > 0 ? rest : chunkLeads));
       for (const row of chunk) {
         const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
         scored.push({ row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf.get(row.id) ?? [], row.profile, now) });

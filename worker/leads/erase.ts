@@ -12,7 +12,7 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
-import { deliveries, deliveryAttempts, events, feedback, leads, transitions, visitors, webhooks } from '../db/schema';
+import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors, webhooks } from '../db/schema';
 import { ApiError } from '../lib/errors';
 import { counterWrites } from '../segments/counters';
 import { conflictGuard, isWriteConflict, type LeadRow } from './write';
@@ -52,6 +52,26 @@ export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteI
 }
 
 /**
+ * Deletes the shapes of the lead's events that no other event uses: a URL path or a property may
+ * name the person. Shapes others use stay: they are the site's pages and properties, and name
+ * nobody once the events are gone. Run before the events are deleted, so that the lead's shapes
+ * can still be found from them.
+ *
+ * Without an index on `shape_id` (one more index entry written per event stored), "no other
+ * event" is answered by one pass over the (lead, time, shape) index of every attributed event and
+ * the site's anonymous index: erasure, a rare request, pays for what ingest does not.
+ */
+function orphanedShapes(db: Database, lead: ErasedLead, of: ReturnType<typeof ofLead>) {
+  const candidates = sql`SELECT shape_id FROM ${events} WHERE lead_id = ${lead.id}
+    UNION SELECT shape_id FROM ${events} WHERE site_id = ${lead.siteId} AND lead_id IS NULL AND visitor_id IN (${of.visitorIds})`;
+  return db.delete(eventShapes).where(sql`${eventShapes.id} IN (${candidates})
+    AND ${eventShapes.id} NOT IN (SELECT shape_id FROM ${events} INDEXED BY events_lead_ts
+      WHERE lead_id IS NOT NULL AND lead_id <> ${lead.id} AND shape_id IN (${candidates}))
+    AND ${eventShapes.id} NOT IN (SELECT shape_id FROM ${events} INDEXED BY events_site_visitor_anon
+      WHERE site_id = ${lead.siteId} AND lead_id IS NULL AND (visitor_id IS NULL OR visitor_id NOT IN (${of.visitorIds})) AND shape_id IN (${candidates}))`);
+}
+
+/**
  * The batch. The guard comes first: a writer that changed the lead since it was read (new events,
  * a new visitor identified, a move across bands) fails it, and the caller reads again, so the
  * counters are decremented where the lead counts now and nothing written meanwhile is left behind.
@@ -66,6 +86,7 @@ export function erasureWrites(db: Database, lead: ErasedLead): BatchItem<'sqlite
     db.delete(deliveries).where(of.deliveries),
     db.delete(transitions).where(and(eq(transitions.siteId, lead.siteId), eq(transitions.leadId, lead.id))),
     db.delete(feedback).where(and(eq(feedback.siteId, lead.siteId), eq(feedback.leadId, lead.id))),
+    orphanedShapes(db, lead, of),
     db.delete(events).where(of.anonymousEvents),
     db.delete(events).where(of.attributedEvents),
     db.delete(visitors).where(and(eq(visitors.siteId, lead.siteId), eq(visitors.leadId, lead.id))),

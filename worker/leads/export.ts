@@ -19,7 +19,8 @@
  */
 import { and, asc, count, eq, gt, gte, inArray, or, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { deliveries, deliveryAttempts, events, feedback, leads, transitions, visitors } from '../db/schema';
+import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors } from '../db/schema';
+import { eventWithShapeColumns, shapeOfEvent } from '../db/lead-events';
 import { changeId } from '../changes/item';
 import { ApiError } from '../lib/errors';
 import { leadSummary, transitionJson } from './lead-json';
@@ -33,7 +34,8 @@ export const MAX_READS = 40;
 /** Above this, pages of `MAX_EVENTS / MAX_READS` events would hold too much in memory. */
 export const MAX_EVENTS = 200_000;
 
-type EventRow = typeof events.$inferSelect;
+/** An event whole: its own columns (the full URL among them) and its shape's. */
+type EventRow = typeof events.$inferSelect & { type: string; contentType: string | null; props: Record<string, unknown> | null };
 
 const eventJson = (e: EventRow) => ({
   id: e.id,
@@ -85,8 +87,9 @@ export async function exportLead(
   };
   const page = (run: typeof attributed, size: number, after?: SQL) =>
     db
-      .select()
+      .select(eventWithShapeColumns)
       .from(events)
+      .innerJoin(eventShapes, shapeOfEvent)
       .where(and(run.where, after))
       .orderBy(...run.order)
       .limit(size);

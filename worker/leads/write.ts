@@ -133,8 +133,11 @@ export const conflictGuard = (db: Database, rows: readonly Pick<LeadRow, 'id' | 
       .where(sql`${leads.rev} IS NOT j.value ->> 1`),
   );
 
-/** A concurrent writer got there first: a lead changed since read, or the same new e-mail was created. */
+/**
+ * A concurrent writer got there first: a lead changed since read, the same new e-mail was created,
+ * or an event's shape was erased since read (see `ingest`).
+ */
 export function isWriteConflict(err: unknown): boolean {
   const text = `${String(err)} ${err instanceof Error && err.cause ? String(err.cause) : ''}`;
-  return /CHECK constraint failed: write_conflict|UNIQUE constraint failed: leads\./.test(text);
+  return /CHECK constraint failed: write_conflict|UNIQUE constraint failed: leads\.|NOT NULL constraint failed: events\.shape_id/.test(text);
 }

@@ -1,5 +1,5 @@
 /**
- * @module Which behaviour rules an event's shape meets, computed once per shape and model.
+ * @module An event's shape, and which behaviour rules it meets, computed once per shape and model.
  *
  * An event's shape is all of it but its id and time: type, URL, content type, properties. A site's
  * events come in few shapes (page views of the same pages, downloads of the same files), so a
@@ -12,6 +12,60 @@ import { campaignWindow, eventShapeMatches } from './conditions';
 import { eventFacts } from './event-facts';
 import type { BehaviourRule, Model } from './model';
 import type { ScoringEvent } from './types';
+
+/**
+ * What rules can test of an event, and nothing else: events are stored as (shape, time) against a
+ * site's dictionary of shapes, so that a recompute reads a few bytes per event.
+ */
+export interface EventShape {
+  type: string;
+  url: string | null;
+  contentType: string | null;
+  props: Readonly<Record<string, unknown>> | null;
+}
+
+const BASE = 'http://relative.invalid';
+
+/**
+ * The URL as rules read it: its path and its `utm_campaign` (see `eventFacts`). Click ids, session
+ * ids and other parameters would otherwise make nearly every page view a shape of its own; the
+ * full URL stays with the event. A URL that would not read back the same (an opaque `mailto:`, a
+ * path starting with `//`) is kept whole.
+ */
+function ruleUrl(url: string | null | undefined): string | null {
+  if (url === null || url === undefined) return null;
+  let u: URL;
+  try {
+    u = new URL(url, BASE);
+  } catch {
+    return null; // rules see no path in it either way
+  }
+  const utm = u.searchParams.get('utm_campaign');
+  const short = u.pathname + (utm === null ? '' : `?utm_campaign=${encodeURIComponent(utm)}`);
+  try {
+    const back = new URL(short, BASE);
+    if (back.pathname === u.pathname && back.searchParams.get('utm_campaign') === utm) return short;
+  } catch {
+    // kept whole below
+  }
+  return url;
+}
+
+/** Keys sorted, so that the same properties sent in another order make the same shape. */
+function sortedProps(props: Readonly<Record<string, unknown>> | null | undefined): Record<string, unknown> | null {
+  if (!props) return null;
+  const keys = Object.keys(props);
+  if (keys.length === 0) return null;
+  return Object.fromEntries(keys.sort().map((k) => [k, props[k]]));
+}
+
+/** The shape an event is stored under: rules meet it exactly as they meet the event. */
+export function shapeOf(e: Pick<ScoringEvent, 'type' | 'url' | 'contentType' | 'props'>): EventShape {
+  return { type: e.type, url: ruleUrl(e.url), contentType: e.contentType ?? null, props: sortedProps(e.props) };
+}
+
+/** A shape's identity in its site's dictionary. */
+export const shapeKeyOf = (s: EventShape): string => JSON.stringify([s.type, s.url, s.contentType, s.props]);
 
 export interface CompiledRule {
   rule: BehaviourRule;
