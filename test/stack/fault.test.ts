@@ -95,8 +95,13 @@ async function verify(db: D1Database, acked: Set<string>) {
     versions.set(m.version, Model.parse(JSON.parse(m.document)));
   }
   const { results: leads } = await db.prepare(`SELECT * FROM leads WHERE site_id = 'demo'`).all<LeadRow>();
+  // Each event whole: its shape's type, content type and properties, and its own full URL rather
+  // than the shape's cut-down one, so that the cut is checked too (rules must read the same from both).
   const { results: events } = await db
-    .prepare(`SELECT lead_id, id, type, ts, url, content_type, props FROM events WHERE site_id = 'demo' AND lead_id IS NOT NULL`)
+    .prepare(
+      `SELECT e.lead_id, e.id, e.ts, e.url, s.type, s.content_type, s.props
+       FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.site_id = 'demo' AND e.lead_id IS NOT NULL`,
+    )
     .all<{ lead_id: string; id: string; type: string; ts: number; url: string | null; content_type: string | null; props: string | null }>();
   const eventsOf = new Map<string, { id: string; type: string; ts: number; url: string | null; contentType: string | null; props: Record<string, unknown> | null }[]>();
   for (const e of events) {
@@ -174,13 +179,23 @@ async function seed(db: D1Database) {
     )
     .bind(SEEDED, now)
     .run();
+  // Three page shapes, keyed as the worker keys them (`shapeKeyOf`), then the events pointing at them.
+  await db
+    .prepare(
+      `INSERT INTO event_shapes (site_id, key, type, url)
+       SELECT 'demo', json_array('page_view', j.value, NULL, NULL), 'page_view', j.value FROM json_each(?1) AS j
+       WHERE true ON CONFLICT (site_id, key) DO NOTHING`,
+    )
+    .bind(JSON.stringify(['/', '/pricing', '/references']))
+    .run();
   await db
     .prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 * 3 - 1)
-       INSERT INTO events (site_id, id, visitor_id, lead_id, type, ts, url, received_at)
-       SELECT 'demo', printf('seed-ev%07d', i), printf('seed-v%06d', i / 3), printf('ld_seed%06d', i / 3), 'page_view',
-              ?2 - i % 3 * 60000, CASE i % 3 WHEN 0 THEN 'http://localhost/' WHEN 1 THEN 'http://localhost/pricing' ELSE 'http://localhost/references' END, ?2
-       FROM n`,
+       INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, received_at)
+       SELECT 'demo', printf('seed-ev%07d', k.i), printf('seed-v%06d', k.i / 3), printf('ld_seed%06d', k.i / 3), s.id,
+              ?2 - k.i % 3 * 60000, 'http://localhost' || k.path, ?2
+       FROM (SELECT i, CASE i % 3 WHEN 0 THEN '/' WHEN 1 THEN '/pricing' ELSE '/references' END AS path FROM n) AS k
+       JOIN event_shapes AS s ON s.site_id = 'demo' AND s.key = json_array('page_view', k.path, NULL, NULL)`,
     )
     .bind(SEEDED, now)
     .run();
