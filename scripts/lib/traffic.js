@@ -135,13 +135,14 @@ function post(agent, url, headers, body) {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
         let json = null;
         try {
-          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          json = JSON.parse(text);
         } catch {
-          // not JSON: counted by its status
+          // not JSON: counted by its status, its start kept as a sample
         }
-        resolve({ status: res.statusCode, json, ms: performance.now() - t0 });
+        resolve({ status: res.statusCode, json, text: json ? undefined : text.slice(0, 200), ms: performance.now() - t0 });
       });
       res.on('error', (err) => resolve({ status: 0, error: err.code ?? err.message, ms: performance.now() - t0 }));
     });
@@ -194,7 +195,7 @@ export function startTraffic({ url, siteKey, visitors, concurrency = 8, browsing
       for (const id of res.json.duplicates) acked.add(id);
       return true;
     }
-    const key = res.status ? `${res.status}${res.json?.error?.code ? ` ${res.json.error.code}` : ''}` : res.error;
+    const key = res.status ? `${res.status} ${res.json?.error?.code ?? JSON.stringify(res.text)}` : res.error;
     if (res.status) {
       w.latencies.push(res.ms);
       w.statuses[key] = (w.statuses[key] ?? 0) + 1;
