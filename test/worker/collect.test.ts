@@ -84,6 +84,9 @@ describe('POST /v1/collect', () => {
       ['no origin', (k) => [{ site: k, events: [browserEvent('v', 'page_view')] }, { origin: '' }], 403, 'origin_not_allowed'],
       ['an oversized batch (101 events)', (k) => [{ site: k, events: Array.from({ length: 101 }, () => browserEvent('v', 'page_view')) }], 400, 'invalid_request'],
       ['a body over 64 KB', (k) => [{ site: k, events: [browserEvent('v', 'page_view', { title: 'x'.repeat(70_000) })] }], 413, 'payload_too_large'],
+      // Found by test/fuzz: stored as UTF-8, "\ud800" and "\udbff" both became U+FFFD, one visitor.
+      ['a lone surrogate in a string', (k) => [JSON.stringify({ site: k, events: [browserEvent('v', 'page_view')] }).replace('"v"', '"v\\ud800"'), {}], 400, 'invalid_text'],
+      ['a lone surrogate in a key', (k) => [JSON.stringify({ site: k, events: [browserEvent('v', 'page_view', { props: { p: 1 } })] }).replace('"p"', '"\\udfff"'), {}], 400, 'invalid_text'],
     ];
     it.each(cases)('%s', async (_, make, status, code) => {
       const site = await newSite();
