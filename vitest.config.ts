@@ -32,10 +32,13 @@ export default defineConfig({
         ],
         test: {
           name: 'worker',
-          include: ['test/worker/**/*.test.ts'],
+          // The fuzz tests call the worker as these do, on the same D1 and migrations.
+          include: ['test/worker/**/*.test.ts', 'test/fuzz/**/*.test.ts'],
           setupFiles: ['test/worker/apply-migrations.ts'],
           // The webhook receiver runs in Node; the worker under test reaches it over loopback.
           globalSetup: ['test/worker/receiver.ts'],
+          // FUZZ_SEED=n replays (or varies) the fuzz tests' requests; unset, the seed is fixed.
+          provide: { fuzzSeed: process.env.FUZZ_SEED ?? '' },
         },
       },
       {

@@ -84,6 +84,9 @@ describe('POST /v1/collect', () => {
       ['no origin', (k) => [{ site: k, events: [browserEvent('v', 'page_view')] }, { origin: '' }], 403, 'origin_not_allowed'],
       ['an oversized batch (101 events)', (k) => [{ site: k, events: Array.from({ length: 101 }, () => browserEvent('v', 'page_view')) }], 400, 'invalid_request'],
       ['a body over 64 KB', (k) => [{ site: k, events: [browserEvent('v', 'page_view', { title: 'x'.repeat(70_000) })] }], 413, 'payload_too_large'],
+      // Found by test/fuzz: stored as UTF-8, "\ud800" and "\udbff" both became U+FFFD, one visitor.
+      ['a lone surrogate in a string', (k) => [JSON.stringify({ site: k, events: [browserEvent('v', 'page_view')] }).replace('"v"', '"v\\ud800"'), {}], 400, 'invalid_text'],
+      ['a lone surrogate in a key', (k) => [JSON.stringify({ site: k, events: [browserEvent('v', 'page_view', { props: { p: 1 } })] }).replace('"p"', '"\\udfff"'), {}], 400, 'invalid_text'],
     ];
     it.each(cases)('%s', async (_, make, status, code) => {
       const site = await newSite();
@@ -123,6 +126,26 @@ describe('POST /v1/collect', () => {
       body: JSON.stringify({ site: site.siteKey, events: [browserEvent('v', 'page_view')] }),
     });
     expect(res.status).toBe(202);
+  });
+
+  // Found by test/fuzz: zod leaves `__proto__` out of a record without a word, so such props were
+  // accepted and stored empty, while `constructor` was refused.
+  it('refuses a `__proto__` key in props, traits and fields, as it refuses `constructor`', async () => {
+    const site = await newSite();
+    const good = browserEvent('v10', 'page_view');
+    const bad = ['props', 'traits', 'fields'].map((at) => ({ ...browserEvent('v10', 'identify'), [at]: { email: 'ada@acme.io', x: 'y' } }));
+    // JSON.stringify of an object literal drops `__proto__`: the key is written into the text.
+    const body = JSON.stringify({ site: site.siteKey, events: [good, ...bad] }).replaceAll('"x":"y"', '"__proto__":"y"');
+    const res = await collect(body);
+    expect(res.status).toBe(202);
+    const answer = (await res.json()) as { accepted: string[]; rejected: { index: number; issues: { path: unknown[] }[] }[] };
+    expect(answer.accepted).toEqual([good.id]);
+    expect(answer.rejected.map((r) => [r.index, r.issues[0]!.path])).toEqual([
+      [1, ['props', '__proto__']],
+      [2, ['traits', '__proto__']],
+      [3, ['fields', '__proto__']],
+    ]);
+    expect(await rowCounts(site.id)).toMatchObject({ events: 1, leads: 0 });
   });
 
   it('does not store unknown keys', async () => {

@@ -58,6 +58,19 @@ describe('the model as a document', () => {
     expect(((await (await api(site, '/v1/model/versions')).json()) as { versions: unknown[] }).versions).toHaveLength(1);
   });
 
+  // Found by test/fuzz: zod left `__proto__` out of the record, so this condition was saved as
+  // `props: {}`, which every event meets.
+  it('refuses a `__proto__` key in a props condition rather than saving the condition empty', async () => {
+    const site = await newSite();
+    const rule = { id: 'plan-pro', label: 'Plan pro', dimension: 'activity', points: 50, when: { type: 'page_view', props: { x: 'pro' } } };
+    const text = JSON.stringify({ ...DEFAULT_MODEL, behaviourRules: [...DEFAULT_MODEL.behaviourRules, rule] }).replace('"x":"pro"', '"__proto__":"pro"');
+    const res = await api(site, '/v1/model', { method: 'PUT', body: text });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { issues: { path: (string | number)[] }[] } };
+    expect(error.issues.map((i) => i.path.join('.'))).toEqual([`behaviourRules.${DEFAULT_MODEL.behaviourRules.length}.when.props.__proto__`]);
+    expect(((await (await api(site, '/v1/model')).json()) as { version: number }).version).toBe(0);
+  });
+
   it('saves versions, keeps every one with who and when, and restores an old one as a new version', async () => {
     const site = await newSite();
     const first = await put(site, withPricing(30));

@@ -3,6 +3,7 @@
  * `POST /v1/events` (servers, API key). Unknown keys are dropped, never stored.
  */
 import { z } from 'zod';
+import { recordOf } from '../scoring/model';
 
 /** Keys that would reach an object's prototype if a consumer ever merged them naively. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -12,7 +13,7 @@ const key = z
   .max(100)
   .refine((k) => !FORBIDDEN_KEYS.has(k), 'this key is not allowed');
 const boundedRecord = <V extends z.ZodType>(value: V, maxKeys: number) =>
-  z.record(key, value).refine((r) => Object.keys(r).length <= maxKeys, `at most ${maxKeys} keys`);
+  recordOf(key, value).refine((r) => Object.keys(r).length <= maxKeys, `at most ${maxKeys} keys`);
 const scalar = z.union([z.string().max(500), z.number().finite(), z.boolean(), z.null()]);
 
 /** Browser-side events any page may send; e-mail engagement can only come from a server. */

@@ -16,12 +16,24 @@ export async function readJsonBody(c: Context, maxBytes: number, empty?: unknown
   } catch {
     throw new ApiError(400, 'invalid_encoding', 'the request body is not valid UTF-8');
   }
+  let wellFormed = true;
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text, (key, value) => {
+      if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) wellFormed = false;
+      return value;
+    });
   } catch (err) {
     throw new ApiError(400, 'invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
   }
+  // "\ud800" is valid JSON but no text: stored as UTF-8 it would become U+FFFD, so that what is
+  // read back differs from what was accepted, and two different ids become the same one.
+  if (!wellFormed) throw new ApiError(400, 'invalid_text', 'the request body holds a lone UTF-16 surrogate (\\ud800–\\udfff), which is not text');
+  return parsed;
 }
+
+/** With the `u` flag, a surrogate matches only when it is not half of a pair. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 const tooLarge = (max: number) =>
   new ApiError(413, 'payload_too_large', `the request body is larger than ${Math.round(max / 1024)} KB`);

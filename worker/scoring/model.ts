@@ -28,6 +28,19 @@ const shortText = z.string().min(1).max(200);
 const oneOrMany = z.union([shortText, z.array(shortText).min(1).max(50)]);
 const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date());
 
+/**
+ * `z.record` that refuses a `__proto__` key: zod leaves it out of the record without a word, so
+ * `{"__proto__": …}` would pass as `{}` (and a `props` condition match every event) while
+ * `constructor` or any other key the schema refuses is named in a 400.
+ */
+export const recordOf = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V) =>
+  z.preprocess((input, ctx) => {
+    if (input !== null && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
+      ctx.addIssue({ code: 'custom', path: ['__proto__'], message: 'this key is not allowed', input });
+    }
+    return input;
+  }, z.record(key, value));
+
 export const DimensionSettings = z.strictObject({
   /** Score limit of the dimension; points past it are kept in the breakdown but not counted. */
   max: z.number().finite().positive().max(100_000).optional(),
@@ -46,8 +59,7 @@ export const EventCondition = z.strictObject({
   /** Extension of the link or URL, without the dot. */
   extension: oneOrMany.optional(),
   utmCampaign: oneOrMany.optional(),
-  props: z
-    .record(z.string().min(1).max(100), z.union([z.string().max(200), z.number(), z.boolean()]))
+  props: recordOf(z.string().min(1).max(100), z.union([z.string().max(200), z.number(), z.boolean()]))
     .refine((r) => Object.keys(r).length <= 20, 'at most 20 properties')
     .optional(),
   /** Campaign window: only events at or after `from` and before `until` count. */
