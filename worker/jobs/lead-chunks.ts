@@ -89,7 +89,7 @@ export async function readChunk(
     const evs: ScoringEvent[] = [];
     ts.forEach((t, i) => {
       const s = shapes.get(shapeIds[i]!);
-      if (s) evs.push({ id: String(i), ts: t, type: s.type, url: s.url, contentType: s.contentType, props: s.props });
+      if (s) evs.push({ id: String(i), ts: t, type: s.type, url: s.url, contentType: s.contentType, props: s.props, shape: s });
     });
     eventsOf.set(id, evs);
   }

@@ -103,8 +103,9 @@ function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })
     scoredAt: at(10),
     modelVersion: at(11),
     updatedAt: at(13),
-    profile: sql`coalesce(${at(14)}, ${leads.profile})`,
     rev: sql`${leads.rev} + 1`,
+    // Only when some lead brings one: naming the column wakes the search-index trigger on every row.
+    ...(existing.some((i) => i.profile) ? { profile: sql`coalesce(${at(14)}, ${leads.profile})` } : {}),
   };
   const update = (rows: string, set: typeof unindexed & Partial<Record<'score' | 'band' | 'nextChangeAt', SQL>>) =>
     db.update(leads).set(set).from(sql`json_each(${rows}) AS j`).where(sql`${leads.id} = ${at(0)}`);

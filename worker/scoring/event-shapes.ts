@@ -79,6 +79,8 @@ interface Compiled {
   rules: CompiledRule[];
   /** Shape key → indexes in `rules` of the rules the shape meets, in model order. */
   shapes: Map<string, readonly number[]>;
+  /** The same, for events that carry their stored shape: looked up by the object, no key built. */
+  stored: WeakMap<EventShape, readonly number[]>;
 }
 
 /** Enough for any site's distinct pages and files; past it the memo starts over rather than grow. */
@@ -94,6 +96,7 @@ function compile(model: Model): Compiled {
         return { rule, halfLifeDays: model.dimensions[rule.dimension].halfLifeDays, from, until };
       }),
       shapes: new Map(),
+      stored: new WeakMap(),
     };
     compiledModels.set(model, c);
   }
@@ -103,21 +106,34 @@ function compile(model: Model): Compiled {
 const shapeKey = (e: ScoringEvent) =>
   `${e.type}\u0000${e.url ?? ''}\u0000${e.contentType ?? ''}\u0000${e.props ? JSON.stringify(e.props) : ''}`;
 
+type Matcher = { rules: readonly CompiledRule[]; rulesFor: (e: ScoringEvent) => readonly number[] };
+const matchers = new WeakMap<Model, Matcher>();
+
 /** The model's behaviour rules, with a function giving the rules an event's shape meets. */
-export function ruleMatcher(model: Model): { rules: readonly CompiledRule[]; rulesFor: (e: ScoringEvent) => readonly number[] } {
+export function ruleMatcher(model: Model): Matcher {
+  let m = matchers.get(model);
+  if (m) return m;
   const c = compile(model);
-  return {
+  const byKey = (e: ScoringEvent): readonly number[] => {
+    const key = shapeKey(e);
+    let hits = c.shapes.get(key);
+    if (!hits) {
+      const facts = eventFacts(e);
+      hits = c.rules.flatMap((r, i) => (eventShapeMatches(r.rule.when, facts) ? [i] : []));
+      if (c.shapes.size >= MAX_SHAPES) c.shapes.clear();
+      c.shapes.set(key, hits);
+    }
+    return hits;
+  };
+  m = {
     rules: c.rules,
     rulesFor(e) {
-      const key = shapeKey(e);
-      let hits = c.shapes.get(key);
-      if (!hits) {
-        const facts = eventFacts(e);
-        hits = c.rules.flatMap((r, i) => (eventShapeMatches(r.rule.when, facts) ? [i] : []));
-        if (c.shapes.size >= MAX_SHAPES) c.shapes.clear();
-        c.shapes.set(key, hits);
-      }
+      if (!e.shape) return byKey(e);
+      let hits = c.stored.get(e.shape);
+      if (!hits) c.stored.set(e.shape, (hits = byKey({ id: '', ts: 0, ...e.shape })));
       return hits;
     },
   };
+  matchers.set(model, m);
+  return m;
 }

@@ -1,4 +1,5 @@
 /** @module What the engine reads and what it answers: plain data, no I/O. */
+import type { EventShape } from './event-shapes';
 import type { Dimension, Stage } from './model';
 
 /** A lead's properties: `email`, `emailDomain`, `jobTitle`, `companySize`… and any custom one. */
@@ -13,6 +14,11 @@ export interface ScoringEvent {
   readonly url?: string | null;
   readonly contentType?: string | null;
   readonly props?: Readonly<Record<string, unknown>> | null;
+  /**
+   * The stored shape the event was read back from (its type, url, content type and props are the
+   * shape's): rules are then matched once per shape object, with no key to build per event.
+   */
+  readonly shape?: EventShape;
 }
 
 export type DimensionScores = Record<Dimension, number>;

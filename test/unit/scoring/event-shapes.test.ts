@@ -2,8 +2,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { eventFacts } from '../../../worker/scoring/event-facts';
-import { shapeKeyOf, shapeOf } from '../../../worker/scoring/event-shapes';
+import { shapeKeyOf, shapeOf, type EventShape } from '../../../worker/scoring/event-shapes';
+import { scoreLead } from '../../../worker/scoring/score';
 import type { ScoringEvent } from '../../../worker/scoring/types';
+import { eventsArb, modelArb, nowArb, profileArb, stageArb } from './arbitraries';
 
 const factsOf = (e: Omit<ScoringEvent, 'id' | 'ts'>) => eventFacts({ id: 'e', ts: 0, ...e });
 const asStored = (e: Omit<ScoringEvent, 'id' | 'ts'>) => factsOf(shapeOf({ url: null, contentType: null, props: null, ...e }));
@@ -41,6 +43,25 @@ describe('shapeOf', () => {
     fc.assert(
       fc.property(fc.constantFrom('page_view', 'download', 'form_submit'), url, fc.option(fc.string({ maxLength: 10 }), { nil: null }), props, (type, u, contentType, p) => {
         expect(asStored({ type, url: u, contentType, props: p })).toEqual(factsOf({ type, url: u, contentType, props: p ?? null }));
+      }),
+    );
+  });
+});
+
+describe('events that carry their stored shape', () => {
+  it('score exactly as the events they were stored from, shapes shared between events and leads', () => {
+    fc.assert(
+      fc.property(modelArb(), eventsArb({ maxLength: 30 }), profileArb, nowArb, stageArb, (m, events, profile, now, stage) => {
+        // As a recompute reads them back: one shape object per distinct shape, rules met through it.
+        const dictionary = new Map<string, EventShape>();
+        const stored = events.map((e) => {
+          const s = shapeOf(e);
+          const shape = dictionary.get(shapeKeyOf(s)) ?? (dictionary.set(shapeKeyOf(s), s), s);
+          return { id: e.id, ts: e.ts, ...shape, shape };
+        });
+        const direct = events.map((e) => ({ ...e, ...shapeOf(e) }));
+        expect(scoreLead(m, stored, profile, now, stage)).toEqual(scoreLead(m, direct, profile, now, stage));
+        expect(scoreLead(m, stored, profile, now, stage)).toEqual(scoreLead(m, events, profile, now, stage));
       }),
     );
   });
