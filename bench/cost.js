@@ -6,7 +6,7 @@
  *     `meta.rows_read` / `meta.rows_written` count them: the worker runs with `D1_METERING=on`, which
  *     answers each collect request with its statements' sums (see `worker/db/metering.ts`). For an
  *     anonymous page view, a page view of an identified lead with 10, 100 and 1,000 stored events,
- *     an identify, and batches of 10.
+ *     an identify, batches of 10, and the lead's page view again once the site has 1,000 more leads.
  *  2. Collect's requests/s and events/s, batches of 1 and of 10 page views from 2,000 visitors (a
  *     third of them identified leads), against the floor: `bench/floor`, a worker on the same local
  *     D1 whose fetch does only the `DB.batch()` insert of the same events.
@@ -215,23 +215,37 @@ try {
     ['batch of 10 page views, anonymous visitor', async () => { const v = newVisitor(origin); await seed(v, 1); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
     ['batch of 10 page views, lead with 10 events', async () => { const v = await lead(10); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
   ];
-  for (const [name, run] of cases) {
+  const measure = async (name, run) => {
     // Three times, fresh visitors each: the figures must not depend on the run.
     const runs = [await run(), await run(), await run()];
-    const span = (k) => {
-      const values = runs.map((r) => r[k]);
+    const range = (f) => {
+      const values = runs.map(f);
       const [lo, hi] = [Math.min(...values), Math.max(...values)];
       return lo === hi ? dec(lo) : `${dec(lo)}–${dec(hi)}`;
     };
-    const per = (k) => {
-      const values = runs.map((r) => r[k] / r.events);
-      const [lo, hi] = [Math.min(...values), Math.max(...values)];
-      return lo === hi ? dec(lo) : `${dec(lo)}–${dec(hi)}`;
+    const row = {
+      request: name,
+      events: runs[0].events,
+      'round trips': range((r) => r.roundTrips),
+      'rows read': range((r) => r.read),
+      'rows written': range((r) => r.written),
+      'read/event': range((r) => r.read / r.events),
+      'written/event': range((r) => r.written / r.events),
     };
-    rows.push({ request: name, events: runs[0].events, 'round trips': span('roundTrips'), 'rows read': span('read'), 'rows written': span('written'), 'read/event': per('read'), 'written/event': per('written') });
+    rows.push(row);
     breakdowns[name] = runs[2].statements;
-    console.log(`  ${name}: ${rows.at(-1)['rows read']} read, ${rows.at(-1)['rows written']} written, ${rows.at(-1)['round trips']} round trips`);
+    console.log(`  ${name}: ${row['rows read']} read, ${row['rows written']} written, ${row['round trips']} round trips`);
+  };
+  for (const [name, run] of cases) await measure(name, run);
+  // Whether a lead's request reads the site's other leads: the same request once the site has 1,000 more.
+  for (let i = 0; i < 10; i++) {
+    const group = Array.from({ length: 100 }, () => newVisitor(origin));
+    await metered(group[0], group.map((v) => identify(v)));
   }
+  await measure('page view, lead with 10 stored events, site with 1,000 more leads', async () => {
+    const v = await lead(10);
+    return metered(v, [pageView(v)]);
+  });
   await stack.stop();
   stack = undefined;
 
