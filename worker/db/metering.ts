@@ -52,7 +52,7 @@ export function meteredD1(d1: D1Database, meter: D1Meter): D1Database {
       },
       // D1's raw() drops the meta: the same query through all(), its rows put back in column order.
       // Rows come as objects keyed by column name, so a select naming a column twice would lose
-      // one: the metered routes' selects name each column once.
+      // one, and a column named by digits would move first: the metered routes' selects have neither.
       raw: async (options?: { columnNames?: boolean }) => {
         const { results } = await one(sql, stmt.all());
         const rows = (results as Record<string, unknown>[]).map((row) => Object.values(row));
