@@ -22,6 +22,8 @@ export interface Bindings {
   RATE_LIMIT_SITE?: RateLimit;
   /** `off` lifts both limits: for load benchmarks on a local worker, never for a public one. */
   RATE_LIMITS?: string;
+  /** `on` answers each collect request with the D1 rows it read and wrote (`bench/cost.js`): see `db/metering.ts`. */
+  D1_METERING?: string;
   /** Extra paths the snippet is served under (comma-separated), out of reach of ad-block lists. */
   SNIPPET_ALIASES?: string;
   /** Extra paths that accept collect requests (comma-separated); the first is baked into the snippet. */

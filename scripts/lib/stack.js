@@ -68,14 +68,17 @@ export function freePort() {
 }
 
 /**
- * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number, rateLimits?: boolean }} options
+ * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number, rateLimits?: boolean, vars?: Record<string, string>, config?: string }} options
  * stateDir holds the local D1, the admin token, the demo keys and wrangler's log; cronEveryMs is
- * how often the cron trigger is fired; rateLimits false lifts the rate limits (load benchmarks).
+ * how often the cron trigger is fired; rateLimits false lifts the rate limits (load benchmarks);
+ * vars are passed to the worker with `--var`; config is another wrangler config than wrangler.toml
+ * (a benchmark's, with the same worker and D1).
  */
-export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000, rateLimits = true } = {}) {
+export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000, rateLimits = true, vars = {}, config } = {}) {
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
-  run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
+  const configArgs = config ? ['--config', config] : [];
+  run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, ...configArgs]);
 
   const adminToken = remembered(stateDir, 'admin-token', () => randomBytes(24).toString('hex'));
   const log = createWriteStream(join(stateDir, 'wrangler.log'), { flags: 'a' });
@@ -84,7 +87,11 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
   const spawnWorker = () => {
     worker = spawn(
       WRANGLER,
-      ['dev', '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false', '--var', `ADMIN_TOKEN:${adminToken}`, ...(rateLimits ? [] : ['--var', 'RATE_LIMITS:off'])],
+      [
+        'dev', ...configArgs, '--ip', '127.0.0.1', '--port', String(workerPort), '--persist-to', persistTo, '--show-interactive-dev-session=false',
+        '--var', `ADMIN_TOKEN:${adminToken}`, ...(rateLimits ? [] : ['--var', 'RATE_LIMITS:off']),
+        ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+      ],
       { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
     );
     output = '';

@@ -128,7 +128,7 @@ const headersOf = (v) => ({
 });
 
 /** One POST over a kept-alive connection: the status, the parsed body (if JSON) and the time it took. */
-function post(agent, url, headers, body) {
+export function post(agent, url, headers, body) {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {

@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { database } from '../db/client';
+import { meterD1 } from '../db/metering';
 import { siteBySiteKey } from '../db/sites';
 import type { AppEnv } from '../env';
 import { countRobot } from '../ingest/robot-counts';
@@ -35,6 +36,8 @@ collect.options('/', (c) => {
   cors(c, c.req.header('origin'));
   return c.body(null, 204);
 });
+
+collect.use('/', meterD1);
 
 collect.post('/', async (c) => {
   const origin = c.req.header('origin');

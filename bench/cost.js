@@ -1,0 +1,347 @@
+#!/usr/bin/env node
+/**
+ * bench/cost: what collect costs, in one run, on local D1 under `wrangler dev` (rate limits lifted).
+ *
+ *  1. D1 rows read and written per scored event, and D1 round trips per request, as D1's own
+ *     `meta.rows_read` / `meta.rows_written` count them: the worker runs with `D1_METERING=on`, which
+ *     answers each collect request with its statements' sums (see `worker/db/metering.ts`). For an
+ *     anonymous page view, a page view of an identified lead with 10, 100 and 1,000 stored events,
+ *     an identify, batches of 10, and the lead's page view again once the site has 1,000 more leads.
+ *  2. Collect's requests/s and events/s, batches of 1 and of 10 page views from 2,000 visitors (a
+ *     third of them identified leads), against the floor: `bench/floor`, a worker on the same local
+ *     D1 whose fetch does only the `DB.batch()` insert of the same events.
+ *  3. The queue path (wrangler.toml's commented `EVENTS` producer and consumer, uncommented into a
+ *     config of the run's own) end to end: from the first request until the consumer has stored the
+ *     last event (events' `received_at`, read from D1 after the run), against the direct path.
+ *
+ * Each worker runs alone, one after the other, on the same local D1. Nothing asserts on time.
+ *
+ *   npm run bench:cost   (DURATION seconds per throughput run (15); CONCURRENCY requests in flight
+ *                         (8); VISITORS (2000); KEEP=1 keeps the local D1)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getPlatformProxy } from 'wrangler';
+import { ROOT } from '../scripts/lib/root.js';
+import { freePort, startStack } from '../scripts/lib/stack.js';
+import { percentile, post } from '../scripts/lib/traffic.js';
+
+const DURATION_S = Number(process.env.DURATION ?? 15);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
+const VISITORS = Number(process.env.VISITORS ?? 2000);
+const WARMUP_S = 2;
+const HISTORIES = [10, 100, 1000];
+const PAGES = ['/', '/pricing', '/blog/why-lead-scoring', '/references', '/contact'];
+const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' };
+
+const stateDir = mkdtempSync(join(tmpdir(), 'leadscore-cost-'));
+const rid = () => randomBytes(12).toString('base64url');
+const int = (n) => Math.round(n).toLocaleString('en');
+const dec = (n) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const tag = rid().slice(0, 6).toLowerCase();
+let visitorCount = 0;
+
+/**
+ * A visitor with its own clock: its events are 7 s apart, from three days ago, so that none of
+ * them is ever more than 86 page views in 10 minutes and taken for a robot (see `ingest/pace.ts`).
+ */
+function newVisitor(origin) {
+  const n = visitorCount++;
+  return { id: `${tag}-${n}-${rid().slice(0, 6)}`, n, origin, ip: `198.18.${(n >> 8) & 255}.${n & 255}`, clock: Date.now() - 3 * 86_400_000 };
+}
+const tick = (v) => (v.clock += 7000);
+const pageView = (v, page = PAGES[v.clock % PAGES.length]) => ({
+  id: rid(),
+  type: 'page_view',
+  ts: tick(v),
+  visitor: v.id,
+  url: `${v.origin}${page}`,
+  title: `Acme ${page}`,
+  referrer: `${v.origin}/`,
+});
+const identify = (v, email = `person${v.n}.${tag}@company${v.n % 97}.example`) => ({
+  id: rid(),
+  type: 'identify',
+  ts: tick(v),
+  visitor: v.id,
+  traits: { email, jobTitle: 'Head of Marketing', companySize: 250 },
+});
+const headersOf = (v) => ({ 'content-type': 'text/plain;charset=UTF-8', origin: v.origin, 'user-agent': UA, 'cf-connecting-ip': v.ip });
+
+function spawnWrangler(args) {
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  for (const s of [child.stdout, child.stderr]) s.on('data', (c) => (output = (output + c).slice(-10_000)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid, 'SIGTERM');
+    await exited;
+  };
+  process.once('exit', () => child.exitCode === null && process.kill(-child.pid, 'SIGTERM'));
+  return { child, output: () => output, stop };
+}
+
+/** The floor worker on the same local D1 (the leadscore worker stopped: one workerd at a time on it). */
+async function startFloor(port) {
+  const config = join(ROOT, 'bench', 'floor', 'wrangler.toml');
+  const persistTo = join(stateDir, 'd1');
+  const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, '--config', config], { cwd: ROOT, env: quietEnv, encoding: 'utf8' });
+  if (migrate.status !== 0) throw new Error(`floor migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  const w = spawnWrangler(['dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--show-interactive-dev-session=false']);
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (w.child.exitCode !== null) throw new Error(`floor exited:\n${w.output()}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) })).ok) return w;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`floor did not start:\n${w.output()}`);
+    await sleep(300);
+  }
+}
+
+/** wrangler.toml with its commented `EVENTS` producer and consumer in force, paths made absolute. */
+function queueConfig() {
+  const text = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+  const block = /^# \[\[queues\.producers\]\]\n# binding = "EVENTS"\n[\s\S]*?^# max_retries = \d+\n/m.exec(text);
+  if (!block) throw new Error("wrangler.toml's commented EVENTS queue block was not found");
+  const config = text
+    .replace(block[0], block[0].replace(/^# ?/gm, ''))
+    .replace(/^main = "(.*)"$/m, (_, p) => `main = ${JSON.stringify(join(ROOT, p))}`)
+    .replace(/^migrations_dir = "(.*)"$/m, (_, p) => `migrations_dir = ${JSON.stringify(join(ROOT, p))}`);
+  const file = join(stateDir, 'queue.wrangler.toml');
+  writeFileSync(file, config);
+  return file;
+}
+
+/** `CONCURRENCY` requests in flight for `seconds`, each of `size` page views of one visitor. */
+async function hammer(url, siteKey, visitors, size, seconds) {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const latencies = [];
+  const statuses = {};
+  let ok = 0;
+  let events = 0;
+  let next = 0;
+  let stopping = false;
+  const t0 = performance.now();
+  const timer = setTimeout(() => (stopping = true), seconds * 1000);
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (!stopping) {
+        const v = visitors[next++ % visitors.length];
+        const batch = Array.from({ length: size }, () => pageView(v));
+        const res = await post(agent, url, headersOf(v), JSON.stringify({ site: siteKey, events: batch }));
+        if (res.status === 202 && res.json?.accepted?.length === size) {
+          ok++;
+          events += size;
+          latencies.push(res.ms);
+        } else {
+          statuses[res.status || res.error] = (statuses[res.status || res.error] ?? 0) + 1;
+        }
+      }
+    }),
+  );
+  clearTimeout(timer);
+  agent.destroy();
+  const s = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { seconds: s, ok, events, rps: ok / s, eps: events / s, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: statuses };
+}
+
+const throughputRow = (path, size, r, floor) => ({
+  path,
+  batch: size,
+  'requests/s': int(r.rps),
+  'events/s': int(r.eps),
+  p50: `${r.p50.toFixed(0)} ms`,
+  p99: `${r.p99.toFixed(0)} ms`,
+  errors: Object.keys(r.errors).length ? JSON.stringify(r.errors) : 0,
+  'of the floor': floor ? `${((100 * r.eps) / floor.eps).toFixed(0)}%` : '',
+});
+
+const ports = { workerPort: await freePort(), demoPort: await freePort() };
+const floorPort = await freePort();
+const load = [loadavg()[0]];
+const rows = [];
+const direct = {};
+const floor = {};
+const queued = {};
+const breakdowns = {};
+let stack;
+let floorWorker;
+let proxy;
+try {
+  console.log(`${cpus().length} cores, load average ${load[0].toFixed(2)} before the run (other work on the machine skews every rate; D1 rows do not move)`);
+
+  // 1. Rows per event, metered by the worker itself.
+  stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on' } });
+  const collectUrl = `http://127.0.0.1:${ports.workerPort}/v1/collect`;
+  const { siteKey, apiKey, demoUrl } = stack;
+  const origin = demoUrl;
+  const metered = async (v, events) => {
+    const res = await fetch(collectUrl, { method: 'POST', headers: headersOf(v), body: JSON.stringify({ site: siteKey, events }) });
+    const body = await res.json();
+    if (res.status !== 202 || body.accepted?.length !== events.length) throw new Error(`collect answered ${res.status} ${JSON.stringify(body)}`);
+    const m = /^read=(\d+),written=(\d+),roundtrips=(\d+)$/.exec(res.headers.get('leadscore-d1-rows') ?? '');
+    if (!m) throw new Error('no Leadscore-D1-Rows header: is D1_METERING on?');
+    return { events: events.length, read: Number(m[1]), written: Number(m[2]), roundTrips: Number(m[3]), statements: res.headers.get('leadscore-d1-statements') };
+  };
+  const seed = async (v, count) => {
+    for (let left = count; left > 0; left -= 100) await metered(v, Array.from({ length: Math.min(100, left) }, () => pageView(v)));
+  };
+  const lead = async (history) => {
+    const v = newVisitor(origin);
+    await metered(v, [identify(v)]);
+    await seed(v, history - 1);
+    return v;
+  };
+  // A site live for a while: its pages' shapes are known.
+  const warm = newVisitor(origin);
+  await metered(warm, PAGES.map((p) => pageView(warm, p)));
+  const cases = [
+    ['anonymous page view, a new visitor', async () => { const v = newVisitor(origin); return metered(v, [pageView(v)]); }],
+    ['anonymous page view, a returning visitor', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [pageView(v)]); }],
+    ['identify, after 3 anonymous page views', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [identify(v)]); }],
+    ...HISTORIES.map((n) => [`page view, lead with ${int(n)} stored events`, async () => { const v = await lead(n); return metered(v, [pageView(v)]); }]),
+    ['batch of 10 page views, anonymous visitor', async () => { const v = newVisitor(origin); await seed(v, 1); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
+    ['batch of 10 page views, lead with 10 events', async () => { const v = await lead(10); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
+  ];
+  const measure = async (name, run) => {
+    // Three times, fresh visitors each: the figures must not depend on the run.
+    const runs = [await run(), await run(), await run()];
+    const range = (f) => {
+      const values = runs.map(f);
+      const [lo, hi] = [Math.min(...values), Math.max(...values)];
+      return lo === hi ? dec(lo) : `${dec(lo)}–${dec(hi)}`;
+    };
+    const row = {
+      request: name,
+      events: runs[0].events,
+      'round trips': range((r) => r.roundTrips),
+      'rows read': range((r) => r.read),
+      'rows written': range((r) => r.written),
+      'read/event': range((r) => r.read / r.events),
+      'written/event': range((r) => r.written / r.events),
+    };
+    rows.push(row);
+    breakdowns[name] = runs[2].statements;
+    console.log(`  ${name}: ${row['rows read']} read, ${row['rows written']} written, ${row['round trips']} round trips`);
+  };
+  for (const [name, run] of cases) await measure(name, run);
+  // Whether a lead's request reads the site's other leads: the same request once the site has 1,000 more.
+  for (let i = 0; i < 10; i++) {
+    const group = Array.from({ length: 100 }, () => newVisitor(origin));
+    await metered(group[0], group.map((v) => identify(v)));
+  }
+  await measure('page view, lead with 10 stored events, site with 1,000 more leads', async () => {
+    const v = await lead(10);
+    return metered(v, [pageView(v)]);
+  });
+  await stack.stop();
+  stack = undefined;
+
+  // 2. Throughput, the metering off: the same traffic to collect, then to the floor.
+  stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000 });
+  const visitors = Array.from({ length: VISITORS }, () => newVisitor(origin));
+  const identified = visitors.filter((v) => v.n % 3 === 0);
+  for (let i = 0; i < identified.length; i += 10) {
+    const group = identified.slice(i, i + 10);
+    const res = await post(new Agent(), collectUrl, headersOf(group[0]), JSON.stringify({ site: siteKey, events: group.map((v) => identify(v)) }));
+    if (res.status !== 202) throw new Error(`identifying the visitors failed: ${res.status}`);
+  }
+  for (const size of [1, 10]) {
+    await hammer(collectUrl, siteKey, visitors, size, WARMUP_S);
+    direct[size] = await hammer(collectUrl, siteKey, visitors, size, DURATION_S);
+    console.log(`  collect, batches of ${size}: ${int(direct[size].rps)} requests/s, ${int(direct[size].eps)} events/s`);
+  }
+  await stack.stop();
+  stack = undefined;
+
+  floorWorker = await startFloor(floorPort);
+  const floorUrl = `http://127.0.0.1:${floorPort}/`;
+  for (const size of [1, 10]) {
+    await hammer(floorUrl, siteKey, visitors, size, WARMUP_S);
+    floor[size] = await hammer(floorUrl, siteKey, visitors, size, DURATION_S);
+    console.log(`  floor, batches of ${size}: ${int(floor[size].rps)} requests/s, ${int(floor[size].eps)} events/s`);
+  }
+  await floorWorker.stop();
+  floorWorker = undefined;
+
+  // 3. The queue path, until stored: after each run, an identify of a new visitor goes last, and
+  // the run is over when its lead exists (the local queue hands batches over one at a time, in order).
+  stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, config: queueConfig() });
+  const drained = async () => {
+    const v = newVisitor(origin);
+    const email = `last${v.n}.${tag}@sentinel.example`;
+    const res = await post(new Agent(), collectUrl, headersOf(v), JSON.stringify({ site: siteKey, events: [identify(v, email)] }));
+    if (res.status !== 202 || !res.json?.queued) throw new Error(`the queue path did not queue: ${res.status} ${JSON.stringify(res.json)}`);
+    const deadline = Date.now() + 600_000;
+    while (Date.now() < deadline) {
+      const list = await fetch(`http://127.0.0.1:${ports.workerPort}/v1/leads?q=${encodeURIComponent(email)}`, { headers: { authorization: `Bearer ${apiKey}` } });
+      if ((await list.json()).leads?.length) return Date.now();
+      await sleep(100);
+    }
+    throw new Error('the queued events were not stored within 10 minutes');
+  };
+  for (const size of [1, 10]) {
+    await hammer(collectUrl, siteKey, visitors, size, WARMUP_S);
+    await drained();
+    const start = Date.now();
+    const acked = await hammer(collectUrl, siteKey, visitors, size, DURATION_S);
+    const end = await drained();
+    queued[size] = { acked, start, end };
+    console.log(`  queue path, batches of ${size}: ${int(acked.rps)} requests/s acknowledged; stored ${((end - start) / 1000).toFixed(1)} s after the first`);
+  }
+  await stack.stop();
+  stack = undefined;
+  load.push(loadavg()[0]);
+
+  proxy = await getPlatformProxy({ configPath: join(ROOT, 'wrangler.toml'), persist: { path: join(stateDir, 'd1', 'v3') } });
+  for (const size of [1, 10]) {
+    const q = queued[size];
+    // The sentinel's identify is the one event of the window that the run did not send.
+    const r = await proxy.env.DB.prepare(
+      `SELECT count(*) - 1 AS n, max(received_at) AS last FROM events WHERE site_id = 'demo' AND received_at BETWEEN ? AND ?`,
+    )
+      .bind(q.start, q.end)
+      .first();
+    q.stored = r.n;
+    q.eps = r.n / ((r.last - q.start) / 1000);
+  }
+} finally {
+  await proxy?.dispose().catch(() => {});
+  await floorWorker?.stop();
+  await stack?.stop();
+  if (!process.env.KEEP) rmSync(stateDir, { recursive: true, force: true });
+}
+
+console.log('\nD1 per collect request, from D1\'s meta (three runs, fresh visitors each; a range when they differ):');
+console.table(rows);
+console.log('\nstatements, in round trips ( | ) of statements ( , ), rows read/written each (the third run):');
+for (const [name, statements] of Object.entries(breakdowns)) console.log(`  ${name}:\n    ${statements.replaceAll(' | ', '\n    ')}`);
+console.log(`\ncollect against the floor (bench/floor: only the DB.batch() insert of the same events), ${CONCURRENCY} in flight, ${DURATION_S} s each:`);
+console.table([1, 10].flatMap((size) => [throughputRow('collect', size, direct[size], floor[size]), throughputRow('floor', size, floor[size])]));
+console.log('\nthe queue path end to end (first request to last event stored) against the direct path:');
+console.table(
+  [1, 10].flatMap((size) => [
+    { path: 'direct', batch: size, 'events/s stored': int(direct[size].eps), 'requests/s answered': int(direct[size].rps), 'p50 answer': `${direct[size].p50.toFixed(0)} ms`, 'events acked / stored': `${int(direct[size].events)} / (at the answer)` },
+    {
+      path: 'queue',
+      batch: size,
+      'events/s stored': int(queued[size].eps),
+      'requests/s answered': int(queued[size].acked.rps),
+      'p50 answer': `${queued[size].acked.p50.toFixed(0)} ms`,
+      'events acked / stored': `${int(queued[size].acked.events)} / ${int(queued[size].stored)}`,
+    },
+  ]),
+);
+console.log(`\nload average: ${load.map((l) => l.toFixed(2)).join(' before, ')} after`);

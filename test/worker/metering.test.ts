@@ -1,0 +1,64 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../../worker/index';
+import { browserEvent, BROWSER_UA, collect, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
+
+/** Collect with `D1_METERING=on`, as `bench/cost.js` runs the worker. */
+function collectMetered(site: TestSite, events: unknown[]) {
+  const request = new Request('https://leadscore.test/v1/collect', {
+    method: 'POST',
+    headers: { origin: ORIGIN, 'user-agent': BROWSER_UA },
+    body: JSON.stringify({ site: site.siteKey, events }),
+  });
+  return worker.fetch(request, { ...env, D1_METERING: 'on' }, createExecutionContext());
+}
+
+const rowsHeader = (res: Response) => {
+  const m = /^read=(\d+),written=(\d+),roundtrips=(\d+)$/.exec(res.headers.get('leadscore-d1-rows') ?? '');
+  return m && { read: Number(m[1]), written: Number(m[2]), roundTrips: Number(m[3]) };
+};
+
+describe('D1 metering (D1_METERING=on)', () => {
+  it('answers what a collect request read and wrote, statement by statement, and stores what it would unmetered', async () => {
+    const [metered, plain] = [await newSite(), await newSite()];
+    const journey = () => [
+      [browserEvent('mv', 'page_view', { url: `${ORIGIN}/pricing` })],
+      [browserEvent('mv', 'identify', { traits: { email: 'meg@acme.io', jobTitle: 'Head of Marketing' } })],
+      [browserEvent('mv', 'page_view', { url: `${ORIGIN}/pricing` }), browserEvent('mv', 'download', { url: `${ORIGIN}/a.pdf`, contentType: 'white_paper' })],
+    ];
+    for (const events of journey()) {
+      const res = await collectMetered(metered, events);
+      expect(res.status).toBe(202);
+      const rows = rowsHeader(res)!;
+      // The site by its key, the read batch, the write batch.
+      expect(rows.roundTrips).toBe(3);
+      expect(rows.read).toBeGreaterThan(0);
+      expect(rows.written).toBeGreaterThan(0);
+      const statements = res.headers.get('leadscore-d1-statements')!.split(' | ');
+      expect(statements).toHaveLength(3);
+      expect(statements[0]).toMatch(/^select sites \d+\/0$/);
+      expect(statements[2]).toMatch(/insert events \d+\/[1-9]/);
+      // The header's sums are the statements' own.
+      const each = [...statements.join(', ').matchAll(/ (\d+)\/(\d+)/g)];
+      expect(each.reduce((n, m) => n + Number(m[1]), 0)).toBe(rows.read);
+      expect(each.reduce((n, m) => n + Number(m[2]), 0)).toBe(rows.written);
+
+      expect((await collect({ site: plain.siteKey, events })).status).toBe(202);
+    }
+    expect(await rowCounts(metered.id)).toEqual(await rowCounts(plain.id));
+    const outcome = (l: Awaited<ReturnType<typeof leadByEmail>>) => l && { scores: l.scores, band: l.band, stage: l.stage, profile: l.profile };
+    expect(outcome(await leadByEmail(metered, 'meg@acme.io'))).toEqual(outcome(await leadByEmail(plain, 'meg@acme.io')));
+  });
+
+  it('is off by default: no header, and a refused request is metered too when on', async () => {
+    const site = await newSite();
+    const res = await collect({ site: site.siteKey, events: [browserEvent('off', 'page_view')] });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('leadscore-d1-rows')).toBeNull();
+
+    const refused = await collectMetered({ ...site, siteKey: 'pk_unknownunknownunknown' }, [browserEvent('off', 'page_view')]);
+    expect(refused.status).toBe(403);
+    expect(rowsHeader(refused)).toMatchObject({ written: 0, roundTrips: 1 });
+  });
+});
