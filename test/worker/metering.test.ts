@@ -51,6 +51,28 @@ describe('D1 metering (D1_METERING=on)', () => {
     expect(outcome(await leadByEmail(metered, 'meg@acme.io'))).toEqual(outcome(await leadByEmail(plain, 'meg@acme.io')));
   });
 
+  it("reads as many rows for a lead's page view whatever the number of the site's other leads", async () => {
+    const site = await newSite();
+    await collectMetered(site, [browserEvent('nv', 'identify', { traits: { email: 'ned@acme.io' } })]);
+    const view = async () => {
+      const res = await collectMetered(site, [browserEvent('nv', 'page_view', { url: `${ORIGIN}/pricing` })]);
+      return { read: rowsHeader(res)!.read, leads: Number(/select leads (\d+)\//.exec(res.headers.get('leadscore-d1-statements')!)![1]) };
+    };
+    const alone = await view();
+    // Leads whose ids sort on both sides of Ned's, as a site's leads would.
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 599)
+       INSERT INTO leads (id, site_id, email, profile) SELECT printf('ld_%s%04d', CASE WHEN i % 2 THEN 'a' ELSE 'z' END, i), ?, printf('other%d@acme.io', i), '{}' FROM n`,
+    )
+      .bind(site.id)
+      .run();
+    // The lead is found by its index, not among the site's leads: 600 more would be some 1,200
+    // rows more. The rest moves by a few rows: the history holds one event more, the band moved.
+    const crowded = await view();
+    expect(crowded.leads).toBe(alone.leads);
+    expect(crowded.read - alone.read).toBeLessThan(30);
+  });
+
   it('is off by default: no header, and a refused request is metered too when on', async () => {
     const site = await newSite();
     const res = await collect({ site: site.siteKey, events: [browserEvent('off', 'page_view')] });
