@@ -88,10 +88,14 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
 
   // The leads the batch names by e-mail or through its visitors, as two index lookups joined by a
   // UNION: written `email IN … OR id IN …`, SQLite walked every lead of the site and filtered.
-  const leadsInPlay: SQL = sql`${leads.id} IN (
-    SELECT ${leads.id} FROM ${leads} WHERE ${leads.siteId} = ${site.id} AND ${inJson(leads.email, emails)}
-    UNION SELECT ${visitors.leadId} FROM ${visitors}
-    WHERE ${visitors.siteId} = ${site.id} AND ${inJson(visitors.id, visitorIds)} AND ${visitors.leadId} IS NOT NULL)`;
+  // A branch with nothing to look up is left out: an anonymous page view names no e-mail.
+  const lookups = [
+    ...(emails.length ? [sql`SELECT ${leads.id} FROM ${leads} WHERE ${leads.siteId} = ${site.id} AND ${inJson(leads.email, emails)}`] : []),
+    ...(visitorIds.length
+      ? [sql`SELECT ${visitors.leadId} FROM ${visitors} WHERE ${visitors.siteId} = ${site.id} AND ${inJson(visitors.id, visitorIds)} AND ${visitors.leadId} IS NOT NULL`]
+      : []),
+  ];
+  const leadsInPlay: SQL = lookups.length ? sql`${leads.id} IN (${sql.join(lookups, sql` UNION `)})` : sql`0`;
   const shapeKeys = [...new Set(batch.map((e) => shapeKeyOf(shapeOfWire(e))))];
   const [existing, visitorRows, leadRows, leadEvents, anonEvents, [latest], knownShapes] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
