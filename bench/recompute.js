@@ -10,9 +10,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getPlatformProxy } from 'wrangler';
-import { ROOT } from '../scripts/lib/root.js';
 import { freePort, startStack } from '../scripts/lib/stack.js';
+import { openD1 as openD1In, recomputeWith as saveAndRescore, seedLeads } from './lib/seed.js';
 
 const LEADS = Number(process.env.LEADS ?? 100_000);
 const PER_LEAD = Number(process.env.EVENTS_PER_LEAD ?? 10);
@@ -23,79 +22,21 @@ const ms = (t) => `${(t / 1000).toFixed(2)} s`;
 // direct handle on the same local D1 (getPlatformProxy) take turns: provision, seed, recompute, floor.
 const ports = { workerPort: await freePort(), demoPort: await freePort() };
 await (await startStack({ ...ports, stateDir })).stop();
-const openD1 = () => getPlatformProxy({ configPath: join(ROOT, 'wrangler.toml'), persist: { path: join(stateDir, 'd1', 'v3') } });
+const openD1 = () => openD1In(stateDir);
 let proxy = await openD1();
 let DB = proxy.env.DB;
 let stack;
 try {
-  // Seeding happens in SQL itself (recursive CTEs): 1M rows over HTTP would measure the wrong thing.
   let t = performance.now();
-  await DB.prepare(
-    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
-     INSERT INTO leads (id, site_id, email, profile, stage, created_at, updated_at)
-     SELECT printf('ld_bench%07d', i), 'demo', printf('lead%d@company%d.example', i, i % 997),
-            json_object('jobTitle', CASE i % 4 WHEN 0 THEN 'Marketing manager' WHEN 1 THEN 'Engineer' WHEN 2 THEN 'Head of Sales' ELSE 'Student' END,
-                        'companySize', (i % 7) * 40, 'industry', CASE i % 3 WHEN 0 THEN 'Software' ELSE 'Retail' END,
-                        'email', printf('lead%d@company%d.example', i, i % 997), 'emailDomain', printf('company%d.example', i % 997)),
-            'prospect', 0, 0
-     FROM n`,
-  )
-    .bind(LEADS)
-    .run();
-  const paths = ['/', '/pricing', '/references', '/blog/article', '/about', '/tarifs/pro'];
-  const pathCase = paths.map((p, i) => `WHEN ${i} THEN '${p}'`).join(' ');
-  // What event i is, as SQL over i: its type, its path (as its shape keeps it: ingest cuts a URL
-  // down to what rules read), its content type. Ten kinds a lead, a demo request one time in 1,000.
-  const kind = `CASE i % 10 WHEN 6 THEN 'download' WHEN 7 THEN 'form_submit' WHEN 8 THEN 'email_open' WHEN 9 THEN 'email_click' ELSE 'page_view' END AS type,
-              CASE WHEN i % 10 = 6 THEN '/files/guide.pdf' WHEN i % 10 < 6 THEN CASE i % 10 ${pathCase} END ELSE NULL END AS path,
-              CASE i % 10 WHEN 6 THEN 'white_paper' WHEN 7 THEN CASE WHEN i % 1000 = 7 THEN 'demo_request' ELSE 'ebook' END ELSE NULL END AS ct`;
-  // The shapes, keyed as the worker keys them (`shapeKeyOf`), then the events pointing at them.
-  await DB.prepare(
-    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
-     INSERT INTO event_shapes (site_id, key, type, url, content_type)
-     SELECT DISTINCT 'demo', json_array(type, path, ct, NULL), type, path, ct FROM (SELECT ${kind} FROM n)`,
-  ).run();
-  const slice = 100_000;
-  for (let start = 0; start < LEADS * PER_LEAD; start += slice) {
-    await DB.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
-       INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, received_at)
-       SELECT 'demo', printf('ev%09d', k.i), printf('v%07d', k.i / ?3), printf('ld_bench%07d', k.i / ?3), s.id,
-              ?4 - (k.i * 7919 % 15552000) * 1000, 'https://www.example.com' || k.path, ?4
-       FROM (SELECT i, ${kind} FROM n) AS k
-       JOIN event_shapes AS s ON s.site_id = 'demo' AND s.key = json_array(k.type, k.path, k.ct, NULL)
-       ORDER BY k.i`,
-    )
-      .bind(start, Math.min(start + slice, LEADS * PER_LEAD), PER_LEAD, Date.now())
-      .run();
-  }
+  await seedLeads(DB, LEADS, PER_LEAD);
   console.log(`seeded ${LEADS.toLocaleString('en')} leads and ${(LEADS * PER_LEAD).toLocaleString('en')} events in ${ms(performance.now() - t)}`);
 
   await proxy.dispose();
   // A queue message lost by the local queue is picked up by the next cron run, as in production.
   stack = await startStack({ ...ports, stateDir, cronEveryMs: 5000 });
 
-  // Save a model and wait until every lead is rescored with it. Timed from the request to the job's
-  // end as the worker stamped it.
-  const headers = { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' };
-  const recomputeWith = async (model) => {
-    const t0 = Date.now();
-    const saved = await fetch(`${stack.workerUrl}/v1/model`, { method: 'PUT', headers, body: JSON.stringify(model) });
-    const answer = await saved.text();
-    if (saved.status !== 201) throw new Error(`saving the model: ${saved.status} ${answer}`);
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 250));
-      let res;
-      try {
-        res = await fetch(`${stack.workerUrl}/v1/model/recompute`, { headers, signal: AbortSignal.timeout(5000) });
-      } catch (err) {
-        console.log(`poll: ${err.name} after 5 s; polling again`);
-        continue;
-      }
-      const { recompute: job } = await res.json();
-      if (job.status !== 'running') return { job, ms: job.finishedAt - t0 };
-    }
-  };
+  const headers = { authorization: `Bearer ${stack.apiKey}` };
+  const recomputeWith = (model) => saveAndRescore(stack, model);
   const { model } = await (await fetch(`${stack.workerUrl}/v1/model`, { headers })).json();
   // First every lead gets scores, as a live site's leads would have; then the model changes.
   const initial = await recomputeWith(model);
