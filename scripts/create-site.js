@@ -24,9 +24,9 @@ if (!token) {
   process.exit(2);
 }
 
-async function admin(path, body) {
+async function admin(method, path, body) {
   const res = await fetch(`${workerUrl}/admin${path}`, {
-    method: path.endsWith('api-keys') ? 'POST' : 'PUT',
+    method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
@@ -39,8 +39,8 @@ async function admin(path, body) {
   return answer;
 }
 
-const site = await admin(`/sites/${encodeURIComponent(id)}`, { name: values.name ?? id, origins });
-const { key } = await admin(`/sites/${encodeURIComponent(id)}/api-keys`, { name: 'site:create' });
+const site = await admin('PUT', `/sites/${encodeURIComponent(id)}`, { name: values.name ?? id, origins });
+const { key } = await admin('POST', `/sites/${encodeURIComponent(id)}/api-keys`, { name: 'site:create' });
 console.log(`site ${id} on ${workerUrl}
 site key: ${site.siteKey}
 api key:  ${key}   (shown once: keep it)

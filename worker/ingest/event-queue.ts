@@ -42,10 +42,12 @@ export async function consumeEvents(messages: readonly Message<unknown>[], env: 
     bySite.set(parsed.data.siteId, [...(bySite.get(parsed.data.siteId) ?? []), { message, body: parsed.data }]);
   }
   for (const [siteId, queued] of bySite) {
-    // One site's trouble is retried alone: the other sites' messages of the batch are acked.
+    // One site's trouble is retried alone: the other sites' messages of the batch are acked. The
+    // site is looked up once, inside the try, so that a failed lookup is retried like the rest.
+    let site: Awaited<ReturnType<typeof siteById>> | undefined;
     for (const group of groups(queued)) {
       try {
-        const site = await siteById(database(env.DB), siteId);
+        site ??= await siteById(database(env.DB), siteId);
         // Deleted since: its events have nowhere to go.
         if (site) {
           const { changed } = await ingest(env.DB, site, group.flatMap((q) => q.body.events), Date.now());
