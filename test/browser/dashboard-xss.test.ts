@@ -4,24 +4,22 @@
  * opens every dashboard view and checks that nothing ran and no dialog opened, and that the payloads
  * are on screen as the text they are. Screenshots of each view go to test-results/screenshots.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack } from '../../scripts/lib/stack.js';
+import { freshStack, type Stack } from './fresh-stack';
 import { launchChromium } from './chromium';
 
 declare const window: { __xss?: string[] };
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
 let stack: Stack;
 let browser: Browser;
 const shots = join(process.cwd(), 'test-results', 'screenshots');
 
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
-  stack = await startStack({ workerPort: await freePort(), demoPort: await freePort(), stateDir: mkdtempSync(join(tmpdir(), 'leadscore-xss-')) });
+  stack = await freshStack('xss');
   browser = await launchChromium();
 });
 

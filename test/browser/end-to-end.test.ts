@@ -2,12 +2,11 @@
  * The whole path in a real browser: the demo site with the snippet → the worker → D1 → the
  * dashboard, against `wrangler dev` started as `npm start` starts it.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack } from '../../scripts/lib/stack.js';
+import { freshStack, type Stack } from './fresh-stack';
 import { launchChromium } from './chromium';
 
 // Page globals used inside `evaluate` (this file is type-checked without the DOM library).
@@ -18,18 +17,13 @@ declare const document: { cookie: string };
 // The page's global, for functions run inside Chromium: the test project has no DOM types.
 declare const window: unknown;
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
 let stack: Stack;
 let browser: Browser;
 const shots = join(process.cwd(), 'test-results', 'screenshots');
 
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
-  stack = await startStack({
-    workerPort: await freePort(),
-    demoPort: await freePort(),
-    stateDir: mkdtempSync(join(tmpdir(), 'leadscore-e2e-')),
-  });
+  stack = await freshStack('e2e');
   browser = await launchChromium();
 });
 

@@ -4,15 +4,13 @@
  * per band before and after, the flows, who moves), saved with the recalculation followed to the
  * end, a version restored, and a version saved by someone else meanwhile is caught before saving.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack } from '../../scripts/lib/stack.js';
+import { freshStack, type Stack } from './fresh-stack';
 import { launchChromium } from './chromium';
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
 let stack: Stack;
 let browser: Browser;
 const shots = join(process.cwd(), 'test-results', 'screenshots');
@@ -59,11 +57,7 @@ const emails = { warm: `wanda.${run}@initech.io`, rising: `ray.${run}@initech.io
 
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
-  stack = await startStack({
-    workerPort: await freePort(),
-    demoPort: await freePort(),
-    stateDir: mkdtempSync(join(tmpdir(), 'leadscore-model-')),
-  });
+  stack = await freshStack('model');
   browser = await launchChromium();
 
   // Version 1: the default model with markup in a label, as a hostile or careless editor could save it.

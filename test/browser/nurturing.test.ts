@@ -4,17 +4,15 @@
  * confirmation, the delivery that failed retried from the log, and a band's members searched and
  * paged. The webhook receiver is a node:http server here, answering 503 to its first request.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack } from '../../scripts/lib/stack.js';
+import { freshStack, type Stack } from './fresh-stack';
 import { launchChromium } from './chromium';
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
 let stack: Stack;
 let browser: Browser;
 let context: BrowserContext;
@@ -74,10 +72,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks/leadscore`;
 
-  stack = await startStack({
-    workerPort: await freePort(),
-    demoPort: await freePort(),
-    stateDir: mkdtempSync(join(tmpdir(), 'leadscore-nurturing-')),
+  stack = await freshStack('nurturing', {
     // Only the requests of this test run the dispatcher: the cron would retry the failed delivery
     // by itself 5 s after its failure.
     cronEveryMs: 3_600_000,

@@ -3,13 +3,12 @@
  * from a local server added to the demo site's origins, and what counts is what the worker stored,
  * read back through the API.
  */
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack } from '../../scripts/lib/stack.js';
+import { freePort } from '../../scripts/lib/stack.js';
+import { freshStack, type Stack } from './fresh-stack';
 import { launchChromium } from './chromium';
 
 // The page's globals, for the functions run inside Chromium: the test project has no DOM types.
@@ -29,7 +28,6 @@ declare const sessionStorage: Record<string, string | undefined>;
 declare const navigator: { sendBeacon(url: string, data?: unknown): boolean };
 declare const Navigator: { prototype: object };
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
 let stack: Stack;
 let browser: Browser;
 let server: Server;
@@ -40,11 +38,7 @@ let siteUrl = '';
 let served = { body: '', headers: {} as Record<string, string> };
 
 beforeAll(async () => {
-  stack = await startStack({
-    workerPort: await freePort(),
-    demoPort: await freePort(),
-    stateDir: mkdtempSync(join(tmpdir(), 'leadscore-snippet-')),
-  });
+  stack = await freshStack('snippet');
   const port = await freePort();
   server = createServer((req, res) => {
     req.resume();
