@@ -2,11 +2,11 @@
  * @module The statements that store rescored leads, for a caller's D1 batch. Every writer of lead
  * scores goes through here, so every one is guarded the same way against lost updates.
  *
- * Existing leads are written set-based: whatever their number, one guard, one UPDATE … FROM
- * json_each and one INSERT of transitions. A recompute chunk of hundreds of leads thus costs a
- * handful of statements, not hundreds, and a live event the same three.
+ * Existing leads are written set-based: whatever their number, one guarded UPDATE … FROM json_each
+ * and its check, and one INSERT of transitions. A recompute chunk of thousands of leads thus costs
+ * a handful of statements, not thousands, and a live event the same three.
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
 import { leads, transitions, writeConflicts } from '../db/schema';
@@ -36,9 +36,9 @@ export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cau
   for (const item of items) {
     if (item.isNew) out.push(db.insert(leads).values({ ...item.row, ...(item.profile ? { profile: item.profile } : {}), ...item.rescored.values }));
   }
-  // Statements of at most 1,000 leads keep each JSON parameter far below D1's 2 MB limit on a value.
+  // Statements of at most 2,000 leads keep each JSON parameter far below D1's 2 MB limit on a value.
   const existing = items.filter((i): i is LeadWrite & { isNew: false } => !i.isNew);
-  for (let i = 0; i < existing.length; i += 1000) out.push(...updates(db, existing.slice(i, i + 1000)));
+  for (let i = 0; i < existing.length; i += 2000) out.push(...updates(db, existing.slice(i, i + 2000)));
   const moves = items.flatMap(({ row, rescored }) =>
     rescored.transitions.map((t) => [row.siteId, row.id, t.type, t.from, t.to, t.reason, t.branch, rescored.values.scoredAt]),
   );
@@ -65,59 +65,78 @@ export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cau
 }
 
 /**
- * The guard and the updates of existing leads, set-based: one JSON parameter for all of them.
+ * The updates of existing leads, set-based: one JSON parameter for all of them, each row updated
+ * only if its `rev` is still the one read, and a check after each update that every row was: a lead
+ * changed or erased since read fails the batch (see `writeConflicts`), without a separate guard
+ * that would look every lead up once more.
+ *
  * Leads whose score, band and next change stay the same are updated without those columns, so
  * SQLite leaves the indexes on them alone: a recompute after a change that concerns few leads
- * writes the others' rows only, not three index entries each.
+ * writes the others' rows only, not three index entries each. What every lead of a call shares
+ * (the time, the model version) is bound once rather than carried per row.
  */
 function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })[]): BatchItem<'sqlite'>[] {
-  const json = (items: readonly (LeadWrite & { isNew: false })[]) =>
-    JSON.stringify(
-      items.map(({ row, rescored: { values: v }, profile }) => [
-        row.id,
-        v.fit,
-        v.activity,
-        v.engagement,
-        v.score,
-        v.band,
-        v.stage,
-        v.excludedReason,
-        v.eventCount,
-        v.lastEventAt,
-        v.scoredAt,
-        v.modelVersion,
-        v.nextChangeAt,
-        v.updatedAt,
-        profile ?? null,
-      ]),
-    );
-  const at = (i: number) => sql.raw(`j.value ->> ${i}`);
-  const unindexed = {
-    fit: at(1),
-    activity: at(2),
-    engagement: at(3),
-    stage: at(6),
-    excludedReason: at(7),
-    eventCount: at(8),
-    lastEventAt: at(9),
-    scoredAt: at(10),
-    modelVersion: at(11),
-    updatedAt: at(13),
-    rev: sql`${leads.rev} + 1`,
-    // Only when some lead brings one: naming the column wakes the search-index trigger on every row.
-    ...(existing.some((i) => i.profile) ? { profile: sql`coalesce(${at(14)}, ${leads.profile})` } : {}),
-  };
-  const update = (rows: string, set: typeof unindexed & Partial<Record<'score' | 'band' | 'nextChangeAt', SQL>>) =>
-    db.update(leads).set(set).from(sql`json_each(${rows}) AS j`).where(sql`${leads.id} = ${at(0)}`);
-
-  const moves = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }) =>
-    v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
-  const moved = existing.filter(moves);
-  const still = existing.filter((item) => !moves(item));
-  const out: BatchItem<'sqlite'>[] = [conflictGuard(db, existing.map(({ row }) => row))];
-  if (moved.length) out.push(update(json(moved), { ...unindexed, score: at(4), band: at(5), nextChangeAt: at(12) }));
-  if (still.length) out.push(update(json(still), unindexed));
+  const out: BatchItem<'sqlite'>[] = [];
+  const groups = new Map<string, (LeadWrite & { isNew: false })[]>();
+  for (const item of existing) {
+    const { scoredAt, modelVersion, updatedAt } = item.rescored.values;
+    const key = `${scoredAt} ${modelVersion} ${updatedAt}`;
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  for (const items of groups.values()) {
+    const moves = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }) =>
+      v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
+    const moved = items.filter(moves);
+    const still = items.filter((item) => !moves(item));
+    if (moved.length) out.push(...update(db, moved, true));
+    if (still.length) out.push(...update(db, still, false));
+  }
   return out;
+}
+
+/** One guarded UPDATE of `items` (sharing time and model version) and the check that follows it. */
+function update(db: Database, items: readonly (LeadWrite & { isNew: false })[], indexed: boolean): BatchItem<'sqlite'>[] {
+  const withProfile = items.some((i) => i.profile);
+  const rows = items.map(({ row, rescored: { values: v }, profile }) => [
+    row.id,
+    row.rev,
+    v.fit,
+    v.activity,
+    v.engagement,
+    v.stage,
+    v.excludedReason,
+    v.eventCount,
+    v.lastEventAt,
+    ...(indexed ? [v.score, v.band, v.nextChangeAt] : []),
+    ...(withProfile ? [profile ?? null] : []),
+  ]);
+  const at = (i: number) => sql.raw(`j.value ->> ${i}`);
+  const { scoredAt, modelVersion, updatedAt } = items[0]!.rescored.values;
+  const set = {
+    fit: at(2),
+    activity: at(3),
+    engagement: at(4),
+    stage: at(5),
+    excludedReason: at(6),
+    eventCount: at(7),
+    lastEventAt: at(8),
+    ...(indexed ? { score: at(9), band: at(10), nextChangeAt: at(11) } : {}),
+    // Only when some lead brings one: naming the column wakes the search-index trigger on every row.
+    ...(withProfile ? { profile: sql`coalesce(${at(indexed ? 12 : 9)}, ${leads.profile})` } : {}),
+    scoredAt,
+    modelVersion,
+    updatedAt,
+    rev: sql`${leads.rev} + 1`,
+  };
+  return [
+    db
+      .update(leads)
+      .set(set)
+      .from(sql`json_each(${JSON.stringify(rows)}) AS j`)
+      .where(sql`${leads.id} = ${at(0)} AND ${leads.rev} = ${at(1)}`),
+    // changes() is the row count of the statement just before, in the batch's own connection.
+    db.insert(writeConflicts).select(sql`SELECT 'rev changed' WHERE changes() <> ${rows.length}`),
+  ];
 }
 
 /**
