@@ -103,6 +103,42 @@ describe('recompute', () => {
     }
   });
 
+  it('reads a chunk again, smaller, when a live event wrote to one of its leads since it was read', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 8; i++) {
+      await collect({ site: site.siteKey, events: [browserEvent(`w${i}`, 'identify', { traits: { email: `w${i}@acme.io` } })] });
+    }
+    const db = database(env.DB);
+    const start = await recomputeStart(db, site.id, 1, Date.now());
+    await db.batch([db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() }), ...start.statements]);
+    const before = await env.DB.prepare('SELECT count(*) AS n FROM transitions WHERE site_id = ?').bind(site.id).first<number>('n');
+
+    // Before the first chunk is written, the visitor of its third lead views the pricing page: the
+    // chunk's write must not land over that event's score.
+    let writes = 0;
+    const done = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, {
+      chunkLeads: 8,
+      beforeWrite: async () => {
+        if (writes++ > 0) return;
+        const { results } = await env.DB.prepare('SELECT email FROM leads WHERE site_id = ? ORDER BY id LIMIT 1 OFFSET 2').bind(site.id).all<{ email: string }>();
+        await collect({ site: site.siteKey, events: [browserEvent(results[0]!.email.split('@')[0]!, 'page_view', { url: `${ORIGIN}/pricing` })] });
+      },
+    });
+    expect(done).toMatchObject({ status: 'done', processed: 8 });
+    // The first write was refused and the chunk redone in two halves: three writes in all.
+    expect(writes).toBe(3);
+    const now = Date.now();
+    const { results: rows } = await env.DB.prepare('SELECT id, activity, model_version FROM leads WHERE site_id = ?').bind(site.id).all<{ id: string; activity: number; model_version: number }>();
+    for (const row of rows) {
+      expect(row.model_version).toBe(1);
+      expect(row.activity).toBeCloseTo((await fromTheLog(row.id, pricingWorth(40), now)).scores.activity, 1);
+    }
+    expect(rows.filter((r) => r.activity > 0)).toHaveLength(1);
+    // The refused write left nothing behind: one transition at most per lead (the viewer's band).
+    const after = await env.DB.prepare('SELECT count(*) AS n FROM transitions WHERE site_id = ?').bind(site.id).first<number>('n');
+    expect(after! - before!).toBeLessThanOrEqual(1);
+  });
+
   it('scores with the newest model even when the request looked the site up before it was saved', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [browserEvent('m', 'identify', { traits: { email: 'm@acme.io' } })] });
