@@ -1,5 +1,5 @@
 /** @module Reading leads: the list with filters and a keyset cursor, one lead, its history. */
-import { and, asc, desc, eq, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client';
 import { eventWithShapeColumns, shapeOfEvent } from './lead-events';
 import { eventShapes, events, feedback, leads, transitions } from './schema';
@@ -22,11 +22,27 @@ export interface Cursor {
 const likeEscape = (s: string) => `%${s.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
 
 /**
+ * A search whose term the trigram index finds in at most this many leads (of every site) reads
+ * those leads and sorts them; a commoner term walks the site's leads by score instead, and stops
+ * once a page is found. Either way the page costs some thousands of rows at most.
+ */
+export const SEARCH_CANDIDATES = 2000;
+
+/** A value of the statement's one-row `args` table: bound once, however many runs read it. */
+const arg = (name: string) => sql.raw(`(SELECT ${name} FROM args)`);
+
+/**
  * A page of leads, by score descending then id. There is no (site, score) index to walk: keeping one
  * beside (site, band, score) doubled the index upkeep of every rescore. Bands partition the leads,
  * so without a band filter each band (and the excluded, whose band is null) is read as its own
- * run down that index, all in one batch, and the runs are merged here: still a keyset page, still
- * one round trip, never a sort of the whole site.
+ * run down that index, and the runs are merged by SQLite in the same statement: only the page's
+ * leads are read whole and sent back, never a sort of the whole site.
+ *
+ * A search term of three characters or more is looked up in the trigram index (see the lead_search
+ * migration) first, at most `SEARCH_CANDIDATES` + 1 matches: when that is all of them, the page is
+ * sorted out of those leads alone. Otherwise the term is common and the band runs walk the site's
+ * leads, each testing the lead's search text, until a page is full. Left to itself SQLite walked
+ * the site's leads for every term, testing each against the index's whole answer.
  */
 export async function listLeads(
   db: Database,
@@ -36,27 +52,10 @@ export async function listLeads(
   limit: number,
   after?: Cursor,
 ) {
-  const where: (SQL | undefined)[] = [eq(leads.siteId, siteId)];
-  if (filter.stage !== undefined) where.push(eq(leads.stage, filter.stage));
-  if (filter.excluded !== undefined) {
-    where.push(filter.excluded ? isNotNull(leads.excludedReason) : isNull(leads.excludedReason));
-  }
-  if (filter.q) {
-    const q = filter.q.toLowerCase();
-    const pattern = likeEscape(q);
-    // Three characters or more, and no LIKE wildcard to escape: the trigram index answers (see the
-    // lead_search migration). Shorter terms have no trigram, so they read the leads themselves.
-    where.push(
-      q.length >= 3 && !/[\\%_]/.test(q)
-        ? sql`${leads}.rowid IN (SELECT rowid FROM lead_search WHERE body LIKE ${`%${q}%`})`
-        : or(
-            sql`${leads.email} LIKE ${pattern} ESCAPE '\\'`,
-            ...['firstName', 'lastName', 'company'].map((key) => sql`lower(json_extract(${leads.profile}, ${`$.${key}`})) LIKE ${pattern} ESCAPE '\\'`),
-          ),
-    );
-  }
-  if (after) where.push(or(lt(leads.score, after.score), and(eq(leads.score, after.score), sql`${leads.id} > ${after.id}`)));
-
+  const q = filter.q?.toLowerCase();
+  // Three characters or more, and no LIKE wildcard to escape: the trigram index answers. Shorter
+  // terms have no trigram, so they read the leads themselves.
+  const indexed = q !== undefined && q.length >= 3 && !/[\\%_]/.test(q);
   // An excluded lead has no band; a lead in a band is not excluded.
   const runs: SQL[] =
     filter.band !== undefined
@@ -65,19 +64,82 @@ export async function listLeads(
           ...(filter.excluded === true ? [] : [...new Set(bandNames)].map((b) => eq(leads.band, b))),
           ...(filter.excluded === false ? [] : [isNull(leads.band)]),
         ];
-  const run = (band: SQL) =>
-    db
-      .select()
-      .from(leads)
-      .where(and(...where, band))
-      .orderBy(desc(leads.score), asc(leads.id))
-      .limit(limit + 1);
-  const [first, ...rest] = runs.map(run);
-  const rows = first ? (await db.batch([first, ...rest])).flat() : [];
-  rows.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (runs.length === 0) return { page: [], next: null };
+
+  const values = {
+    site: siteId,
+    stage: filter.stage ?? null,
+    after_score: after?.score ?? null,
+    after_id: after?.id ?? null,
+    q: q === undefined ? null : indexed ? `%${q}%` : likeEscape(q),
+    n: limit + 1,
+  };
+  // One run and no search: that run is the page, read straight down the index.
+  const merged = runs.length > 1 || indexed;
+  // Merged, every run names the same values: bound once in `args`, so that twenty bands stay under
+  // D1's 100 bound parameters.
+  const v = (name: keyof typeof values) => (merged ? arg(name) : sql`${values[name]}`);
+  const where: (SQL | undefined)[] = [eq(leads.siteId, v('site'))];
+  if (filter.stage !== undefined) where.push(eq(leads.stage, v('stage')));
+  if (filter.excluded !== undefined) {
+    where.push(filter.excluded ? isNotNull(leads.excludedReason) : isNull(leads.excludedReason));
+  }
+  if (q && !indexed) {
+    where.push(
+      or(
+        sql`${leads.email} LIKE ${v('q')} ESCAPE '\\'`,
+        ...['firstName', 'lastName', 'company'].map((key) => sql`lower(json_extract(${leads.profile}, '$.${sql.raw(key)}')) LIKE ${v('q')} ESCAPE '\\'`),
+      ),
+    );
+  }
+  // `score <= s` apart from the tie-break, so that a run seeks to the cursor in the index instead
+  // of reading every lead above it.
+  if (after) where.push(lte(leads.score, v('after_score')), or(lt(leads.score, v('after_score')), gt(leads.id, v('after_id'))));
+
+  const rows = merged
+    ? await mergedRuns(db, values, where, runs, indexed)
+    : await db
+        .select()
+        .from(leads)
+        .where(and(...where, runs[0]))
+        .orderBy(desc(leads.score), asc(leads.id))
+        .limit(limit + 1);
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return { page, next: rows.length > limit && last ? { score: last.score, id: last.id } : null };
+}
+
+/** The runs, and the search's candidates when `indexed`, merged into one page in one statement. */
+function mergedRuns(db: Database, values: Record<string, string | number | null>, where: (SQL | undefined)[], runs: SQL[], indexed: boolean) {
+  const keys = sql`${leads}.rowid AS r, ${leads.score} AS score, ${leads.id} AS id`;
+  const order = sql`ORDER BY ${leads.score} DESC, ${leads.id}`;
+  // Counted once: each run reading `found` again would read every candidate again.
+  const few = sql`(SELECT yes FROM few)`;
+  const walk = (band: SQL, n: SQL) =>
+    sql`SELECT * FROM (SELECT ${keys} FROM ${leads} WHERE ${and(...where, band)} ${order} LIMIT ${n})`;
+  const arms = indexed
+    ? [
+        sql`SELECT * FROM (SELECT ${keys} FROM found CROSS JOIN ${leads} ON ${leads}.rowid = found.r
+            WHERE ${and(...where, or(...runs))} ${order} LIMIT iif(${few}, ${arg('n')}, 0))`,
+        // LIMIT 0 when the candidates were all found: SQLite then never starts the walk.
+        ...runs.map((band) =>
+          walk(
+            sql`${band} AND EXISTS (SELECT 1 FROM lead_search WHERE lead_search.rowid = ${leads}.rowid AND +lead_search.body LIKE ${arg('q')})`,
+            sql`iif(${few}, 0, ${arg('n')})`,
+          ),
+        ),
+      ]
+    : runs.map((band) => walk(band, arg('n')));
+  const args = sql`args(${sql.raw(Object.keys(values).join(', '))}) AS (SELECT ${sql.join(Object.values(values).map((x) => sql`${x}`), sql`, `)})`;
+  const ctes = indexed
+    ? sql`${args}, found(r) AS MATERIALIZED (SELECT rowid FROM lead_search WHERE body LIKE ${arg('q')} LIMIT ${SEARCH_CANDIDATES + 1}),
+          few(yes) AS MATERIALIZED (SELECT count(*) <= ${SEARCH_CANDIDATES} FROM found)`
+    : args;
+  return db
+    .select()
+    .from(leads)
+    .where(sql`${leads}.rowid IN (WITH ${ctes} SELECT r FROM (${sql.join(arms, sql` UNION ALL `)} ORDER BY score DESC, id LIMIT ${arg('n')}))`)
+    .orderBy(desc(leads.score), asc(leads.id));
 }
 
 /** One lead with its events and transitions, in one round trip. */

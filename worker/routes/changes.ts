@@ -3,11 +3,14 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { changesAfter, itemOf } from '../changes/feed';
 import { database } from '../db/client';
+import { meterD1 } from '../db/metering';
 import type { AppEnv } from '../env';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { parseOr400 } from '../lib/errors';
 
 export const changesRoutes = new Hono<AppEnv>();
+
+changesRoutes.use('*', meterD1);
 
 export const ChangesQuery = z.strictObject({
   /** A `nextCursor` from an earlier page; without it, the feed starts at the site's first change. */

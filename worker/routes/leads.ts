@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { database } from '../db/client';
 import { leadWithHistory, listLeads } from '../db/leads';
+import { meterD1 } from '../db/metering';
 import { leads } from '../db/schema';
 import type { AppEnv } from '../env';
 import { eraseLead } from '../leads/erase';
@@ -22,6 +23,9 @@ import { scoreLead } from '../scoring/score';
 import { leadSummary, transitionJson } from '../leads/lead-json';
 
 export const leadsRoutes = new Hono<AppEnv>();
+
+// What a read costs in rows, for bench/reads and the tests that guard the query plans.
+leadsRoutes.use('*', meterD1);
 
 export const LeadListQuery = z.strictObject({
   band: z.string().min(1).max(64).optional(),
