@@ -34,26 +34,41 @@ export interface QualityData {
   truncated: boolean;
 }
 
+/** Leads that reached `stage` or a later one: counted in the stage index alone. */
+export const reachedCount = (db: Database, siteId: string, stage: Stage) =>
+  db
+    .select({ n: sql<number>`count(DISTINCT ${transitions.leadId})` })
+    .from(transitions)
+    .where(
+      and(
+        eq(transitions.siteId, siteId),
+        isStageChange,
+        sql`${transitions.toValue} IN (SELECT value FROM json_each(${JSON.stringify(STAGES.slice(STAGES.indexOf(stage)))}))`,
+      ),
+    );
+
+/** The leads sales moved to a sales stage, and when. */
+export const salesMoves = (db: Database, siteId: string) =>
+  db
+    .select({ leadId: transitions.leadId, at: transitions.at })
+    .from(transitions)
+    .where(and(eq(transitions.siteId, siteId), isStageChange, sql`${transitions.toValue} IN ('sql', 'opportunity', 'customer')`));
+
+/** The site's feedback, oldest first. */
+export const siteFeedback = (db: Database, siteId: string) =>
+  db
+    .select({ leadId: feedback.leadId, fit: feedback.fit, outcome: feedback.outcome, at: feedback.createdAt })
+    .from(feedback)
+    .where(eq(feedback.siteId, siteId))
+    .orderBy(asc(feedback.seq));
+
 export async function readQualityData(db: Database, siteId: string): Promise<QualityData> {
-  const later = (stage: Stage) => JSON.stringify(STAGES.slice(STAGES.indexOf(stage)));
-  const reachedCount = (stage: Stage) =>
-    db
-      .select({ n: sql<number>`count(DISTINCT ${transitions.leadId})` })
-      .from(transitions)
-      .where(and(eq(transitions.siteId, siteId), isStageChange, sql`${transitions.toValue} IN (SELECT value FROM json_each(${later(stage)}))`));
   const counted = STAGES.slice(1);
-  const [counters, salesMoves, feedbackRows, ...reached] = await db.batch([
+  const [counters, moves, feedbackRows, ...reached] = await db.batch([
     countersOf(db, siteId),
-    db
-      .select({ leadId: transitions.leadId, at: transitions.at })
-      .from(transitions)
-      .where(and(eq(transitions.siteId, siteId), isStageChange, sql`${transitions.toValue} IN ('sql', 'opportunity', 'customer')`)),
-    db
-      .select({ leadId: feedback.leadId, fit: feedback.fit, outcome: feedback.outcome, at: feedback.createdAt })
-      .from(feedback)
-      .where(eq(feedback.siteId, siteId))
-      .orderBy(asc(feedback.seq)),
-    ...counted.map(reachedCount),
+    salesMoves(db, siteId),
+    siteFeedback(db, siteId),
+    ...counted.map((stage) => reachedCount(db, siteId, stage)),
   ]);
 
   const bands: Record<string, number> = {};
@@ -66,7 +81,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
 
   // The latest touch of each lead, to keep the most recent when there are too many.
   const lastTouch = new Map<string, number>();
-  for (const { leadId, at } of [...salesMoves, ...feedbackRows]) lastTouch.set(leadId, Math.max(at, lastTouch.get(leadId) ?? 0));
+  for (const { leadId, at } of [...moves, ...feedbackRows]) lastTouch.set(leadId, Math.max(at, lastTouch.get(leadId) ?? 0));
   const ids = [...lastTouch].sort((a, b) => b[1] - a[1]).map(([id]) => id);
   const truncated = ids.length > MAX_TOUCHED;
   const kept = ids.slice(0, MAX_TOUCHED);
