@@ -21,6 +21,7 @@ import { serverEvents } from './routes/events';
 import { leadsRoutes } from './routes/leads';
 import { modelRoutes } from './routes/model';
 import { openapiRoutes } from './routes/openapi';
+import { qualityRoutes } from './routes/quality';
 import { staticRoutes } from './routes/static';
 import { webhooksRoutes } from './routes/webhooks';
 
@@ -45,6 +46,7 @@ app.route('/v1/bands', bandsRoutes);
 app.route('/v1/changes', changesRoutes);
 app.route('/v1/leads', leadsRoutes);
 app.route('/v1/model', modelRoutes);
+app.route('/v1/quality', qualityRoutes);
 app.route('/v1/webhooks', webhooksRoutes);
 app.route('/v1/api-keys', apiKeysRoutes);
 

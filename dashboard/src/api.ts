@@ -10,6 +10,7 @@
 import type { Dimension, Stage } from '../../worker/scoring/model';
 import type { BreakdownItem } from '../../worker/scoring/types';
 import type { CurrentModel, ModelPreview, ModelVersions, Recompute, SavedModel } from './model-types';
+import type { QualityReport, Suggestion } from './quality-types';
 
 export type { BreakdownItem, Dimension, Stage };
 
@@ -88,9 +89,12 @@ export interface TimelineTransition {
 
 export type TimelineItem = TimelineEvent | TimelineTransition;
 
+/** How a lead ended, as sales say: `bad_fit` and `lost` count against it, `not_reached` says nothing. */
+export type Outcome = 'won' | 'lost' | 'bad_fit' | 'not_reached';
+
 export interface Feedback {
   fit: 'good' | 'bad' | null;
-  outcome: 'won' | 'lost' | null;
+  outcome: Outcome | null;
   note: string | null;
   at: number;
 }
@@ -104,7 +108,7 @@ export interface LeadDetail extends LeadSummary {
 /** What sales may change on a lead: `PATCH /v1/leads/{id}`. */
 export interface SalesUpdate {
   stage?: 'sql' | 'opportunity' | 'customer' | 'recycled';
-  feedback?: { fit?: 'good' | 'bad'; outcome?: 'won' | 'lost'; note?: string };
+  feedback?: { fit?: 'good' | 'bad'; outcome?: Outcome; note?: string };
 }
 
 export interface LeadQuery {
@@ -504,6 +508,19 @@ export class Api {
     const name = segment(band, new ApiError(404, 'band_not_found', 'there is no such band'));
     const { status, body } = await this.send('POST', `/v1/bands/${name}/trigger`, undefined, signal, { 'Idempotency-Key': idempotencyKey });
     return expect<TriggerResult>(body, (b) => isRecord(b['trigger']) && typeof b['replayed'] === 'boolean', status);
+  }
+
+  // ---- Model quality (`#quality`): types in quality-types.ts ----
+
+  async quality(signal?: AbortSignal): Promise<QualityReport> {
+    const { status, body } = await this.get('/v1/quality', signal);
+    return expect<QualityReport>(body, (b) => Array.isArray(b['bands']) && Array.isArray(b['stages']) && Array.isArray(b['rules']), status);
+  }
+
+  /** Weights learnt from the site's outcomes, or why there are none yet. Saves nothing. */
+  async suggestion(signal?: AbortSignal): Promise<Suggestion> {
+    const { status, body } = await this.get('/v1/quality/suggestion', signal);
+    return expect<Suggestion>(body, (b) => typeof b['enough'] === 'boolean' && typeof b['message'] === 'string', status);
   }
 
   async webhooks(signal?: AbortSignal): Promise<Webhook[]> {

@@ -1,9 +1,9 @@
 /**
  * @module The dashboard's entry point: wires the views to the hash route and the session.
  *
- * Six views share the page, one visible at a time: sign-in, segments (`#`), a lead
- * (`#lead/<id>`), the scoring model editor (`#model`), nurturing (`#nurturing`) and a band's
- * members (`#band/<name>`). Without a session every route shows the sign-in form, and the route is
+ * Seven views share the page, one visible at a time: sign-in, segments (`#`), a lead
+ * (`#lead/<id>`), the scoring model editor (`#model`), the model's quality (`#quality`), nurturing
+ * (`#nurturing`) and a band's members (`#band/<name>`). Without a session every route shows the sign-in form, and the route is
  * kept so that a shared lead link opens once signed in. A 401 from any call means the session ended
  * (expired, signed out in another tab, key revoked): back to sign-in with the server's message.
  */
@@ -13,11 +13,12 @@ import { createLeadView } from './lead';
 import { createMembersView } from './members';
 import { createModelEditor } from './model-editor';
 import { createNurturingView } from './nurturing';
-import { bandHref, parseRoute } from './router';
+import { createQualityView } from './quality';
+import { bandHref, MODEL_HREF, parseRoute } from './router';
 import { createSegmentsView } from './segments';
 import { createSignin } from './signin';
 
-type ViewName = 'signin' | 'segments' | 'lead' | 'model' | 'nurturing' | 'band';
+type ViewName = 'signin' | 'segments' | 'lead' | 'model' | 'quality' | 'nurturing' | 'band';
 
 function main(): void {
   const signinView = byId('signin-view');
@@ -26,11 +27,13 @@ function main(): void {
   const modelView = byId('model-view');
   const nurturingView = byId('nurturing-view');
   const bandView = byId('band-view');
-  const views = [signinView, segmentsView, leadView, modelView, nurturingView, bandView];
+  const qualityView = byId('quality-view');
+  const views = [signinView, segmentsView, leadView, modelView, qualityView, nurturingView, bandView];
   const signoutButton = byId<HTMLButtonElement>('signout');
   const signedInOnly = [byId('nav'), signoutButton];
   const segmentsLink = byId('nav-segments');
   const modelLink = byId('nav-model');
+  const qualityLink = byId('nav-quality');
   const segmentsHeading = byId('segments-title');
   const nurturingLink = byId('nav-nurturing');
   const nurturingHeading = byId('nurturing-title');
@@ -59,6 +62,14 @@ function main(): void {
   });
   const lead = createLeadView({ root: leadView, onUnauthorized: expire });
   const modelEditor = createModelEditor({ root: modelView, onUnauthorized: expire });
+  const quality = createQualityView({
+    root: qualityView,
+    onUnauthorized: expire,
+    onPreview(model) {
+      modelEditor.propose(model);
+      location.hash = MODEL_HREF;
+    },
+  });
   const nurturing = createNurturingView({ container: byId('nurturing'), status: byId('nurturing-updated'), onUnauthorized: expire });
   const members = createMembersView({ root: bandView, onUnauthorized: expire });
   const signin = createSignin({
@@ -82,6 +93,7 @@ function main(): void {
     segments.clear();
     lead.clear();
     modelEditor.clear();
+    quality.clear();
     nurturing.clear();
     members.clear();
     lastLeadId = null;
@@ -97,6 +109,7 @@ function main(): void {
       segments.stop();
       lead.stop();
       modelEditor.stop();
+      quality.stop();
       nurturing.stop();
       members.stop();
       setSignedIn(false);
@@ -111,6 +124,10 @@ function main(): void {
     if (r.view !== 'model') {
       modelEditor.stop();
       modelLink.removeAttribute('aria-current');
+    }
+    if (r.view !== 'quality') {
+      quality.stop();
+      qualityLink.removeAttribute('aria-current');
     }
     if (r.view !== 'nurturing') nurturing.stop();
     if (r.view !== 'band') members.stop();
@@ -127,6 +144,17 @@ function main(): void {
       document.title = 'Scoring model · leadscore';
       window.scrollTo(0, 0);
       modelEditor.show(api, moveFocus);
+    } else if (r.view === 'quality') {
+      if (previous === 'segments') segmentsScroll = window.scrollY;
+      segments.stop();
+      lead.stop();
+      segmentsLink.removeAttribute('aria-current');
+      qualityLink.setAttribute('aria-current', 'page');
+      showOnly(qualityView, views);
+      current = 'quality';
+      document.title = 'Model quality · leadscore';
+      window.scrollTo(0, 0);
+      quality.show(api, moveFocus);
     } else if (r.view === 'nurturing' || r.view === 'band') {
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();

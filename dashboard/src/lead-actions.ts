@@ -1,9 +1,10 @@
 /**
  * @module What sales do on a lead page: move its stage, send it back to nurturing, and say whether
- * it fits and how it ended. Each action is one `PATCH /v1/leads/{id}`; the page is reloaded from
+ * it fits and how it ended (won, lost, bad fit, not reached: the model-quality view learns from
+ * these). Each action is one `PATCH /v1/leads/{id}`; the page is reloaded from
  * the answer, so what is shown is what was stored.
  */
-import type { ApiError, Feedback, LeadDetail, SalesUpdate } from './api';
+import type { ApiError, Feedback, LeadDetail, Outcome, SalesUpdate } from './api';
 import { h, setChildren } from './dom';
 import { stageLabel, timeEl } from './format';
 
@@ -17,8 +18,16 @@ export interface SalesActionsOptions {
 
 const FORWARD: readonly NonNullable<SalesUpdate['stage']>[] = ['sql', 'opportunity', 'customer'];
 
+const OUTCOMES: readonly [Outcome, string][] = [
+  ['won', 'Won'],
+  ['lost', 'Lost'],
+  ['bad_fit', 'Bad fit'],
+  ['not_reached', 'Not reached'],
+];
+const outcomeLabel = (o: string) => OUTCOMES.find(([value]) => value === o)?.[1] ?? o;
+
 function feedbackItem(f: Feedback): HTMLLIElement {
-  const parts = [f.fit ? (f.fit === 'good' ? 'Good fit' : 'Bad fit') : null, f.outcome ? (f.outcome === 'won' ? 'Won' : 'Lost') : null].filter(Boolean);
+  const parts = [f.fit ? (f.fit === 'good' ? 'Good fit' : 'Bad fit') : null, f.outcome ? outcomeLabel(f.outcome) : null].filter(Boolean);
   return h('li', null, timeEl(f.at), ' · ', parts.join(', ') || 'Note', f.note ? h('p', { class: 'feedback-note' }, f.note) : null);
 }
 
@@ -82,10 +91,7 @@ export function salesActions({ lead, update, message }: SalesActionsOptions): HT
       ['good', 'Good fit'],
       ['bad', 'Bad fit'],
     ]),
-    radios('outcome', 'Outcome', [
-      ['won', 'Won'],
-      ['lost', 'Lost'],
-    ]),
+    radios('outcome', 'Outcome', OUTCOMES),
     h('label', { for: 'sales-note' }, 'Note'),
     note,
     h('div', { class: 'row' }, save),
@@ -101,7 +107,7 @@ export function salesActions({ lead, update, message }: SalesActionsOptions): HT
     }
     const feedback: NonNullable<SalesUpdate['feedback']> = {};
     if (fit) feedback.fit = fit as 'good' | 'bad';
-    if (outcome) feedback.outcome = outcome as 'won' | 'lost';
+    if (outcome) feedback.outcome = outcome as Outcome;
     if (text) feedback.note = text;
     void run({ feedback }, [save], 'Feedback saved.');
   });

@@ -33,6 +33,11 @@ export interface ModelEditorView {
   stop(): void;
   /** Signed out: drop the model, the draft and everything shown. */
   clear(): void;
+  /**
+   * Puts a candidate model (a suggestion) in the editor as an unsaved draft, in place of any
+   * other: shown, checked and previewed at the next `show`, saved only if the user saves it.
+   */
+  propose(model: unknown): void;
 }
 
 /** How long typing must pause before the server checks the candidate. */
@@ -189,6 +194,8 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
   let epoch = 0;
   let loading: AbortController | null = null;
   let base: Base | null = null;
+  /** A candidate handed over by the quality view, waiting for the editor to show it. */
+  let proposed: string | null = null;
   let parsed: JsonText = parseJsonText('');
   let check: Check | null = null;
   let checkTimer: ReturnType<typeof setTimeout> | undefined;
@@ -1025,6 +1032,10 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
       setText(saveError, '');
       formSignature = '';
       setDocument(text, { text, kind: 'unchanged' });
+      if (proposed !== null) {
+        setDocument(proposed);
+        proposed = null;
+      }
       renderVersions();
       renderSummary();
       if (latest && latest.status === 'running') watch(latest, null);
@@ -1060,6 +1071,10 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
   return {
     show(a, focus) {
       api = a;
+      if (base && proposed !== null) {
+        setDocument(proposed);
+        proposed = null;
+      }
       if (!base || !isDirty()) {
         void load(focus);
         return;
@@ -1079,9 +1094,13 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
       stopPolling();
       opts.root.removeAttribute('aria-busy');
     },
+    propose(model) {
+      proposed = pretty(model);
+    },
     clear() {
       reset();
       api = null;
+      proposed = null;
       base = null;
       versions = null;
       watched = null;

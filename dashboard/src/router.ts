@@ -1,6 +1,6 @@
 /**
  * @module Hash routes: `#` (or nothing) for the segments, `#lead/<encoded id>` for one lead,
- * `#model` for the scoring model editor.
+ * `#model` for the scoring model editor, `#quality` for the model's quality and suggested weights.
  * `#nurturing` for the branch triggers and webhooks, `#band/<encoded name>` for a band's members.
  *
  * Hash routing needs no server support beyond `/dashboard`, and a fragment link can never navigate
@@ -11,6 +11,7 @@ export type Route =
   | { view: 'segments' }
   | { view: 'lead'; id: string }
   | { view: 'model' }
+  | { view: 'quality' }
   | { view: 'nurturing' }
   | { view: 'band'; name: string };
 
@@ -20,6 +21,7 @@ export const NURTURING_HREF = '#nurturing';
 
 export function parseRoute(hash: string): Route {
   if (hash === MODEL_HREF) return { view: 'model' };
+  if (hash === QUALITY_HREF) return { view: 'quality' };
   if (hash === NURTURING_HREF) return { view: 'nurturing' };
   if (hash.startsWith(BAND_PREFIX)) {
     try {
@@ -49,3 +51,5 @@ export const bandHref = (name: string): string => BAND_PREFIX + encodeURICompone
 export const SEGMENTS_HREF = '#';
 
 export const MODEL_HREF = '#model';
+
+export const QUALITY_HREF = '#quality';

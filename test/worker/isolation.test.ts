@@ -147,6 +147,27 @@ const CASES: Record<string, (w: World) => Case[]> = {
       },
     },
   ],
+  'GET /v1/quality': (w) => [
+    {
+      path: '/v1/quality',
+      status: 200,
+      check: async (body) => {
+        expect(body.leads).toBe(await bLeads(w));
+        await allOf(w, 'leads', body.falsePositives.sample.map((l: Json) => l.id));
+      },
+    },
+  ],
+  'GET /v1/quality/suggestion': (w) => [
+    { path: '/v1/quality/suggestion', status: 200, check: async (body) => expect(body.won + body.lost).toBeLessThanOrEqual(await bLeads(w)) },
+  ],
+  'POST /v1/quality/backtest': (w) => [
+    {
+      path: '/v1/quality/backtest',
+      init: json('POST', { model: w.bModel }),
+      status: 200,
+      check: async (body) => expect(body.won + body.lost).toBeLessThanOrEqual(await bLeads(w)),
+    },
+  ],
   'POST /v1/webhooks': (w) => [
     {
       path: '/v1/webhooks',

@@ -165,8 +165,12 @@ describe('GET /v1/openapi.json', () => {
     expect(new Set(lead.timeline.map((t: Json) => t.kind))).toEqual(new Set(['event', 'transition']));
     expect(lead.feedback).toHaveLength(1);
 
+    await answers('getQuality', await api(site, '/v1/quality'));
+    await answers('suggestWeights', await api(site, '/v1/quality/suggestion'));
+
     await answers('getLatestRecompute', await api(site, '/v1/model/recompute'));
     const { model } = await answers('getModel', await api(site, '/v1/model'));
+    await answers('backtestModel', await post('/v1/quality/backtest', { model }));
     const generous = { ...model, behaviourRules: model.behaviourRules.map((r: Json) => ({ ...r, points: 500 })) };
     const preview = await answers('previewModel', await post('/v1/model/preview', { model: generous }));
     expect(preview.sample.length).toBeGreaterThan(0);

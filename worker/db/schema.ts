@@ -179,7 +179,16 @@ export const transitions = sqliteTable(
     cause: text('cause').notNull(),
     at: integer('at').notNull(),
   },
-  (t) => [index('transitions_site_seq').on(t.siteId, t.seq), index('transitions_lead').on(t.leadId, t.seq)],
+  (t) => [
+    index('transitions_site_seq').on(t.siteId, t.seq),
+    index('transitions_lead').on(t.leadId, t.seq),
+    // The model-quality report: who reached each stage, and the few leads sales moved on, read from
+    // this index alone instead of walking every lead. Stage changes are rare beside band changes,
+    // so it costs one entry per stage change and nothing on the writes of scores.
+    index('transitions_site_stage')
+      .on(t.siteId, t.toValue, t.leadId)
+      .where(sql`type = 'lead.stage_changed'`),
+  ],
 );
 
 /**
@@ -216,7 +225,10 @@ export const recomputes = sqliteTable(
   (t) => [index('recomputes_site').on(t.siteId, t.startedAt), index('recomputes_status').on(t.status)],
 );
 
-/** What sales said of a lead: fit and outcome, kept as a history. */
+/**
+ * What sales said of a lead: fit (`good`, `bad`) and outcome (`won`, `lost`, `bad_fit`,
+ * `not_reached`), kept as a history; the latest word counts (see `quality/outcomes`).
+ */
 export const feedback = sqliteTable(
   'feedback',
   {
@@ -231,7 +243,11 @@ export const feedback = sqliteTable(
     createdAt: integer('created_at').notNull(),
     createdBy: text('created_by'),
   },
-  (t) => [index('feedback_lead').on(t.leadId, t.seq)],
+  (t) => [
+    index('feedback_lead').on(t.leadId, t.seq),
+    // The model-quality report reads a site's feedback (few rows) without walking its leads.
+    index('feedback_site').on(t.siteId, t.seq),
+  ],
 );
 
 /**

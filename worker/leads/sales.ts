@@ -6,6 +6,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { z } from 'zod';
 import type { Database } from '../db/client';
+import { OUTCOMES } from '../quality/outcomes';
 import { feedback, leads, transitions } from '../db/schema';
 import { conflictGuard, type LeadRow } from './write';
 
@@ -18,7 +19,12 @@ export const SalesUpdate = z
     feedback: z
       .strictObject({
         fit: z.enum(['good', 'bad']).optional(),
-        outcome: z.enum(['won', 'lost']).optional(),
+        /**
+         * How the lead ended: `won`, `lost`, `bad_fit` (not a buyer for us: counts as a false
+         * positive when the model called it hot), `not_reached` (never got hold of them: says
+         * nothing of the lead, left out of the model's evaluation). Reaching `customer` is `won`.
+         */
+        outcome: z.enum(OUTCOMES).optional(),
         note: z.string().min(1).max(2000).optional(),
       })
       .refine((f) => f.fit || f.outcome || f.note, 'give at least one of fit, outcome, note')

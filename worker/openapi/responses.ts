@@ -305,3 +305,68 @@ export const ApiKeyList = z.object({ apiKeys: z.array(ApiKey) });
 export const ApiKeyCreated = z.object({ apiKey: ApiKey.extend({ key: z.string() }) });
 export const ApiKeyRotated = ApiKeyCreated.extend({ revoked: ApiKey });
 export const ApiKeyRevoked = z.object({ apiKey: ApiKey });
+
+/** A share with its 95% Wilson interval; `rate`, `low` and `high` are null when `n` is 0. */
+const Proportion = z.object({ k: z.number().int(), n: z.number().int(), rate: z.number().nullable(), low: z.number().nullable(), high: z.number().nullable() });
+const Conversions = z.object({ leads: z.number().int(), reached: z.object({ sql: Proportion, opportunity: Proportion, customer: Proportion }) });
+
+export const RuleEvidence = z.object({
+  ruleId: z.string(),
+  kind: z.enum(['behaviour', 'profile']),
+  label: z.string(),
+  points: z.number(),
+  /** Share of the won leads the rule fired for (as they stood when decided). */
+  firedWon: Proportion,
+  /** Share of the lost and bad-fit leads it fired for. */
+  firedLost: Proportion,
+  /** firedWon / firedLost; null when it never fired for a lost lead. */
+  lift: z.number().nullable(),
+  /** Of the decided leads it fired for, the share won. */
+  wonWhenFired: Proportion,
+});
+
+export const QualityReport = z.object({
+  modelVersion: z.number().int(),
+  leads: z.number().int(),
+  /** Leads per latest outcome, among those sales touched. */
+  outcomes: z.object({ won: z.number().int(), lost: z.number().int(), bad_fit: z.number().int(), not_reached: z.number().int() }),
+  /** Per band now (the current model's verdict), and `excluded`. */
+  bands: z.array(Conversions.extend({ band: z.string() })),
+  /** Per stage: the leads that reached it (or a later one), and how many went on. */
+  stages: z.array(Conversions.extend({ stage: Stage })),
+  mqlToSql: z.object({ leads: z.number().int(), medianMs: z.number().nullable() }),
+  /** Leads in the top band or at MQL and beyond, touched by sales, that sales marked bad fit. */
+  falsePositives: Proportion.extend({
+    topBand: z.string(),
+    sample: z.array(z.object({ id: z.string(), email: z.string(), band: z.string().nullable(), stage: Stage })),
+  }),
+  /** Leads won, and lost or bad fit, that the rules are judged on. */
+  decided: z.object({ won: z.number().int(), lost: z.number().int() }),
+  rules: z.array(RuleEvidence),
+  /** More leads were touched than are read: the oldest decisions were left out. */
+  truncated: z.boolean(),
+});
+
+const BacktestSide = z.object({ auc: z.number().nullable(), meanWon: z.number().nullable(), meanLost: z.number().nullable() });
+const BacktestResult = z.object({ won: z.number().int(), lost: z.number().int(), current: BacktestSide, candidate: BacktestSide });
+
+export const BacktestAnswer = BacktestResult.extend({ modelVersion: z.number().int(), message: z.string(), truncated: z.boolean() });
+
+export const SuggestionAnswer = z.object({
+  modelVersion: z.number().int(),
+  /** False when there are too few outcomes: `message` says how many more, and nothing else is given. */
+  enough: z.boolean(),
+  won: z.number().int(),
+  lost: z.number().int(),
+  needed: z.object({ won: z.number().int(), lost: z.number().int() }),
+  message: z.string(),
+  /** Points per unit of log-odds. */
+  scale: z.number().optional(),
+  rules: z
+    .array(RuleEvidence.extend({ weight: z.number().nullable(), suggested: z.number(), kept: z.string().nullable() }))
+    .optional(),
+  /** The candidate: the current model with the suggested points, ready for `POST /v1/model/preview` and `PUT /v1/model`. */
+  model: Model.optional(),
+  backtest: BacktestResult.optional(),
+  truncated: z.boolean(),
+});

@@ -14,6 +14,7 @@ import { ChangesQuery } from '../routes/changes';
 import { LeadListQuery } from '../routes/leads';
 import { DeliveriesQuery, WebhookInput } from '../routes/webhooks';
 import { PreviewBody, VersionParam } from '../routes/model';
+import { BacktestBody } from '../routes/quality';
 import { Model } from '../scoring/model';
 import * as answer from './responses';
 
@@ -62,6 +63,8 @@ export const named: Record<string, z.ZodType> = {
   Lead: answer.LeadDetail,
   LeadExport: answer.LeadExport,
   SalesUpdate,
+  QualityReport: answer.QualityReport,
+  Suggestion: answer.SuggestionAnswer,
   Change: ChangeItem,
   Webhook: answer.Webhook,
   ApiKey: answer.ApiKey,
@@ -147,7 +150,9 @@ export const operations: Operation[] = [
     path: '/v1/leads/{id}',
     tag: 'leads',
     summary: 'Move a lead to a sales stage, recycle it, or give feedback',
-    description: 'Give a stage, feedback, or both; feedback needs at least one of `fit`, `outcome`, `note`.',
+    description:
+      'Give a stage, feedback, or both; feedback needs at least one of `fit`, `outcome`, `note`. Outcomes: `won`, `lost`, ' +
+      '`bad_fit`, `not_reached`; feedback is kept as a history, the latest counts, and reaching `customer` counts as won.',
     body: SalesUpdate,
     response: answer.LeadSummary,
     errors: { 503: 'the lead was being changed by other requests; send again' },
@@ -253,6 +258,45 @@ export const operations: Operation[] = [
     summary: 'What a candidate model would change, without saving it',
     body: PreviewBody,
     response: answer.PreviewAnswer,
+  },
+  {
+    id: 'getQuality',
+    method: 'get',
+    path: '/v1/quality',
+    tag: 'quality',
+    summary: 'Is the model right? Conversions per band and stage, MQL to SQL, false positives, and per rule how often it fired for won against lost leads',
+    description:
+      'Rates come with their 95% Wilson interval. Bands are the leads’ current bands. Outcomes are sales’: `won` (or the ' +
+      'stage `customer`), `lost`, `bad_fit` (or `fit: bad`), `not_reached`; the latest counts. Rules are judged on the won ' +
+      'and the lost or bad-fit leads, each scored by the current model as it stood when its outcome was decided. Read ' +
+      'from the leads sales touched, found by index, and the segment counters: the other leads are not walked.',
+    response: answer.QualityReport,
+  },
+  {
+    id: 'suggestWeights',
+    method: 'get',
+    path: '/v1/quality/suggestion',
+    tag: 'quality',
+    summary: 'Points per rule learnt from the site’s outcomes, as a whole candidate model to preview and save',
+    description:
+      'An L2-regularised logistic regression of won against lost and bad-fit leads on the rules’ hits; the weights are ' +
+      'scaled so that the rules fitted keep their total of absolute points. Rules that fired for fewer than 5 decided ' +
+      'leads keep their points. With fewer than 20 won or 20 lost leads the answer is `enough: false` with a message, ' +
+      'and no model. Nothing is saved: preview `model` with `POST /v1/model/preview`, save it with `PUT /v1/model`. ' +
+      '`backtest` compares it with the current model.',
+    response: answer.SuggestionAnswer,
+  },
+  {
+    id: 'backtestModel',
+    method: 'post',
+    path: '/v1/quality/backtest',
+    tag: 'quality',
+    summary: 'How well a candidate model ranks won leads above lost ones (AUC), beside the current model',
+    description:
+      'Each decided lead is scored with its events up to the time of its outcome, at that time. AUC is the chance that a ' +
+      'won lead scores above a lost one (ties half): 0.5 ranks at random. Null when the site has no won or no lost lead.',
+    body: BacktestBody,
+    response: answer.BacktestAnswer,
   },
   {
     id: 'getSegmentStats',

@@ -1,0 +1,2 @@
+CREATE INDEX `feedback_site` ON `feedback` (`site_id`,`seq`);--> statement-breakpoint
+CREATE INDEX `transitions_site_stage` ON `transitions` (`site_id`,`to_value`,`lead_id`) WHERE type = 'lead.stage_changed';
