@@ -73,6 +73,29 @@ describe('D1 metering (D1_METERING=on)', () => {
     expect(crowded.read - alone.read).toBeLessThan(30);
   });
 
+  it("reads as many rows for a lead's page view whatever the length of the lead's history", async () => {
+    const site = await newSite();
+    await collectMetered(site, [browserEvent('hv', 'identify', { traits: { email: 'hal@acme.io' } })]);
+    // What the read batch (the second round trip) read: the lead, its visitor, its history…
+    const view = async () => {
+      const res = await collectMetered(site, [browserEvent('hv', 'page_view', { url: `${ORIGIN}/pricing` })]);
+      const readBatch = res.headers.get('leadscore-d1-statements')!.split(' | ')[1]!;
+      return { roundTrips: rowsHeader(res)!.roundTrips, read: [...readBatch.matchAll(/ (\d+)\//g)].reduce((n, m) => n + Number(m[1]), 0) };
+    };
+    await view(); // the page's shape is new once
+    const short = await view();
+    // 500 more events over the past months, a page view an hour (no robot's pace): the history is
+    // read from the lead's row, one row whatever its length, not event by event.
+    const start = Date.now() - 600 * 3_600_000;
+    for (let i = 0; i < 500; i += 100) {
+      const events = Array.from({ length: 100 }, (_, k) => browserEvent('hv', 'page_view', { ts: start + (i + k) * 3_600_000, url: `${ORIGIN}/blog/${(i + k) % 7}` }));
+      expect((await collectMetered(site, events)).status).toBe(202);
+    }
+    const long = await view();
+    expect(await env.DB.prepare("SELECT event_count FROM leads WHERE email = 'hal@acme.io'").first('event_count')).toBe(504);
+    expect(long).toEqual(short);
+  });
+
   it('is off by default: no header, and a refused request is metered too when on', async () => {
     const site = await newSite();
     const res = await collect({ site: site.siteKey, events: [browserEvent('off', 'page_view')] });

@@ -74,6 +74,11 @@ export const leads = sqliteTable(
     nextChangeAt: integer('next_change_at'),
     /** Set when sales sent the lead back to nurturing. */
     recycledAt: integer('recycled_at'),
+    /**
+     * The lead's events as `ts:shape` pairs (see `db/lead-history`): what scoring reads instead of
+     * the events' index. NULL for a lead with too many to keep here: read from `events` then.
+     */
+    history: text('history').default(''),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },

@@ -9,6 +9,9 @@
 import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunksFor, database, inJson, type Database } from '../db/client';
+import { parseHistory, type AddedEvent, type StoredEvent } from '../db/lead-history';
+import { readShapes } from '../db/lead-events';
+import { shapeCache } from '../db/shape-cache';
 import { modelVersion } from '../db/models';
 import { eventShapes, events, leads, models, visitors, writeConflicts } from '../db/schema';
 import type { SiteContext } from '../env';
@@ -41,8 +44,17 @@ type NewEvent = Omit<typeof events.$inferInsert, 'shapeId'> & { id: string; ts: 
 interface WorkingLead {
   row: LeadRow;
   isNew: boolean;
-  /** Stored ones carry their visitor: a visitor caught as a robot takes its own back. */
-  events: (ScoringEvent & { visitorId?: string | null })[];
+  /** What the engine scores: the stored events and this request's. */
+  events: ScoringEvent[];
+  /**
+   * The stored events the lead keeps, as its history holds them; null when its history is NULL
+   * (too many: it stays so, and they were read from the events table).
+   */
+  kept: StoredEvent[] | null;
+  /** This request's events for the lead, added to its history by their shape's key. */
+  added: AddedEvent[];
+  /** Its history changes: events added, attributed or taken back. */
+  historyChanged: boolean;
   touched: boolean;
 }
 
@@ -71,6 +83,7 @@ const eventColumns = {
   visitorId: events.visitorId,
   leadId: events.leadId,
   ts: events.ts,
+  shapeId: events.shapeId,
   type: eventShapes.type,
   url: eventShapes.url,
   contentType: eventShapes.contentType,
@@ -78,6 +91,34 @@ const eventColumns = {
 };
 
 const scoringView = (e: NewEvent): ScoringEvent => ({ id: e.id, ts: e.ts, ...e.shape });
+
+/** The shapes of these histories' events: from the isolate's cache, the others read (then cached). */
+async function shapesOf(db: Database, histories: readonly (readonly StoredEvent[] | null)[]): Promise<Map<number, EventShape>> {
+  const out = new Map<number, EventShape>();
+  const missing = new Set<number>();
+  for (const h of histories) {
+    for (const { shapeId } of h ?? []) {
+      const cached = shapeCache.get(shapeId);
+      if (cached) out.set(shapeId, cached);
+      else missing.add(shapeId);
+    }
+  }
+  await readShapes(db, [...missing], out);
+  for (const id of missing) if (out.has(id)) shapeCache.set(id, out.get(id)!);
+  return out;
+}
+
+/**
+ * A history's events as the engine sees them. Their ids only need to differ from each other and
+ * from any event a client sends: a lone surrogate is refused in every request body.
+ */
+function storedEvents(history: readonly StoredEvent[], shapes: ReadonlyMap<number, EventShape>): ScoringEvent[] {
+  return history.flatMap(({ ts, shapeId }, i) => {
+    const shape = shapes.get(shapeId);
+    // A shape can only be missing if the lead was erased since the read: the write then fails.
+    return shape ? [{ id: `\ud800${i}`, ts, ...shape, shape }] : [];
+  });
+}
 
 async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[], now: number): Promise<IngestResult> {
   const ids = batch.map((e) => e.id);
@@ -106,11 +147,13 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     // Both lookups are of this site, so the ids are this site's: no `site_id` term, which would
     // tempt the planner back to the site's index.
     db.select().from(leads).where(leadsInPlay),
+    // The events of the leads whose history is not kept in their row (see `db/lead-history`): the
+    // others' pasts come with their rows, one row read each whatever their length.
     db
       .select(eventColumns)
       .from(events)
       .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
-      .where(sql`${events.leadId} IN (SELECT ${leads.id} FROM ${leads} WHERE ${leadsInPlay})`),
+      .where(sql`${events.leadId} IN (SELECT ${leads.id} FROM ${leads} WHERE ${leadsInPlay} AND ${leads.history} IS NULL)`),
     db
       .select(eventColumns)
       .from(events)
@@ -119,7 +162,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
-    db.select({ key: eventShapes.key }).from(eventShapes).where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, shapeKeys))),
+    db.select({ id: eventShapes.id, key: eventShapes.key }).from(eventShapes).where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, shapeKeys))),
   ]);
   if (latest && latest.version > site.modelVersion) {
     site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
@@ -129,26 +172,45 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   const paces = visitorPaces(batch, known, visitorRows, now);
   const byId = new Map<string, WorkingLead>();
   const byEmail = new Map<string, WorkingLead>();
+  const histories = new Map(leadRows.map((r) => [r.id, r.history === null ? null : parseHistory(r.history)]));
+  const shapes = await shapesOf(db, [...histories.values()]);
   for (const row of leadRows) {
-    const w: WorkingLead = { row, isNew: false, events: [], touched: false };
+    const kept = histories.get(row.id)!;
+    const w: WorkingLead = { row, isNew: false, events: kept ? storedEvents(kept, shapes) : [], kept, added: [], historyChanged: false, touched: false };
     byId.set(row.id, w);
     byEmail.set(row.email, w);
   }
   for (const e of leadEvents) byId.get(e.leadId!)?.events.push(e);
   const visitorLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
-  const anonStored = new Map<string, ScoringEvent[]>();
+  const anonStored = new Map<string, (ScoringEvent & StoredEvent)[]>();
   for (const e of anonEvents) anonStored.set(e.visitorId!, [...(anonStored.get(e.visitorId!) ?? []), e]);
   // A visitor caught now takes back what it had sent: its events leave its lead's score.
   let robotEvents = 0;
+  const caughtLeads = new Map<string, string[]>();
   for (const [visitor, p] of paces) {
     if (!p.caught) continue;
     anonStored.delete(visitor);
-    const lead = byId.get(visitorLead.get(visitor) ?? '');
-    if (!lead) continue;
-    const kept = lead.events.filter((ev) => ev.visitorId !== visitor);
-    robotEvents += lead.events.length - kept.length;
-    lead.events = kept;
-    lead.touched = true;
+    const leadId = visitorLead.get(visitor);
+    if (leadId && byId.has(leadId)) caughtLeads.set(leadId, [...(caughtLeads.get(leadId) ?? []), visitor]);
+  }
+  if (caughtLeads.size) {
+    // A history does not say which visitor sent what: the leads of visitors caught now (rare) have
+    // their events read from the log, and keep those of their other visitors.
+    const stored = await db
+      .select(eventColumns)
+      .from(events)
+      .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
+      .where(inJson(events.leadId, [...caughtLeads.keys()]));
+    for (const [leadId, robots] of caughtLeads) {
+      const lead = byId.get(leadId)!;
+      const all = stored.filter((e) => e.leadId === leadId);
+      const kept = all.filter((e) => !robots.includes(e.visitorId ?? ''));
+      robotEvents += all.length - kept.length;
+      lead.events = kept;
+      lead.kept = lead.kept === null ? null : kept.map(({ ts, shapeId }) => ({ ts, shapeId }));
+      lead.historyChanged = true;
+      lead.touched = true;
+    }
   }
   /** Visitors identified by this batch, with the anonymous events the read found of each. */
   const identified = new Map<string, number>();
@@ -188,6 +250,9 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
           const pending = newRows.filter((r) => r.visitorId === e.visitor && !r.leadId);
           for (const r of pending) r.leadId = lead.row.id;
           lead.events.push(...stored, ...pending.map(scoringView));
+          lead.kept?.push(...stored.map(({ ts, shapeId }) => ({ ts, shapeId })));
+          lead.added.push(...pending.map((r): AddedEvent => [r.ts, r.shapeKey]));
+          lead.historyChanged ||= stored.length + pending.length > 0;
         }
       }
     }
@@ -195,16 +260,23 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
     newRows.push(row);
     if (lead) {
       lead.events.push(scoringView(row));
+      lead.added.push([row.ts, row.shapeKey]);
+      lead.historyChanged = true;
       lead.touched = true;
     }
   });
 
   if (newRows.length === 0 && result.robots.length === 0) return result;
   const shapesKnown = new Set(knownShapes.map((s) => s.key));
-  const { items, changed } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, shapesKnown, attributions, seen, paces, visitorLead, now);
+  const { items, changed, newShapesAt } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, shapesKnown, attributions, seen, paces, visitorLead, now);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
-  await db.batch([visitorGuard(db, site.id, anonymous, identified), ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  const written = await db.batch([visitorGuard(db, site.id, anonymous, identified), ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  // The shapes this request met, known or new, are cached with their ids: the next events of these
+  // leads find their histories' shapes without a read.
+  const shapeOfKey = new Map(newRows.map((r) => [r.shapeKey, r.shape]));
+  const met = [...knownShapes, ...newShapesAt.flatMap((i) => written[i + 1] as { id: number; key: string }[])];
+  for (const { id, key } of met) if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
   result.changed = changed;
   return result;
 }
@@ -304,10 +376,11 @@ function createLead(siteId: string, email: string, now: number): WorkingLead {
     modelVersion: 0,
     nextChangeAt: null,
     recycledAt: null,
+    history: '',
     createdAt: now,
     updatedAt: now,
   };
-  return { row, isNew: true, events: [], touched: true };
+  return { row, isNew: true, events: [], kept: [], added: [], historyChanged: true, touched: true };
 }
 
 function shapeOfWire(e: WireEvent): EventShape {
@@ -343,7 +416,7 @@ function writes(
   paces: Map<string, VisitorPace>,
   visitorLead: Map<string, string | null>,
   now: number,
-): { items: BatchItem<'sqlite'>[]; changed: boolean } {
+): { items: BatchItem<'sqlite'>[]; changed: boolean; newShapesAt: number[] } {
   const out: BatchItem<'sqlite'>[] = [];
   const scored = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
@@ -351,15 +424,23 @@ function writes(
       : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
     const rescored = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
     const profile = lead.row.profile;
-    return lead.isNew ? { isNew: true as const, row: lead.row, rescored, profile } : { isNew: false as const, row: lead.row, rescored, profile };
+    const history = lead.historyChanged ? { kept: lead.kept, added: lead.added } : undefined;
+    return lead.isNew
+      ? { isNew: true as const, row: lead.row, rescored, profile, history }
+      : { isNew: false as const, row: lead.row, rescored, profile, history };
   });
-  out.push(...leadWrites(db, scored, 'event'));
   // Shapes the read did not find (another request may add one meanwhile: nothing done then). Each
   // event looks its shape up by key in the same transaction: a shape an erasure deleted since the
   // read leaves its id null, which fails the batch, and the request is redone (`isWriteConflict`).
   const shapes = new Map(newRows.filter((r) => !shapesKnown.has(r.shapeKey)).map((r) => [r.shapeKey, r.shape]));
   const shapeRows = [...shapes].map(([key, s]) => ({ siteId: site.id, key, ...s }));
-  for (const rows of chunksFor(shapeRows, 6)) out.push(db.insert(eventShapes).values(rows).onConflictDoNothing());
+  const newShapesAt: number[] = [];
+  for (const rows of chunksFor(shapeRows, 6)) {
+    newShapesAt.push(out.length);
+    out.push(db.insert(eventShapes).values(rows).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key }));
+  }
+  // After the shapes, whose ids the leads' histories take by key; before the events, which name their lead.
+  out.push(...leadWrites(db, scored, 'event'));
   const eventRows = newRows.map(({ shape: _, shapeKey, ...row }) => ({
     ...row,
     shapeId: sql<number>`(SELECT ${eventShapes.id} FROM ${eventShapes} WHERE ${eventShapes.siteId} = ${site.id} AND ${eventShapes.key} = ${shapeKey})`,
@@ -403,5 +484,5 @@ function writes(
         }),
     );
   }
-  return { items: out, changed: scored.some((s) => s.rescored.transitions.length > 0) };
+  return { items: out, changed: scored.some((s) => s.rescored.transitions.length > 0), newShapesAt };
 }

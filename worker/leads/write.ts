@@ -6,9 +6,10 @@
  * json_each and one INSERT of transitions. A recompute chunk of thousands of leads thus costs a
  * handful of statements, not thousands, and a live event the same three.
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
+import { historyJson, historySql, type HistoryWrite } from '../db/lead-history';
 import { leads, transitions, writeConflicts } from '../db/schema';
 import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
@@ -21,6 +22,8 @@ export type LeadWrite = {
   rescored: Rescored;
   /** Written too when given: ingest merges new form fields into the profile. */
   profile?: LeadRow['profile'];
+  /** Written too when given: ingest adds the lead's new events to its packed history. */
+  history?: HistoryWrite;
 } & ({ isNew: true; row: LeadRow } | { isNew: false; row: StoredLead });
 
 /** What the writer needs of a stored lead: its id, the `rev` read, and the values its indexes hold. */
@@ -34,7 +37,9 @@ export type StoredLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'score' | 'band
 export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cause): BatchItem<'sqlite'>[] {
   const out: BatchItem<'sqlite'>[] = [];
   for (const item of items) {
-    if (item.isNew) out.push(db.insert(leads).values({ ...item.row, ...(item.profile ? { profile: item.profile } : {}), ...item.rescored.values }));
+    if (!item.isNew) continue;
+    const history = item.history ? { history: historySql(sql`${JSON.stringify(historyJson(item.history))}`, sql`${item.row.siteId}`) } : {};
+    out.push(db.insert(leads).values({ ...item.row, ...(item.profile ? { profile: item.profile } : {}), ...item.rescored.values, ...history }));
   }
   // Statements of at most 2,000 leads keep each JSON parameter far below D1's 2 MB limit on a value.
   const existing = items.filter((i): i is LeadWrite & { isNew: false } => !i.isNew);
@@ -97,7 +102,8 @@ function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })
 /** One UPDATE of `items`, which share their time and model version. */
 function update(db: Database, items: readonly (LeadWrite & { isNew: false })[], indexed: boolean): BatchItem<'sqlite'> {
   const withProfile = items.some((i) => i.profile);
-  const rows = items.map(({ row, rescored: { values: v }, profile }) => [
+  const withHistory = items.some((i) => i.history);
+  const rows = items.map(({ row, rescored: { values: v }, profile, history }) => [
     row.id,
     v.fit,
     v.activity,
@@ -108,6 +114,7 @@ function update(db: Database, items: readonly (LeadWrite & { isNew: false })[], 
     v.lastEventAt,
     ...(indexed ? [v.score, v.band, v.nextChangeAt] : []),
     ...(withProfile ? [profile ?? null] : []),
+    ...(withHistory ? [history ? historyJson(history) : null] : []),
   ]);
   const at = (i: number) => sql.raw(`j.value ->> ${i}`);
   const { scoredAt, modelVersion, updatedAt } = items[0]!.rescored.values;
@@ -122,12 +129,21 @@ function update(db: Database, items: readonly (LeadWrite & { isNew: false })[], 
     ...(indexed ? { score: at(8), band: at(9), nextChangeAt: at(10) } : {}),
     // Only when some lead brings one: naming the column wakes the search-index trigger on every row.
     ...(withProfile ? { profile: sql`coalesce(${at(indexed ? 11 : 8)}, ${leads.profile})` } : {}),
+    ...(withHistory ? { history: historyUpdate((indexed ? 11 : 8) + (withProfile ? 1 : 0)) } : {}),
     scoredAt,
     modelVersion,
     updatedAt,
     rev: sql`${leads.rev} + 1`,
   };
   return db.update(leads).set(set).from(sql`json_each(${JSON.stringify(rows)}) AS j`).where(sql`${leads.id} = ${at(0)}`);
+}
+
+/** The history of a row of an UPDATE … FROM json_each: the new one if the row brings one, else as is. */
+function historyUpdate(i: number): SQL {
+  const spec = sql.raw(`(j.value -> ${i})`);
+  // Spelled out: drizzle leaves an UPDATE's columns unqualified, and inside the shapes' subquery a
+  // bare "site_id" would be the shape's.
+  return sql`CASE WHEN json_type(j.value, ${`$[${i}]`}) = 'array' THEN ${historySql(spec, sql.raw('"leads"."site_id"'))} ELSE "leads"."history" END`;
 }
 
 /**

@@ -1,0 +1,22 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { HISTORY_MAX, historyJson, packHistory, parseHistory } from '../../../worker/db/lead-history';
+
+describe('lead history', () => {
+  it('packs and parses back any list of events', () => {
+    const event = fc.record({ ts: fc.integer({ min: 0, max: 4_102_444_800_000 }), shapeId: fc.integer({ min: 1, max: 2 ** 40 }) });
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 50 }), (events) => {
+        expect(parseHistory(packHistory(events))).toEqual(events);
+      }),
+    );
+    expect(parseHistory('')).toEqual([]);
+  });
+
+  it('becomes NULL past its limit, or when the kept events are not known one by one', () => {
+    const kept = Array.from({ length: HISTORY_MAX - 1 }, (_, i) => ({ ts: i, shapeId: 1 }));
+    expect(historyJson({ kept, added: [[1, 'k']] })).toEqual([packHistory(kept), [[1, 'k']]]);
+    expect(historyJson({ kept, added: [[1, 'k'], [2, 'k']] })).toEqual([null]);
+    expect(historyJson({ kept: null, added: [[1, 'k']] })).toEqual([null]);
+  });
+});

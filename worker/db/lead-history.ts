@@ -1,0 +1,64 @@
+/**
+ * @module A lead's events, packed into its own row: `leads.history` holds `ts:shape` pairs, comma
+ * separated, in no particular order (the engine orders by time). A live event then reads one row
+ * for its lead's whole past instead of one index entry per event, so what it costs stays the same
+ * whatever the history, and a recompute reads a lead as one row.
+ *
+ * The events table stays the log: it is what exports, erasure and the lead page read, and what a
+ * `NULL` history sends readers back to — a lead with more than `HISTORY_MAX` events, whose packed
+ * list would grow towards D1's limit on a value.
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import { eventShapes } from './schema';
+
+/** About 18 bytes an event: 5,000 events are some 90 KB, far inside D1's 2 MB limit on a value. */
+export const HISTORY_MAX = 5000;
+
+export interface StoredEvent {
+  ts: number;
+  shapeId: number;
+}
+
+/** New events of a write, whose shape is known by key: its id may be assigned in the same batch. */
+export type AddedEvent = readonly [ts: number, shapeKey: string];
+
+/**
+ * What a writer stores as a lead's history: the stored events it keeps (null: too many, or not
+ * known event by event — the history becomes NULL) and the new ones it adds.
+ */
+export interface HistoryWrite {
+  kept: readonly StoredEvent[] | null;
+  added: readonly AddedEvent[];
+}
+
+export function parseHistory(text: string): StoredEvent[] {
+  if (text === '') return [];
+  return text.split(',').map((pair) => {
+    const at = pair.indexOf(':');
+    return { ts: Number(pair.slice(0, at)), shapeId: Number(pair.slice(at + 1)) };
+  });
+}
+
+export const packHistory = (events: readonly StoredEvent[]): string => events.map((e) => `${e.ts}:${e.shapeId}`).join(',');
+
+/**
+ * The history a write stores, as JSON for a statement: [packed kept events, added events], or
+ * [null] when it must be NULL.
+ */
+export function historyJson(write: HistoryWrite): [string, readonly AddedEvent[]] | [null] {
+  if (write.kept === null || write.kept.length + write.added.length > HISTORY_MAX) return [null];
+  return [packHistory(write.kept), write.added];
+}
+
+/**
+ * The new history from a JSON value made by `historyJson` (`spec`: an SQL expression of it): the
+ * kept events, then the added ones with the ids their shapes have by now — looked up by key in the
+ * same transaction, as the events' own rows do. CROSS JOIN keeps the added events as the outer
+ * loop: left to itself, SQLite walked the site's shapes and probed the added events for each.
+ */
+export function historySql(spec: SQL, siteId: SQL): SQL {
+  return sql`CASE WHEN json_extract(${spec}, '$[0]') IS NULL THEN NULL ELSE trim(json_extract(${spec}, '$[0]') || ',' || coalesce((
+    SELECT group_concat((a.value ->> 0) || ':' || ${eventShapes.id}, ',')
+    FROM json_each(json_extract(${spec}, '$[1]')) AS a
+    CROSS JOIN ${eventShapes} ON ${eventShapes.siteId} = ${siteId} AND ${eventShapes.key} = a.value ->> 1), ''), ',') END`;
+}
