@@ -27,18 +27,20 @@ describe('D1 metering (D1_METERING=on)', () => {
       [browserEvent('mv', 'identify', { traits: { email: 'meg@acme.io', jobTitle: 'Head of Marketing' } })],
       [browserEvent('mv', 'page_view', { url: `${ORIGIN}/pricing` }), browserEvent('mv', 'download', { url: `${ORIGIN}/a.pdf`, contentType: 'white_paper' })],
     ];
-    for (const events of journey()) {
+    for (const [i, events] of journey().entries()) {
       const res = await collectMetered(metered, events);
       expect(res.status).toBe(202);
       const rows = rowsHeader(res)!;
-      // The site by its key, the read batch, the write batch.
-      expect(rows.roundTrips).toBe(3);
+      // The site by its key on the first request only (then the isolate holds it), the read batch,
+      // the write batch.
+      const trips = i === 0 ? 3 : 2;
+      expect(rows.roundTrips).toBe(trips);
       expect(rows.read).toBeGreaterThan(0);
       expect(rows.written).toBeGreaterThan(0);
       const statements = res.headers.get('leadscore-d1-statements')!.split(' | ');
-      expect(statements).toHaveLength(3);
-      expect(statements[0]).toMatch(/^select sites \d+\/0$/);
-      expect(statements[2]).toMatch(/insert events \d+\/[1-9]/);
+      expect(statements).toHaveLength(trips);
+      if (i === 0) expect(statements[0]).toMatch(/^select sites \d+\/0$/);
+      expect(statements.at(-1)).toMatch(/insert events \d+\/[1-9]/);
       // The header's sums are the statements' own.
       const each = [...statements.join(', ').matchAll(/ (\d+)\/(\d+)/g)];
       expect(each.reduce((n, m) => n + Number(m[1]), 0)).toBe(rows.read);
@@ -76,10 +78,10 @@ describe('D1 metering (D1_METERING=on)', () => {
   it("reads as many rows for a lead's page view whatever the length of the lead's history", async () => {
     const site = await newSite();
     await collectMetered(site, [browserEvent('hv', 'identify', { traits: { email: 'hal@acme.io' } })]);
-    // What the read batch (the second round trip) read: the lead, its visitor, its history…
+    // What the read batch read: the lead, its visitor, its history…
     const view = async () => {
       const res = await collectMetered(site, [browserEvent('hv', 'page_view', { url: `${ORIGIN}/pricing` })]);
-      const readBatch = res.headers.get('leadscore-d1-statements')!.split(' | ')[1]!;
+      const readBatch = res.headers.get('leadscore-d1-statements')!.split(' | ').find((b) => b.includes('select leads'))!;
       return { roundTrips: rowsHeader(res)!.roundTrips, read: [...readBatch.matchAll(/ (\d+)\//g)].reduce((n, m) => n + Number(m[1]), 0) };
     };
     await view(); // the page's shape is new once

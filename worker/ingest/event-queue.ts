@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { database } from '../db/client';
-import { siteById } from '../db/sites';
+import { cachedSiteById, refreshModel, siteGone } from '../db/site-cache';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { ingest } from './ingest';
 import { WireEvent } from './wire';
@@ -44,17 +44,23 @@ export async function consumeEvents(messages: readonly Message<unknown>[], env: 
   for (const [siteId, queued] of bySite) {
     // One site's trouble is retried alone: the other sites' messages of the batch are acked. The
     // site is looked up once, inside the try, so that a failed lookup is retried like the rest.
-    let site: Awaited<ReturnType<typeof siteById>> | undefined;
+    let site: Awaited<ReturnType<typeof cachedSiteById>> | undefined;
     for (const group of groups(queued)) {
       try {
-        site ??= await siteById(database(env.DB), siteId);
+        site ??= await cachedSiteById(database(env.DB), siteId);
         // Deleted since: its events have nowhere to go.
         if (site) {
-          const { changed } = await ingest(env.DB, site, group.flatMap((q) => q.body.events), Date.now());
+          const { changed } = await ingest(env.DB, site, group.flatMap((q) => q.body.events), Date.now(), refreshModel);
           if (changed) dispatchSoon(env.DB, ctx, site);
         }
         for (const { message } of group) message.ack();
       } catch (err) {
+        // Deleted while the isolate still held it: dropped as when the lookup finds no site.
+        if (await siteGone(database(env.DB), siteId, err).catch(() => false)) {
+          site = null;
+          for (const { message } of group) message.ack();
+          continue;
+        }
         console.error(`scoring queued events of site ${siteId} failed; retrying`, err);
         for (const { message } of group) message.retry({ delaySeconds: retryDelay(message.attempts) });
       }

@@ -61,11 +61,21 @@ interface WorkingLead {
 /** Attempts before giving up on a lead that other requests keep changing; the client retries a 503. */
 const MAX_ATTEMPTS = 12;
 
-export async function ingest(d1: D1Database, site: SiteContext, batch: WireEvent[], now: number): Promise<IngestResult> {
+/**
+ * `onNewerModel` hears of a model saved since `site` was read (the read batch checks): callers that
+ * keep sites a while (`db/site-cache.ts`) put it in their copy.
+ */
+export async function ingest(
+  d1: D1Database,
+  site: SiteContext,
+  batch: WireEvent[],
+  now: number,
+  onNewerModel?: (site: SiteContext) => void,
+): Promise<IngestResult> {
   const db = database(d1);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await attemptIngest(db, site, batch, now);
+      return await attemptIngest(db, site, batch, now, onNewerModel);
     } catch (err) {
       if (!isWriteConflict(err)) throw err;
       if (attempt >= MAX_ATTEMPTS) {
@@ -120,7 +130,13 @@ function storedEvents(history: readonly StoredEvent[], shapes: ReadonlyMap<numbe
   });
 }
 
-async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[], now: number): Promise<IngestResult> {
+async function attemptIngest(
+  db: Database,
+  site: SiteContext,
+  batch: WireEvent[],
+  now: number,
+  onNewerModel?: (site: SiteContext) => void,
+): Promise<IngestResult> {
   const ids = batch.map((e) => e.id);
   const visitorIds = [...new Set(batch.flatMap((e) => (e.visitor ? [e.visitor] : [])))];
   const identities = batch.map(identityOf);
@@ -166,6 +182,7 @@ async function attemptIngest(db: Database, site: SiteContext, batch: WireEvent[]
   ]);
   if (latest && latest.version > site.modelVersion) {
     site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
+    onNewerModel?.(site);
   }
 
   const known = new Set(existing.map((r) => r.id));

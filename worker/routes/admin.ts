@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { mintApiKey } from '../auth/api-key';
 import { database } from '../db/client';
 import { apiKeys, sites } from '../db/schema';
+import { forgetSite } from '../db/site-cache';
 import type { AppEnv } from '../env';
 import { readJsonBody } from '../lib/body';
 import { ApiError, parseOr400 } from '../lib/errors';
@@ -63,6 +64,8 @@ adminRoutes.put('/sites/:id', async (c) => {
     .values({ id, name: body.name, origins: body.origins, siteKey: newSiteKey() })
     .onConflictDoUpdate({ target: sites.id, set: { name: body.name, origins: body.origins } })
     .returning();
+  // New origins hold at once in this isolate; elsewhere, once their cached copy expires.
+  forgetSite(site!.id);
   return c.json({ id: site!.id, name: site!.name, siteKey: site!.siteKey, origins: site!.origins });
 });
 

@@ -6,7 +6,7 @@
 import { Hono, type Context } from 'hono';
 import { database } from '../db/client';
 import { meterD1 } from '../db/metering';
-import { siteBySiteKey } from '../db/sites';
+import { cachedSiteBySiteKey, refreshModel, siteGone } from '../db/site-cache';
 import type { AppEnv } from '../env';
 import { countRobot } from '../ingest/robot-counts';
 import { isRobot } from '../ingest/bots';
@@ -46,8 +46,9 @@ collect.post('/', async (c) => {
   const now = Date.now();
   const batch = parseOr400(WireBatch, await readJsonBody(c, MAX_BODY_BYTES), 'the batch');
   await limitSiteKey(c, batch.site);
-  const site = await siteBySiteKey(database(c.env.DB), batch.site);
-  if (!site) throw new ApiError(403, 'unknown_site_key', 'no site has this site key');
+  const db = database(c.env.DB);
+  const site = await cachedSiteBySiteKey(db, batch.site);
+  if (!site) throw unknownSiteKey();
   if (!origin || origin === 'null' || !site.origins.includes(origin)) {
     throw new ApiError(
       403,
@@ -59,18 +60,27 @@ collect.post('/', async (c) => {
   if (valid.length === 0) {
     throw new ApiError(400, 'no_valid_event', 'none of the events is valid', rejected.flatMap(rejectionIssues));
   }
-  if (isRobot(c.req.header('user-agent'))) {
-    // Answered as a success, so that a robot has no reason to try again: counted, never scored.
-    await countRobot(database(c.env.DB), site.id, valid.length, now);
-    return c.json({ accepted: [], duplicates: [], rejected, robot: { ignored: valid.map((e) => e.id) } }, 202);
+  try {
+    if (isRobot(c.req.header('user-agent'))) {
+      // Answered as a success, so that a robot has no reason to try again: counted, never scored.
+      await countRobot(db, site.id, valid.length, now);
+      return c.json({ accepted: [], duplicates: [], rejected, robot: { ignored: valid.map((e) => e.id) } }, 202);
+    }
+    if (c.env.EVENTS) {
+      // Taken for scoring: duplicates and robots by their pace are told apart by the consumer
+      // (which drops the events of a site deleted since, see `siteGone`).
+      await c.env.EVENTS.send({ kind: 'events', siteId: site.id, events: valid });
+      return c.json({ accepted: valid.map((e) => e.id), duplicates: [], rejected, queued: true }, 202);
+    }
+    const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, refreshModel);
+    // Webhooks hear of a change within seconds rather than at the next cron minute.
+    if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
+    return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);
+  } catch (err) {
+    // The site came from the isolate's cache: deleted since, it is as unknown as a wrong key.
+    if (await siteGone(db, site.id, err)) throw unknownSiteKey();
+    throw err;
   }
-  if (c.env.EVENTS) {
-    // Taken for scoring: duplicates and robots by their pace are told apart by the consumer.
-    await c.env.EVENTS.send({ kind: 'events', siteId: site.id, events: valid });
-    return c.json({ accepted: valid.map((e) => e.id), duplicates: [], rejected, queued: true }, 202);
-  }
-  const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now);
-  // Webhooks hear of a change within seconds rather than at the next cron minute.
-  if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
-  return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);
 });
+
+const unknownSiteKey = () => new ApiError(403, 'unknown_site_key', 'no site has this site key');

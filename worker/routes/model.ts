@@ -7,6 +7,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { database, type Database } from '../db/client';
 import { listVersions, modelVersion } from '../db/models';
+import { forgetSite } from '../db/site-cache';
 import { models, recomputes } from '../db/schema';
 import type { AppEnv } from '../env';
 import { recomputeStart, type RecomputeRow } from '../jobs/recompute';
@@ -58,6 +59,8 @@ async function saveVersion(c: Context<AppEnv>, model: Model, restoredFrom?: numb
     }
     throw err;
   }
+  // Collect in this isolate scores with it from the next request; elsewhere ingest's read finds it.
+  forgetSite(site.id);
   await c.env.JOBS.send({ kind: 'recompute', id: start.row.id });
   return c.json(
     { version, createdAt: now, ...(restoredFrom ? { restoredFrom } : {}), model, recompute: recomputeJson(start.row) },

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CHANGE_TYPES } from '../changes/item';
 import { database, inJson, type Database } from '../db/client';
 import { deliveries, deliveryAttempts, transitions, webhooks } from '../db/schema';
+import { forgetSite } from '../db/site-cache';
 import type { AppEnv } from '../env';
 import { readJsonBody } from '../lib/body';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
@@ -91,6 +92,8 @@ webhooksRoutes.post('/', async (c) => {
         coalesce((SELECT max(${transitions.seq}) FROM ${transitions} WHERE ${transitions.siteId} = ${site.id}), 0),
         ${now}, NULL, NULL, NULL`,
   );
+  // Collect dispatches a site's changes at once only while a webhook listens (`hasWebhooks`).
+  forgetSite(site.id);
   return c.json({ webhook: { ...webhookJson(row), secret: row.secret } }, 201);
 });
 
@@ -116,6 +119,7 @@ webhooksRoutes.delete('/:id', async (c) => {
   const w = await webhookOf(db, c.get('site').id, c.req.param('id'));
   // Deliveries and their attempts go with it (ON DELETE CASCADE).
   await db.delete(webhooks).where(eq(webhooks.id, w.id));
+  forgetSite(w.siteId);
   return c.body(null, 204);
 });
 
