@@ -86,17 +86,15 @@ try {
   const floorFlat = median(floorRuns.flat);
   const floor = Math.min(floorShapes, floorFlat);
 
-  // What a recompute cannot do without: every lead read back with its events, packed per lead by
-  // SQLite as jobs/lead-chunks.ts packs them (times and shape ids, from the index alone), 5,000
-  // leads a read, and the site's shapes once. No scoring, no writing.
+  // What a recompute cannot do without: every lead read back with its events, as jobs/lead-chunks.ts
+  // reads them (times and shape ids packed in the lead's row), 5,000 leads a read, and the site's
+  // shapes once. No scoring, no writing.
   t = performance.now();
   let read = 0;
   await DB.prepare(`SELECT id, type, url, content_type, props FROM event_shapes WHERE site_id = 'demo'`).all();
   for (let cursor = ''; ; ) {
     const { results } = await DB.prepare(
-      `SELECT l.id, l.profile, (SELECT coalesce(group_concat(e.ts) || ';' || group_concat(e.shape_id), '')
-         FROM events AS e WHERE e.lead_id = l.id) AS events
-       FROM leads AS l WHERE l.site_id = 'demo' AND l.id > ? ORDER BY l.id LIMIT 5000`,
+      `SELECT l.id, l.profile, l.history FROM leads AS l WHERE l.site_id = 'demo' AND l.id > ? ORDER BY l.id LIMIT 5000`,
     )
       .bind(cursor)
       .all();

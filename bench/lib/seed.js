@@ -56,6 +56,10 @@ export async function seedLeads(DB, leads, perLead) {
       .bind(start, Math.min(start + slice, leads * perLead), perLead, Date.now())
       .run();
   }
+  // Each lead's events packed into its row, as ingest keeps them (see worker/db/lead-history.ts).
+  await DB.prepare(
+    `UPDATE leads SET history = (SELECT group_concat(ts || ':' || shape_id, ',') FROM events WHERE lead_id = leads.id) WHERE site_id = 'demo'`,
+  ).run();
 }
 
 /**

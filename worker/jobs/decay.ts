@@ -5,11 +5,11 @@
  */
 import { and, asc, isNotNull, lte } from 'drizzle-orm';
 import { database } from '../db/client';
-import { eventsByLead } from '../db/lead-events';
 import { latestModel } from '../db/models';
 import { leads } from '../db/schema';
 import { rescore } from '../leads/rescore';
 import { isWriteConflict, leadWrites } from '../leads/write';
+import { eventsOfRows } from './lead-chunks';
 import type { Stage } from '../scoring/model';
 
 const PER_RUN = 500;
@@ -28,7 +28,7 @@ export async function runDecay(d1: D1Database, now: number): Promise<number> {
   let done = 0;
   for (const [siteId, rows] of bySite) {
     const { model, version } = await latestModel(db, siteId);
-    const eventsOf = await eventsByLead(db, rows.map((r) => r.id));
+    const eventsOf = await eventsOfRows(db, rows);
     const writes = leadWrites(
       db,
       rows.map((row) => ({

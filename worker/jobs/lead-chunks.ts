@@ -63,6 +63,20 @@ export async function readChunk(
     .from(leads)
     .where(inArray(leads.id, ids))
     .orderBy(asc(leads.id));
+  const eventsOf = await eventsOfRows(db, rows, shapes);
+  const chunk = rows.map(({ history: _, ...row }) => row);
+  return { chunk, eventsOf };
+}
+
+/**
+ * The events of leads read with their `history`: unpacked from it, or read from the events table
+ * for leads whose history is NULL. Shapes not yet in `shapes` are read, and kept there.
+ */
+export async function eventsOfRows(
+  db: Database,
+  rows: readonly { id: string; history: string | null }[],
+  shapes: Map<number, EventShape> = new Map(),
+): Promise<Map<string, ScoringEvent[]>> {
   const heavy = rows.filter((r) => r.history === null).map((r) => r.id);
   const eventsOf = heavy.length ? await eventsByLead(db, heavy) : new Map<string, ScoringEvent[]>();
   const packed = rows.flatMap(({ id, history }) => (history === null ? [] : [{ id, events: parseHistory(history) }]));
@@ -82,6 +96,5 @@ export async function readChunk(
     });
     eventsOf.set(id, evs);
   }
-  const chunk = rows.map(({ history: _, ...row }) => row);
-  return { chunk, eventsOf };
+  return eventsOf;
 }
