@@ -133,28 +133,19 @@ function main(): void {
     if (r.view !== 'band') members.stop();
     if (r.view === 'nurturing') nurturingLink.setAttribute('aria-current', 'page');
     else nurturingLink.removeAttribute('aria-current');
-    if (r.view === 'model') {
+    if (r.view === 'model' || r.view === 'quality') {
+      // The two model pages: reached from the nav, each a page of its own at the top.
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();
       lead.stop();
       segmentsLink.removeAttribute('aria-current');
-      modelLink.setAttribute('aria-current', 'page');
-      showOnly(modelView, views);
-      current = 'model';
-      document.title = 'Scoring model · leadscore';
+      (r.view === 'model' ? modelLink : qualityLink).setAttribute('aria-current', 'page');
+      showOnly(r.view === 'model' ? modelView : qualityView, views);
+      current = r.view;
+      document.title = r.view === 'model' ? 'Scoring model · leadscore' : 'Model quality · leadscore';
       window.scrollTo(0, 0);
-      modelEditor.show(api, moveFocus);
-    } else if (r.view === 'quality') {
-      if (previous === 'segments') segmentsScroll = window.scrollY;
-      segments.stop();
-      lead.stop();
-      segmentsLink.removeAttribute('aria-current');
-      qualityLink.setAttribute('aria-current', 'page');
-      showOnly(qualityView, views);
-      current = 'quality';
-      document.title = 'Model quality · leadscore';
-      window.scrollTo(0, 0);
-      quality.show(api, moveFocus);
+      if (r.view === 'model') modelEditor.show(api, moveFocus);
+      else quality.show(api, moveFocus);
     } else if (r.view === 'nurturing' || r.view === 'band') {
       if (previous === 'segments') segmentsScroll = window.scrollY;
       segments.stop();

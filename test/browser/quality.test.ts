@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './chromium';
 import { freshStack, type Stack } from './fresh-stack';
+import { flatPagesModel } from '../unit/quality/synthetic';
 
 let stack: Stack;
 let browser: Browser;
@@ -24,18 +25,7 @@ function api(path: string, init: RequestInit = {}) {
 }
 
 const PAGES = ['pricing', 'blog'] as const;
-const flat = {
-  dimensions: { fit: {}, activity: {}, engagement: {} },
-  behaviourRules: PAGES.map((p) => ({ id: `page-${p}`, label: `Page /${p}`, dimension: 'activity', points: 10, when: { type: 'page_view', path: `/${p}` } })),
-  profileRules: [],
-  exclusions: [],
-  bands: [
-    { name: 'cold', min: 0, branch: 'generic-content' },
-    { name: 'warm', min: 15, branch: 'technical-content' },
-    { name: 'hot', min: 25, branch: 'sales-meeting' },
-  ],
-  stages: { lead: { total: 10 }, mql: { total: 20 } },
-};
+const flat = flatPagesModel(PAGES);
 
 const run = Date.now();
 

@@ -9,7 +9,7 @@ import { database } from '../../worker/db/client';
 import { reachedCount, salesMoves, siteFeedback } from '../../worker/quality/read';
 import { SuggestionAnswer } from '../../worker/openapi/responses';
 import { MIN_LOST, MIN_WON } from '../../worker/quality/suggest';
-import { seeded, sigmoid } from '../unit/quality/synthetic';
+import { flatPagesModel, seeded, sigmoid } from '../unit/quality/synthetic';
 import { api, newSite, type TestSite } from './helpers';
 
 type Json = Record<string, any>;
@@ -18,19 +18,8 @@ const PAGES = ['pricing', 'demo', 'blog', 'careers'] as const;
 /** The site's truth: log-odds of winning per page visited. */
 const TRUTH: Record<(typeof PAGES)[number], number> = { pricing: 2, demo: 1, blog: -1, careers: -2 };
 
-/** Every page worth the same: the model a marketer starts from before outcomes say otherwise. */
-const flatModel = (points: Partial<Record<(typeof PAGES)[number], number>> = {}) => ({
-  dimensions: { fit: {}, activity: {}, engagement: {} },
-  behaviourRules: PAGES.map((p) => ({ id: `page-${p}`, label: `Page /${p}`, dimension: 'activity', points: points[p] ?? 10, when: { type: 'page_view', path: `/${p}` } })),
-  profileRules: [],
-  exclusions: [],
-  bands: [
-    { name: 'cold', min: 0, branch: 'generic-content' },
-    { name: 'warm', min: 15, branch: 'technical-content' },
-    { name: 'hot', min: 25, branch: 'sales-meeting' },
-  ],
-  stages: { lead: { total: 10 }, mql: { total: 20 } },
-});
+/** Every page worth the same unless told: the model a marketer starts from before outcomes say otherwise. */
+const flatModel = (points: Partial<Record<(typeof PAGES)[number], number>> = {}) => flatPagesModel(PAGES, points);
 
 async function saveModel(site: TestSite, model: unknown) {
   const res = await api(site, '/v1/model', { method: 'PUT', body: JSON.stringify(model) });

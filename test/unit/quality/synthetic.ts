@@ -27,6 +27,25 @@ export function pagesModel(pages: readonly string[]) {
 }
 
 /**
+ * Only page rules, each worth `points[page]` (10 by default), three bands at 0, 15 and 25: the
+ * plain model the API tests and the browser test start from before outcomes say otherwise.
+ */
+export function flatPagesModel<P extends string>(pages: readonly P[], points: Partial<Record<P, number>> = {}) {
+  return {
+    dimensions: { fit: {}, activity: {}, engagement: {} },
+    behaviourRules: pages.map((p) => ({ id: `page-${p}`, label: `Page /${p}`, dimension: 'activity', points: points[p] ?? 10, when: { type: 'page_view', path: `/${p}` } })),
+    profileRules: [],
+    exclusions: [],
+    bands: [
+      { name: 'cold', min: 0, branch: 'generic-content' },
+      { name: 'warm', min: 15, branch: 'technical-content' },
+      { name: 'hot', min: 25, branch: 'sales-meeting' },
+    ],
+    stages: { lead: { total: 10 }, mql: { total: 20 } },
+  };
+}
+
+/**
  * `n` decided leads: each visits each page once with probability `visit`, and is won with
  * probability σ(intercept + Σ weight of the pages visited).
  */
