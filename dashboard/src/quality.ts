@@ -139,6 +139,14 @@ function renderSuggestion(s: Suggestion, preview: HTMLButtonElement): Child[] {
             `${percent(bt.current.auc)} of the time (AUC), the suggestion ${percent(bt.candidate.auc)}.`,
         )
       : null,
+    s.heldOut.folds
+      ? h(
+          'p',
+          { id: 'quality-held-out' },
+          `On leads it did not learn from (${s.heldOut.folds} folds, each scored by a suggestion learnt from the others), the suggestion ranks ` +
+            `${percent(s.heldOut.candidate)} right, the current model ${percent(s.heldOut.current)}: what to expect of the next leads.`,
+        )
+      : null,
     table(
       'quality-suggestion',
       'Suggested points per rule',

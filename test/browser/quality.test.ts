@@ -83,6 +83,7 @@ describe('the model-quality view', () => {
     expect(points['page-blog']).toBeLessThan(0);
     expect(await page.locator('#quality-suggestion tr[data-rule="page-pricing"] td[data-col="suggested"]').textContent()).toContain(String(points['page-pricing']));
     expect(await page.locator('#quality-backtest').textContent()).toContain('AUC');
+    expect(await page.locator('#quality-held-out').textContent()).toContain('did not learn from');
     await page.screenshot({ path: join(shots, 'quality.png'), fullPage: true });
 
     // Nothing is saved until the marketer saves it from the editor, after its preview.

@@ -198,6 +198,9 @@ describe('GET /v1/quality/suggestion and POST /v1/quality/backtest', () => {
     for (const r of s.rules) expect(r.firedWon.n + r.firedLost.n).toBe(s.won + s.lost);
     // The flat model cannot tell won from lost as well as the suggestion can.
     expect(s.backtest.candidate.auc).toBeGreaterThan(s.backtest.current.auc);
+    // And on leads it did not learn from, fold by fold, as the next leads will be.
+    expect(s.heldOut).toMatchObject({ folds: 5 });
+    expect(s.heldOut.candidate).toBeGreaterThan(s.heldOut.current);
 
     // The candidate previews and saves as any model does; nothing changed before that.
     expect(((await (await api(site, '/v1/model')).json()) as Json).model.behaviourRules[0].points).toBe(10);

@@ -368,5 +368,10 @@ export const SuggestionAnswer = z.object({
   /** The candidate: the current model with the suggested points, ready for `POST /v1/model/preview` and `PUT /v1/model`. */
   model: Model.optional(),
   backtest: BacktestResult.optional(),
+  /**
+   * The suggestion learnt again without each fold of the decided leads and scored on that fold: its
+   * AUC on leads it did not learn from, the current model's on the same folds (means of the folds).
+   */
+  heldOut: z.object({ folds: z.number().int(), current: z.number().nullable(), candidate: z.number().nullable() }).optional(),
   truncated: z.boolean(),
 });

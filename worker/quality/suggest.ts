@@ -6,6 +6,7 @@
  */
 import { Model } from '../scoring/model';
 import type { DecidedLead } from './features';
+import { backtestModel } from './backtest';
 import { fitLogistic } from './logistic';
 import { hitsOf, ruleEvidence, rulesOf, type RuleEvidence } from './rule-evidence';
 
@@ -42,6 +43,8 @@ export type Suggestion =
       scale: number;
       rules: SuggestedRule[];
       model: Model;
+      /** The suggestion's backtest on leads it did not learn from (see `heldOutBacktest`). */
+      heldOut: { folds: number; current: number | null; candidate: number | null };
     };
 
 const clampPoints = (n: number) => Math.max(-1000, Math.min(1000, Math.round(n)));
@@ -61,6 +64,26 @@ export function suggestWeights(model: Model, leads: readonly DecidedLead[]): Sug
         `${MIN_WON} of each needed. Record outcomes on the leads sales worked.`,
     };
   }
+  const { rules: suggested, model: candidate, fitted, scale } = fitCandidate(model, leads);
+  const rules = rulesOf(model);
+  return {
+    enough: true,
+    won,
+    lost,
+    needed,
+    message: `Learnt from ${won} won and ${lost} lost or bad-fit leads; ${fitted} of ${rules.length} rules fired often enough to be weighed.`,
+    scale,
+    rules: suggested,
+    model: candidate,
+    heldOut: heldOutBacktest(model, leads),
+  };
+}
+
+/**
+ * The fit and the candidate it makes: the rules with enough hits weighed by the regression, their
+ * weights brought to the model's scale, the others kept.
+ */
+function fitCandidate(model: Model, leads: readonly DecidedLead[]) {
   const hits = hitsOf(model, leads);
   const evidence = ruleEvidence(model, leads, hits);
   const rules = rulesOf(model);
@@ -88,14 +111,36 @@ export function suggestWeights(model: Model, leads: readonly DecidedLead[]): Sug
     behaviourRules: model.behaviourRules.map((r) => ({ ...r, points: points.get(r.id) ?? r.points })),
     profileRules: model.profileRules.map((r) => ({ ...r, points: points.get(r.id) ?? r.points })),
   });
-  return {
-    enough: true,
-    won,
-    lost,
-    needed,
-    message: `Learnt from ${won} won and ${lost} lost or bad-fit leads; ${fitted.length} of ${rules.length} rules fired often enough to be weighed.`,
-    scale,
-    rules: suggested,
-    model: candidate,
-  };
+  return { rules: suggested, model: candidate, fitted: fitted.length, scale };
+}
+
+/** Folds of the held-out backtest. */
+export const FOLDS = 5;
+
+/**
+ * The suggestion judged on leads it did not learn from: the decided leads dealt into `FOLDS`
+ * folds; for each, a candidate learnt from the other folds scores the fold's leads as decided.
+ * The backtest on the leads the suggestion learnt from flatters it (a regression fitted to noise
+ * still ranks its own leads well); this is what to expect of the next leads. AUCs are the folds'
+ * mean, the current model's on the same folds beside it.
+ */
+export function heldOutBacktest(model: Model, leads: readonly DecidedLead[]): { folds: number; current: number | null; candidate: number | null } {
+  // Dealt in id order, won and lost apart, so that every fold holds both in proportion.
+  const sorted = [...leads].sort((a, b) => b.label - a.label || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const fold = new Map(sorted.map((l, i) => [l, i % FOLDS]));
+  const current: number[] = [];
+  const candidate: number[] = [];
+  for (let f = 0; f < FOLDS; f++) {
+    const test = sorted.filter((l) => fold.get(l) === f);
+    const train = sorted.filter((l) => fold.get(l) !== f);
+    const learnt = fitCandidate(model, train).model;
+    const a = backtestModel(model, test).auc;
+    const b = backtestModel(learnt, test).auc;
+    if (a !== null && b !== null) {
+      current.push(a);
+      candidate.push(b);
+    }
+  }
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null);
+  return { folds: current.length, current: mean(current), candidate: mean(candidate) };
 }

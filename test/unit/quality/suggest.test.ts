@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backtest } from '../../../worker/quality/backtest';
-import { MIN_LOST, MIN_WON, suggestWeights } from '../../../worker/quality/suggest';
+import { FOLDS, MIN_LOST, MIN_WON, suggestWeights } from '../../../worker/quality/suggest';
 import { Model } from '../../../worker/scoring/model';
 import { pagesModel, syntheticLeads } from './synthetic';
 
@@ -47,6 +47,25 @@ describe('suggestWeights', () => {
     const never = s.rules.find((r) => r.ruleId === 'page-never')!;
     expect(never).toMatchObject({ suggested: 10, weight: null });
     expect(never.kept).toMatch(/fewer than/);
+  });
+
+  it('judges the suggestion on leads it did not learn from: better than the current model on a real signal', () => {
+    const s = suggestWeights(model, syntheticLeads(TRUTH, 600, 15));
+    if (!s.enough) throw new Error(s.message);
+    expect(s.heldOut.folds).toBe(FOLDS);
+    expect(s.heldOut.candidate!).toBeGreaterThan(s.heldOut.current! + 0.1);
+  });
+
+  it('shows the flattery of the in-sample backtest when outcomes are noise: held out, the suggestion ranks at random', () => {
+    // Eight pages, none of which says anything about winning: whatever the regression learns is noise.
+    const pages = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const noise = pagesModel(pages);
+    const leads = syntheticLeads(Object.fromEntries(pages.map((p) => [p, 0])), 100, 16);
+    const s = suggestWeights(noise, leads);
+    if (!s.enough) throw new Error(s.message);
+    const inSample = backtest(noise, s.model, leads).candidate.auc!;
+    expect(inSample).toBeGreaterThan(s.heldOut.candidate! + 0.1);
+    expect(Math.abs(s.heldOut.candidate! - 0.5)).toBeLessThan(0.12);
   });
 
   it('says so instead of suggesting when there are too few won or lost leads', () => {
