@@ -154,7 +154,7 @@ async function attemptIngest(
   ];
   const leadsInPlay: SQL = lookups.length ? sql`${leads.id} IN (${sql.join(lookups, sql` UNION `)})` : sql`0`;
   const shapeKeys = [...new Set(batch.map((e) => shapeKeyOf(shapeOfWire(e))))];
-  const [existing, visitorRows, leadRows, leadEvents, anonEvents, [latest], knownShapes] = await db.batch([
+  const [existing, visitorRows, leadRows, anonEvents, [latest], knownShapes] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
     db
       .select({ id: visitors.id, leadId: visitors.leadId, paceStart: visitors.paceStart, paceCount: visitors.paceCount, robotSince: visitors.robotSince })
@@ -163,13 +163,6 @@ async function attemptIngest(
     // Both lookups are of this site, so the ids are this site's: no `site_id` term, which would
     // tempt the planner back to the site's index.
     db.select().from(leads).where(leadsInPlay),
-    // The events of the leads whose history is not kept in their row (see `db/lead-history`): the
-    // others' pasts come with their rows, one row read each whatever their length.
-    db
-      .select(eventColumns)
-      .from(events)
-      .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
-      .where(sql`${events.leadId} IN (SELECT ${leads.id} FROM ${leads} WHERE ${leadsInPlay} AND ${leads.history} IS NULL)`),
     db
       .select(eventColumns)
       .from(events)
@@ -189,6 +182,12 @@ async function attemptIngest(
   const paces = visitorPaces(batch, known, visitorRows, now);
   const byId = new Map<string, WorkingLead>();
   const byEmail = new Map<string, WorkingLead>();
+  // A lead's past comes with its row, one row read whatever its length (see `db/lead-history`);
+  // only a lead past the history's limit has its events read from the log, a round trip more.
+  const heavy = leadRows.filter((r) => r.history === null).map((r) => r.id);
+  const leadEvents = heavy.length
+    ? await db.select(eventColumns).from(events).innerJoin(eventShapes, eq(eventShapes.id, events.shapeId)).where(inJson(events.leadId, heavy))
+    : [];
   const histories = new Map(leadRows.map((r) => [r.id, r.history === null ? null : parseHistory(r.history)]));
   const shapes = await shapesOf(db, [...histories.values()]);
   for (const row of leadRows) {
