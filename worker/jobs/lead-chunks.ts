@@ -1,6 +1,7 @@
 /**
  * @module A site's leads in id order with all their events, a chunk at a time: what recomputes and
- * previews walk. A cursor (the last lead id) is all it takes to resume.
+ * previews walk. A cursor (the last lead id) is all it takes to resume. Also how decay turns the
+ * leads it read into events (`eventsOfRows`).
  */
 import { asc, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
@@ -12,7 +13,8 @@ import type { ScoringEvent } from '../scoring/types';
 
 /**
  * Leads per read: with their events they must fit comfortably in a Worker's memory. Each read costs
- * a round trip and a query plan, so fewer, larger reads: (time, shape) pairs are about 22 bytes.
+ * a round trip and a query plan, so fewer, larger reads: a history's (time, shape) pairs are about
+ * 18 bytes each.
  */
 export const READ_LEADS = 5000;
 
