@@ -301,6 +301,20 @@ interface RequestOptions {
  * Every request the dashboard makes: same origin, the session cookie (which page script can neither
  * read nor send anywhere else), JSON both ways.
  */
+/** How long a read may take before it is given up (see `request`). */
+export const READ_TIMEOUT_MS = 15_000;
+
+/** Aborted when any of `signals` is: `AbortSignal.any` where the browser has it. */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
+  const out = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) out.abort(s.reason);
+    else s.addEventListener('abort', () => out.abort(s.reason), { once: true });
+  }
+  return out.signal;
+}
+
 async function request(method: Method, path: string, opts: RequestOptions = {}): Promise<ApiResponse> {
   const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -308,6 +322,10 @@ async function request(method: Method, path: string, opts: RequestOptions = {}):
   // another site, made the request.
   if (method !== 'GET' && opts.csrfToken !== undefined) headers['X-CSRF-Token'] = opts.csrfToken;
   let res: Response;
+  // A read that hangs (a connection lost on the way) gives up after a while, so that the view can
+  // say so and ask again; a write is left to finish, as whether it landed would not be known.
+  const timeout = method === 'GET' ? AbortSignal.timeout(READ_TIMEOUT_MS) : undefined;
+  const signal = timeout && opts.signal ? anySignal([opts.signal, timeout]) : (timeout ?? opts.signal);
   try {
     res = await fetch(path, {
       method,
@@ -315,10 +333,11 @@ async function request(method: Method, path: string, opts: RequestOptions = {}):
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       cache: 'no-store',
       credentials: 'same-origin',
-      signal: opts.signal,
+      signal,
     });
   } catch (err) {
     if (isAbort(err)) throw err;
+    if (timeout?.aborted) throw new ApiError(0, 'timeout', `the server did not answer within ${READ_TIMEOUT_MS / 1000} s`);
     throw new ApiError(0, 'network_error', 'could not reach the server; check your connection');
   }
   let body: unknown = null;

@@ -204,6 +204,8 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
   let busy = false;
   let conflictOpen = false;
   let versions: ModelVersions | null = null;
+  /** Bumped by every request for the versions: see `loadVersions`. */
+  let versionsSeq = 0;
   let watched: Recompute | null = null;
   /** What started the watched recalculation ("Saved as version 4."), said before its status. */
   let watchNote: string | null = null;
@@ -884,17 +886,25 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
 
   // ---- Versions ----
 
-  async function loadVersions(): Promise<void> {
+  async function loadVersions(attempt = 1): Promise<void> {
     if (!api) return;
     const myEpoch = epoch;
+    const mySeq = ++versionsSeq;
     try {
       const v = await api.modelVersions();
-      if (myEpoch !== epoch) return;
+      // Answers may come back out of order (a list asked for before a save, answered after the
+      // list asked for after it): only the last one asked for is shown.
+      if (myEpoch !== epoch || mySeq !== versionsSeq) return;
       versions = v;
       renderVersions();
       renderSummary();
     } catch (err) {
-      if (myEpoch !== epoch || unauthorized(err)) return;
+      if (myEpoch !== epoch || mySeq !== versionsSeq || unauthorized(err)) return;
+      // The list is asked for once, not polled: a lost answer is asked for again, a few times.
+      if (err instanceof ApiError && err.status === 0 && attempt < 3) {
+        setTimeout(() => void loadVersions(attempt + 1), 1000);
+        return;
+      }
       const retry = h('button', { type: 'button', class: 'secondary' }, 'Try again');
       retry.addEventListener('click', () => void loadVersions());
       setChildren(versionsBody, h('p', { class: 'alert', role: 'alert' }, `Could not load the versions: ${errorMessage(err)}`), retry);
@@ -1019,6 +1029,8 @@ export function createModelEditor(opts: ModelEditorOptions): ModelEditorView {
     loadError.hidden = true;
     setText(loadStatus, base ? 'Loading the newest model…' : 'Loading the model…');
     if (focus) focusQuietly(title);
+    // A list asked for by `loadVersions` before this load must not replace the one it brings.
+    versionsSeq++;
     try {
       const [current, list, latest] = await Promise.all([a.model(mine.signal), a.modelVersions(mine.signal), a.latestRecompute(mine.signal)]);
       if (myEpoch !== epoch) return;
