@@ -9,6 +9,8 @@
  * list would grow towards D1's limit on a value.
  */
 import { sql, type SQL } from 'drizzle-orm';
+import type { EventShape } from '../scoring/event-shapes';
+import type { ScoringEvent } from '../scoring/types';
 import { eventShapes } from './schema';
 
 /** About 18 bytes an event: 5,000 events are some 90 KB, far inside D1's 2 MB limit on a value. */
@@ -37,6 +39,22 @@ export function parseHistory(text: string): StoredEvent[] {
     const at = pair.indexOf(':');
     return { ts: Number(pair.slice(0, at)), shapeId: Number(pair.slice(at + 1)) };
   });
+}
+
+/**
+ * A history's events as the engine sees them, each carrying its stored shape. Their ids only need
+ * to differ from each other and from any event a client sends (ingest scores both together): a lone
+ * surrogate is refused in every request body. A shape missing from `shapes` can only be one an
+ * erasure deleted since the lead was read; its event is left out, and the write that follows fails
+ * on the lead's rev.
+ */
+export function historyEvents(history: readonly StoredEvent[], shapes: ReadonlyMap<number, EventShape>): ScoringEvent[] {
+  const out: ScoringEvent[] = [];
+  history.forEach(({ ts, shapeId }, i) => {
+    const shape = shapes.get(shapeId);
+    if (shape) out.push({ id: `\ud800${i}`, ts, ...shape, shape });
+  });
+  return out;
 }
 
 export const packHistory = (events: readonly StoredEvent[]): string => events.map((e) => `${e.ts}:${e.shapeId}`).join(',');

@@ -9,8 +9,8 @@
 import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { chunksFor, database, inJson, type Database } from '../db/client';
-import { parseHistory, type AddedEvent, type StoredEvent } from '../db/lead-history';
-import { readShapes } from '../db/lead-events';
+import { historyEvents, parseHistory, type AddedEvent, type StoredEvent } from '../db/lead-history';
+import { shapesOfHistories } from '../db/lead-events';
 import { shapeCache } from '../db/shape-cache';
 import { modelVersion } from '../db/models';
 import { eventShapes, events, leads, models, visitors, writeConflicts } from '../db/schema';
@@ -102,33 +102,9 @@ const eventColumns = {
 
 const scoringView = (e: NewEvent): ScoringEvent => ({ id: e.id, ts: e.ts, ...e.shape });
 
-/** The shapes of these histories' events: from the isolate's cache, the others read (then cached). */
-async function shapesOf(db: Database, histories: readonly (readonly StoredEvent[] | null)[]): Promise<Map<number, EventShape>> {
-  const out = new Map<number, EventShape>();
-  const missing = new Set<number>();
-  for (const h of histories) {
-    for (const { shapeId } of h ?? []) {
-      const cached = shapeCache.get(shapeId);
-      if (cached) out.set(shapeId, cached);
-      else missing.add(shapeId);
-    }
-  }
-  await readShapes(db, [...missing], out);
-  for (const id of missing) if (out.has(id)) shapeCache.set(id, out.get(id)!);
-  return out;
-}
-
-/**
- * A history's events as the engine sees them. Their ids only need to differ from each other and
- * from any event a client sends: a lone surrogate is refused in every request body.
- */
-function storedEvents(history: readonly StoredEvent[], shapes: ReadonlyMap<number, EventShape>): ScoringEvent[] {
-  return history.flatMap(({ ts, shapeId }, i) => {
-    const shape = shapes.get(shapeId);
-    // A shape can only be missing if the lead was erased since the read: the write then fails.
-    return shape ? [{ id: `\ud800${i}`, ts, ...shape, shape }] : [];
-  });
-}
+/** The events of `leadIds` as the log holds them, with their visitor and shape. */
+const logEventsOf = (db: Database, leadIds: readonly string[]) =>
+  db.select(eventColumns).from(events).innerJoin(eventShapes, eq(eventShapes.id, events.shapeId)).where(inJson(events.leadId, leadIds));
 
 async function attemptIngest(
   db: Database,
@@ -185,14 +161,14 @@ async function attemptIngest(
   // A lead's past comes with its row, one row read whatever its length (see `db/lead-history`);
   // only a lead past the history's limit has its events read from the log, a round trip more.
   const heavy = leadRows.filter((r) => r.history === null).map((r) => r.id);
-  const leadEvents = heavy.length
-    ? await db.select(eventColumns).from(events).innerJoin(eventShapes, eq(eventShapes.id, events.shapeId)).where(inJson(events.leadId, heavy))
-    : [];
+  const leadEvents = heavy.length ? await logEventsOf(db, heavy) : [];
   const histories = new Map(leadRows.map((r) => [r.id, r.history === null ? null : parseHistory(r.history)]));
-  const shapes = await shapesOf(db, [...histories.values()]);
+  const shapes = new Map<number, EventShape>();
+  const read = await shapesOfHistories(db, histories.values(), shapeCache, shapes);
+  for (const id of read) if (shapes.has(id)) shapeCache.set(id, shapes.get(id)!);
   for (const row of leadRows) {
     const kept = histories.get(row.id)!;
-    const w: WorkingLead = { row, isNew: false, events: kept ? storedEvents(kept, shapes) : [], kept, added: [], historyChanged: false, touched: false };
+    const w: WorkingLead = { row, isNew: false, events: kept ? historyEvents(kept, shapes) : [], kept, added: [], historyChanged: false, touched: false };
     byId.set(row.id, w);
     byEmail.set(row.email, w);
   }
@@ -212,11 +188,7 @@ async function attemptIngest(
   if (caughtLeads.size) {
     // A history does not say which visitor sent what: the leads of visitors caught now (rare) have
     // their events read from the log, and keep those of their other visitors.
-    const stored = await db
-      .select(eventColumns)
-      .from(events)
-      .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
-      .where(inJson(events.leadId, [...caughtLeads.keys()]));
+    const stored = await logEventsOf(db, [...caughtLeads.keys()]);
     for (const [leadId, robots] of caughtLeads) {
       const lead = byId.get(leadId)!;
       const all = stored.filter((e) => e.leadId === leadId);

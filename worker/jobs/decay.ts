@@ -5,11 +5,11 @@
  */
 import { and, asc, isNotNull, lte } from 'drizzle-orm';
 import { database } from '../db/client';
+import { eventsOfRows } from '../db/lead-events';
 import { latestModel } from '../db/models';
 import { leads } from '../db/schema';
 import { rescore } from '../leads/rescore';
 import { isWriteConflict, leadWrites } from '../leads/write';
-import { eventsOfRows } from './lead-chunks';
 import type { Stage } from '../scoring/model';
 
 const PER_RUN = 500;

@@ -7,8 +7,9 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { inJson } from '../db/client';
-import { eventsByLead } from '../db/lead-events';
+import { eventsOfRows } from '../db/lead-events';
 import { feedback, leads, transitions } from '../db/schema';
+import type { EventShape } from '../scoring/event-shapes';
 import { STAGES, type Stage } from '../scoring/model';
 import { countersOf } from '../segments/snapshot';
 import type { DecidedLead } from './features';
@@ -19,7 +20,10 @@ import type { SiteCounts, TouchedLead } from './report';
 export const MAX_TOUCHED = 5000;
 /** Leads per read of rows and stage changes (one JSON parameter each). */
 const LEADS_PER_READ = 500;
-/** Leads per read of events: their events, whole, must fit a Worker's memory comfortably. */
+/**
+ * Decided leads turned into events at a time: their histories come with their rows (a lead past the
+ * history's limit has its events read from the log), and must fit a Worker's memory comfortably.
+ */
 const EVENTS_PER_READ = 100;
 
 /** Matches the partial index `transitions_site_stage`: written out, since a bound value would not. */
@@ -89,12 +93,12 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
   for (const f of feedbackRows) feedbackOf.set(f.leadId, [...(feedbackOf.get(f.leadId) ?? []), f]);
 
   const touched: TouchedLead[] = [];
-  const profiles = new Map<string, DecidedLead['profile']>();
+  const rowOf = new Map<string, { profile: DecidedLead['profile']; history: string | null }>();
   for (let i = 0; i < kept.length; i += LEADS_PER_READ) {
     const part = kept.slice(i, i + LEADS_PER_READ);
     const [rows, changes] = await db.batch([
       db
-        .select({ id: leads.id, email: leads.email, band: leads.band, stage: leads.stage, profile: leads.profile })
+        .select({ id: leads.id, email: leads.email, band: leads.band, stage: leads.stage, profile: leads.profile, history: leads.history })
         .from(leads)
         .where(and(eq(leads.siteId, siteId), inJson(leads.id, part))),
       db
@@ -112,7 +116,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
         stage: r.stage as Stage,
         outcome: leadOutcome(feedbackOf.get(r.id) ?? [], changesOf.get(r.id) ?? []),
       });
-      profiles.set(r.id, r.profile);
+      rowOf.set(r.id, { profile: r.profile, history: r.history });
     }
   }
 
@@ -121,10 +125,11 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
     const label = labelOf(l.outcome.outcome);
     return label === null || l.outcome.at === null ? [] : [{ id: l.id, label, at: l.outcome.at }];
   });
+  const shapes = new Map<number, EventShape>();
   for (let i = 0; i < toRead.length; i += EVENTS_PER_READ) {
     const part = toRead.slice(i, i + EVENTS_PER_READ);
-    const eventsOf = await eventsByLead(db, part.map((p) => p.id));
-    for (const p of part) decided.push({ ...p, events: eventsOf.get(p.id) ?? [], profile: profiles.get(p.id) ?? {} });
+    const eventsOf = await eventsOfRows(db, part.map((p) => ({ id: p.id, history: rowOf.get(p.id)!.history })), shapes);
+    for (const p of part) decided.push({ ...p, events: eventsOf.get(p.id) ?? [], profile: rowOf.get(p.id)!.profile });
   }
   return { counts, touched, decided, truncated };
 }
