@@ -175,6 +175,15 @@ const ports = { workerPort: await freePort(), demoPort: await freePort() };
 const floorPort = await freePort();
 const load = [loadavg()[0]];
 const rows = [];
+/** Batches of 1, then of 10, against `url`, after a warm-up each: into `into[size]`. */
+async function rates(label, url, siteKey, visitors, into) {
+  for (const size of [1, 10]) {
+    await hammer(url, siteKey, visitors, size, WARMUP_S);
+    into[size] = await hammer(url, siteKey, visitors, size, DURATION_S);
+    console.log(`  ${label}, batches of ${size}: ${int(into[size].rps)} requests/s, ${int(into[size].eps)} events/s`);
+  }
+}
+
 const direct = {};
 const floor = {};
 const queued = {};
@@ -284,21 +293,13 @@ try {
     const res = await post(new Agent(), collectUrl, headersOf(group[0]), JSON.stringify({ site: siteKey, events: group.map((v) => identify(v)) }));
     if (res.status !== 202) throw new Error(`identifying the visitors failed: ${res.status}`);
   }
-  for (const size of [1, 10]) {
-    await hammer(collectUrl, siteKey, visitors, size, WARMUP_S);
-    direct[size] = await hammer(collectUrl, siteKey, visitors, size, DURATION_S);
-    console.log(`  collect, batches of ${size}: ${int(direct[size].rps)} requests/s, ${int(direct[size].eps)} events/s`);
-  }
+  await rates('collect', collectUrl, siteKey, visitors, direct);
   await stack.stop();
   stack = undefined;
 
   floorWorker = await startFloor(floorPort);
   const floorUrl = `http://127.0.0.1:${floorPort}/`;
-  for (const size of [1, 10]) {
-    await hammer(floorUrl, siteKey, visitors, size, WARMUP_S);
-    floor[size] = await hammer(floorUrl, siteKey, visitors, size, DURATION_S);
-    console.log(`  floor, batches of ${size}: ${int(floor[size].rps)} requests/s, ${int(floor[size].eps)} events/s`);
-  }
+  await rates('floor', floorUrl, siteKey, visitors, floor);
   await floorWorker.stop();
   floorWorker = undefined;
 
