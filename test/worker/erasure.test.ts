@@ -125,6 +125,22 @@ async function exported(site: TestSite, id: string) {
   return body;
 }
 
+/** The test's D1, running `before` ahead of each batch: where an erasure is made to race a writer. */
+function beforeEachBatch(before: () => Promise<void>): D1Database {
+  return new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === 'batch') {
+        return async (statements: D1PreparedStatement[]) => {
+          await before();
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 describe('erasing a lead and exporting what is held about it', () => {
   it('exports everything held about a lead, then erases all of it and nothing else', async () => {
     const site = await newSite();
@@ -333,17 +349,8 @@ describe('erasing a lead and exporting what is held about it', () => {
     // Another browser opens the same page: its read finds Gus's shape, then Gus is erased (his shape
     // with him, as nobody else had it) before its write.
     let batches = 0;
-    const racing = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === 'batch') {
-          return async (statements: D1PreparedStatement[]) => {
-            if (++batches === 2) expect(await eraseLead(database(env.DB), site.id, gus!.id)).toBe(true);
-            return target.batch(statements);
-          };
-        }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const racing = beforeEachBatch(async () => {
+      if (++batches === 2) expect(await eraseLead(database(env.DB), site.id, gus!.id)).toBe(true);
     });
     const visit = page('ot-1', '/only-gus');
     expect(await ingest(racing, context, [visit as never], Date.now())).toMatchObject({ accepted: [visit.id] });
@@ -371,17 +378,8 @@ describe('erasing a lead and exporting what is held about it', () => {
 
     // The fan-out reads the change (its first batch), then the lead is erased before it writes.
     let batches = 0;
-    const racing = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === 'batch') {
-          return async (statements: D1PreparedStatement[]) => {
-            if (++batches === 2) expect(await eraseLead(database(env.DB), site.id, di!.id)).toBe(true);
-            return target.batch(statements);
-          };
-        }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const racing = beforeEachBatch(async () => {
+      if (++batches === 2) expect(await eraseLead(database(env.DB), site.id, di!.id)).toBe(true);
     });
     await dispatchWebhooks(racing, { deadline: Date.now() + 10_000 });
     expect(batches).toBeGreaterThanOrEqual(2);
