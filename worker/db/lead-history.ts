@@ -50,12 +50,17 @@ export function parseHistory(text: string): StoredEvent[] {
  */
 export function historyEvents(history: readonly StoredEvent[], shapes: ReadonlyMap<number, EventShape>): ScoringEvent[] {
   const out: ScoringEvent[] = [];
-  history.forEach(({ ts, shapeId }, i) => {
+  for (let i = 0; i < history.length; i++) {
+    const { ts, shapeId } = history[i]!;
     const shape = shapes.get(shapeId);
-    if (shape) out.push({ id: `\ud800${i}`, ts, ...shape, shape });
-  });
+    // Spelled out rather than spread: a recompute builds a million of these.
+    if (shape) out.push({ id: surrogateId(i), ts, type: shape.type, url: shape.url, contentType: shape.contentType, props: shape.props, shape });
+  }
   return out;
 }
+
+const surrogateIds: string[] = [];
+const surrogateId = (i: number) => (surrogateIds[i] ??= `\ud800${i}`);
 
 export const packHistory = (events: readonly StoredEvent[]): string => events.map((e) => `${e.ts}:${e.shapeId}`).join(',');
 

@@ -19,15 +19,19 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number): numbe
   if (DIMENSIONS.every((d) => decaying[d] === 0)) return null;
 
   // Called some twenty times per lead by the search below: what does not depend on `t` is taken
-  // out, and the scores object is reused.
-  const dims = DIMENSIONS.map((d) => {
-    const { halfLifeDays, max } = model.dimensions[d];
-    return { d, fixed: fixed[d], decaying: decaying[d], halfLifeDays, max };
-  });
+  // out (a dimension with nothing decaying keeps its score), and the scores object is reused.
   const scores = {} as DimensionScores;
+  const moving: { d: (typeof DIMENSIONS)[number]; fixed: number; decaying: number; halfLifeDays: number; max: number | undefined }[] = [];
+  for (const d of DIMENSIONS) {
+    const { halfLifeDays, max } = model.dimensions[d];
+    const raw = fixed[d] + decaying[d];
+    if (halfLifeDays && decaying[d] !== 0) moving.push({ d, fixed: fixed[d], decaying: decaying[d], halfLifeDays, max });
+    else scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
+  }
+  if (moving.length === 0) return null;
   const differsAt = (t: number): boolean => {
-    for (const { d, fixed: f, decaying: dec, halfLifeDays, max } of dims) {
-      const raw = f + (halfLifeDays ? dec * 2 ** (-(t - now) / 86_400_000 / halfLifeDays) : dec);
+    for (const { d, fixed: f, decaying: dec, halfLifeDays, max } of moving) {
+      const raw = f + dec * 2 ** (-(t - now) / 86_400_000 / halfLifeDays);
       scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
     }
     // Rounded exactly as scoreLead rounds, so the time found is the time the stored band changes.
