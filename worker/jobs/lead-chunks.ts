@@ -47,6 +47,8 @@ export async function readChunk(
     WHERE before < ${eventBudget})`;
   const rows = await db
     .select({
+      // For the write that follows: it finds the row by rowid (see `leads/write`).
+      rowid: sql<number>`"leads"."rowid"`,
       id: leads.id,
       siteId: leads.siteId,
       email: leads.email,

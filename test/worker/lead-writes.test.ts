@@ -1,0 +1,58 @@
+/**
+ * The lead writer's guard (worker/leads/write.ts) when leads are found by rowid, as a recompute
+ * finds them: a write lands only on the lead it was computed for, at the rev it was read at.
+ */
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { database } from '../../worker/db/client';
+import { conflictGuard, isWriteConflict, leadWrites, type StoredLead } from '../../worker/leads/write';
+import { rescore } from '../../worker/leads/rescore';
+import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
+import { browserEvent, collect, newSite, ORIGIN } from './helpers';
+
+async function aLead() {
+  const site = await newSite();
+  await collect({ site: site.siteKey, events: [browserEvent('w', 'identify', { traits: { email: 'w@acme.io' } }), browserEvent('w', 'page_view', { url: `${ORIGIN}/pricing` })] });
+  const row = await env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt FROM leads WHERE site_id = ?')
+    .bind(site.id)
+    .first<StoredLead & { rowid: number }>();
+  return row!;
+}
+
+const refused = (promise: Promise<unknown>) =>
+  promise.then(
+    () => false,
+    (err) => isWriteConflict(err),
+  );
+
+describe('lead writes by rowid', () => {
+  it('pass the guard only for the same lead at the same rev', async () => {
+    const db = database(env.DB);
+    const lead = await aLead();
+    expect(await refused(db.batch([conflictGuard(db, [lead])]))).toBe(false);
+    expect(await refused(db.batch([conflictGuard(db, [{ ...lead, rev: lead.rev + 1 }])]))).toBe(true);
+    // The rowid now another lead's (the lead read was erased, a new one took its rowid) with the
+    // same rev by chance: still refused.
+    expect(await refused(db.batch([conflictGuard(db, [{ ...lead, id: 'ld_erased_meanwhile' }])]))).toBe(true);
+    // Gone altogether.
+    expect(await refused(db.batch([conflictGuard(db, [{ ...lead, rowid: 2 ** 40 }])]))).toBe(true);
+  });
+
+  it('update the lead at that rowid, and only it', async () => {
+    const db = database(env.DB);
+    const lead = await aLead();
+    const other = await aLead();
+    const now = Date.now();
+    const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 7, { band: lead.band, stage: 'prospect', excludedReason: null }, [], {}, now);
+    const statements = leadWrites(db, [{ row: lead, isNew: false, rescored }], 'recompute');
+    // The statements find the lead by rowid, not through the index on id.
+    expect(statements.map((s) => (s as unknown as { toSQL(): { sql: string } }).toSQL().sql).join('\n')).toMatch(/"leads"\."rowid" = j\.value ->> 0/);
+    await db.batch(statements as unknown as Parameters<typeof db.batch>[0]);
+    const after = await env.DB.prepare('SELECT id, model_version, rev, score FROM leads WHERE id IN (?, ?)').bind(lead.id, other.id).all<{ id: string; model_version: number; rev: number; score: number }>();
+    const byId = new Map(after.results.map((r) => [r.id, r]));
+    expect(byId.get(lead.id)).toMatchObject({ model_version: 7, rev: lead.rev + 1, score: 0 });
+    expect(byId.get(other.id)).toMatchObject({ model_version: 0, rev: other.rev, score: other.score });
+    // Written again from the same read: refused, the rev moved.
+    expect(await refused(db.batch(leadWrites(db, [{ row: lead, isNew: false, rescored }], 'recompute') as unknown as Parameters<typeof db.batch>[0]))).toBe(true);
+  });
+});
