@@ -346,7 +346,7 @@ function visitorGuard(db: Database, siteId: string, anonymous: string[], identif
 
 function createLead(siteId: string, email: string, now: number): WorkingLead {
   const row: LeadRow = {
-    id: newLeadId(),
+    id: newLeadId(now),
     siteId,
     email,
     profile: {},
