@@ -12,7 +12,12 @@ import type { DimensionScores, LeadScore } from './types';
 const MINUTE = 60_000;
 const HORIZON = 5 * 365 * 86_400_000;
 
-/** The first minute after `now` at which band or stage differ from `score`'s, or null if never (within 5 years). */
+/**
+ * The first minute after `now` at which band or stage differ from `score`'s, or null if never (within
+ * 5 years). An event stamped ahead of `now` (a client clock ahead) counts in full until its time
+ * comes, while the search decays it from `now`: the minute found is then early, never late, and the
+ * lead woken early is rescored and given its next minute again.
+ */
 export function nextChangeAt(model: Model, score: LeadScore, now: number): number | null {
   if (score.exclusion) return null;
   const { decaying, fixed } = score.raw;
@@ -29,28 +34,36 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number): numbe
     else scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
   }
   if (moving.length === 0) return null;
-  const differsAt = (t: number): boolean => {
+  /** The scores at `t`, into `scores`, and their total: rounded exactly as scoreLead rounds them. */
+  const totalAt = (t: number): number => {
     for (const { d, fixed: f, decaying: dec, halfLifeDays, max } of moving) {
       const raw = f + dec * 2 ** (-(t - now) / 86_400_000 / halfLifeDays);
       scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
     }
-    // Rounded exactly as scoreLead rounds, so the time found is the time the stored band changes.
-    const total = round2(scores.fit + scores.activity + scores.engagement);
+    return round2(scores.fit + scores.activity + scores.engagement);
+  };
+  const differsAt = (t: number): boolean => {
+    const total = totalAt(t);
     return bandFor(model.bands, total).name !== score.band || nextStage(model, scores, total, false, score.stage) !== score.stage;
   };
 
   if (DIMENSIONS.every((d) => decaying[d] >= 0)) {
     // Only positive points decay: scores only fall, so once band or stage differ they stay so. The
-    // first whole minute at which they differ is found by bisection over the whole horizon; most
-    // leads, already in the lowest band, are settled by a single look. On the minute grid, the
-    // answer does not depend on `now`: a lead rescored with nothing new keeps its next change, and
-    // its index entry stays untouched.
+    // stage cannot differ (automatic stages are only ever reached, and each needs minimums that
+    // held at `now`), and the band only by falling below its own `min` (bands are in increasing
+    // order): the lowest band never changes. The first whole minute below it is found by bisection
+    // over the whole horizon. On the minute grid, the answer does not depend on `now`: a lead
+    // rescored with nothing new keeps its next change, and its index entry stays untouched.
+    const band = model.bands.findIndex((b) => b.name === score.band);
+    if (band <= 0) return null;
+    const floor = model.bands[band]!.min;
+    const fallenAt = (t: number) => totalAt(t) < floor;
     let lo = Math.floor(now / MINUTE);
     let hi = Math.ceil((now + HORIZON) / MINUTE);
-    if (!differsAt(hi * MINUTE)) return null;
+    if (!fallenAt(hi * MINUTE)) return null;
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
-      if (differsAt(mid * MINUTE)) hi = mid;
+      if (fallenAt(mid * MINUTE)) hi = mid;
       else lo = mid;
     }
     return hi * MINUTE;

@@ -1,7 +1,9 @@
 /** When decay alone next moves a lead: the time the cron job reads from the index. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nextChangeAt } from '../../../worker/scoring/next-change';
 import { scoreLead } from '../../../worker/scoring/score';
+import { eventsArb, modelArb, nowArb, profileArb, stageArb } from './arbitraries';
 import { DAY, T0, ev, model, rule } from './fixtures';
 
 const MINUTE = 60_000;
@@ -50,5 +52,29 @@ describe('nextChangeAt', () => {
     const t = nextChangeAt(m, score, T0)!;
     expect(scoreLead(m, events, {}, t).band).toBe('warm');
     expect(scoreLead(m, events, {}, t - 2 * MINUTE).band).toBe('cold');
+  });
+
+  // Exact for events stamped up to `now`. An event stamped ahead (a client clock ahead) counts in
+  // full until its time comes, and the search decays it from `now`: the time found is then early,
+  // never late, and the lead woken early is rescored and given its next time again.
+  it('for random models and leads whose decaying points are all positive: the first minute band or stage differ, or null if they never do', () => {
+    const HORIZON = 5 * 365 * DAY;
+    fc.assert(
+      fc.property(modelArb({ positivePoints: true }), eventsArb(), profileArb, stageArb, nowArb, (m, events, profile, stage, now) => {
+        const score = scoreLead(m, events, profile, now, stage);
+        const state = (s: { band: string | null; stage: string }) => `${s.band} ${s.stage}`;
+        // Rescored later, the lead starts from the stage it reached now.
+        const at = (t: number) => state(scoreLead(m, events, profile, t, score.stage));
+        const t = nextChangeAt(m, score, now);
+        if (t === null) {
+          for (const later of [now + DAY, now + 90 * DAY, now + HORIZON]) expect(at(later)).toBe(state(score));
+          return;
+        }
+        expect(t % MINUTE).toBe(0);
+        if (t - MINUTE >= now) expect(at(t - MINUTE)).toBe(state(score));
+        if (events.every((e) => e.ts <= now)) expect(at(t)).not.toBe(state(score));
+      }),
+      { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20_261_123) },
+    );
   });
 });
