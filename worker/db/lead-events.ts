@@ -66,11 +66,12 @@ export async function shapesOfHistories(
   into: Map<number, EventShape>,
 ): Promise<number[]> {
   const missing = new Set<number>();
+  const same = known === into;
   for (const h of histories) {
     for (const { shapeId } of h ?? []) {
       const shape = known.get(shapeId);
-      if (shape) into.set(shapeId, shape);
-      else missing.add(shapeId);
+      if (!shape) missing.add(shapeId);
+      else if (!same) into.set(shapeId, shape);
     }
   }
   await readShapes(db, [...missing], into);

@@ -13,6 +13,18 @@ describe('lead history', () => {
     expect(parseHistory('')).toEqual([]);
   });
 
+  it('reads any text as Number reads its pairs, well formed or not', () => {
+    const byNumber = (text: string) =>
+      text === '' ? [] : text.split(',').map((pair) => ({ ts: Number(pair.slice(0, pair.indexOf(':'))), shapeId: Number(pair.slice(pair.indexOf(':') + 1)) }));
+    const negative = fc.record({ ts: fc.integer({ min: -4_102_444_800_000, max: 4_102_444_800_000 }), shapeId: fc.nat() });
+    fc.assert(
+      fc.property(fc.oneof(fc.array(negative).map(packHistory), fc.stringMatching(/^[-0-9:,.e+ ]{0,40}$/)), (text) => {
+        expect(parseHistory(text)).toEqual(byNumber(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('becomes NULL past its limit, or when the kept events are not known one by one', () => {
     const kept = Array.from({ length: HISTORY_MAX - 1 }, (_, i) => ({ ts: i, shapeId: 1 }));
     expect(historyJson({ kept, added: [[1, 'k']] })).toEqual([packHistory(kept), [[1, 'k']]]);
