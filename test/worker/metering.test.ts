@@ -102,28 +102,34 @@ describe('D1 metering (D1_METERING=on)', () => {
     expect(long).toEqual(short);
   });
 
-  it('writes an event as 2 rows, 3 while anonymous, a duplicate as none, and 4 rows an event or fewer in batches', async () => {
+  it('writes an event as 2 rows, 3 while anonymous, a duplicate as none, its visitor as 1, and 4 rows an event or fewer in batches', async () => {
     const site = await newSite();
     const url = `${ORIGIN}/pricing`;
-    // The row (its key is the dedupe), its (lead, time) index entry, and its entry in the index of
-    // anonymous events. The page's shape is new here, a statement of its own.
+    // The page's shape is new once, a statement of its own.
+    expect((await collectMetered(site, [browserEvent('rw-0', 'page_view', { url })])).status).toBe(202);
+    // A new visitor's anonymous page view: the event's row (its key is the dedupe), its (lead, time)
+    // index entry, its entry in the index of anonymous events; the visitor's row.
     const first = [browserEvent('rw', 'page_view', { url })];
     let res = await collectMetered(site, first);
-    expect(writtenBy(res, 'insert events')).toBe(3);
+    expect([writtenBy(res, 'insert events'), writtenBy(res, 'insert visitors'), rowsHeader(res)!.written]).toEqual([3, 1, 4]);
     // The same batch again is found by the key and writes nothing.
     res = await collectMetered(site, first);
     expect(await res.json()).toMatchObject({ accepted: [], duplicates: [first[0]!.id] });
     expect(rowsHeader(res)!.written).toBe(0);
-    // A lead's event: the row and its (lead, time) entry.
-    expect((await collectMetered(site, [browserEvent('rw', 'identify', { traits: { email: 'rowan@acme.io' } })])).status).toBe(202);
+    // The visitor returning: its row rewritten, nothing else of it.
     res = await collectMetered(site, [browserEvent('rw', 'page_view', { url })]);
-    expect(writtenBy(res, 'insert events')).toBe(2);
+    expect([writtenBy(res, 'insert events'), writtenBy(res, 'insert visitors'), rowsHeader(res)!.written]).toEqual([3, 1, 4]);
+    // Identified: the visitor's row and its entry in the lead index.
+    res = await collectMetered(site, [browserEvent('rw', 'identify', { traits: { email: 'rowan@acme.io' } })]);
+    expect(writtenBy(res, 'insert visitors')).toBe(2);
+    // A lead's event: the row and its (lead, time) entry; the visitor's row, its lead as it was.
+    res = await collectMetered(site, [browserEvent('rw', 'page_view', { url })]);
+    expect([writtenBy(res, 'insert events'), writtenBy(res, 'insert visitors')]).toEqual([2, 1]);
     // Batches of 10, a minute apart (no robot's pace): the events, the visitor, the lead and its
     // counters and changes, at most 4 rows an event.
     const tenOf = (visitor: string) => Array.from({ length: 10 }, (_, i) => browserEvent(visitor, 'page_view', { ts: Date.now() - (10 - i) * 60_000, url }));
     res = await collectMetered(site, tenOf('rw-anonymous'));
-    expect(writtenBy(res, 'insert events')).toBe(30);
-    expect(rowsHeader(res)!.written).toBeLessThanOrEqual(40);
+    expect([writtenBy(res, 'insert events'), rowsHeader(res)!.written]).toEqual([30, 31]);
     res = await collectMetered(site, tenOf('rw'));
     expect(writtenBy(res, 'insert events')).toBe(20);
     expect(rowsHeader(res)!.written).toBeLessThanOrEqual(40);

@@ -73,20 +73,22 @@ describe('0010_event_shapes', () => {
   });
 });
 
+/** Rows of every table but `table` (and the migrations' log, and the AUTOINCREMENT counters). */
+async function otherRows(db: D1Database, table: string) {
+  const tables = (
+    await db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN (?, 'd1_migrations', 'sqlite_sequence') AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name`)
+      .bind(table)
+      .all<{ name: string }>()
+  ).results.map((t) => t.name);
+  const counts = await db.batch(tables.map((t) => db.prepare(`SELECT count(*) AS n FROM "${t}"`)));
+  return Object.fromEntries(tables.map((t, i) => [t, (counts[i]!.results[0] as { n: number }).n]));
+}
+
 describe('0013_events_keyed_by_id', () => {
   const columns = 'site_id, id, visitor_id, lead_id, shape_id, ts, url, title, referrer, received_at';
-  /** Rows of every table but the events (and the migrations' log, and the AUTOINCREMENT counters). */
-  const otherRows = async (db: D1Database) => {
-    const tables = (
-      await db
-        .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('events', 'd1_migrations', 'sqlite_sequence') AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name`)
-        .all<{ name: string }>()
-    ).results.map((t) => t.name);
-    const counts = await db.batch(tables.map((t) => db.prepare(`SELECT count(*) AS n FROM "${t}"`)));
-    return Object.fromEntries(tables.map((t, i) => [t, (counts[i]!.results[0] as { n: number }).n]));
-  };
 
-  it('keys events by (site, id) WITHOUT ROWID, keeps every event, and touches no other row', async () => {
+  it('keys events by (id, site) WITHOUT ROWID, keeps every event, and touches no other row', async () => {
     const db = env.MIGRATION_DB;
     await applyD1Migrations(db, upTo('0013_'));
     // Two sites sharing an event id (ids are unique per site only), attributed and anonymous events,
@@ -108,13 +110,13 @@ describe('0013_events_keyed_by_id', () => {
     ]);
     const all = `SELECT ${columns} FROM events ORDER BY site_id, id`;
     const events = (await db.prepare(all).all()).results;
-    const others = await otherRows(db);
+    const others = await otherRows(db, 'events');
     expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name = 'events'`).first('n')).toBe(1);
 
-    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    await applyD1Migrations(db, upTo('0014_'));
 
     expect((await db.prepare(all).all()).results).toEqual(events);
-    expect(await otherRows(db)).toEqual(others);
+    expect(await otherRows(db, 'events')).toEqual(others);
     // The table's form, which drizzle-kit cannot express: a rebuild that forgot WITHOUT ROWID would
     // bring back a rowid and a unique index beside it, two rows written more per event; a key led by
     // site_id would have SQLite walk a site's events for a visitor's (see worker/db/schema.ts).
@@ -146,5 +148,45 @@ describe('0013_events_keyed_by_id', () => {
       'm2/e1',
       'm2/e2',
     ]);
+  });
+});
+
+describe('0014_visitors_keyed_by_id', () => {
+  it('keys visitors by (id, site) WITHOUT ROWID, indexes identified ones only, keeps every visitor, and touches no other row', async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0014_'));
+    // Two sites sharing a visitor id, anonymous and identified visitors, one caught as a robot.
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('n1', 'n1', 'pk_n1', '[]'), ('n2', 'n2', 'pk_n2', '[]')`),
+      db.prepare(`INSERT INTO leads (id, site_id, email, profile) VALUES ('ld_n1', 'n1', 'a@acme.io', '{}')`),
+      db.prepare(
+        `INSERT INTO visitors (site_id, id, lead_id, first_seen, last_seen, pace_start, pace_count, robot_since) VALUES
+           ('n1', 'v1', 'ld_n1', 1, 5, 4, 2, NULL), ('n1', 'v2', NULL, 2, 3, NULL, 0, NULL), ('n2', 'v1', NULL, 1, 9, 8, 150, 9)`,
+      ),
+      db.prepare(`INSERT INTO event_shapes (site_id, key, type) VALUES ('n1', '["page_view",null,null,null]', 'page_view')`),
+      db.prepare(
+        `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at) VALUES ('n1', 'e1', 'v1', 'ld_n1', (SELECT id FROM event_shapes WHERE site_id = 'n1'), 1, 1)`,
+      ),
+    ]);
+    const all = 'SELECT * FROM visitors ORDER BY site_id, id';
+    const visitors = (await db.prepare(all).all()).results;
+    const others = await otherRows(db, 'visitors');
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    expect((await db.prepare(all).all()).results).toEqual(visitors);
+    expect(await otherRows(db, 'visitors')).toEqual(others);
+    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'visitors'`).first<string>('sql');
+    expect(table).toMatch(/PRIMARY KEY\(`id`, `site_id`\)[\s\S]*\) WITHOUT ROWID$/);
+    expect((await db.prepare(`SELECT name, partial FROM pragma_index_list('visitors') ORDER BY name`).all()).results).toEqual([
+      { name: 'sqlite_autoindex_visitors_1', partial: 0 },
+      { name: 'visitors_lead', partial: 1 },
+    ]);
+    // The upsert's target is the key; the foreign keys hold: an erased lead leaves its visitor anonymous.
+    await db.prepare(`INSERT INTO visitors (site_id, id, first_seen, last_seen) VALUES ('n1', 'v2', 1, 7) ON CONFLICT (site_id, id) DO UPDATE SET last_seen = excluded.last_seen`).run();
+    expect(await db.prepare(`SELECT last_seen FROM visitors WHERE site_id = 'n1' AND id = 'v2'`).first('last_seen')).toBe(7);
+    await db.prepare(`DELETE FROM leads WHERE id = 'ld_n1'`).run();
+    expect(await db.prepare(`SELECT lead_id FROM visitors WHERE site_id = 'n1' AND id = 'v1'`).first('lead_id')).toBeNull();
+    expect((await db.prepare('PRAGMA foreign_key_check(visitors)').all()).results).toEqual([]);
   });
 });

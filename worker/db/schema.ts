@@ -94,6 +94,13 @@ export const leads = sqliteTable(
   ],
 );
 
+/**
+ * A browser of a site, `WITHOUT ROWID` (see migration 0014) and keyed by `(id, site_id)`, as
+ * `events` is and for the same reasons: a new visitor is one row written, not a rowid row and a
+ * unique index entry, and a key led by the id never tempts SQLite to walk a site's visitors for a
+ * lead's. The lead index holds identified visitors only: an anonymous visitor's upsert writes its
+ * row alone.
+ */
 export const visitors = sqliteTable(
   'visitors',
   {
@@ -109,7 +116,7 @@ export const visitors = sqliteTable(
     /** When its pace gave it away as a robot: from then on its events are counted apart, never stored. */
     robotSince: integer('robot_since'),
   },
-  (t) => [primaryKey({ columns: [t.siteId, t.id] }), index('visitors_lead').on(t.leadId)],
+  (t) => [primaryKey({ columns: [t.id, t.siteId] }), index('visitors_lead').on(t.leadId).where(sql`lead_id IS NOT NULL`)],
 );
 
 /**
