@@ -152,7 +152,8 @@ export const eventShapes = sqliteTable(
  * The key is `(id, site_id)`, not `(site_id, id)`: SQLite, with no statistics, prefers a key it can
  * search by `site_id` alone (it holds every column) to the indexes below, and walked a site's whole
  * log for a visitor's or a lead's events. Led by the id, the key serves the one lookup it exists
- * for, the dedupe of a batch's ids within their site.
+ * for, the dedupe of a batch's ids within their site. Nothing is indexed by site alone, which would
+ * be a row written per event: deleting a site (SQL only) walks the table.
  *
  * Readers that page through events order by `(ts, id)` (a lead's) or `(visitor_id, ts, id)` (a
  * visitor's anonymous ones), the order the two indexes below hold: `id` is unique within a site and
