@@ -56,13 +56,14 @@ try {
   // The floor: one pass over the same events, points summed per lead in SQL, rows back to the caller.
   // Twice: over the events as stored now (their type is their shape's), and over a copy of them laid
   // out as before shapes (type on the event row, the same indexes), the floor issue 3 was set
-  // against. The ratio is taken to the lower of the two.
+  // against. The ratio is taken to the lower of the two. The copy is numbered in the order the seed
+  // stored the events (their ids), as the log's own seq numbered them before events lost it.
   await DB.batch([
     DB.prepare(`CREATE TABLE events_flat (seq integer PRIMARY KEY AUTOINCREMENT NOT NULL, site_id text NOT NULL, id text NOT NULL,
       visitor_id text, lead_id text, type text NOT NULL, ts integer NOT NULL, url text, title text, referrer text,
       content_type text, props text, received_at integer NOT NULL)`),
-    DB.prepare(`INSERT INTO events_flat SELECT e.seq, e.site_id, e.id, e.visitor_id, e.lead_id, s.type, e.ts, e.url, e.title, e.referrer,
-      s.content_type, s.props, e.received_at FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id`),
+    DB.prepare(`INSERT INTO events_flat SELECT NULL, e.site_id, e.id, e.visitor_id, e.lead_id, s.type, e.ts, e.url, e.title, e.referrer,
+      s.content_type, s.props, e.received_at FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id ORDER BY e.id`),
     DB.prepare('CREATE UNIQUE INDEX events_flat_site_id ON events_flat (site_id, id)'),
     DB.prepare('CREATE INDEX events_flat_lead_ts ON events_flat (lead_id, ts)'),
     DB.prepare('CREATE INDEX events_flat_site_visitor_anon ON events_flat (site_id, visitor_id) WHERE lead_id IS NULL'),

@@ -213,11 +213,14 @@ async function rowsOfSite(siteId: string): Promise<Record<string, unknown[]>> {
       `SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name`,
     ).all<{ name: string }>()
   ).results.map((t) => t.name);
-  const columns = await env.DB.batch(tables.map((t) => env.DB.prepare(`SELECT name FROM pragma_table_info(?)`).bind(t)));
-  const withSite = tables.filter((_, i) => columns[i]!.results.some((c) => (c as { name: string }).name === 'site_id'));
+  const columns = await env.DB.batch(tables.map((t) => env.DB.prepare(`SELECT name, pk FROM pragma_table_info(?) ORDER BY pk`).bind(t)));
+  const columnsOf = new Map(tables.map((t, i) => [t, columns[i]!.results as { name: string; pk: number }[]]));
+  const withSite = tables.filter((t) => columnsOf.get(t)!.some((c) => c.name === 'site_id'));
   expect(withSite).toContain('leads');
+  // In key order: a WITHOUT ROWID table (events) has no rowid to order by.
+  const order = (name: string) => columnsOf.get(name)!.filter((c) => c.pk > 0).map((c) => `"${c.name}"`).join(', ') || 'rowid';
   const queries: [string, string][] = [
-    ...withSite.map((name): [string, string] => [name, `SELECT * FROM "${name}" WHERE site_id = ?1 ORDER BY rowid`]),
+    ...withSite.map((name): [string, string] => [name, `SELECT * FROM "${name}" WHERE site_id = ?1 ORDER BY ${order(name)}`]),
     ['sites', 'SELECT * FROM sites WHERE id = ?1'],
     ['delivery_attempts', 'SELECT a.* FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.site_id = ?1 ORDER BY a.seq'],
     ['lead_search', 'SELECT s.rowid, s.body FROM lead_search s JOIN leads l ON l.rowid = s.rowid WHERE l.site_id = ?1 ORDER BY s.rowid'],

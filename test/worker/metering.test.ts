@@ -19,6 +19,10 @@ const rowsHeader = (res: Response) => {
   return m && { read: Number(m[1]), written: Number(m[2]), roundTrips: Number(m[3]) };
 };
 
+/** Rows written by a request's statements of one kind (`insert events`, `insert visitors`…), summed. */
+const writtenBy = (res: Response, label: string) =>
+  [...res.headers.get('leadscore-d1-statements')!.matchAll(new RegExp(`${label} \\d+/(\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
+
 describe('D1 metering (D1_METERING=on)', () => {
   it('answers what a collect request read and wrote, statement by statement, and stores what it would unmetered', async () => {
     const [metered, plain] = [await newSite(), await newSite()];
@@ -96,6 +100,64 @@ describe('D1 metering (D1_METERING=on)', () => {
     const long = await view();
     expect(await env.DB.prepare("SELECT event_count FROM leads WHERE email = 'hal@acme.io'").first('event_count')).toBe(504);
     expect(long).toEqual(short);
+  });
+
+  it('writes an event as 2 rows, 3 while anonymous, a duplicate as none, its visitor as 1, and 4 rows an event or fewer in batches', async () => {
+    const site = await newSite();
+    const url = `${ORIGIN}/pricing`;
+    // The page's shape is new once, a statement of its own.
+    expect((await collectMetered(site, [browserEvent('rw-0', 'page_view', { url })])).status).toBe(202);
+    // A new visitor's anonymous page view: the event's row (its key is the dedupe), its (lead, time)
+    // index entry, its entry in the index of anonymous events; the visitor's row.
+    const first = [browserEvent('rw', 'page_view', { url })];
+    let res = await collectMetered(site, first);
+    expect([writtenBy(res, 'insert events'), writtenBy(res, 'insert visitors'), rowsHeader(res)!.written]).toEqual([3, 1, 4]);
+    // The same batch again is found by the key and writes nothing.
+    res = await collectMetered(site, first);
+    expect(await res.json()).toMatchObject({ accepted: [], duplicates: [first[0]!.id] });
+    expect(rowsHeader(res)!.written).toBe(0);
+    // The visitor returning: its row rewritten, nothing else of it.
+    res = await collectMetered(site, [browserEvent('rw', 'page_view', { url })]);
+    expect([writtenBy(res, 'insert events'), writtenBy(res, 'insert visitors'), rowsHeader(res)!.written]).toEqual([3, 1, 4]);
+    // Identified: the visitor's row and its entry in the lead index.
+    res = await collectMetered(site, [browserEvent('rw', 'identify', { traits: { email: 'rowan@acme.io' } })]);
+    expect(writtenBy(res, 'insert visitors')).toBe(2);
+    // A lead's event: the row and its (lead, time) entry; the visitor's row, its lead as it was.
+    res = await collectMetered(site, [browserEvent('rw', 'page_view', { url })]);
+    expect([writtenBy(res, 'insert events'), writtenBy(res, 'insert visitors')]).toEqual([2, 1]);
+    // Batches of 10, a minute apart (no robot's pace): the events, the visitor, the lead and its
+    // counters and changes, at most 4 rows an event.
+    const tenOf = (visitor: string) => Array.from({ length: 10 }, (_, i) => browserEvent(visitor, 'page_view', { ts: Date.now() - (10 - i) * 60_000, url }));
+    res = await collectMetered(site, tenOf('rw-anonymous'));
+    expect([writtenBy(res, 'insert events'), rowsHeader(res)!.written]).toEqual([30, 31]);
+    res = await collectMetered(site, tenOf('rw'));
+    expect(writtenBy(res, 'insert events')).toBe(20);
+    expect(rowsHeader(res)!.written).toBeLessThanOrEqual(40);
+  });
+
+  it("reads as many rows for an identify whatever the number of the site's other events", async () => {
+    const site = await newSite();
+    const identify = async (visitor: string, email: string) => {
+      await collectMetered(site, [browserEvent(visitor, 'page_view', { url: `${ORIGIN}/pricing` })]);
+      const res = await collectMetered(site, [browserEvent(visitor, 'identify', { traits: { email } })]);
+      expect(res.status).toBe(202);
+      return rowsHeader(res)!.read;
+    };
+    await identify('iv-0', 'ivy0@acme.io'); // the shapes are new once
+    const alone = await identify('iv-1', 'ivy1@acme.io');
+    // 600 events of other visitors, anonymous and a lead's: the visitor's anonymous events are found
+    // by their index, never by walking the site's events.
+    const [shape] = (await env.DB.prepare('SELECT id FROM event_shapes WHERE site_id = ? LIMIT 1').bind(site.id).all<{ id: number }>()).results;
+    const lead = await env.DB.prepare(`SELECT id FROM leads WHERE site_id = ? AND email = 'ivy0@acme.io'`).bind(site.id).first<string>('id');
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 599)
+       INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at)
+       SELECT ?1, printf('other-%04d', i), printf('other-%d', i % 30), CASE WHEN i % 2 THEN ?2 END, ?3, i, i FROM n`,
+    )
+      .bind(site.id, lead, shape!.id)
+      .run();
+    const crowded = await identify('iv-2', 'ivy2@acme.io');
+    expect(crowded - alone).toBeLessThan(30);
   });
 
   it('is off by default: no header, and a refused request is metered too when on', async () => {

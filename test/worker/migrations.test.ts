@@ -5,13 +5,19 @@ import { describe, expect, it } from 'vitest';
 import { database } from '../../worker/db/client';
 import { eventsByLead } from '../../worker/db/lead-events';
 import { readChunk } from '../../worker/jobs/lead-chunks';
+import { exportLead } from '../../worker/leads/export';
+
+/** The migrations before the one named `prefix`. */
+const upTo = (prefix: string) => {
+  const at = env.TEST_MIGRATIONS.findIndex((m) => m.name.startsWith(prefix));
+  expect(at).toBeGreaterThan(0);
+  return env.TEST_MIGRATIONS.slice(0, at);
+};
 
 describe('0010_event_shapes', () => {
   it('moves what rules test of each event into shapes, one per distinct shape, and keeps every event', async () => {
     const db = env.MIGRATION_DB;
-    const at = env.TEST_MIGRATIONS.findIndex((m) => m.name.startsWith('0010_'));
-    expect(at).toBeGreaterThan(0);
-    await applyD1Migrations(db, env.TEST_MIGRATIONS.slice(0, at));
+    await applyD1Migrations(db, upTo('0010_'));
     const legacy = [
       // [id, visitor, lead, type, url, content type, props]
       ['e1', 'v1', 'ld_a', 'page_view', 'https://acme.example/pricing?gclid=1', null, null],
@@ -33,7 +39,8 @@ describe('0010_event_shapes', () => {
     ]);
     const before = (await db.prepare('SELECT seq, id, visitor_id, lead_id, ts, url, title, referrer, received_at FROM events ORDER BY seq').all()).results;
 
-    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    // Up to the last migration that kept `seq` (0013 keys events by their id).
+    await applyD1Migrations(db, upTo('0013_'));
 
     expect((await db.prepare('SELECT seq, id, visitor_id, lead_id, ts, url, title, referrer, received_at FROM events ORDER BY seq').all()).results).toEqual(before);
     const shapes = (await db.prepare('SELECT type, url, content_type, props FROM event_shapes ORDER BY type').all()).results;
@@ -63,5 +70,123 @@ describe('0010_event_shapes', () => {
     // New events are still numbered after the old ones.
     await db.prepare(`INSERT INTO events (site_id, id, shape_id, ts, received_at) VALUES ('s', 'e7', 1, 1, 1)`).run();
     expect(await db.prepare(`SELECT seq FROM events WHERE id = 'e7'`).first('seq')).toBe(before.length + 1);
+  });
+});
+
+/** Rows of every table but `table` (and the migrations' log, and the AUTOINCREMENT counters). */
+async function otherRows(db: D1Database, table: string) {
+  const tables = (
+    await db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN (?, 'd1_migrations', 'sqlite_sequence') AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name`)
+      .bind(table)
+      .all<{ name: string }>()
+  ).results.map((t) => t.name);
+  const counts = await db.batch(tables.map((t) => db.prepare(`SELECT count(*) AS n FROM "${t}"`)));
+  return Object.fromEntries(tables.map((t, i) => [t, (counts[i]!.results[0] as { n: number }).n]));
+}
+
+describe('0013_events_keyed_by_id', () => {
+  const columns = 'site_id, id, visitor_id, lead_id, shape_id, ts, url, title, referrer, received_at';
+
+  it('keys events by (id, site) WITHOUT ROWID, keeps every event, and touches no other row', async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0013_'));
+    // Two sites sharing an event id (ids are unique per site only), attributed and anonymous events,
+    // and rows in the tables that reference the events' parents: none may go with the old table.
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('m1', 'm1', 'pk_m1', '[]'), ('m2', 'm2', 'pk_m2', '[]')`),
+      db.prepare(`INSERT INTO leads (id, site_id, email, profile) VALUES ('ld_m1', 'm1', 'a@acme.io', '{}'), ('ld_m2', 'm2', 'b@acme.io', '{}')`),
+      db.prepare(`INSERT INTO visitors (site_id, id, lead_id, first_seen, last_seen) VALUES ('m1', 'v1', 'ld_m1', 1, 5), ('m1', 'v2', NULL, 1, 2), ('m2', 'v1', 'ld_m2', 1, 1)`),
+      db.prepare(`INSERT INTO event_shapes (site_id, key, type) VALUES ('m1', '["page_view",null,null,null]', 'page_view'), ('m2', '["page_view",null,null,null]', 'page_view')`),
+      db.prepare(`INSERT INTO transitions (site_id, lead_id, type, to_value, cause, at) VALUES ('m1', 'ld_m1', 'lead.band_changed', 'warm', 'event', 1)`),
+      db.prepare(`INSERT INTO feedback (site_id, lead_id, fit, created_at) VALUES ('m1', 'ld_m1', 'good', 1)`),
+      db.prepare(
+        `INSERT INTO events (${columns}) VALUES
+           ('m1', 'e1', 'v1', 'ld_m1', (SELECT id FROM event_shapes WHERE site_id = 'm1'), 3, 'https://m1.example/a', 'A', 'https://ref.example/', 10),
+           ('m1', 'e2', 'v1', 'ld_m1', (SELECT id FROM event_shapes WHERE site_id = 'm1'), 1, 'https://m1.example/b', NULL, NULL, 11),
+           ('m1', 'e3', 'v2', NULL, (SELECT id FROM event_shapes WHERE site_id = 'm1'), 2, NULL, NULL, NULL, 12),
+           ('m2', 'e1', 'v1', 'ld_m2', (SELECT id FROM event_shapes WHERE site_id = 'm2'), 4, 'https://m2.example/', 'M2', NULL, 13)`,
+      ),
+    ]);
+    const all = `SELECT ${columns} FROM events ORDER BY site_id, id`;
+    const events = (await db.prepare(all).all()).results;
+    const others = await otherRows(db, 'events');
+    expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name = 'events'`).first('n')).toBe(1);
+
+    await applyD1Migrations(db, upTo('0014_'));
+
+    expect((await db.prepare(all).all()).results).toEqual(events);
+    expect(await otherRows(db, 'events')).toEqual(others);
+    // The table's form, which drizzle-kit cannot express: a rebuild that forgot WITHOUT ROWID would
+    // bring back a rowid and a unique index beside it, two rows written more per event; a key led by
+    // site_id would have SQLite walk a site's events for a visitor's (see worker/db/schema.ts).
+    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).first<string>('sql');
+    expect(table).toMatch(/PRIMARY KEY\(`id`, `site_id`\)[\s\S]*\) WITHOUT ROWID$/);
+    expect((await db.prepare(`SELECT name FROM pragma_index_list('events') ORDER BY name`).all()).results.map((i) => i.name)).toEqual([
+      'events_lead_ts',
+      'events_site_visitor_anon',
+      'sqlite_autoindex_events_1',
+    ]);
+    expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name IN ('events', '__new_events')`).first('n')).toBe(0);
+    // Dedupe is the key's: the same id again in a site is nothing, in another site an event.
+    const insert = (site: string, id: string) =>
+      db.prepare(`INSERT INTO events (site_id, id, shape_id, ts, received_at) VALUES (?, ?, 1, 1, 1) ON CONFLICT DO NOTHING`).bind(site, id).run();
+    expect((await insert('m1', 'e1')).meta.changes).toBe(0);
+    expect((await insert('m2', 'e2')).meta.changes).toBe(1);
+    // The foreign keys hold in the new table: an unknown site is refused, an erased lead takes its events.
+    await expect(insert('nowhere', 'e9')).rejects.toThrow(/FOREIGN KEY/);
+    expect((await db.prepare('PRAGMA foreign_key_check(events)').all()).results).toEqual([]);
+    // The readers page the migrated events in their new orders.
+    const drizzle = database(db);
+    expect((await eventsByLead(drizzle, ['ld_m1'])).get('ld_m1')!.map((e) => e.id).sort()).toEqual(['e1', 'e2']);
+    await db.prepare(`UPDATE visitors SET lead_id = 'ld_m1' WHERE site_id = 'm1' AND id = 'v2'`).run();
+    const doc = JSON.parse(await new Response((await exportLead(drizzle, 'm1', 'ld_m1', 1))!.body).text()) as { events: { id: string }[] };
+    expect(doc.events.map((e) => e.id)).toEqual(['e2', 'e1', 'e3']);
+    await db.prepare(`DELETE FROM leads WHERE id = 'ld_m1'`).run();
+    expect((await db.prepare(`SELECT site_id || '/' || id AS id FROM events WHERE site_id IN ('m1', 'm2') ORDER BY 1`).all()).results.map((e) => e.id)).toEqual([
+      'm1/e3',
+      'm2/e1',
+      'm2/e2',
+    ]);
+  });
+});
+
+describe('0014_visitors_keyed_by_id', () => {
+  it('keys visitors by (id, site) WITHOUT ROWID, indexes identified ones only, keeps every visitor, and touches no other row', async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0014_'));
+    // Two sites sharing a visitor id, anonymous and identified visitors, one caught as a robot.
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('n1', 'n1', 'pk_n1', '[]'), ('n2', 'n2', 'pk_n2', '[]')`),
+      db.prepare(`INSERT INTO leads (id, site_id, email, profile) VALUES ('ld_n1', 'n1', 'a@acme.io', '{}')`),
+      db.prepare(
+        `INSERT INTO visitors (site_id, id, lead_id, first_seen, last_seen, pace_start, pace_count, robot_since) VALUES
+           ('n1', 'v1', 'ld_n1', 1, 5, 4, 2, NULL), ('n1', 'v2', NULL, 2, 3, NULL, 0, NULL), ('n2', 'v1', NULL, 1, 9, 8, 150, 9)`,
+      ),
+      db.prepare(`INSERT INTO event_shapes (site_id, key, type) VALUES ('n1', '["page_view",null,null,null]', 'page_view')`),
+      db.prepare(
+        `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at) VALUES ('n1', 'e1', 'v1', 'ld_n1', (SELECT id FROM event_shapes WHERE site_id = 'n1'), 1, 1)`,
+      ),
+    ]);
+    const all = 'SELECT * FROM visitors ORDER BY site_id, id';
+    const visitors = (await db.prepare(all).all()).results;
+    const others = await otherRows(db, 'visitors');
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    expect((await db.prepare(all).all()).results).toEqual(visitors);
+    expect(await otherRows(db, 'visitors')).toEqual(others);
+    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'visitors'`).first<string>('sql');
+    expect(table).toMatch(/PRIMARY KEY\(`id`, `site_id`\)[\s\S]*\) WITHOUT ROWID$/);
+    expect((await db.prepare(`SELECT name, partial FROM pragma_index_list('visitors') ORDER BY name`).all()).results).toEqual([
+      { name: 'sqlite_autoindex_visitors_1', partial: 0 },
+      { name: 'visitors_lead', partial: 1 },
+    ]);
+    // The upsert's target is the key; the foreign keys hold: an erased lead leaves its visitor anonymous.
+    await db.prepare(`INSERT INTO visitors (site_id, id, first_seen, last_seen) VALUES ('n1', 'v2', 1, 7) ON CONFLICT (site_id, id) DO UPDATE SET last_seen = excluded.last_seen`).run();
+    expect(await db.prepare(`SELECT last_seen FROM visitors WHERE site_id = 'n1' AND id = 'v2'`).first('last_seen')).toBe(7);
+    await db.prepare(`DELETE FROM leads WHERE id = 'ld_n1'`).run();
+    expect(await db.prepare(`SELECT lead_id FROM visitors WHERE site_id = 'n1' AND id = 'v1'`).first('lead_id')).toBeNull();
+    expect((await db.prepare('PRAGMA foreign_key_check(visitors)').all()).results).toEqual([]);
   });
 });

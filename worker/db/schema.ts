@@ -94,6 +94,13 @@ export const leads = sqliteTable(
   ],
 );
 
+/**
+ * A browser of a site, `WITHOUT ROWID` (see migration 0014) and keyed by `(id, site_id)`, as
+ * `events` is and for the same reasons: a new visitor is one row written, not a rowid row and a
+ * unique index entry, and a key led by the id never tempts SQLite to walk a site's visitors for a
+ * lead's. The lead index holds identified visitors only: an anonymous visitor's upsert writes its
+ * row alone.
+ */
 export const visitors = sqliteTable(
   'visitors',
   {
@@ -109,7 +116,7 @@ export const visitors = sqliteTable(
     /** When its pace gave it away as a robot: from then on its events are counted apart, never stored. */
     robotSince: integer('robot_since'),
   },
-  (t) => [primaryKey({ columns: [t.siteId, t.id] }), index('visitors_lead').on(t.leadId)],
+  (t) => [primaryKey({ columns: [t.id, t.siteId] }), index('visitors_lead').on(t.leadId).where(sql`lead_id IS NOT NULL`)],
 );
 
 /**
@@ -135,12 +142,29 @@ export const eventShapes = sqliteTable(
   (t) => [uniqueIndex('event_shapes_site_key').on(t.siteId, t.key)],
 );
 
+/**
+ * The log of events, `WITHOUT ROWID` (see migration 0013) and keyed by the client's id within its
+ * site: the row is its own dedupe index entry, so an event costs 2 rows written (3 while anonymous)
+ * instead of 4 or 5 (a rowid row, its AUTOINCREMENT sequence row, a unique index beside it).
+ * drizzle-kit knows nothing of `WITHOUT ROWID`: a migration that rebuilds this table must say it
+ * again by hand (`test/worker/migrations.test.ts` checks the table's form).
+ *
+ * The key is `(id, site_id)`, not `(site_id, id)`: SQLite, with no statistics, prefers a key it can
+ * search by `site_id` alone (it holds every column) to the indexes below, and walked a site's whole
+ * log for a visitor's or a lead's events. Led by the id, the key serves the one lookup it exists
+ * for, the dedupe of a batch's ids within their site. Nothing is indexed by site alone, which would
+ * be a row written per event: deleting a site (SQL only) walks the table.
+ *
+ * Readers that page through events order by `(ts, id)` (a lead's) or `(visitor_id, ts, id)` (a
+ * visitor's anonymous ones), the order the two indexes below hold: `id` is unique within a site and
+ * a lead or visitor belongs to one site, so each order is total; no column of it ever changes
+ * (attribution changes `lead_id` only), so a cursor taken from a row stays where it was.
+ */
 export const events = sqliteTable(
   'events',
   {
-    seq: integer('seq').primaryKey({ autoIncrement: true }),
     siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
-    /** The client-made id: unique per site, so a batch sent twice is stored once. */
+    /** The client-made id: the key within the site, so a batch sent twice is stored once. */
     id: text('id').notNull(),
     visitorId: text('visitor_id'),
     /** Set when the event is attributed to a lead: at once if the visitor is known, on identify otherwise. */
@@ -158,11 +182,12 @@ export const events = sqliteTable(
     receivedAt: integer('received_at').notNull(),
   },
   (t) => [
-    uniqueIndex('events_site_id').on(t.siteId, t.id),
-    // Covering for a recompute: a lead's (time, shape) pairs are read from the index alone.
-    index('events_lead_ts').on(t.leadId, t.ts, t.shapeId),
-    // Covering for an erasure's question "does any other anonymous event use this shape".
-    index('events_site_visitor_anon').on(t.siteId, t.visitorId, t.shapeId).where(sql`lead_id IS NULL`),
+    primaryKey({ columns: [t.id, t.siteId] }),
+    // A lead's events in (time, id) order, covering for a recompute's (time, shape) pairs.
+    index('events_lead_ts').on(t.leadId, t.ts, t.id, t.shapeId),
+    // A visitor's anonymous events in (time, id) order, covering for an erasure's question "does any
+    // other anonymous event use this shape".
+    index('events_site_visitor_anon').on(t.siteId, t.visitorId, t.ts, t.id, t.shapeId).where(sql`lead_id IS NULL`),
   ],
 );
 

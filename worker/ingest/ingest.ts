@@ -27,6 +27,7 @@ import { identityOf } from './identity';
 import { advancePace, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
 import { countRobot } from './robot-counts';
+import { visitorWrites, type VisitorWrite } from './visitor-writes';
 import type { WireEvent } from './wire';
 
 export interface IngestResult {
@@ -256,7 +257,8 @@ async function attemptIngest(
 
   if (newRows.length === 0 && result.robots.length === 0) return result;
   const shapesKnown = new Set(knownShapes.map((s) => s.key));
-  const { items, changed, newShapesAt } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, shapesKnown, attributions, seen, paces, visitorLead, now);
+  const storedLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
+  const { items, changed, newShapesAt } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
   const written = await db.batch([visitorGuard(db, site.id, anonymous, identified), ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
@@ -403,6 +405,7 @@ function writes(
   seen: Record<string, { first: number; last: number }>,
   paces: Map<string, VisitorPace>,
   visitorLead: Map<string, string | null>,
+  storedLead: ReadonlyMap<string, string | null>,
   now: number,
 ): { items: BatchItem<'sqlite'>[]; changed: boolean; newShapesAt: number[] } {
   const out: BatchItem<'sqlite'>[] = [];
@@ -442,35 +445,16 @@ function writes(
         .where(and(eq(events.siteId, site.id), eq(events.visitorId, a.visitorId), isNull(events.leadId))),
     );
   }
-  const visitorRows = Object.entries(seen).map(([id, s]) => ({
-    siteId: site.id,
+  const visitorRows = Object.entries(seen).map(([id, s]): VisitorWrite => ({
     id,
     leadId: visitorLead.get(id) ?? null,
+    setsLead: (visitorLead.get(id) ?? null) !== (storedLead.get(id) ?? null),
     firstSeen: s.first,
     lastSeen: s.last,
     paceStart: paces.get(id)!.start,
     paceCount: paces.get(id)!.count,
     robotSince: paces.get(id)!.robotSince,
   }));
-  for (const rows of chunksFor(visitorRows, 8)) {
-    out.push(
-      db
-        .insert(visitors)
-        .values(rows)
-        .onConflictDoUpdate({
-          target: [visitors.siteId, visitors.id],
-          set: {
-            firstSeen: sql`min(${visitors.firstSeen}, excluded.first_seen)`,
-            lastSeen: sql`max(${visitors.lastSeen}, excluded.last_seen)`,
-            leadId: sql`coalesce(excluded.lead_id, ${visitors.leadId})`,
-            // Read, advanced and written whole: two requests of one visitor at once may count a
-            // view or two fewer, which a pace measured in hundreds can afford.
-            paceStart: sql`excluded.pace_start`,
-            paceCount: sql`excluded.pace_count`,
-            robotSince: sql`coalesce(${visitors.robotSince}, excluded.robot_since)`,
-          },
-        }),
-    );
-  }
+  out.push(...visitorWrites(db, site.id, visitorRows));
   return { items: out, changed: scored.some((s) => s.rescored.transitions.length > 0), newShapesAt };
 }

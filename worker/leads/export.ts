@@ -6,7 +6,7 @@
  * deliveries by the dozen) and is read in one batch, with the events' count and their first page:
  * a lead of up to `FIRST_PAGE` events is exported from that one read, a consistent snapshot. The
  * events are what can grow (a robot that identified can have 100,000), so the document is streamed:
- * the rest of the events are read page after page, in (time, seq) order down the (lead, ts) index,
+ * the rest of the events are read page after page, in (time, id) order down the (lead, ts) index,
  * as the client reads, and memory holds one page. Pages grow with the count so that an export takes
  * at most about `MAX_READS` reads, within the 50 D1 queries a Worker invocation gets on the Free
  * plan. Past `MAX_EVENTS` the pages would no longer fit in memory: the export is refused with a 413
@@ -17,7 +17,7 @@
  * when it began. A read that fails mid-way ends the stream with an error, so the file is cut short
  * and does not parse: never a document that looks whole and is not.
  */
-import { and, asc, count, eq, gt, gte, inArray, or, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors } from '../db/schema';
 import { eventWithShapeColumns, shapeOfEvent } from '../db/lead-events';
@@ -73,17 +73,20 @@ export async function exportLead(
   limits: ExportLimits = { firstPage: FIRST_PAGE, maxReads: MAX_READS, maxEvents: MAX_EVENTS },
 ): Promise<LeadExport | null> {
   const of = ofLead(db, { id, siteId });
-  // Two runs of events: those attributed to the lead by (ts, seq), and anonymous ones of its
-  // visitors by (visitor, seq); each ordered as an index holds it, so a page never sorts the rest.
+  // Two runs of events: those attributed to the lead by (ts, id), and anonymous ones of its
+  // visitors by (visitor, ts, id); each the order of an index (`events_lead_ts`,
+  // `events_site_visitor_anon`), so a page never sorts the rest. An event's id is unique in its
+  // site and none of these columns ever changes, so the last row of a page is a cursor that neither
+  // skips nor repeats an event stored before the export began.
   const attributed = {
     where: of.attributedEvents,
-    order: [asc(events.ts), asc(events.seq)],
-    after: (e: EventRow) => and(gte(events.ts, e.ts), or(gt(events.ts, e.ts), gt(events.seq, e.seq))),
+    order: [asc(events.ts), asc(events.id)],
+    after: (e: EventRow) => sql`(${events.ts}, ${events.id}) > (${e.ts}, ${e.id})`,
   };
   const anonymous = {
     where: of.anonymousEvents,
-    order: [asc(events.visitorId), asc(events.seq)],
-    after: (e: EventRow) => and(gte(events.visitorId, e.visitorId!), or(gt(events.visitorId, e.visitorId!), gt(events.seq, e.seq))),
+    order: [asc(events.visitorId), asc(events.ts), asc(events.id)],
+    after: (e: EventRow) => sql`(${events.visitorId}, ${events.ts}, ${events.id}) > (${e.visitorId}, ${e.ts}, ${e.id})`,
   };
   const page = (run: typeof attributed, size: number, after?: SQL) =>
     db
