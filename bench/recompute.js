@@ -41,12 +41,19 @@ try {
   // First every lead gets scores, as a live site's leads would have; then the model changes.
   const initial = await recomputeWith(model);
   console.log(`initial scoring of ${initial.job.processed.toLocaleString('en')} leads: ${ms(initial.ms)}`);
-  model.behaviourRules = model.behaviourRules.map((r) => (r.id === 'pricing-page' ? { ...r, points: r.points * 3 } : r));
-  model.bands = model.bands.map((b, i) => (i === 0 ? b : { ...b, min: b.min + 5 }));
-  const { job, ms: recompute } = await recomputeWith(model);
+  const changed = {
+    ...model,
+    behaviourRules: model.behaviourRules.map((r) => (r.id === 'pricing-page' ? { ...r, points: r.points * 3 } : r)),
+    bands: model.bands.map((b, i) => (i === 0 ? b : { ...b, min: b.min + 5 })),
+  };
+  // A change every lead feels, three times, to and fro between the two models (each way moves every
+  // lead's score): the median is the figure, as others' work on the machine moves single runs.
+  const runs = [];
+  for (const m of [changed, model, changed]) runs.push(await recomputeWith(m));
+  const { job, ms: recompute } = [...runs].sort((a, b) => a.ms - b.ms)[1];
   // A change few leads feel (a demo request is worth more): unchanged leads skip the index writes.
-  model.behaviourRules = model.behaviourRules.map((r) => (r.id === 'demo-or-quote-request' ? { ...r, points: r.points + 10 } : r));
-  const narrow = await recomputeWith(model);
+  changed.behaviourRules = changed.behaviourRules.map((r) => (r.id === 'demo-or-quote-request' ? { ...r, points: r.points + 10 } : r));
+  const narrow = await recomputeWith(changed);
   await stack.stop();
   stack = undefined;
   proxy = await openD1();
@@ -107,7 +114,7 @@ try {
   if (read !== LEADS) throw new Error(`the read pass saw ${read} leads`);
 
   console.log(`
-recompute of ${job.processed.toLocaleString('en')} leads (${job.changed.toLocaleString('en')} changed band, stage or exclusion): ${ms(recompute)} (${Math.round(job.processed / (recompute / 1000)).toLocaleString('en')} leads/s), status ${job.status}
+recompute of ${job.processed.toLocaleString('en')} leads (${job.changed.toLocaleString('en')} changed band, stage or exclusion): ${ms(recompute)} (${Math.round(job.processed / (recompute / 1000)).toLocaleString('en')} leads/s; median of ${runs.map((r) => ms(r.ms)).join(', ')}), status ${job.status}
 recompute after a change that concerns few leads: ${ms(narrow.ms)} (${narrow.job.changed.toLocaleString('en')} changed band, stage or exclusion), leads left on an old model: ${stale}
 SQL floor, one GROUP BY pass over the same events (median of 3): ${ms(floorShapes)} as stored (events joined to their shapes), ${ms(floorFlat)} laid out as before shapes
 ratio recompute / floor: ${(recompute / floor).toFixed(1)}× the lower floor (goal: 3×); ${(recompute / floorFlat).toFixed(1)}× the floor laid out as before
