@@ -24,7 +24,7 @@ let stack: Stack;
 const traffics: Traffic[] = [];
 const stateDir = mkdtempSync(join(tmpdir(), 'leadscore-fault-'));
 /** Leads written straight into D1 so that a recompute lasts long enough to be killed half-way. */
-const SEEDED = 30_000;
+const SEEDED = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -272,8 +272,8 @@ it('loses no acknowledged event and scores every lead as the engine does, throug
       throw err;
     }
   });
-  // At once: the run writes 10,000 leads a chunk, three chunks in all, and a quiet machine finishes
-  // them within a second or two.
+  // At once: the run writes 25,000 leads a chunk, three chunks in all, and a quiet machine finishes
+  // them within two or three seconds.
   await stack.kill();
   const killed = await withD1(async (db) => {
     const job = await db.prepare(`SELECT status, processed, total FROM recomputes WHERE id = ?`).bind(saved.recompute.id).first<{ status: string; processed: number; total: number }>();

@@ -21,13 +21,14 @@ export type RecomputeRow = typeof recomputes.$inferSelect;
 
 /**
  * Leads per chunk at most, written in one batch that stays far inside a batch's time and size
- * limits. The leads' new scores land all over the score and next-change indexes, so a batch of
- * 5,000 already dirties most of their pages and a larger one writes each page once for more leads:
- * on local D1, 40,000 updates took 1.8–3.1 s in batches of 5,000, 1.5–2.6 s in batches of 10,000
- * and 1.5–2.4 s in batches of 20,000 (three rounds, one run). Not larger: live writes wait while a
- * batch holds the database.
+ * limits. A moved lead's new score and next change land anywhere in their indexes, so every chunk
+ * rewrites most of those indexes' pages whatever its size, and fewer, larger chunks write them fewer
+ * times: the bench's recompute of 100,000 leads took 5.3–5.9 s in chunks of 10,000, 4.5–4.8 s in
+ * chunks of 25,000 and 4.4–5.4 s in chunks of 50,000 (three runs each, one session). Not larger:
+ * live writes wait while a chunk's batch holds the database (about 0.7 s for 25,000 leads locally),
+ * and a chunk a live event lands in is redone at half the size.
  */
-export const CHUNK_LEADS = 10_000;
+export const CHUNK_LEADS = 25_000;
 
 const LEASE_MS = 60_000;
 
