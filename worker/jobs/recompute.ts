@@ -1,7 +1,7 @@
 /**
  * @module Recomputing every lead of a site after a model change, in chunks of leads taken in id
  * order. A run holds a lease on the job and renews it each chunk; a run that dies leaves a lease
- * that expires, and the cron resumes the job from its cursor. A chunk is read a thousand leads at
+ * that expires, and the cron resumes the job from its cursor. A chunk is read `READ_LEADS` leads at
  * a time, each read bringing their events along (see `lead-chunks`), and written in one batch that
  * also moves the cursor.
  */
