@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { database } from '../db/client';
 import { cachedSiteById, refreshModel, siteGone } from '../db/site-cache';
+import { groupBy } from '../lib/group';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { ingest } from './ingest';
 import { WireEvent } from './wire';
@@ -31,7 +32,7 @@ const MAX_EVENTS_PER_INGEST = 500;
 const retryDelay = (attempts: number) => Math.min(60, 2 ** attempts);
 
 export async function consumeEvents(messages: readonly Message<unknown>[], env: { DB: D1Database }, ctx: Pick<ExecutionContext, 'waitUntil'>) {
-  const bySite = new Map<string, { message: Message<unknown>; body: EventsMessage }[]>();
+  const valid: { message: Message<unknown>; body: EventsMessage }[] = [];
   for (const message of messages) {
     const parsed = EventsMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -39,9 +40,9 @@ export async function consumeEvents(messages: readonly Message<unknown>[], env: 
       message.ack();
       continue;
     }
-    bySite.set(parsed.data.siteId, [...(bySite.get(parsed.data.siteId) ?? []), { message, body: parsed.data }]);
+    valid.push({ message, body: parsed.data });
   }
-  for (const [siteId, queued] of bySite) {
+  for (const [siteId, queued] of groupBy(valid, (q) => q.body.siteId)) {
     // One site's trouble is retried alone: the other sites' messages of the batch are acked. The
     // site is looked up once, inside the try, so that a failed lookup is retried like the rest.
     let site: Awaited<ReturnType<typeof cachedSiteById>> | undefined;

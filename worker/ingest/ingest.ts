@@ -17,6 +17,7 @@ import { eventShapes, events, leads, models, visitors, writeConflicts } from '..
 import type { SiteContext } from '../env';
 import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
+import { groupBy } from '../lib/group';
 import { shapeKeyOf, shapeOf, type EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
 import type { ScoringEvent } from '../scoring/types';
@@ -175,17 +176,15 @@ async function attemptIngest(
   }
   for (const e of leadEvents) byId.get(e.leadId!)?.events.push(e);
   const visitorLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
-  const anonStored = new Map<string, (ScoringEvent & StoredEvent)[]>();
-  for (const e of anonEvents) anonStored.set(e.visitorId!, [...(anonStored.get(e.visitorId!) ?? []), e]);
+  const anonStored: Map<string, (ScoringEvent & StoredEvent)[]> = groupBy(anonEvents, (e) => e.visitorId!);
   // A visitor caught now takes back what it had sent: its events leave its lead's score.
   let robotEvents = 0;
-  const caughtLeads = new Map<string, string[]>();
-  for (const [visitor, p] of paces) {
-    if (!p.caught) continue;
-    anonStored.delete(visitor);
-    const leadId = visitorLead.get(visitor);
-    if (leadId && byId.has(leadId)) caughtLeads.set(leadId, [...(caughtLeads.get(leadId) ?? []), visitor]);
-  }
+  const caught = [...paces].filter(([, p]) => p.caught).map(([visitor]) => visitor);
+  for (const visitor of caught) anonStored.delete(visitor);
+  const caughtLeads = groupBy(
+    caught.filter((v) => byId.has(visitorLead.get(v) ?? '')),
+    (v) => visitorLead.get(v)!,
+  );
   if (caughtLeads.size) {
     // A history does not say which visitor sent what: the leads of visitors caught now (rare) have
     // their events read from the log, and keep those of their other visitors.

@@ -8,6 +8,7 @@ import { database } from '../db/client';
 import { eventsOfRows } from '../db/lead-events';
 import { latestModel } from '../db/models';
 import { leads } from '../db/schema';
+import { groupBy } from '../lib/group';
 import { rescore } from '../leads/rescore';
 import { isWriteConflict, leadWrites } from '../leads/write';
 import type { Stage } from '../scoring/model';
@@ -23,10 +24,8 @@ export async function runDecay(d1: D1Database, now: number): Promise<number> {
     .where(and(isNotNull(leads.nextChangeAt), lte(leads.nextChangeAt, now)))
     .orderBy(asc(leads.nextChangeAt))
     .limit(PER_RUN);
-  const bySite = new Map<string, typeof due>();
-  for (const l of due) bySite.set(l.siteId, [...(bySite.get(l.siteId) ?? []), l]);
   let done = 0;
-  for (const [siteId, rows] of bySite) {
+  for (const [siteId, rows] of groupBy(due, (l) => l.siteId)) {
     const { model, version } = await latestModel(db, siteId);
     const eventsOf = await eventsOfRows(db, rows);
     const writes = leadWrites(

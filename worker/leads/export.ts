@@ -21,6 +21,7 @@ import { and, asc, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors } from '../db/schema';
 import { eventWithShapeColumns, shapeOfEvent } from '../db/lead-events';
+import { groupBy } from '../lib/group';
 import { changeId } from '../changes/item';
 import { ApiError } from '../lib/errors';
 import { leadSummary, transitionJson } from './lead-json';
@@ -121,8 +122,7 @@ export async function exportLead(
   }
   const size = Math.max(limits.firstPage, Math.ceil(eventCount / limits.maxReads));
 
-  const attemptsOf = new Map<string, typeof attemptRows>();
-  for (const a of attemptRows) attemptsOf.set(a.deliveryId, [...(attemptsOf.get(a.deliveryId) ?? []), a]);
+  const attemptsOf = groupBy(attemptRows, (a) => a.deliveryId);
   const head = {
     exportedAt: now,
     lead: {

@@ -9,6 +9,7 @@ import type { Database } from '../db/client';
 import { inJson } from '../db/client';
 import { eventsOfRows } from '../db/lead-events';
 import { feedback, leads, transitions } from '../db/schema';
+import { groupBy } from '../lib/group';
 import type { EventShape } from '../scoring/event-shapes';
 import { STAGES, type Stage } from '../scoring/model';
 import { countersOf } from '../segments/snapshot';
@@ -89,8 +90,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
   const ids = [...lastTouch].sort((a, b) => b[1] - a[1]).map(([id]) => id);
   const truncated = ids.length > MAX_TOUCHED;
   const kept = ids.slice(0, MAX_TOUCHED);
-  const feedbackOf = new Map<string, FeedbackFact[]>();
-  for (const f of feedbackRows) feedbackOf.set(f.leadId, [...(feedbackOf.get(f.leadId) ?? []), f]);
+  const feedbackOf: Map<string, FeedbackFact[]> = groupBy(feedbackRows, (f) => f.leadId);
 
   const touched: TouchedLead[] = [];
   const rowOf = new Map<string, { profile: DecidedLead['profile']; history: string | null }>();
@@ -106,8 +106,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
         .from(transitions)
         .where(and(inJson(transitions.leadId, part), eq(transitions.siteId, siteId), sql`${transitions.type} = 'lead.stage_changed'`)),
     ]);
-    const changesOf = new Map<string, StageChange[]>();
-    for (const c of changes) changesOf.set(c.leadId, [...(changesOf.get(c.leadId) ?? []), c]);
+    const changesOf: Map<string, StageChange[]> = groupBy(changes, (c) => c.leadId);
     for (const r of rows) {
       touched.push({
         id: r.id,
