@@ -85,31 +85,26 @@ export function leadWrites(db: Database, items: readonly LeadWrite[], cause: Cau
  * Leads whose score, band and next change stay the same are updated without those columns, so
  * SQLite leaves the indexes on them alone: a recompute after a change that concerns few leads
  * writes the others' rows only, not three index entries each. What every lead of a call shares
- * (the time, the model version) is bound once rather than carried per row.
+ * (the time, the model version: each caller scores its leads at one `now` with one model) is bound
+ * once rather than carried per row.
  *
  * The guard stays a statement of its own: folded into the UPDATE (`AND rev = …`, then a check of
  * `changes()`), it refused batches whose revs all matched in the fuzz test's database, where
  * triggers log every write.
  */
 function updates(db: Database, existing: readonly (LeadWrite & { isNew: false })[]): BatchItem<'sqlite'>[] {
-  const out: BatchItem<'sqlite'>[] = [conflictGuard(db, existing.map(({ row }) => row))];
-  const groups = new Map<string, (LeadWrite & { isNew: false })[]>();
-  for (const item of existing) {
-    const { scoredAt, modelVersion, updatedAt } = item.rescored.values;
-    const key = `${scoredAt} ${modelVersion} ${updatedAt}`;
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
-  }
-  for (const items of groups.values()) {
-    const moves = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }) =>
-      v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
-    const moved = items.filter(moves);
-    const still = items.filter((item) => !moves(item));
-    if (moved.length) out.push(update(db, moved, true));
-    if (still.length) out.push(update(db, still, false));
-  }
-  return out;
+  const { scoredAt, modelVersion, updatedAt } = existing[0]!.rescored.values;
+  const mixed = existing.find(({ rescored: { values: v } }) => v.scoredAt !== scoredAt || v.modelVersion !== modelVersion || v.updatedAt !== updatedAt);
+  if (mixed) throw new Error(`leadWrites: lead ${mixed.row.id} was scored at another time or with another model than the rest`);
+  const moves = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }) =>
+    v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
+  const moved = existing.filter(moves);
+  const still = existing.filter((item) => !moves(item));
+  return [
+    conflictGuard(db, existing.map(({ row }) => row)),
+    ...(moved.length ? [update(db, moved, true)] : []),
+    ...(still.length ? [update(db, still, false)] : []),
+  ];
 }
 
 /** One UPDATE of `items`, which share their time and model version. */
