@@ -175,7 +175,9 @@ async function attemptIngest(
     byEmail.set(row.email, w);
   }
   for (const e of leadEvents) byId.get(e.leadId!)?.events.push(e);
-  const visitorLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
+  // The visitors' leads as stored, and as this batch leaves them (identify moves a visitor).
+  const storedLead: ReadonlyMap<string, string | null> = new Map(visitorRows.map((v) => [v.id, v.leadId]));
+  const visitorLead = new Map(storedLead);
   const anonStored: Map<string, (ScoringEvent & StoredEvent)[]> = groupBy(anonEvents, (e) => e.visitorId!);
   // A visitor caught now takes back what it had sent: its events leave its lead's score.
   let robotEvents = 0;
@@ -256,7 +258,6 @@ async function attemptIngest(
 
   if (newRows.length === 0 && result.robots.length === 0) return result;
   const shapesKnown = new Set(knownShapes.map((s) => s.key));
-  const storedLead = new Map(visitorRows.map((v) => [v.id, v.leadId]));
   const { items, changed, newShapesAt } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
