@@ -24,6 +24,11 @@ export interface Bindings {
   RATE_LIMITS?: string;
   /** `on` answers each collect request with the D1 rows it read and wrote (`bench/cost.js`): see `db/metering.ts`. */
   D1_METERING?: string;
+  /**
+   * `off`: every ingest reads before it writes, as an isolate that recalls nothing does (see
+   * `ingest/recall.ts`); `bench/cost.js` measures both ways.
+   */
+  INGEST_RECALL?: string;
   /** Extra paths the snippet is served under (comma-separated), out of reach of ad-block lists. */
   SNIPPET_ALIASES?: string;
   /** Extra paths that accept collect requests (comma-separated); the first is baked into the snippet. */

@@ -65,7 +65,15 @@ export function meteredD1(d1: D1Database, meter: D1Meter): D1Database {
   const prepare = (sql: string) => wrap(d1.prepare(sql), sql);
   const batch = async (stmts: D1PreparedStatement[]) => {
     const real = stmts.map((s) => unwrapped.get(s) ?? { stmt: s, sql: '?' });
-    const results = await d1.batch(real.map((r) => r.stmt));
+    let results: D1Result[];
+    try {
+      results = await d1.batch(real.map((r) => r.stmt));
+    } catch (err) {
+      // A batch a guard refused (a write conflict) was a round trip all the same; D1 answers it with
+      // an error, not the rows it read before rolling back.
+      meter.roundTrips.push([{ label: 'refused batch', read: 0, written: 0 }]);
+      throw err;
+    }
     meter.roundTrips.push(results.map((r, i) => costOf(real[i]!.sql, r.meta)));
     return results;
   };

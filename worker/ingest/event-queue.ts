@@ -31,7 +31,7 @@ const MAX_EVENTS_PER_INGEST = 500;
 /** Retries back off from 2 s to a minute; past the consumer's `max_retries` the queue gives up. */
 const retryDelay = (attempts: number) => Math.min(60, 2 ** attempts);
 
-export async function consumeEvents(messages: readonly Message<unknown>[], env: { DB: D1Database }, ctx: Pick<ExecutionContext, 'waitUntil'>) {
+export async function consumeEvents(messages: readonly Message<unknown>[], env: { DB: D1Database; INGEST_RECALL?: string }, ctx: Pick<ExecutionContext, 'waitUntil'>) {
   const valid: { message: Message<unknown>; body: EventsMessage }[] = [];
   for (const message of messages) {
     const parsed = EventsMessage.safeParse(message.body);
@@ -51,7 +51,7 @@ export async function consumeEvents(messages: readonly Message<unknown>[], env: 
         site ??= await cachedSiteById(database(env.DB), siteId);
         // Deleted since: its events have nowhere to go.
         if (site) {
-          const { changed } = await ingest(env.DB, site, group.flatMap((q) => q.body.events), Date.now(), refreshModel);
+          const { changed } = await ingest(env.DB, site, group.flatMap((q) => q.body.events), Date.now(), { onNewerModel: refreshModel, recall: env.INGEST_RECALL !== 'off' });
           if (changed) dispatchSoon(env.DB, ctx, site);
         }
         for (const { message } of group) message.ack();

@@ -5,6 +5,9 @@
  * pure engine, and writes in one batch (one transaction): events, visitors, leads, transitions land
  * together or not at all. A lead changed by a concurrent request between the read and the write
  * fails the write (see `writeConflicts`), and the attempt is redone from a fresh read.
+ *
+ * The first attempt skips the read when the isolate recalls what it needs, from its own last
+ * writes (`recall`): one round trip instead of two, the guess checked by the write itself.
  */
 import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
@@ -21,12 +24,13 @@ import { groupBy } from '../lib/group';
 import { shapeKeyOf, shapeOf, type EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
 import type { ScoringEvent } from '../scoring/types';
-import { rescore } from '../leads/rescore';
+import { rescore, type Rescored } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
 import { advancePace, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
+import { recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
 import { countRobot } from './robot-counts';
 import { visitorWrites, type VisitorWrite } from './visitor-writes';
 import type { WireEvent } from './wire';
@@ -63,23 +67,37 @@ interface WorkingLead {
 /** Attempts before giving up on a lead that other requests keep changing; the client retries a 503. */
 const MAX_ATTEMPTS = 12;
 
-/**
- * `onNewerModel` hears of a model saved since `site` was read (the read batch checks): callers that
- * keep sites a while (`db/site-cache.ts`) put it in their copy.
- */
+export interface IngestOptions {
+  /**
+   * Hears of a model saved since `site` was read (the read batch checks): callers that keep sites a
+   * while (`db/site-cache.ts`) put it in their copy.
+   */
+  onNewerModel?: (site: SiteContext) => void;
+  /** False: read before writing even what the isolate recalls (`INGEST_RECALL=off`). */
+  recall?: boolean;
+}
+
 export async function ingest(
   d1: D1Database,
   site: SiteContext,
   batch: WireEvent[],
   now: number,
-  onNewerModel?: (site: SiteContext) => void,
+  { onNewerModel, recall: recalls = true }: IngestOptions = {},
 ): Promise<IngestResult> {
   const db = database(d1);
+  let recalling = recalls;
   for (let attempt = 1; ; attempt++) {
+    const reading = (recalling && recalledReading(site, batch, now)) || null;
     try {
-      return await attemptIngest(db, site, batch, now, onNewerModel);
+      return await attemptIngest(db, reading ?? (await readStored(db, site, batch, onNewerModel)), batch, now);
     } catch (err) {
       if (!isWriteConflict(err)) throw err;
+      if (reading) {
+        // The guess was stale: what it was made of is read again, now and next time.
+        recall.forget(site.id, [...reading.recalled!.keys()], reading.leads.map((l) => l.row.id));
+        recalling = false;
+        continue;
+      }
       if (attempt >= MAX_ATTEMPTS) {
         throw new ApiError(503, 'write_conflict', 'the same leads are being written by other requests; send again');
       }
@@ -108,15 +126,27 @@ const scoringView = (e: NewEvent): ScoringEvent => ({ id: e.id, ts: e.ts, ...e.s
 const logEventsOf = (db: Database, leadIds: readonly string[]) =>
   db.select(eventColumns).from(events).innerJoin(eventShapes, eq(eventShapes.id, events.shapeId)).where(inJson(events.leadId, leadIds));
 
-async function attemptIngest(
-  db: Database,
-  site: SiteContext,
-  batch: WireEvent[],
-  now: number,
-  onNewerModel?: (site: SiteContext) => void,
-): Promise<IngestResult> {
+/** What a write is computed from: read from D1 in one batch, or recalled (see `recall`). */
+interface Reading {
+  site: SiteContext;
+  /** Events of the batch already stored. */
+  known: Set<string>;
+  visitorRows: { id: string; leadId: string | null; paceStart: number | null; paceCount: number; robotSince: number | null }[];
+  /** The leads the batch names, as stored. */
+  leads: WorkingLead[];
+  /** The stored anonymous events of the visitors the batch identifies. */
+  anonEvents: (ScoringEvent & StoredEvent & { visitorId: string | null })[];
+  knownShapes: { id: number; key: string }[];
+  /** The visitors as recalled, which the write must check; null when read. */
+  recalled: ReadonlyMap<string, RecalledVisitor> | null;
+}
+
+const visitorIdsOf = (batch: WireEvent[]) => [...new Set(batch.flatMap((e) => (e.visitor ? [e.visitor] : [])))];
+const shapeKeysOf = (batch: WireEvent[]) => [...new Set(batch.map((e) => shapeKeyOf(shapeOfWire(e))))];
+
+async function readStored(db: Database, site: SiteContext, batch: WireEvent[], onNewerModel?: (site: SiteContext) => void): Promise<Reading> {
   const ids = batch.map((e) => e.id);
-  const visitorIds = [...new Set(batch.flatMap((e) => (e.visitor ? [e.visitor] : [])))];
+  const visitorIds = visitorIdsOf(batch);
   const identities = batch.map(identityOf);
   const emails = [...new Set(identities.flatMap((i) => (i ? [i.email] : [])))];
   const identifying = [...new Set(batch.flatMap((e, i) => (identities[i] && e.visitor ? [e.visitor] : [])))];
@@ -131,7 +161,6 @@ async function attemptIngest(
       : []),
   ];
   const leadsInPlay: SQL = lookups.length ? sql`${leads.id} IN (${sql.join(lookups, sql` UNION `)})` : sql`0`;
-  const shapeKeys = [...new Set(batch.map((e) => shapeKeyOf(shapeOfWire(e))))];
   const [existing, visitorRows, leadRows, anonEvents, [latest], knownShapes] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
     db
@@ -149,36 +178,72 @@ async function attemptIngest(
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
-    db.select({ id: eventShapes.id, key: eventShapes.key }).from(eventShapes).where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, shapeKeys))),
+    db
+      .select({ id: eventShapes.id, key: eventShapes.key })
+      .from(eventShapes)
+      .where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, shapeKeysOf(batch)))),
   ]);
   if (latest && latest.version > site.modelVersion) {
     site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
     onNewerModel?.(site);
   }
-
-  const known = new Set(existing.map((r) => r.id));
-  const paces = visitorPaces(batch, known, visitorRows, now);
-  const byId = new Map<string, WorkingLead>();
-  const byEmail = new Map<string, WorkingLead>();
   // A lead's past comes with its row, one row read whatever its length (see `db/lead-history`);
   // only a lead past the history's limit has its events read from the log, a round trip more.
   const heavy = leadRows.filter((r) => r.history === null).map((r) => r.id);
-  const leadEvents = heavy.length ? await logEventsOf(db, heavy) : [];
+  const leadEvents = groupBy(heavy.length ? await logEventsOf(db, heavy) : [], (e) => e.leadId!);
   const histories = new Map(leadRows.map((r) => [r.id, r.history === null ? null : parseHistory(r.history)]));
   const shapes = new Map<number, EventShape>();
   const read = await shapesOfHistories(db, histories.values(), shapeCache, shapes);
   for (const id of read) if (shapes.has(id)) shapeCache.set(id, shapes.get(id)!);
-  for (const row of leadRows) {
+  const working = leadRows.map((row): WorkingLead => {
     const kept = histories.get(row.id)!;
-    const w: WorkingLead = { row, isNew: false, events: kept ? historyEvents(kept, shapes) : [], kept, added: [], historyChanged: false, touched: false };
-    byId.set(row.id, w);
-    byEmail.set(row.email, w);
+    const events = kept ? historyEvents(kept, shapes) : (leadEvents.get(row.id) ?? []);
+    return { row, isNew: false, events, kept, added: [], historyChanged: false, touched: false };
+  });
+  return { site, known: new Set(existing.map((r) => r.id)), visitorRows, leads: working, anonEvents, knownShapes, recalled: null };
+}
+
+/**
+ * The reading of a batch as the isolate recalls it, or null when it cannot: an identify or a form
+ * with an e-mail (whose lead, and the visitor's anonymous past, only a read finds), a visitor or
+ * lead it does not recall, a robot, or a visitor this batch would catch as one (what it stored
+ * before must be read to be set aside).
+ */
+function recalledReading(site: SiteContext, batch: WireEvent[], now: number): Reading | null {
+  if (batch.some((e) => identityOf(e))) return null;
+  const recalled = recalledVisitors(site.id, visitorIdsOf(batch));
+  if (!recalled) return null;
+  const visitorRows = [...recalled].map(([id, v]) => ({ id, ...v }));
+  if (visitorRows.some((v) => v.robotSince !== null)) return null;
+  if ([...visitorPaces(batch, new Set(), visitorRows, now).values()].some((p) => p.caught)) return null;
+  const working = new Map<string, WorkingLead>();
+  for (const { leadId } of visitorRows) {
+    if (!leadId || working.has(leadId)) continue;
+    const lead = recall.lead(site.id, leadId);
+    if (!lead) return null;
+    working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], added: [...lead.added], historyChanged: false, touched: false });
   }
-  for (const e of leadEvents) byId.get(e.leadId!)?.events.push(e);
+  const knownShapes = shapeKeysOf(batch).flatMap((key) => {
+    const id = recall.shapeId(site.id, key);
+    return id === undefined ? [] : [{ id, key }];
+  });
+  return { site, known: new Set(), visitorRows, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
+}
+
+async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[], now: number): Promise<IngestResult> {
+  const { site, known, visitorRows, knownShapes } = reading;
+  const identities = batch.map(identityOf);
+  const paces = visitorPaces(batch, known, visitorRows, now);
+  const byId = new Map<string, WorkingLead>();
+  const byEmail = new Map<string, WorkingLead>();
+  for (const lead of reading.leads) {
+    byId.set(lead.row.id, lead);
+    byEmail.set(lead.row.email, lead);
+  }
   // The visitors' leads as stored, and as this batch leaves them (identify moves a visitor).
   const storedLead: ReadonlyMap<string, string | null> = new Map(visitorRows.map((v) => [v.id, v.leadId]));
   const visitorLead = new Map(storedLead);
-  const anonStored: Map<string, (ScoringEvent & StoredEvent)[]> = groupBy(anonEvents, (e) => e.visitorId!);
+  const anonStored: Map<string, (ScoringEvent & StoredEvent)[]> = groupBy(reading.anonEvents, (e) => e.visitorId!);
   // A visitor caught now takes back what it had sent: its events leave its lead's score.
   let robotEvents = 0;
   const caught = [...paces].filter(([, p]) => p.caught).map(([visitor]) => visitor);
@@ -258,17 +323,55 @@ async function attemptIngest(
 
   if (newRows.length === 0 && result.robots.length === 0) return result;
   const shapesKnown = new Set(knownShapes.map((s) => s.key));
-  const { items, changed, newShapesAt } = writes(db, site, [...byId.values()].filter((l) => l.touched), newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now);
+  const touched = [...byId.values()].filter((l) => l.touched);
+  const recalled = reading.recalled;
+  const { items, scored, newShapesAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, recalled !== null);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
-  const written = await db.batch([visitorGuard(db, site.id, anonymous, identified), ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  // One guard first either way: `newShapesAt` counts from the statement after it.
+  const guard = recalled ? recallGuards(db, site.id, recalled, touched.length ? site.modelVersion : null) : visitorGuard(db, site.id, anonymous, identified);
+  const written = await db.batch([guard, ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
   // The shapes this request met, known or new, are cached with their ids: the next events of these
   // leads find their histories' shapes without a read.
   const shapeOfKey = new Map(newRows.map((r) => [r.shapeKey, r.shape]));
   const met = [...knownShapes, ...newShapesAt.flatMap((i) => written[i + 1] as { id: number; key: string }[])];
-  for (const { id, key } of met) if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
-  result.changed = changed;
+  for (const { id, key } of met) {
+    if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
+    recall.rememberShape(site.id, key, id);
+  }
+  remember(site.id, scored, seen, paces, visitorLead);
+  result.changed = scored.some((s) => s.rescored.transitions.length > 0);
   return result;
+}
+
+/** What this write left in D1, for the next events of these visitors and leads (see `recall`). */
+function remember(
+  siteId: string,
+  scored: { lead: WorkingLead; rescored: Rescored }[],
+  seen: Record<string, unknown>,
+  paces: Map<string, VisitorPace>,
+  visitorLead: Map<string, string | null>,
+) {
+  for (const id of Object.keys(seen)) {
+    const { start, count, robotSince } = paces.get(id)!;
+    recall.rememberVisitor(siteId, id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince });
+  }
+  for (const { lead, rescored } of scored) {
+    const row: LeadRow = { ...lead.row, ...rescored.values, rev: lead.isNew ? lead.row.rev : lead.row.rev + 1 };
+    if (lead.kept === null) {
+      recall.rememberLead(siteId, { row, kept: null });
+      continue;
+    }
+    // Added events whose shape id is known now join the kept ones; the others stay found by key.
+    const kept = [...lead.kept];
+    const added: AddedEvent[] = [];
+    for (const a of lead.historyChanged ? lead.added : []) {
+      const shapeId = recall.shapeId(siteId, a[1]);
+      if (shapeId === undefined) added.push(a);
+      else kept.push({ ts: a[0], shapeId });
+    }
+    recall.rememberLead(siteId, { row, events: lead.events, kept, added });
+  }
 }
 
 interface VisitorPace extends Pace {
@@ -407,9 +510,11 @@ function writes(
   visitorLead: Map<string, string | null>,
   storedLead: ReadonlyMap<string, string | null>,
   now: number,
-): { items: BatchItem<'sqlite'>[]; changed: boolean; newShapesAt: number[] } {
+  /** Built on recalled state: an event stored before must fail the batch, not be skipped. */
+  strict: boolean,
+): { items: BatchItem<'sqlite'>[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
   const out: BatchItem<'sqlite'>[] = [];
-  const scored = touched.map((lead) => {
+  const writing = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
       ? null
       : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
@@ -417,8 +522,8 @@ function writes(
     const profile = lead.row.profile;
     const history = lead.historyChanged ? { kept: lead.kept, added: lead.added } : undefined;
     return lead.isNew
-      ? { isNew: true as const, row: lead.row, rescored, profile, history }
-      : { isNew: false as const, row: lead.row, rescored, profile, history };
+      ? { isNew: true as const, row: lead.row, rescored, profile, history, lead }
+      : { isNew: false as const, row: lead.row, rescored, profile, history, lead };
   });
   // Shapes the read did not find (another request may add one meanwhile: nothing done then). Each
   // event looks its shape up by key in the same transaction: a shape an erasure deleted since the
@@ -431,12 +536,12 @@ function writes(
     out.push(db.insert(eventShapes).values(rows).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key }));
   }
   // After the shapes, whose ids the leads' histories take by key; before the events, which name their lead.
-  out.push(...leadWrites(db, scored, 'event'));
+  out.push(...leadWrites(db, writing, 'event'));
   const eventRows = newRows.map(({ shape: _, shapeKey, ...row }) => ({
     ...row,
     shapeId: sql<number>`(SELECT ${eventShapes.id} FROM ${eventShapes} WHERE ${eventShapes.siteId} = ${site.id} AND ${eventShapes.key} = ${shapeKey})`,
   }));
-  for (const rows of chunksFor(eventRows, 12)) out.push(db.insert(events).values(rows).onConflictDoNothing());
+  for (const rows of chunksFor(eventRows, 12)) out.push(strict ? db.insert(events).values(rows) : db.insert(events).values(rows).onConflictDoNothing());
   for (const a of attributions) {
     out.push(
       db
@@ -456,5 +561,5 @@ function writes(
     robotSince: paces.get(id)!.robotSince,
   }));
   out.push(...visitorWrites(db, site.id, visitorRows));
-  return { items: out, changed: scored.some((s) => s.rescored.transitions.length > 0), newShapesAt };
+  return { items: out, scored: writing, newShapesAt };
 }

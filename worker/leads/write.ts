@@ -175,9 +175,10 @@ export const conflictGuard = (db: Database, rows: readonly (Pick<LeadRow, 'id' |
 
 /**
  * A concurrent writer got there first: a lead changed since read, the same new e-mail was created,
- * or an event's shape was erased since read (see `ingest`).
+ * an event a write built on recalled state took for new was stored, or an event's shape was erased
+ * since read (see `ingest`).
  */
 export function isWriteConflict(err: unknown): boolean {
   const text = `${String(err)} ${err instanceof Error && err.cause ? String(err.cause) : ''}`;
-  return /CHECK constraint failed: write_conflict|UNIQUE constraint failed: leads\.|NOT NULL constraint failed: events\.shape_id/.test(text);
+  return /CHECK constraint failed: write_conflict|UNIQUE constraint failed: (leads|events)\.|NOT NULL constraint failed: events\.shape_id/.test(text);
 }

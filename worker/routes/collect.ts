@@ -72,7 +72,7 @@ collect.post('/', async (c) => {
       await c.env.EVENTS.send({ kind: 'events', siteId: site.id, events: valid });
       return c.json({ accepted: valid.map((e) => e.id), duplicates: [], rejected, queued: true }, 202);
     }
-    const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, refreshModel);
+    const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, { onNewerModel: refreshModel, recall: c.env.INGEST_RECALL !== 'off' });
     // Webhooks hear of a change within seconds rather than at the next cron minute.
     if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
     return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);

@@ -26,7 +26,7 @@ serverEvents.post('/', async (c) => {
       rejected.flatMap(rejectionIssues),
     );
   }
-  const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now);
+  const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, { recall: c.env.INGEST_RECALL !== 'off' });
   // Webhooks hear of a change within seconds rather than at the next cron minute.
   if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
   return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);

@@ -1,0 +1,134 @@
+/**
+ * @module What this isolate last wrote of the visitors and leads it served, so that their next
+ * events can skip the read: ingest then costs one D1 round trip instead of two.
+ *
+ * A recalled state is a guess, never trusted: the write batch checks it against what D1 holds (see
+ * `recallGuards`), and a guess gone stale — another isolate wrote the visitor, a recompute or sales
+ * moved the lead, the event was sent before, a model was saved — fails the batch like any write
+ * conflict, and the request is redone from a real read. A wrong guess thus costs a round trip, a
+ * right one saves one; only what this isolate itself wrote is recalled, so a visitor's events
+ * that keep coming to one isolate, as a visit's usually do, are the ones that gain.
+ */
+import { sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import type { AddedEvent, StoredEvent } from '../db/lead-history';
+import { models, visitors, writeConflicts } from '../db/schema';
+import type { LeadRow } from '../leads/write';
+import type { ScoringEvent } from '../scoring/types';
+
+/** A visitor as its row holds what ingest reads of it. */
+export interface RecalledVisitor {
+  leadId: string | null;
+  paceStart: number | null;
+  paceCount: number;
+  robotSince: number | null;
+}
+
+/** A lead as written: its row, the events its score came from, and its history as it stands. */
+export interface RecalledLead {
+  row: LeadRow;
+  events: readonly ScoringEvent[];
+  kept: readonly StoredEvent[];
+  /** Events whose shape id was not known when written: their history entry is found by key. */
+  added: readonly AddedEvent[];
+}
+
+/**
+ * Bounds on what is kept, oldest forgotten first: a few MB of a Worker's 128 MB. A lead with a
+ * longer past is read each time, as a lead with no history kept in its row is.
+ */
+const MAX_VISITORS = 20_000;
+const MAX_LEADS = 2_000;
+export const MAX_RECALLED_EVENTS = 200;
+const MAX_SHAPES = 20_000;
+
+/** A Map that forgets its oldest entries past `max`; a hit moves an entry to the young end. */
+class Recent<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+const key = (siteId: string, id: string) => `${siteId}\u0000${id}`;
+
+const visitorMemory = new Recent<RecalledVisitor>(MAX_VISITORS);
+const leadMemory = new Recent<RecalledLead>(MAX_LEADS);
+/** Shape ids by site and key: a shape row never changes, and an erased one fails the write that names it. */
+const shapeMemory = new Recent<number>(MAX_SHAPES);
+
+export const recall = {
+  visitor: (siteId: string, id: string) => visitorMemory.get(key(siteId, id)),
+  lead: (siteId: string, id: string) => leadMemory.get(key(siteId, id)),
+  shapeId: (siteId: string, shapeKey: string) => shapeMemory.get(key(siteId, shapeKey)),
+
+  rememberVisitor(siteId: string, id: string, visitor: RecalledVisitor): void {
+    visitorMemory.set(key(siteId, id), visitor);
+  },
+  /** A lead whose past is too long to keep, or is not known event by event, is forgotten instead. */
+  rememberLead(siteId: string, lead: RecalledLead | { row: LeadRow; kept: null }): void {
+    if (lead.kept === null || lead.kept.length + (lead as RecalledLead).added.length > MAX_RECALLED_EVENTS) {
+      leadMemory.delete(key(siteId, lead.row.id));
+    } else leadMemory.set(key(siteId, lead.row.id), lead as RecalledLead);
+  },
+  rememberShape(siteId: string, shapeKey: string, id: number): void {
+    shapeMemory.set(key(siteId, shapeKey), id);
+  },
+  /** After a guess that failed: these are read again next time. */
+  forget(siteId: string, visitorIds: readonly string[], leadIds: readonly string[]): void {
+    for (const id of visitorIds) visitorMemory.delete(key(siteId, id));
+    for (const id of leadIds) leadMemory.delete(key(siteId, id));
+  },
+  /** Tests start from an isolate that remembers nothing. */
+  clear(): void {
+    visitorMemory.clear();
+    leadMemory.clear();
+    shapeMemory.clear();
+  },
+};
+
+/**
+ * The checks a write built on recalled state carries, first in its batch: each visitor's row still
+ * as recalled (a row gone or changed in any field ingest reads fails), and, when leads are scored,
+ * no model saved since `modelVersion`. The leads are checked by their `rev` with every lead write
+ * (`conflictGuard`), and an event stored before fails its insert, which is not told to ignore it.
+ */
+export function recallGuards(db: Database, siteId: string, recalled: ReadonlyMap<string, RecalledVisitor>, modelVersion: number | null) {
+  const expected = [...recalled].map(([id, v]) => [id, v.leadId, v.paceStart, v.paceCount, v.robotSince]);
+  const at = (i: number) => sql.raw(`j.value ->> ${i}`);
+  const stale = sql`
+    SELECT ${at(0)} FROM json_each(${JSON.stringify(expected)}) AS j
+    LEFT JOIN ${visitors} ON ${visitors.siteId} = ${siteId} AND ${visitors.id} = ${at(0)}
+    WHERE ${visitors.id} IS NULL OR ${visitors.leadId} IS NOT ${at(1)} OR ${visitors.paceStart} IS NOT ${at(2)}
+      OR ${visitors.paceCount} IS NOT ${at(3)} OR ${visitors.robotSince} IS NOT ${at(4)}`;
+  const newerModel = sql`SELECT 'model' FROM ${models} WHERE ${models.siteId} = ${siteId} AND ${models.version} > ${modelVersion} LIMIT 1`;
+  return db.insert(writeConflicts).select(modelVersion === null ? stale : sql`${stale} UNION ALL ${newerModel}`);
+}
+
+/** The visitors of `ids` the isolate recalls, or null when it does not recall them all. */
+export function recalledVisitors(siteId: string, ids: readonly string[]): Map<string, RecalledVisitor> | null {
+  const out = new Map<string, RecalledVisitor>();
+  for (const id of ids) {
+    const v = recall.visitor(siteId, id);
+    if (!v) return null;
+    out.set(id, v);
+  }
+  return out;
+}
