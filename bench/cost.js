@@ -10,9 +10,13 @@
  *     The isolate keeps a site 30 s once looked up (`worker/db/site-cache.ts`), so these are warm
  *     requests; the same anonymous page view is also sent as a site's first request, to a site made
  *     for it, which is what every request cost before that cache (and still costs a cold isolate).
+ *     Twice: with the isolate recalling the visitors and leads it wrote (`worker/ingest/recall.ts`),
+ *     as a visit's requests to one isolate are served, and with `INGEST_RECALL=off`, as an isolate
+ *     that never saw them serves them.
  *  2. Collect's requests/s and events/s, batches of 1 and of 10 page views from 2,000 visitors (a
  *     third of them identified leads), against the floor: `bench/floor`, a worker on the same local
- *     D1 whose fetch does only the `DB.batch()` insert of the same events.
+ *     D1 whose fetch does only the `DB.batch()` insert of the same events. Collect twice, recalling
+ *     and with `INGEST_RECALL=off`.
  *  3. The queue path (wrangler.toml's commented `EVENTS` producer and consumer, uncommented into a
  *     config of the run's own) end to end: from the first request until the consumer has stored the
  *     last event (events' `received_at`, read from D1 after the run), against the direct path.
@@ -185,6 +189,7 @@ async function rates(label, url, siteKey, visitors, into) {
 }
 
 const direct = {};
+const reading = {};
 const floor = {};
 const queued = {};
 const breakdowns = {};
@@ -194,95 +199,100 @@ let proxy;
 try {
   console.log(`${cpus().length} cores, load average ${load[0].toFixed(2)} before the run (other work on the machine skews every rate; D1 rows do not move)`);
 
-  // 1. Rows per event, metered by the worker itself.
-  stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on' } });
+  // 1. Rows per event, metered by the worker itself: as this isolate serves them, recalling the
+  // visitors and leads it wrote (`worker/ingest/recall.ts`), then as one that recalls nothing would.
   const collectUrl = `http://127.0.0.1:${ports.workerPort}/v1/collect`;
-  const { siteKey, apiKey, demoUrl } = stack;
-  const origin = demoUrl;
-  const metered = async (v, events, key = siteKey) => {
-    const res = await fetch(collectUrl, { method: 'POST', headers: headersOf(v), body: JSON.stringify({ site: key, events }) });
-    const body = await res.json();
-    if (res.status !== 202 || body.accepted?.length !== events.length) throw new Error(`collect answered ${res.status} ${JSON.stringify(body)}`);
-    const m = /^read=(\d+),written=(\d+),roundtrips=(\d+)$/.exec(res.headers.get('leadscore-d1-rows') ?? '');
-    if (!m) throw new Error('no Leadscore-D1-Rows header: is D1_METERING on?');
-    return { events: events.length, read: Number(m[1]), written: Number(m[2]), roundTrips: Number(m[3]), statements: res.headers.get('leadscore-d1-statements') };
-  };
-  const seed = async (v, count) => {
-    for (let left = count; left > 0; left -= 100) await metered(v, Array.from({ length: Math.min(100, left) }, () => pageView(v)));
-  };
-  const lead = async (history) => {
-    const v = newVisitor(origin);
-    await metered(v, [identify(v)]);
-    await seed(v, history - 1);
-    return v;
-  };
-  // A site live for a while: its pages' shapes are known.
-  const warm = newVisitor(origin);
-  await metered(warm, PAGES.map((p) => pageView(warm, p)));
-  let coldSites = 0;
-  /**
-   * A site of its own whose pages' shapes are known, as the demo site's are, and that the isolate
-   * no longer holds: saving a site through /admin forgets it, so its next request looks it up.
-   */
-  const coldSite = async () => {
-    const put = async (id) => {
-      const res = await fetch(`http://127.0.0.1:${ports.workerPort}/admin/sites/${id}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'cold', origins: [origin] }),
-      });
-      if (!res.ok) throw new Error(`saving a site failed: ${res.status} ${await res.text()}`);
-      return (await res.json()).siteKey;
+  let siteKey, apiKey, origin;
+  for (const recall of ['on', 'off']) {
+    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on', INGEST_RECALL: recall } });
+    ({ siteKey, apiKey } = stack);
+    origin = stack.demoUrl;
+    const metered = async (v, events, key = siteKey) => {
+      const res = await fetch(collectUrl, { method: 'POST', headers: headersOf(v), body: JSON.stringify({ site: key, events }) });
+      const body = await res.json();
+      if (res.status !== 202 || body.accepted?.length !== events.length) throw new Error(`collect answered ${res.status} ${JSON.stringify(body)}`);
+      const m = /^read=(\d+),written=(\d+),roundtrips=(\d+)$/.exec(res.headers.get('leadscore-d1-rows') ?? '');
+      if (!m) throw new Error('no Leadscore-D1-Rows header: is D1_METERING on?');
+      return { events: events.length, read: Number(m[1]), written: Number(m[2]), roundTrips: Number(m[3]), statements: res.headers.get('leadscore-d1-statements') };
     };
-    const id = `cold-${tag}-${++coldSites}`;
-    const key = await put(id);
-    const v = newVisitor(origin);
-    await metered(v, PAGES.map((p) => pageView(v, p)), key);
-    await put(id);
-    return key;
-  };
-  const cases = [
-    ['anonymous page view, a new visitor', async () => { const v = newVisitor(origin); return metered(v, [pageView(v)]); }],
-    ["the same, the site's first request in the isolate (no cached site)", async () => { const v = newVisitor(origin); return metered(v, [pageView(v)], await coldSite()); }],
-    ['anonymous page view, a returning visitor', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [pageView(v)]); }],
-    ['identify, after 3 anonymous page views', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [identify(v)]); }],
-    ...HISTORIES.map((n) => [`page view, lead with ${int(n)} stored events`, async () => { const v = await lead(n); return metered(v, [pageView(v)]); }]),
-    ['batch of 10 page views, anonymous visitor', async () => { const v = newVisitor(origin); await seed(v, 1); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
-    ['batch of 10 page views, lead with 10 events', async () => { const v = await lead(10); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
-  ];
-  const measure = async (name, run) => {
-    // Three times, fresh visitors each: the figures must not depend on the run.
-    const runs = [await run(), await run(), await run()];
-    const range = (f) => {
-      const values = runs.map(f);
-      const [lo, hi] = [Math.min(...values), Math.max(...values)];
-      return lo === hi ? dec(lo) : `${dec(lo)}–${dec(hi)}`;
+    const seed = async (v, count) => {
+      for (let left = count; left > 0; left -= 100) await metered(v, Array.from({ length: Math.min(100, left) }, () => pageView(v)));
     };
-    const row = {
-      request: name,
-      events: runs[0].events,
-      'round trips': range((r) => r.roundTrips),
-      'rows read': range((r) => r.read),
-      'rows written': range((r) => r.written),
-      'read/event': range((r) => r.read / r.events),
-      'written/event': range((r) => r.written / r.events),
+    const lead = async (history) => {
+      const v = newVisitor(origin);
+      await metered(v, [identify(v)]);
+      await seed(v, history - 1);
+      return v;
     };
-    rows.push(row);
-    breakdowns[name] = runs[2].statements;
-    console.log(`  ${name}: ${row['rows read']} read, ${row['rows written']} written, ${row['round trips']} round trips`);
-  };
-  for (const [name, run] of cases) await measure(name, run);
-  // Whether a lead's request reads the site's other leads: the same request once the site has 1,000 more.
-  for (let i = 0; i < 10; i++) {
-    const group = Array.from({ length: 100 }, () => newVisitor(origin));
-    await metered(group[0], group.map((v) => identify(v)));
+    // A site live for a while: its pages' shapes are known.
+    const warm = newVisitor(origin);
+    await metered(warm, PAGES.map((p) => pageView(warm, p)));
+    let coldSites = 0;
+    /**
+     * A site of its own whose pages' shapes are known, as the demo site's are, and that the isolate
+     * no longer holds: saving a site through /admin forgets it, so its next request looks it up.
+     */
+    const coldSite = async () => {
+      const put = async (id) => {
+        const res = await fetch(`http://127.0.0.1:${ports.workerPort}/admin/sites/${id}`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'cold', origins: [origin] }),
+        });
+        if (!res.ok) throw new Error(`saving a site failed: ${res.status} ${await res.text()}`);
+        return (await res.json()).siteKey;
+      };
+      const id = `cold-${tag}-${++coldSites}`;
+      const key = await put(id);
+      const v = newVisitor(origin);
+      await metered(v, PAGES.map((p) => pageView(v, p)), key);
+      await put(id);
+      return key;
+    };
+    const cases = [
+      ['anonymous page view, a new visitor', async () => { const v = newVisitor(origin); return metered(v, [pageView(v)]); }],
+      ["the same, the site's first request in the isolate (no cached site)", async () => { const v = newVisitor(origin); return metered(v, [pageView(v)], await coldSite()); }],
+      ['anonymous page view, a returning visitor', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [pageView(v)]); }],
+      ['identify, after 3 anonymous page views', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [identify(v)]); }],
+      ...HISTORIES.map((n) => [`page view, lead with ${int(n)} stored events`, async () => { const v = await lead(n); return metered(v, [pageView(v)]); }]),
+      ['batch of 10 page views, anonymous visitor', async () => { const v = newVisitor(origin); await seed(v, 1); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
+      ['batch of 10 page views, lead with 10 events', async () => { const v = await lead(10); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
+    ];
+    const measure = async (name, run) => {
+      // Three times, fresh visitors each: the figures must not depend on the run.
+      const runs = [await run(), await run(), await run()];
+      const range = (f) => {
+        const values = runs.map(f);
+        const [lo, hi] = [Math.min(...values), Math.max(...values)];
+        return lo === hi ? dec(lo) : `${dec(lo)}–${dec(hi)}`;
+      };
+      const row = {
+        request: name,
+        recall,
+        events: runs[0].events,
+        'round trips': range((r) => r.roundTrips),
+        'rows read': range((r) => r.read),
+        'rows written': range((r) => r.written),
+        'read/event': range((r) => r.read / r.events),
+        'written/event': range((r) => r.written / r.events),
+      };
+      rows.push(row);
+      breakdowns[`${name}, recall ${recall}`] = runs[2].statements;
+      console.log(`  ${name}, recall ${recall}: ${row['rows read']} read, ${row['rows written']} written, ${row['round trips']} round trips`);
+    };
+    for (const [name, run] of cases) await measure(name, run);
+    // Whether a lead's request reads the site's other leads: the same request once the site has 1,000 more.
+    for (let i = 0; i < 10; i++) {
+      const group = Array.from({ length: 100 }, () => newVisitor(origin));
+      await metered(group[0], group.map((v) => identify(v)));
+    }
+    await measure('page view, lead with 10 stored events, site with 1,000 more leads', async () => {
+      const v = await lead(10);
+      return metered(v, [pageView(v)]);
+    });
+    await stack.stop();
+    stack = undefined;
   }
-  await measure('page view, lead with 10 stored events, site with 1,000 more leads', async () => {
-    const v = await lead(10);
-    return metered(v, [pageView(v)]);
-  });
-  await stack.stop();
-  stack = undefined;
 
   // 2. Throughput, the metering off: the same traffic to collect, then to the floor.
   stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000 });
@@ -294,6 +304,11 @@ try {
     if (res.status !== 202) throw new Error(`identifying the visitors failed: ${res.status}`);
   }
   await rates('collect', collectUrl, siteKey, visitors, direct);
+  await stack.stop();
+  // The same traffic to an isolate that reads before every write: what the first requests of
+  // visitors new to an isolate cost, and every request on a worker spread over many isolates.
+  stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { INGEST_RECALL: 'off' } });
+  await rates('collect, INGEST_RECALL=off', collectUrl, siteKey, visitors, reading);
   await stack.stop();
   stack = undefined;
 
@@ -356,7 +371,13 @@ console.table(rows);
 console.log('\nstatements, in round trips ( | ) of statements ( , ), rows read/written each (the third run):');
 for (const [name, statements] of Object.entries(breakdowns)) console.log(`  ${name}:\n    ${statements.replaceAll(' | ', '\n    ')}`);
 console.log(`\ncollect against the floor (bench/floor: only the DB.batch() insert of the same events), ${CONCURRENCY} in flight, ${DURATION_S} s each:`);
-console.table([1, 10].flatMap((size) => [throughputRow('collect', size, direct[size], floor[size]), throughputRow('floor', size, floor[size])]));
+console.table(
+  [1, 10].flatMap((size) => [
+    throughputRow('collect', size, direct[size], floor[size]),
+    throughputRow('collect, INGEST_RECALL=off', size, reading[size], floor[size]),
+    throughputRow('floor', size, floor[size]),
+  ]),
+);
 console.log('\nthe queue path end to end (first request to last event stored) against the direct path:');
 console.table(
   [1, 10].flatMap((size) => [
