@@ -11,7 +11,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import type { AddedEvent, StoredEvent } from '../db/lead-history';
+import { HISTORY_MAX, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { models, visitors, writeConflicts } from '../db/schema';
 import type { LeadRow } from '../leads/write';
 import type { ScoringEvent } from '../scoring/types';
@@ -34,18 +34,28 @@ export interface RecalledLead {
 }
 
 /**
- * Bounds on what is kept, oldest forgotten first: a few MB of a Worker's 128 MB. A lead with a
- * longer past is read each time, as a lead with no history kept in its row is.
+ * Bounds on what is kept, least recently used forgotten first. A recalled event costs some 150
+ * bytes (its scoring view and its history entry), so the leads' events are bounded in all, about
+ * 15 MB of a Worker's 128 MB, rather than lead by lead: one lead of thousands of events is kept as
+ * well as many of ten. A lead whose history is not kept in its row (`HISTORY_MAX`) is read each time.
  */
 const MAX_VISITORS = 20_000;
-const MAX_LEADS = 2_000;
-export const MAX_RECALLED_EVENTS = 200;
+const MAX_LEADS = 5_000;
+export const MAX_RECALLED_EVENTS = 100_000;
 const MAX_SHAPES = 20_000;
 
-/** A Map that forgets its oldest entries past `max`; a hit moves an entry to the young end. */
+/**
+ * A Map that forgets its least recently used entries past `max` entries or `maxWeight` in all; a
+ * hit moves an entry to the young end.
+ */
 class Recent<V> {
   private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
+  private weight = 0;
+  constructor(
+    private readonly max: number,
+    private readonly maxWeight = Infinity,
+    private readonly weightOf: (value: V) => number = () => 0,
+  ) {}
   get(key: string): V | undefined {
     const value = this.map.get(key);
     if (value !== undefined) {
@@ -55,22 +65,28 @@ class Recent<V> {
     return value;
   }
   set(key: string, value: V): void {
-    this.map.delete(key);
+    this.delete(key);
+    if (this.weightOf(value) > this.maxWeight) return;
     this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+    this.weight += this.weightOf(value);
+    while (this.map.size > this.max || this.weight > this.maxWeight) this.delete(this.map.keys().next().value!);
   }
   delete(key: string): void {
+    const value = this.map.get(key);
+    if (value === undefined) return;
+    this.weight -= this.weightOf(value);
     this.map.delete(key);
   }
   clear(): void {
     this.map.clear();
+    this.weight = 0;
   }
 }
 
 const key = (siteId: string, id: string) => `${siteId}\u0000${id}`;
 
 const visitorMemory = new Recent<RecalledVisitor>(MAX_VISITORS);
-const leadMemory = new Recent<RecalledLead>(MAX_LEADS);
+const leadMemory = new Recent<RecalledLead>(MAX_LEADS, MAX_RECALLED_EVENTS, (lead) => lead.events.length);
 /** Shape ids by site and key: a shape row never changes, and an erased one fails the write that names it. */
 const shapeMemory = new Recent<number>(MAX_SHAPES);
 
@@ -82,9 +98,9 @@ export const recall = {
   rememberVisitor(siteId: string, id: string, visitor: RecalledVisitor): void {
     visitorMemory.set(key(siteId, id), visitor);
   },
-  /** A lead whose past is too long to keep, or is not known event by event, is forgotten instead. */
+  /** A lead whose history is NULL (past `HISTORY_MAX`, or not known event by event) is forgotten instead. */
   rememberLead(siteId: string, lead: RecalledLead | { row: LeadRow; kept: null }): void {
-    if (lead.kept === null || lead.kept.length + (lead as RecalledLead).added.length > MAX_RECALLED_EVENTS) {
+    if (lead.kept === null || lead.kept.length + (lead as RecalledLead).added.length > HISTORY_MAX) {
       leadMemory.delete(key(siteId, lead.row.id));
     } else leadMemory.set(key(siteId, lead.row.id), lead as RecalledLead);
   },

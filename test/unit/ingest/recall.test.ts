@@ -23,13 +23,25 @@ describe('recall', () => {
     expect(recall.visitor('s', 'new')).toBeDefined();
   });
 
-  it('does not keep a lead whose past is too long, or not known event by event, and drops what it held of it', () => {
-    const kept = (n: number) => Array.from({ length: n }, (_, i) => ({ ts: i, shapeId: 1 }));
-    recall.rememberLead('s', { row: row('ld'), events: [], kept: kept(MAX_RECALLED_EVENTS), added: [] });
-    expect(recall.lead('s', 'ld')).toBeDefined();
-    recall.rememberLead('s', { row: row('ld'), events: [], kept: kept(MAX_RECALLED_EVENTS), added: [[1, 'k']] });
-    expect(recall.lead('s', 'ld')).toBeUndefined();
+  it("bounds the leads' events in all, forgetting the least recently used leads first", () => {
+    const lead = (id: string, n: number) => ({ row: row(id), events: Array.from({ length: n }, () => ({}) as never), kept: [], added: [] });
+    recall.rememberLead('s', lead('a', MAX_RECALLED_EVENTS / 2));
+    recall.rememberLead('s', lead('b', MAX_RECALLED_EVENTS / 2));
+    recall.lead('s', 'a');
+    recall.rememberLead('s', lead('c', 1));
+    expect([recall.lead('s', 'a'), recall.lead('s', 'b'), recall.lead('s', 'c')].map(Boolean)).toEqual([true, false, true]);
+    // Replaced, a lead's events count once.
+    recall.rememberLead('s', lead('c', 2));
+    recall.rememberLead('s', lead('d', MAX_RECALLED_EVENTS / 2 - 2));
+    expect([recall.lead('s', 'a'), recall.lead('s', 'c'), recall.lead('s', 'd')].map(Boolean)).toEqual([true, true, true]);
+    // More than the whole budget is not kept at all, and pushes nothing out.
+    recall.rememberLead('s', lead('e', MAX_RECALLED_EVENTS + 1));
+    expect([recall.lead('s', 'e'), recall.lead('s', 'a')].map(Boolean)).toEqual([false, true]);
+  });
+
+  it('does not keep a lead whose history is NULL, and drops what it held of it', () => {
     recall.rememberLead('s', { row: row('ld'), events: [], kept: [], added: [] });
+    expect(recall.lead('s', 'ld')).toBeDefined();
     recall.rememberLead('s', { row: row('ld'), kept: null });
     expect(recall.lead('s', 'ld')).toBeUndefined();
   });
