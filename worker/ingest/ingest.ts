@@ -498,27 +498,24 @@ function toRow(siteId: string, e: WireEvent, leadId: string | null, now: number)
   };
 }
 
-/** Events per insert: a JSON parameter of some 300 bytes an event, far inside D1's 2 MB a value. */
-const EVENTS_PER_INSERT = 500;
-
 /**
- * The events' rows in one statement, their values in one JSON parameter (a statement of bound
- * values holds 8 events at most, under D1's 100 parameters) and their shape ids looked up by key
- * in the same transaction: LEFT JOIN, so that a shape erased since the read leaves the id NULL and
- * fails the batch rather than dropping the event (`WHERE true`: an upsert's SELECT needs a WHERE,
- * or SQLite may read its ON as the join's). Written as SQL, not with drizzle's builder, whose
- * building of a per-row subquery was a good part of a collect request's CPU. Unless `strict`, an
- * event stored meanwhile by another request is skipped.
+ * The events' rows, 8 a statement (11 bound values each, under D1's 100 a statement), their shape
+ * ids looked up by key in the same transaction: a shape erased since the read leaves the id NULL
+ * and fails the batch. Spelled as SQL rather than with drizzle's builder, whose building of each
+ * row's subquery was a good part of a collect request's CPU; as VALUES rather than a JSON
+ * parameter, which D1 bills a row read an event for. Unless `strict`, an event stored meanwhile by
+ * another request is skipped.
  */
-function eventInsert(db: Database, siteId: string, rows: readonly NewEvent[], strict: boolean) {
-  const values = rows.map((r) => [r.id, r.visitorId ?? null, r.leadId ?? null, r.ts, r.url ?? null, r.title ?? null, r.referrer ?? null, r.receivedAt, r.shapeKey]);
-  // drizzle lists every column of the table, in schema order: the SELECT gives them in that order.
-  const insert = db.insert(events).select(sql`
-    SELECT ${siteId}, j.value ->> 0, j.value ->> 1, j.value ->> 2, s.id, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6, j.value ->> 7
-    FROM json_each(${JSON.stringify(values)}) AS j
-    LEFT JOIN event_shapes AS s ON s.site_id = ${siteId} AND s.key = j.value ->> 8
-    WHERE true`);
-  return strict ? insert : insert.onConflictDoNothing();
+function eventInserts(db: Database, siteId: string, rows: readonly NewEvent[], strict: boolean) {
+  return chunksFor(rows, 12).map((chunk) => {
+    const values = chunk.map(
+      (r) =>
+        // drizzle lists every column of the table, in schema order: each row gives them in that order.
+        sql`(${siteId}, ${r.id}, ${r.visitorId ?? null}, ${r.leadId ?? null}, (SELECT id FROM event_shapes WHERE site_id = ${siteId} AND key = ${r.shapeKey}), ${r.ts}, ${r.url ?? null}, ${r.title ?? null}, ${r.referrer ?? null}, ${r.receivedAt})`,
+    );
+    const insert = db.insert(events).select(sql`VALUES ${sql.join(values, sql`, `)}`);
+    return strict ? insert : insert.onConflictDoNothing();
+  });
 }
 
 function writes(
@@ -560,7 +557,7 @@ function writes(
   }
   // After the shapes, whose ids the leads' histories take by key; before the events, which name their lead.
   out.push(...leadWrites(db, writing, 'event'));
-  for (let i = 0; i < newRows.length; i += EVENTS_PER_INSERT) out.push(eventInsert(db, site.id, newRows.slice(i, i + EVENTS_PER_INSERT), strict));
+  out.push(...eventInserts(db, site.id, newRows, strict));
   for (const a of attributions) {
     out.push(
       db
