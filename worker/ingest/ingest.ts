@@ -11,6 +11,7 @@
  */
 import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
+import { fromDrizzle, placeholders, runBatch, textFor, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';
 import { historyEvents, parseHistory, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { shapesOfHistories } from '../db/lead-events';
@@ -326,15 +327,15 @@ async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[],
   const touched = [...byId.values()].filter((l) => l.touched);
   const recalled = reading.recalled;
   const { items, scored, newShapesAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, recalled !== null);
-  items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now));
+  items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now).map(fromDrizzle));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
   // One guard first either way: `newShapesAt` counts from the statement after it.
-  const guard = recalled ? recallGuards(db, site.id, recalled, touched.length ? site.modelVersion : null) : visitorGuard(db, site.id, anonymous, identified);
-  const written = await db.batch([guard, ...items] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  const guard = recalled ? recallGuards(site.id, recalled, touched.length ? site.modelVersion : null) : fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
+  const written = await runBatch(db.$client, [guard, ...items]);
   // The shapes this request met, known or new, are cached with their ids: the next events of these
   // leads find their histories' shapes without a read.
   const shapeOfKey = new Map(newRows.map((r) => [r.shapeKey, r.shape]));
-  const met = [...knownShapes, ...newShapesAt.flatMap((i) => written[i + 1] as { id: number; key: string }[])];
+  const met = [...knownShapes, ...newShapesAt.flatMap((i) => written[i + 1]!.results as { id: number; key: string }[])];
   for (const { id, key } of met) {
     if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
     recall.rememberShape(site.id, key, id);
@@ -506,16 +507,15 @@ function toRow(siteId: string, e: WireEvent, leadId: string | null, now: number)
  * parameter, which D1 bills a row read an event for. Unless `strict`, an event stored meanwhile by
  * another request is skipped.
  */
-function eventInserts(db: Database, siteId: string, rows: readonly NewEvent[], strict: boolean) {
-  return chunksFor(rows, 12).map((chunk) => {
-    const values = chunk.map(
-      (r) =>
-        // drizzle lists every column of the table, in schema order: each row gives them in that order.
-        sql`(${siteId}, ${r.id}, ${r.visitorId ?? null}, ${r.leadId ?? null}, (SELECT id FROM event_shapes WHERE site_id = ${siteId} AND key = ${r.shapeKey}), ${r.ts}, ${r.url ?? null}, ${r.title ?? null}, ${r.referrer ?? null}, ${r.receivedAt})`,
-    );
-    const insert = db.insert(events).select(sql`VALUES ${sql.join(values, sql`, `)}`);
-    return strict ? insert : insert.onConflictDoNothing();
-  });
+function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean): Statement[] {
+  return chunksFor(rows, 12).map((chunk) => ({
+    sql: textFor(`events:${chunk.length}:${strict}`, () =>
+      `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, title, referrer, received_at)
+      VALUES ${placeholders(chunk.length, '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)')}
+      ${strict ? '' : 'ON CONFLICT DO NOTHING'}`,
+    ),
+    params: chunk.flatMap((r) => [siteId, r.id, r.visitorId ?? null, r.leadId ?? null, siteId, r.shapeKey, r.ts, r.url ?? null, r.title ?? null, r.referrer ?? null, r.receivedAt]),
+  }));
 }
 
 function writes(
@@ -532,8 +532,8 @@ function writes(
   now: number,
   /** Built on recalled state: an event stored before must fail the batch, not be skipped. */
   strict: boolean,
-): { items: BatchItem<'sqlite'>[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
-  const out: BatchItem<'sqlite'>[] = [];
+): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
+  const out: Statement[] = [];
   const writing = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
       ? null
@@ -553,18 +553,19 @@ function writes(
   const newShapesAt: number[] = [];
   for (const rows of chunksFor(shapeRows, 6)) {
     newShapesAt.push(out.length);
-    out.push(db.insert(eventShapes).values(rows).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key }));
+    out.push(fromDrizzle(db.insert(eventShapes).values(rows).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key })));
   }
   // After the shapes, whose ids the leads' histories take by key; before the events, which name their lead.
-  out.push(...leadWrites(db, writing, 'event'));
-  out.push(...eventInserts(db, site.id, newRows, strict));
+  out.push(...leadWrites(db, writing, 'event').map(fromDrizzle));
+  out.push(...eventInserts(site.id, newRows, strict));
   for (const a of attributions) {
     out.push(
+      fromDrizzle(
       db
         .update(events)
         .set({ leadId: a.leadId })
         .where(and(eq(events.siteId, site.id), eq(events.visitorId, a.visitorId), isNull(events.leadId))),
-    );
+    ));
   }
   const visitorRows = Object.entries(seen).map(([id, s]): VisitorWrite => ({
     id,
@@ -576,6 +577,6 @@ function writes(
     paceCount: paces.get(id)!.count,
     robotSince: paces.get(id)!.robotSince,
   }));
-  out.push(...visitorWrites(db, site.id, visitorRows));
+  out.push(...visitorWrites(site.id, visitorRows));
   return { items: out, scored: writing, newShapesAt };
 }

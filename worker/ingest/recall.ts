@@ -9,10 +9,8 @@
  * right one saves one; only what this isolate itself wrote is recalled, so a visitor's events
  * that keep coming to one isolate, as a visit's usually do, are the ones that gain.
  */
-import { sql } from 'drizzle-orm';
-import type { Database } from '../db/client';
 import { HISTORY_MAX, type AddedEvent, type StoredEvent } from '../db/lead-history';
-import { models, visitors, writeConflicts } from '../db/schema';
+import { textFor, type Statement } from '../db/statements';
 import type { LeadRow } from '../leads/write';
 import type { ScoringEvent } from '../scoring/types';
 
@@ -126,16 +124,17 @@ export const recall = {
  * no model saved since `modelVersion`. The leads are checked by their `rev` with every lead write
  * (`conflictGuard`), and an event stored before fails its insert, which is not told to ignore it.
  */
-export function recallGuards(db: Database, siteId: string, recalled: ReadonlyMap<string, RecalledVisitor>, modelVersion: number | null) {
+export function recallGuards(siteId: string, recalled: ReadonlyMap<string, RecalledVisitor>, modelVersion: number | null): Statement {
   const expected = [...recalled].map(([id, v]) => [id, v.leadId, v.paceStart, v.paceCount, v.robotSince]);
-  const at = (i: number) => sql.raw(`j.value ->> ${i}`);
-  const stale = sql`
-    SELECT ${at(0)} FROM json_each(${JSON.stringify(expected)}) AS j
-    LEFT JOIN ${visitors} ON ${visitors.siteId} = ${siteId} AND ${visitors.id} = ${at(0)}
-    WHERE ${visitors.id} IS NULL OR ${visitors.leadId} IS NOT ${at(1)} OR ${visitors.paceStart} IS NOT ${at(2)}
-      OR ${visitors.paceCount} IS NOT ${at(3)} OR ${visitors.robotSince} IS NOT ${at(4)}`;
-  const newerModel = sql`SELECT 'model' FROM ${models} WHERE ${models.siteId} = ${siteId} AND ${models.version} > ${modelVersion} LIMIT 1`;
-  return db.insert(writeConflicts).select(modelVersion === null ? stale : sql`${stale} UNION ALL ${newerModel}`);
+  const sql = textFor(`recall-guards:${modelVersion === null}`, () =>
+    `INSERT INTO write_conflicts (lead_id)
+    SELECT j.value ->> 0 FROM json_each(?1) AS j
+    LEFT JOIN visitors AS v ON v.site_id = ?2 AND v.id = j.value ->> 0
+    WHERE v.id IS NULL OR v.lead_id IS NOT j.value ->> 1 OR v.pace_start IS NOT j.value ->> 2
+      OR v.pace_count IS NOT j.value ->> 3 OR v.robot_since IS NOT j.value ->> 4
+    ${modelVersion === null ? '' : `UNION ALL SELECT 'model' WHERE EXISTS (SELECT 1 FROM models WHERE site_id = ?2 AND version > ?3)`}`,
+  );
+  return { sql, params: modelVersion === null ? [JSON.stringify(expected), siteId] : [JSON.stringify(expected), siteId, modelVersion] };
 }
 
 /** The visitors of `ids` the isolate recalls, or null when it does not recall them all. */

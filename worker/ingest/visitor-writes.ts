@@ -2,10 +2,9 @@
  * @module The visitors' share of an ingest write batch: each visitor upserted with its times and
  * pace advanced, and its lead written only where the batch gives it one.
  */
-import { sql } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
-import { chunksFor, type Database } from '../db/client';
-import { visitors } from '../db/schema';
+import { chunksFor } from '../db/client';
+import type { visitors } from '../db/schema';
+import { placeholders, textFor, type Statement } from '../db/statements';
 
 export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
   id: string;
@@ -20,29 +19,25 @@ export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
  * is also what a concurrent identify wrote; a visitor this batch stores events of as anonymous that
  * got a lead meanwhile fails the batch (`visitorGuard` in `ingest`).
  */
-export function visitorWrites(db: Database, siteId: string, rows: readonly VisitorWrite[]): BatchItem<'sqlite'>[] {
-  const out: BatchItem<'sqlite'>[] = [];
+export function visitorWrites(siteId: string, rows: readonly VisitorWrite[]): Statement[] {
+  const out: Statement[] = [];
   for (const setsLead of [false, true]) {
-    const group = rows.filter((r) => r.setsLead === setsLead).map(({ setsLead: _, ...r }) => ({ siteId, ...r }));
-    for (const chunk of chunksFor(group, 8)) {
-      out.push(
-        db
-          .insert(visitors)
-          .values(chunk)
-          .onConflictDoUpdate({
-            target: [visitors.id, visitors.siteId],
-            set: {
-              firstSeen: sql`min(${visitors.firstSeen}, excluded.first_seen)`,
-              lastSeen: sql`max(${visitors.lastSeen}, excluded.last_seen)`,
-              ...(setsLead ? { leadId: sql`excluded.lead_id` } : {}),
-              // Read, advanced and written whole: two requests of one visitor at once may count a
-              // view or two fewer, which a pace measured in hundreds can afford.
-              paceStart: sql`excluded.pace_start`,
-              paceCount: sql`excluded.pace_count`,
-              robotSince: sql`coalesce(${visitors.robotSince}, excluded.robot_since)`,
-            },
-          }),
+    for (const chunk of chunksFor(rows.filter((r) => r.setsLead === setsLead), 8)) {
+      const sql = textFor(`visitors:${chunk.length}:${setsLead}`, () =>
+        `INSERT INTO visitors (site_id, id, lead_id, first_seen, last_seen, pace_start, pace_count, robot_since)
+        VALUES ${placeholders(chunk.length, '(?, ?, ?, ?, ?, ?, ?, ?)')}
+        ON CONFLICT (id, site_id) DO UPDATE SET
+          first_seen = min(first_seen, excluded.first_seen),
+          last_seen = max(last_seen, excluded.last_seen),
+          ${setsLead ? 'lead_id = excluded.lead_id,' : ''}
+          pace_start = excluded.pace_start,
+          pace_count = excluded.pace_count,
+          robot_since = coalesce(robot_since, excluded.robot_since)`,
       );
+      // Read, advanced and written whole: two requests of one visitor at once may count a view or
+      // two fewer, which a pace measured in hundreds can afford.
+      const params = chunk.flatMap((r) => [siteId, r.id, r.leadId ?? null, r.firstSeen, r.lastSeen, r.paceStart ?? null, r.paceCount ?? 0, r.robotSince ?? null]);
+      out.push({ sql, params });
     }
   }
   return out;
