@@ -27,7 +27,7 @@ export function textFor(shape: string, make: () => string): string {
   return text;
 }
 
-/** `(?, ?, …)` rows of `columns` values each: a multi-row VALUES list. */
+/** `rows` copies of `row` (`(?, ?, …)`), comma-separated: a multi-row VALUES list. */
 export const placeholders = (rows: number, row: string) => Array.from({ length: rows }, () => row).join(', ');
 
 /** The statements in one batch (one transaction), in order. */

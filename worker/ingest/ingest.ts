@@ -559,13 +559,11 @@ function writes(
   out.push(...leadWrites(db, writing, 'event').map(fromDrizzle));
   out.push(...eventInserts(site.id, newRows, strict));
   for (const a of attributions) {
-    out.push(
-      fromDrizzle(
-      db
-        .update(events)
-        .set({ leadId: a.leadId })
-        .where(and(eq(events.siteId, site.id), eq(events.visitorId, a.visitorId), isNull(events.leadId))),
-    ));
+    const attribute = db
+      .update(events)
+      .set({ leadId: a.leadId })
+      .where(and(eq(events.siteId, site.id), eq(events.visitorId, a.visitorId), isNull(events.leadId)));
+    out.push(fromDrizzle(attribute));
   }
   const visitorRows = Object.entries(seen).map(([id, s]): VisitorWrite => ({
     id,
