@@ -13,6 +13,7 @@ import { cachedSiteById, refreshModel, siteGone } from '../db/site-cache';
 import { groupBy } from '../lib/group';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { ingest } from './ingest';
+import { recallsIn } from './recall';
 import { WireEvent } from './wire';
 
 export const EventsMessage = z.object({
@@ -51,7 +52,7 @@ export async function consumeEvents(messages: readonly Message<unknown>[], env: 
         site ??= await cachedSiteById(database(env.DB), siteId);
         // Deleted since: its events have nowhere to go.
         if (site) {
-          const { changed } = await ingest(env.DB, site, group.flatMap((q) => q.body.events), Date.now(), { onNewerModel: refreshModel, recall: env.INGEST_RECALL !== 'off' });
+          const { changed } = await ingest(env.DB, site, group.flatMap((q) => q.body.events), Date.now(), { onNewerModel: refreshModel, recall: recallsIn(env) });
           if (changed) dispatchSoon(env.DB, ctx, site);
         }
         for (const { message } of group) message.ack();

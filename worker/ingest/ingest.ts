@@ -86,11 +86,12 @@ export async function ingest(
   { onNewerModel, recall: recalls = true }: IngestOptions = {},
 ): Promise<IngestResult> {
   const db = database(d1);
+  const facts = factsOf(batch);
   let recalling = recalls;
   for (let attempt = 1; ; attempt++) {
-    const reading = (recalling && recalledReading(site, batch, now)) || null;
+    const reading = (recalling && recalledReading(site, batch, facts, now)) || null;
     try {
-      return await attemptIngest(db, reading ?? (await readStored(db, site, batch, onNewerModel)), batch, now);
+      return await attemptIngest(db, reading ?? (await readStored(db, site, batch, facts, now, onNewerModel)), batch, facts, now);
     } catch (err) {
       if (!isWriteConflict(err)) throw err;
       if (reading) {
@@ -133,6 +134,8 @@ interface Reading {
   /** Events of the batch already stored. */
   known: Set<string>;
   visitorRows: { id: string; leadId: string | null; paceStart: number | null; paceCount: number; robotSince: number | null }[];
+  /** Each visitor's pace after the batch's new page views. */
+  paces: Map<string, VisitorPace>;
   /** The leads the batch names, as stored. */
   leads: WorkingLead[];
   /** The stored anonymous events of the visitors the batch identifies. */
@@ -142,13 +145,30 @@ interface Reading {
   recalled: ReadonlyMap<string, RecalledVisitor> | null;
 }
 
-const visitorIdsOf = (batch: WireEvent[]) => [...new Set(batch.flatMap((e) => (e.visitor ? [e.visitor] : [])))];
-const shapeKeysOf = (batch: WireEvent[]) => [...new Set(batch.map((e) => shapeKeyOf(shapeOfWire(e))))];
+/** What each event of the batch says, worked out once for every attempt: whom it identifies, its shape. */
+interface BatchFacts {
+  identities: ReturnType<typeof identityOf>[];
+  shapes: EventShape[];
+  shapeKeys: string[];
+}
 
-async function readStored(db: Database, site: SiteContext, batch: WireEvent[], onNewerModel?: (site: SiteContext) => void): Promise<Reading> {
+function factsOf(batch: WireEvent[]): BatchFacts {
+  const shapes = batch.map(shapeOfWire);
+  return { identities: batch.map(identityOf), shapes, shapeKeys: shapes.map(shapeKeyOf) };
+}
+
+const visitorIdsOf = (batch: WireEvent[]) => [...new Set(batch.flatMap((e) => (e.visitor ? [e.visitor] : [])))];
+
+async function readStored(
+  db: Database,
+  site: SiteContext,
+  batch: WireEvent[],
+  { identities, shapeKeys }: BatchFacts,
+  now: number,
+  onNewerModel?: (site: SiteContext) => void,
+): Promise<Reading> {
   const ids = batch.map((e) => e.id);
   const visitorIds = visitorIdsOf(batch);
-  const identities = batch.map(identityOf);
   const emails = [...new Set(identities.flatMap((i) => (i ? [i.email] : [])))];
   const identifying = [...new Set(batch.flatMap((e, i) => (identities[i] && e.visitor ? [e.visitor] : [])))];
 
@@ -182,7 +202,7 @@ async function readStored(db: Database, site: SiteContext, batch: WireEvent[], o
     db
       .select({ id: eventShapes.id, key: eventShapes.key })
       .from(eventShapes)
-      .where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, shapeKeysOf(batch)))),
+      .where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, [...new Set(shapeKeys)]))),
   ]);
   if (latest && latest.version > site.modelVersion) {
     site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
@@ -201,7 +221,8 @@ async function readStored(db: Database, site: SiteContext, batch: WireEvent[], o
     const events = kept ? historyEvents(kept, shapes) : (leadEvents.get(row.id) ?? []);
     return { row, isNew: false, events, kept, added: [], historyChanged: false, touched: false };
   });
-  return { site, known: new Set(existing.map((r) => r.id)), visitorRows, leads: working, anonEvents, knownShapes, recalled: null };
+  const known = new Set(existing.map((r) => r.id));
+  return { site, known, visitorRows, paces: visitorPaces(batch, known, visitorRows, now), leads: working, anonEvents, knownShapes, recalled: null };
 }
 
 /**
@@ -210,13 +231,15 @@ async function readStored(db: Database, site: SiteContext, batch: WireEvent[], o
  * lead it does not recall, a robot, or a visitor this batch would catch as one (what it stored
  * before must be read to be set aside).
  */
-function recalledReading(site: SiteContext, batch: WireEvent[], now: number): Reading | null {
-  if (batch.some((e) => identityOf(e))) return null;
+function recalledReading(site: SiteContext, batch: WireEvent[], { identities, shapeKeys }: BatchFacts, now: number): Reading | null {
+  if (identities.some(Boolean)) return null;
   const recalled = recalledVisitors(site.id, visitorIdsOf(batch));
   if (!recalled) return null;
   const visitorRows = [...recalled].map(([id, v]) => ({ id, ...v }));
   if (visitorRows.some((v) => v.robotSince !== null)) return null;
-  if ([...visitorPaces(batch, new Set(), visitorRows, now).values()].some((p) => p.caught)) return null;
+  const known = new Set<string>();
+  const paces = visitorPaces(batch, known, visitorRows, now);
+  if ([...paces.values()].some((p) => p.caught)) return null;
   const working = new Map<string, WorkingLead>();
   for (const { leadId } of visitorRows) {
     if (!leadId || working.has(leadId)) continue;
@@ -224,17 +247,15 @@ function recalledReading(site: SiteContext, batch: WireEvent[], now: number): Re
     if (!lead) return null;
     working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], added: [...lead.added], historyChanged: false, touched: false });
   }
-  const knownShapes = shapeKeysOf(batch).flatMap((key) => {
+  const knownShapes = [...new Set(shapeKeys)].flatMap((key) => {
     const id = recall.shapeId(site.id, key);
     return id === undefined ? [] : [{ id, key }];
   });
-  return { site, known: new Set(), visitorRows, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
+  return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
 }
 
-async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[], now: number): Promise<IngestResult> {
-  const { site, known, visitorRows, knownShapes } = reading;
-  const identities = batch.map(identityOf);
-  const paces = visitorPaces(batch, known, visitorRows, now);
+async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult> {
+  const { site, known, visitorRows, paces, knownShapes } = reading;
   const byId = new Map<string, WorkingLead>();
   const byEmail = new Map<string, WorkingLead>();
   for (const lead of reading.leads) {
@@ -312,7 +333,7 @@ async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[],
         }
       }
     }
-    const row = toRow(site.id, e, lead?.row.id ?? null, now);
+    const row = toRow(site.id, e, shapes[i]!, shapeKeys[i]!, lead?.row.id ?? null, now);
     newRows.push(row);
     if (lead) {
       lead.events.push(scoringView(row));
@@ -482,8 +503,7 @@ function shapeOfWire(e: WireEvent): EventShape {
   return shapeOf({ type: e.type, url: e.url ?? null, contentType: contentType ? contentType.toLowerCase() : null, props: e.props ?? null });
 }
 
-function toRow(siteId: string, e: WireEvent, leadId: string | null, now: number): NewEvent {
-  const shape = shapeOfWire(e);
+function toRow(siteId: string, e: WireEvent, shape: EventShape, shapeKey: string, leadId: string | null, now: number): NewEvent {
   return {
     siteId,
     id: e.id,
@@ -495,7 +515,7 @@ function toRow(siteId: string, e: WireEvent, leadId: string | null, now: number)
     referrer: e.referrer ?? null,
     receivedAt: now,
     shape,
-    shapeKey: shapeKeyOf(shape),
+    shapeKey,
   };
 }
 

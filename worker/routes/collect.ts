@@ -11,6 +11,7 @@ import type { AppEnv } from '../env';
 import { countRobot } from '../ingest/robot-counts';
 import { isRobot } from '../ingest/bots';
 import { ingest } from '../ingest/ingest';
+import { recallsIn } from '../ingest/recall';
 import { rejectionIssues, validateEvents } from '../ingest/validate';
 import { MAX_BODY_BYTES, WireBatch } from '../ingest/wire';
 import { readJsonBody } from '../lib/body';
@@ -72,7 +73,7 @@ collect.post('/', async (c) => {
       await c.env.EVENTS.send({ kind: 'events', siteId: site.id, events: valid });
       return c.json({ accepted: valid.map((e) => e.id), duplicates: [], rejected, queued: true }, 202);
     }
-    const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, { onNewerModel: refreshModel, recall: c.env.INGEST_RECALL !== 'off' });
+    const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, { onNewerModel: refreshModel, recall: recallsIn(c.env) });
     // Webhooks hear of a change within seconds rather than at the next cron minute.
     if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
     return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../env';
 import { ingest } from '../ingest/ingest';
+import { recallsIn } from '../ingest/recall';
 import { rejectionIssues, validateEvents } from '../ingest/validate';
 import { MAX_BODY_BYTES, ServerBatch } from '../ingest/wire';
 import { readJsonBody } from '../lib/body';
@@ -26,7 +27,7 @@ serverEvents.post('/', async (c) => {
       rejected.flatMap(rejectionIssues),
     );
   }
-  const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, { recall: c.env.INGEST_RECALL !== 'off' });
+  const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, { recall: recallsIn(c.env) });
   // Webhooks hear of a change within seconds rather than at the next cron minute.
   if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
   return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);
