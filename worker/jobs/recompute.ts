@@ -75,8 +75,13 @@ async function claim(db: Database, id: string, now: number): Promise<RecomputeRo
  * Works on the job until it is done or `deadline` (ms) passes; returns the job as last written.
  * Safe to call from several places at once: only the holder of the lease writes.
  *
- * Reading and scoring a chunk overlaps the write of the one before: D1 works on the write while
- * the Worker scores. A chunk read past a write that then fails is thrown away and read again.
+ * D1 runs one statement at a time, so a read sent while a write runs waits for it, and reading
+ * ahead cannot use the write's time: scoring can. Each chunk is read before the previous one's
+ * write is sent, then scored while D1 works on that write. (The run before read ahead instead,
+ * and a timeline of the bench showed that read queued behind the write, the Worker idle through
+ * it.) Locally this gains nothing: workerd runs the local D1 on the Worker's own thread, and the
+ * write took as much longer as the scoring beside it lasted. A chunk read past a write that then
+ * fails is thrown away and read again.
  */
 export async function runRecompute(
   d1: D1Database,
@@ -104,37 +109,29 @@ export async function runRecompute(
   // The site's shapes as read so far: kept for the whole run, as shape ids are never reused.
   const shapes = new Map<number, EventShape>();
   const perRead = reading.limit ?? READ_LEADS;
-  // The read after the one being scored, already asked for: D1 reads it while the Worker scores.
-  let ahead: { cursor: string; limit: number; read: ReturnType<typeof readChunk> } | null = null;
-  const read = (cursor: string, limit: number) => {
-    const next = ahead?.cursor === cursor && ahead.limit === limit ? ahead.read : readChunk(db, job.siteId, cursor, { ...reading, limit }, shapes);
-    ahead = null;
-    return next;
-  };
-  const readAhead = (cursor: string, limit: number) => {
-    const next = readChunk(db, job.siteId, cursor, { ...reading, limit }, shapes);
-    next.catch(() => {}); // a read never taken (the run stopped) must not fail the run; a taken one still throws
-    ahead = { cursor, limit, read: next };
-  };
-  /** The leads after `cursor`, up to `size`, rescored at `now`. */
-  const prepare = async (cursor: string, size: number, now: number) => {
-    const scored = [];
-    while (scored.length < size) {
-      const { chunk, eventsOf } = await read(cursor, Math.min(perRead, size - scored.length));
-      if (chunk.length === 0) break;
-      const rest = size - scored.length - chunk.length;
-      readAhead(chunk[chunk.length - 1]!.id, Math.min(perRead, rest > 0 ? rest : size));
-      for (const row of chunk) {
-        const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
-        scored.push({ row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf.get(row.id) ?? [], row.profile, now) });
-      }
-      cursor = chunk[chunk.length - 1]!.id;
+  /** The leads after `cursor`, up to `size`, with their events, in reads of `perRead` leads. */
+  const gather = async (cursor: string, size: number) => {
+    const reads = [];
+    for (let n = 0; n < size; ) {
+      const read = await readChunk(db, job.siteId, cursor, { ...reading, limit: Math.min(perRead, size - n) }, shapes);
+      if (read.chunk.length === 0) break;
+      reads.push(read);
+      n += read.chunk.length;
+      cursor = read.chunk[read.chunk.length - 1]!.id;
     }
-    return scored;
+    return reads;
   };
+  const score = (reads: Awaited<ReturnType<typeof gather>>, now: number) =>
+    reads.flatMap(({ chunk, eventsOf }) =>
+      chunk.map((row) => {
+        const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
+        return { row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf.get(row.id) ?? [], row.profile, now) };
+      }),
+    );
+  type Scored = ReturnType<typeof score>;
 
   /** Stores a chunk and moves the job's cursor past it, in one batch: the job as written, null when it is no longer ours. */
-  const store = async (from: RecomputeRow, scored: Awaited<ReturnType<typeof prepare>>, now: number) => {
+  const store = async (from: RecomputeRow, scored: Scored, now: number) => {
     const next = {
       cursor: scored[scored.length - 1]!.row.id,
       processed: from.processed + scored.length,
@@ -159,16 +156,20 @@ export async function runRecompute(
     }
   };
 
-  let writing: ReturnType<typeof store> | null = null;
+  // The chunk scored and not yet written, at the time it was scored at.
+  let pending: { scored: Scored; now: number } | null = null;
   let cursor = job.cursor;
   let size = chunkLeads;
   for (let chunks = 0; ; chunks++) {
     const stopping = chunks >= maxChunks || Date.now() >= deadline;
+    const reads = stopping ? [] : await gather(cursor, size);
+    if (pending) await beforeWrite?.();
+    const writing = pending && store(job, pending.scored, pending.now);
     const now = Date.now();
-    const scored = stopping ? [] : await prepare(cursor, size, now);
+    const scored = score(reads, now);
     if (writing) {
       const written = await writing;
-      writing = null;
+      pending = null;
       if (written === null) return null;
       if (written === 'conflict') {
         cursor = job.cursor;
@@ -198,9 +199,8 @@ export async function runRecompute(
         .returning();
       return done ?? job;
     }
+    pending = { scored, now };
     cursor = scored[scored.length - 1]!.row.id;
-    await beforeWrite?.();
-    writing = store(job, scored, now);
   }
 }
 
