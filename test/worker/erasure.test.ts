@@ -5,6 +5,7 @@ import { database } from '../../worker/db/client';
 import { siteBySiteKey } from '../../worker/db/sites';
 import { ingest } from '../../worker/ingest/ingest';
 import { leads } from '../../worker/db/schema';
+import { runBatch, type Statement } from '../../worker/db/statements';
 import { erasureWrites, eraseLead } from '../../worker/leads/erase';
 import { exportLead } from '../../worker/leads/export';
 import { salesWrites } from '../../worker/leads/sales';
@@ -317,7 +318,7 @@ describe('erasing a lead and exporting what is held about it', () => {
     await collect({ site: site.siteKey, events: [identify('cy-1', 'cy@acme.io', { jobTitle: 'Marketing' })] });
     const db = database(env.DB);
     const [read] = await db.select().from(leads).where(eq(leads.siteId, site.id));
-    const batch = (items: unknown[]) => db.batch(items as unknown as Parameters<typeof db.batch>[0]);
+    const batch = (items: Statement[]) => runBatch(env.DB, items);
 
     // An erasure computed from an older read (the lead changed since) fails whole, deleting nothing.
     await collect({ site: site.siteKey, events: [page('cy-1', '/pricing')] });

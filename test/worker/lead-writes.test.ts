@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { database } from '../../worker/db/client';
+import { runBatch } from '../../worker/db/statements';
 import { conflictGuard, isWriteConflict, leadWrites, type StoredLead } from '../../worker/leads/write';
 import { rescore } from '../../worker/leads/rescore';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
@@ -27,32 +27,30 @@ const refused = (promise: Promise<unknown>) =>
 
 describe('lead writes by rowid', () => {
   it('pass the guard only for the same lead at the same rev', async () => {
-    const db = database(env.DB);
     const lead = await aLead();
-    expect(await refused(db.batch([conflictGuard(db, [lead])]))).toBe(false);
-    expect(await refused(db.batch([conflictGuard(db, [{ ...lead, rev: lead.rev + 1 }])]))).toBe(true);
+    expect(await refused(runBatch(env.DB, [conflictGuard([lead])]))).toBe(false);
+    expect(await refused(runBatch(env.DB, [conflictGuard([{ ...lead, rev: lead.rev + 1 }])]))).toBe(true);
     // The rowid now another lead's (the lead read was erased, a new one took its rowid) with the
     // same rev by chance: still refused.
-    expect(await refused(db.batch([conflictGuard(db, [{ ...lead, id: 'ld_erased_meanwhile' }])]))).toBe(true);
+    expect(await refused(runBatch(env.DB, [conflictGuard([{ ...lead, id: 'ld_erased_meanwhile' }])]))).toBe(true);
     // Gone altogether.
-    expect(await refused(db.batch([conflictGuard(db, [{ ...lead, rowid: 2 ** 40 }])]))).toBe(true);
+    expect(await refused(runBatch(env.DB, [conflictGuard([{ ...lead, rowid: 2 ** 40 }])]))).toBe(true);
   });
 
   it('update the lead at that rowid, and only it', async () => {
-    const db = database(env.DB);
     const lead = await aLead();
     const other = await aLead();
     const now = Date.now();
     const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 7, { band: lead.band, stage: 'prospect', excludedReason: null }, [], {}, now);
-    const statements = leadWrites(db, [{ row: lead, isNew: false, rescored }], 'recompute');
+    const statements = leadWrites([{ row: lead, isNew: false, rescored }], 'recompute');
     // The statements find the lead by rowid, not through the index on id.
-    expect(statements.map((s) => (s as unknown as { toSQL(): { sql: string } }).toSQL().sql).join('\n')).toMatch(/"leads"\."rowid" = j\.value ->> 0/);
-    await db.batch(statements as unknown as Parameters<typeof db.batch>[0]);
+    expect(statements.map((s) => s.sql).join('\n')).toMatch(/"leads"\."rowid" = j\.value ->> 0/);
+    await runBatch(env.DB, statements);
     const after = await env.DB.prepare('SELECT id, model_version, rev, score FROM leads WHERE id IN (?, ?)').bind(lead.id, other.id).all<{ id: string; model_version: number; rev: number; score: number }>();
     const byId = new Map(after.results.map((r) => [r.id, r]));
     expect(byId.get(lead.id)).toMatchObject({ model_version: 7, rev: lead.rev + 1, score: 0 });
     expect(byId.get(other.id)).toMatchObject({ model_version: 0, rev: other.rev, score: other.score });
     // Written again from the same read: refused, the rev moved.
-    expect(await refused(db.batch(leadWrites(db, [{ row: lead, isNew: false, rescored }], 'recompute') as unknown as Parameters<typeof db.batch>[0]))).toBe(true);
+    expect(await refused(runBatch(env.DB, leadWrites([{ row: lead, isNew: false, rescored }], 'recompute')))).toBe(true);
   });
 });

@@ -8,10 +8,8 @@
  * `NULL` history sends readers back to — a lead with more than `HISTORY_MAX` events, whose packed
  * list would grow towards D1's limit on a value.
  */
-import { sql, type SQL } from 'drizzle-orm';
 import type { EventShape } from '../scoring/event-shapes';
 import type { ScoringEvent } from '../scoring/types';
-import { eventShapes } from './schema';
 
 /** About 18 bytes an event: 5,000 events are some 90 KB, far inside D1's 2 MB limit on a value. */
 export const HISTORY_MAX = 5000;
@@ -103,14 +101,14 @@ export function historyJson(write: HistoryWrite): [string, readonly AddedEvent[]
 }
 
 /**
- * The new history from a JSON value made by `historyJson` (`spec`: an SQL expression of it): the
- * kept events, then the added ones with the ids their shapes have by now — looked up by key in the
- * same transaction, as the events' own rows do. CROSS JOIN keeps the added events as the outer
- * loop: left to itself, SQLite walked the site's shapes and probed the added events for each.
+ * The new history from a JSON value made by `historyJson` (`spec`: an SQL expression of it; `siteId`:
+ * one of the lead's site): the kept events, then the added ones with the ids their shapes have by
+ * now — looked up by key in the same transaction, as the events' own rows do. CROSS JOIN keeps the
+ * added events as the outer loop: left to itself, SQLite walked the site's shapes and probed the
+ * added events for each. SQL text, for statements that keep theirs (see `db/statements`).
  */
-export function historySql(spec: SQL, siteId: SQL): SQL {
-  return sql`CASE WHEN json_extract(${spec}, '$[0]') IS NULL THEN NULL ELSE trim(json_extract(${spec}, '$[0]') || ',' || coalesce((
-    SELECT group_concat((a.value ->> 0) || ':' || ${eventShapes.id}, ',')
+export const historySql = (spec: string, siteId: string): string =>
+  `CASE WHEN json_extract(${spec}, '$[0]') IS NULL THEN NULL ELSE trim(json_extract(${spec}, '$[0]') || ',' || coalesce((
+    SELECT group_concat((a.value ->> 0) || ':' || "event_shapes"."id", ',')
     FROM json_each(json_extract(${spec}, '$[1]')) AS a
-    CROSS JOIN ${eventShapes} ON ${eventShapes.siteId} = ${siteId} AND ${eventShapes.key} = a.value ->> 1), ''), ',') END`;
-}
+    CROSS JOIN "event_shapes" ON "event_shapes"."site_id" = ${siteId} AND "event_shapes"."key" = a.value ->> 1), ''), ',') END`;

@@ -576,7 +576,7 @@ function writes(
     out.push(fromDrizzle(db.insert(eventShapes).values(rows).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key })));
   }
   // After the shapes, whose ids the leads' histories take by key; before the events, which name their lead.
-  out.push(...leadWrites(db, writing, 'event').map(fromDrizzle));
+  out.push(...leadWrites(writing, 'event'));
   out.push(...eventInserts(site.id, newRows, strict));
   for (const a of attributions) {
     const attribute = db

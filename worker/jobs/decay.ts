@@ -8,6 +8,7 @@ import { database } from '../db/client';
 import { eventsOfRows } from '../db/lead-events';
 import { latestModel } from '../db/models';
 import { leads } from '../db/schema';
+import { runBatch } from '../db/statements';
 import { groupBy } from '../lib/group';
 import { rescore } from '../leads/rescore';
 import { isWriteConflict, leadWrites } from '../leads/write';
@@ -29,7 +30,6 @@ export async function runDecay(d1: D1Database, now: number): Promise<number> {
     const { model, version } = await latestModel(db, siteId);
     const eventsOf = await eventsOfRows(db, rows);
     const writes = leadWrites(
-      db,
       rows.map((row) => ({
         row,
         isNew: false,
@@ -38,7 +38,7 @@ export async function runDecay(d1: D1Database, now: number): Promise<number> {
       'decay',
     );
     try {
-      await db.batch(writes as unknown as Parameters<typeof db.batch>[0]);
+      await runBatch(d1, writes);
       done += rows.length;
     } catch (err) {
       // A live event rescored one of them meanwhile; its next_change_at is fresh, the rest wait a run.

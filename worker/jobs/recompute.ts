@@ -10,6 +10,7 @@ import { database, type Database } from '../db/client';
 import { modelVersion } from '../db/models';
 import { leads, recomputes } from '../db/schema';
 import { randomToken } from '../lib/ids';
+import { fromDrizzle, runBatch } from '../db/statements';
 import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
@@ -140,15 +141,13 @@ export async function runRecompute(
       leaseUntil: now + LEASE_MS,
     };
     try {
-      const results = await db.batch([
-        ...leadWrites(db, scored, 'recompute'),
-        db
-          .update(recomputes)
-          .set(next)
-          .where(and(eq(recomputes.id, id), eq(recomputes.status, 'running'), eq(recomputes.leaseUntil, from.leaseUntil!)))
-          .returning(),
-      ] as unknown as Parameters<typeof db.batch>[0]);
-      return (results[results.length - 1] as RecomputeRow[])[0] ?? null; // none: superseded, or taken over
+      const moveOn = db
+        .update(recomputes)
+        .set(next)
+        .where(and(eq(recomputes.id, id), eq(recomputes.status, 'running'), eq(recomputes.leaseUntil, from.leaseUntil!)));
+      const results = await runBatch(d1, [...leadWrites(scored, 'recompute'), fromDrizzle(moveOn)]);
+      // No row moved on: superseded, or taken over.
+      return results[results.length - 1]!.meta.changes ? { ...from, ...next } : null;
     } catch (err) {
       // A lead of the chunk changed under us (a live event): the chunk is read again.
       if (isWriteConflict(err)) return 'conflict' as const;

@@ -10,8 +10,8 @@
  * decremented here; `band_daily`; a trigger's member count; the model and its recomputes' counts).
  */
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
 import type { Database } from '../db/client';
+import { fromDrizzle, runBatch, type Statement } from '../db/statements';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors, webhooks } from '../db/schema';
 import { ApiError } from '../lib/errors';
 import { counterWrites } from '../segments/counters';
@@ -77,26 +77,28 @@ function orphanedShapes(db: Database, lead: ErasedLead, of: ReturnType<typeof of
  * counters are decremented where the lead counts now and nothing written meanwhile is left behind.
  * The lead's visitors are deleted before the lead, whose removal would set their `lead_id` to null.
  */
-export function erasureWrites(db: Database, lead: ErasedLead): BatchItem<'sqlite'>[] {
+export function erasureWrites(db: Database, lead: ErasedLead): Statement[] {
   const of = ofLead(db, lead);
   return [
-    conflictGuard(db, [lead]),
-    ...counterWrites(db, [{ siteId: lead.siteId, before: { band: lead.band, score: lead.score }, after: null }]),
-    db.delete(deliveryAttempts).where(inArray(deliveryAttempts.deliveryId, of.deliveryIds)),
-    db.delete(deliveries).where(of.deliveries),
-    db.delete(transitions).where(and(eq(transitions.siteId, lead.siteId), eq(transitions.leadId, lead.id))),
-    db.delete(feedback).where(and(eq(feedback.siteId, lead.siteId), eq(feedback.leadId, lead.id))),
-    orphanedShapes(db, lead, of),
-    db.delete(events).where(of.anonymousEvents),
-    db.delete(events).where(of.attributedEvents),
-    db.delete(visitors).where(and(eq(visitors.siteId, lead.siteId), eq(visitors.leadId, lead.id))),
+    conflictGuard([lead]),
+    ...counterWrites([{ siteId: lead.siteId, before: { band: lead.band, score: lead.score }, after: null }]),
+    ...[
+      db.delete(deliveryAttempts).where(inArray(deliveryAttempts.deliveryId, of.deliveryIds)),
+      db.delete(deliveries).where(of.deliveries),
+      db.delete(transitions).where(and(eq(transitions.siteId, lead.siteId), eq(transitions.leadId, lead.id))),
+      db.delete(feedback).where(and(eq(feedback.siteId, lead.siteId), eq(feedback.leadId, lead.id))),
+      orphanedShapes(db, lead, of),
+      db.delete(events).where(of.anonymousEvents),
+      db.delete(events).where(of.attributedEvents),
+      db.delete(visitors).where(and(eq(visitors.siteId, lead.siteId), eq(visitors.leadId, lead.id))),
+    ].map(fromDrizzle),
     // The lead's search entry goes with it (the `leads_search_delete` trigger), but by default FTS5
     // only marks an entry deleted and leaves its trigrams in the index until its segments merge.
     // `secure-delete` removes them at once; it is a lasting option of the index, so from the first
     // erasure on, every delete and profile change of the index is secure too. Setting it again costs
     // one row.
-    db.run(sql`INSERT INTO lead_search (lead_search, rank) VALUES ('secure-delete', 1)`),
-    db.delete(leads).where(and(eq(leads.siteId, lead.siteId), eq(leads.id, lead.id))),
+    { sql: `INSERT INTO lead_search (lead_search, rank) VALUES ('secure-delete', 1)`, params: [] },
+    fromDrizzle(db.delete(leads).where(and(eq(leads.siteId, lead.siteId), eq(leads.id, lead.id)))),
   ];
 }
 
@@ -109,7 +111,7 @@ export async function eraseLead(db: Database, siteId: string, id: string): Promi
       .where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
     if (!lead) return false;
     try {
-      await db.batch(erasureWrites(db, lead) as unknown as Parameters<typeof db.batch>[0]);
+      await runBatch(db.$client, erasureWrites(db, lead));
       return true;
     } catch (err) {
       if (!isWriteConflict(err)) throw err;

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Database } from '../db/client';
 import { OUTCOMES } from '../quality/outcomes';
 import { feedback, leads, transitions } from '../db/schema';
+import { fromDrizzle, type Statement } from '../db/statements';
 import { conflictGuard, type LeadRow } from './write';
 
 /** `recycled` sends the lead back to nurturing at stage `lead`. */
@@ -33,8 +34,8 @@ export const SalesUpdate = z
   .refine((u) => u.stage || u.feedback, 'give a stage, feedback, or both');
 export type SalesUpdate = z.infer<typeof SalesUpdate>;
 
-export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by: string, now: number): BatchItem<'sqlite'>[] {
-  const out: BatchItem<'sqlite'>[] = [conflictGuard(db, [row])];
+export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by: string, now: number): Statement[] {
+  const out: BatchItem<'sqlite'>[] = [];
   const stage = update.stage === 'recycled' ? 'lead' : update.stage;
   if (stage && (stage !== row.stage || update.stage === 'recycled')) {
     out.push(
@@ -62,5 +63,5 @@ export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by:
   if (update.feedback) {
     out.push(db.insert(feedback).values({ siteId: row.siteId, leadId: row.id, ...update.feedback, createdAt: now, createdBy: by }));
   }
-  return out;
+  return [conflictGuard([row]), ...out.map(fromDrizzle)];
 }

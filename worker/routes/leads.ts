@@ -9,6 +9,7 @@ import { database } from '../db/client';
 import { leadWithHistory, listLeads } from '../db/leads';
 import { meterD1 } from '../db/metering';
 import { leads } from '../db/schema';
+import { runBatch } from '../db/statements';
 import type { AppEnv } from '../env';
 import { eraseLead } from '../leads/erase';
 import { exportLead } from '../leads/export';
@@ -98,7 +99,7 @@ leadsRoutes.patch('/:id', async (c) => {
     const [row] = await db.select().from(leads).where(and(eq(leads.siteId, site.id), eq(leads.id, id)));
     if (!row) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
     try {
-      await db.batch(salesWrites(db, row, update, c.get('apiKeyId'), Date.now()) as unknown as Parameters<typeof db.batch>[0]);
+      await runBatch(c.env.DB, salesWrites(db, row, update, c.get('apiKeyId'), Date.now()));
       break;
     } catch (err) {
       if (!isWriteConflict(err)) throw err;

@@ -2,10 +2,7 @@
  * @module The segment counters' share of a lead write: per band and per score bucket, the leads that
  * came in minus those that left, added in one statement of the writer's own batch.
  */
-import { sql } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
-import type { Database } from '../db/client';
-import { segmentCounts } from '../db/schema';
+import type { Statement } from '../db/statements';
 import { bucketOf } from './buckets';
 
 /** Where a lead counts: its band ('' when excluded) and, when in a band, its score's bucket. */
@@ -26,7 +23,7 @@ const keysOf = ({ band, score }: Place): [string, string][] =>
   band === null ? [['band', '']] : [['band', band], ['score', String(bucketOf(score))]];
 
 /** The statement adding the moves up, or none when nothing changes place. */
-export function counterWrites(db: Database, moves: readonly Move[]): BatchItem<'sqlite'>[] {
+export function counterWrites(moves: readonly Move[]): Statement[] {
   // Keyed by a joined string rather than JSON: a recompute chunk adds up tens of thousands of moves.
   const delta = new Map<string, { row: [string, string, string]; n: number }>();
   const add = (siteId: string, place: Place, n: number) => {
@@ -45,10 +42,10 @@ export function counterWrites(db: Database, moves: readonly Move[]): BatchItem<'
   }
   const rows = [...delta.values()].filter(({ n }) => n !== 0).map(({ row, n }) => [...row, n]);
   if (rows.length === 0) return [];
-  return [
-    db
-      .insert(segmentCounts)
-      .select(sql`SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(${JSON.stringify(rows)}) AS j WHERE true`)
-      .onConflictDoUpdate({ target: [segmentCounts.siteId, segmentCounts.kind, segmentCounts.key], set: { count: sql`${segmentCounts.count} + excluded.count` } }),
-  ];
+  return [{ sql: ADD_UP, params: [JSON.stringify(rows)] }];
 }
+
+// `WHERE true`: without it SQLite's parser takes the upsert's ON for a join constraint.
+const ADD_UP = `INSERT INTO segment_counts (site_id, kind, key, count)
+  SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?) AS j WHERE true
+  ON CONFLICT (site_id, kind, key) DO UPDATE SET count = segment_counts.count + excluded.count`;
