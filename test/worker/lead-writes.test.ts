@@ -5,7 +5,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { runBatch } from '../../worker/db/statements';
-import { conflictGuard, isWriteConflict, leadWrites, type StoredLead } from '../../worker/leads/write';
+import { conflictGuard, isWriteConflict, leadWrites, type LeadRow, type StoredLead } from '../../worker/leads/write';
 import { rescore } from '../../worker/leads/rescore';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { browserEvent, collect, newSite, ORIGIN } from './helpers';
@@ -52,5 +52,40 @@ describe('lead writes by rowid', () => {
     expect(byId.get(other.id)).toMatchObject({ model_version: 0, rev: other.rev, score: other.score });
     // Written again from the same read: refused, the rev moved.
     expect(await refused(runBatch(env.DB, leadWrites([{ row: lead, isNew: false, rescored }], 'recompute')))).toBe(true);
+  });
+});
+
+describe('new leads', () => {
+  it('are inserted whole, several in one statement: profile as JSON, history packed with the ids their shapes have', async () => {
+    const site = await newSite();
+    // A shape of the site, as a page view of /pricing stores it.
+    await collect({ site: site.siteKey, events: [browserEvent('s', 'page_view', { url: `${ORIGIN}/pricing` })] });
+    const shape = await env.DB.prepare('SELECT id, key FROM event_shapes WHERE site_id = ?').bind(site.id).first<{ id: number; key: string }>();
+    const now = Date.now();
+    const model = { ...DEFAULT_MODEL, profileRules: [] };
+    const lead = (n: number, profile: LeadRow['profile']): LeadRow => ({
+      id: `ld_new${n}`, siteId: site.id, email: `n${n}@acme.io`, profile, fit: 0, activity: 0, engagement: 0, score: 0, band: null,
+      stage: 'prospect', excludedReason: null, rev: 0, eventCount: 0, lastEventAt: null, scoredAt: null, modelVersion: 0,
+      nextChangeAt: null, recycledAt: null, history: '', createdAt: now - 1, updatedAt: now - 1,
+    });
+    const profile = { name: 'Zoë «Ω» 🚀', companySize: 0.1 + 0.2, optIn: true, note: 'a "quoted" \\ line\nbreak' };
+    const rescored = rescore(model, 3, null, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], profile, now);
+    const statements = leadWrites(
+      [
+        { row: lead(1, {}), isNew: true, rescored, profile, history: { kept: [{ ts: now - 9, shapeId: shape!.id }], added: [[now - 5, shape!.key]] } },
+        { row: lead(2, { plain: 'x' }), isNew: true, rescored },
+      ],
+      'event',
+    );
+    expect(statements.filter((s) => s.sql.startsWith('INSERT INTO leads'))).toHaveLength(1);
+    await runBatch(env.DB, statements);
+    const rows = await env.DB.prepare('SELECT id, profile, history, score, band, model_version, event_count, rev, created_at FROM leads WHERE site_id = ? AND id LIKE ? ORDER BY id')
+      .bind(site.id, 'ld_new%')
+      .all<{ id: string; profile: string; history: string; score: number; band: string; model_version: number; event_count: number; rev: number; created_at: number }>();
+    expect(rows.results).toEqual([
+      { id: 'ld_new1', profile: JSON.stringify(profile), history: `${now - 9}:${shape!.id},${now - 5}:${shape!.id}`, score: rescored.values.score, band: rescored.values.band, model_version: 3, event_count: 1, rev: 0, created_at: now - 1 },
+      { id: 'ld_new2', profile: '{"plain":"x"}', history: '', score: rescored.values.score, band: rescored.values.band, model_version: 3, event_count: 1, rev: 0, created_at: now - 1 },
+    ]);
+    expect(JSON.parse(rows.results[0]!.profile)).toEqual(profile);
   });
 });
