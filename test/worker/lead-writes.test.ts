@@ -79,13 +79,18 @@ describe('new leads', () => {
     );
     expect(statements.filter((s) => s.sql.startsWith('INSERT INTO leads'))).toHaveLength(1);
     await runBatch(env.DB, statements);
-    const rows = await env.DB.prepare('SELECT id, profile, history, score, band, model_version, event_count, rev, created_at FROM leads WHERE site_id = ? AND id LIKE ? ORDER BY id')
-      .bind(site.id, 'ld_new%')
-      .all<{ id: string; profile: string; history: string; score: number; band: string; model_version: number; event_count: number; rev: number; created_at: number }>();
-    expect(rows.results).toEqual([
-      { id: 'ld_new1', profile: JSON.stringify(profile), history: `${now - 9}:${shape!.id},${now - 5}:${shape!.id}`, score: rescored.values.score, band: rescored.values.band, model_version: 3, event_count: 1, rev: 0, created_at: now - 1 },
-      { id: 'ld_new2', profile: '{"plain":"x"}', history: '', score: rescored.values.score, band: rescored.values.band, model_version: 3, event_count: 1, rev: 0, created_at: now - 1 },
+    const { results } = await env.DB.prepare('SELECT * FROM leads WHERE site_id = ? AND id LIKE ? ORDER BY id').bind(site.id, 'ld_new%').all<Record<string, unknown>>();
+    // Every column, so that a value put in another column's place shows.
+    const v = rescored.values;
+    const scored = {
+      site_id: site.id, fit: v.fit, activity: v.activity, engagement: v.engagement, score: v.score, band: v.band, stage: v.stage,
+      excluded_reason: v.excludedReason, rev: 0, event_count: 1, last_event_at: now - 5, scored_at: now, model_version: 3,
+      next_change_at: v.nextChangeAt, recycled_at: null, created_at: now - 1, updated_at: now,
+    };
+    expect(results).toEqual([
+      { ...scored, id: 'ld_new1', email: 'n1@acme.io', profile: JSON.stringify(profile), history: `${now - 9}:${shape!.id},${now - 5}:${shape!.id}` },
+      { ...scored, id: 'ld_new2', email: 'n2@acme.io', profile: '{"plain":"x"}', history: '' },
     ]);
-    expect(JSON.parse(rows.results[0]!.profile)).toEqual(profile);
+    expect(JSON.parse(results[0]!.profile as string)).toEqual(profile);
   });
 });

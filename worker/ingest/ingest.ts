@@ -9,7 +9,7 @@
  * The first attempt skips the read when the isolate recalls what it needs, from its own last
  * writes (`recall`): one round trip instead of two, the guess checked by the write itself.
  */
-import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { fromDrizzle, placeholders, runBatch, textFor, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';

@@ -41,6 +41,10 @@ const byRowid = (rows: readonly Pick<StoredLead, 'rowid'>[]) => rows.every((r) =
 /** A value of a row of `json_each` (`j`), by its index in the row's array. */
 const at = (i: number) => `j.value ->> ${i}`;
 
+/** The history a row's `h`-th value makes when it is one `historyJson` made (an array), else `otherwise`. */
+const historyAt = (h: number, siteId: string, otherwise: string) =>
+  `CASE WHEN json_type(j.value, '$[${h}]') = 'array' THEN ${historySql(`(j.value -> ${h})`, siteId)} ELSE ${otherwise} END`;
+
 /**
  * Inserts new leads, updates existing ones only if their `rev` is still the one read (otherwise the
  * guard fails the whole batch and the caller redoes its work from a fresh read), and appends the
@@ -88,7 +92,7 @@ function inserts(items: readonly (LeadWrite & { isNew: true })[]): Statement {
     const h = INSERTED.length;
     return `INSERT INTO leads (${INSERTED.join(', ')}, history)
       SELECT ${INSERTED.map((_, i) => at(i)).join(', ')},
-        CASE WHEN json_type(j.value, '$[${h}]') = 'array' THEN ${historySql(`(j.value -> ${h})`, at(1))} ELSE ${at(h)} END
+        ${historyAt(h, at(1), at(h))}
       FROM json_each(?) AS j`;
   });
   const rows = items.map(({ row, rescored: { values: v }, profile, history }) => [
@@ -141,7 +145,7 @@ function update(items: readonly (LeadWrite & { isNew: false })[], indexed: boole
     // Spelled out: inside the shapes' subquery a bare "site_id" would be the shape's.
     if (withHistory) {
       const h = next++;
-      set.push(`history = CASE WHEN json_type(j.value, '$[${h}]') = 'array' THEN ${historySql(`(j.value -> ${h})`, '"leads"."site_id"')} ELSE "leads"."history" END`);
+      set.push(`history = ${historyAt(h, '"leads"."site_id"', '"leads"."history"')}`);
     }
     return `UPDATE leads SET ${set.join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = "leads"."rev" + 1
       FROM json_each(?) AS j WHERE ${rowid ? '"leads"."rowid"' : '"leads"."id"'} = ${at(0)}`;
