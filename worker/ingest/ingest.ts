@@ -7,7 +7,8 @@
  * fails the write (see `writeConflicts`), and the attempt is redone from a fresh read.
  *
  * The first attempt skips the read when the isolate recalls what it needs, from its own last
- * writes (`recall`): one round trip instead of two, the guess checked by the write itself.
+ * writes (`recall`), or when the batch's visitors can be guessed anonymous (below): one round trip
+ * instead of two, the guess checked by the write itself.
  */
 import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
@@ -31,7 +32,7 @@ import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
 import { advancePace, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
-import { recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
+import { anonymousGuards, recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
 import { countRobot } from './robot-counts';
 import { visitorWrites, type VisitorWrite } from './visitor-writes';
 import type { WireEvent } from './wire';
@@ -89,14 +90,14 @@ export async function ingest(
   const facts = factsOf(batch);
   let recalling = recalls;
   for (let attempt = 1; ; attempt++) {
-    const reading = (recalling && recalledReading(site, batch, facts, now)) || null;
+    const reading = (recalling && (recalledReading(site, batch, facts, now) ?? anonymousReading(site, batch, facts, now))) || null;
     try {
       return await attemptIngest(db, reading ?? (await readStored(db, site, batch, facts, now, onNewerModel)), batch, facts, now);
     } catch (err) {
       if (!isWriteConflict(err)) throw err;
       if (reading) {
         // The guess was stale: what it was made of is read again, now and next time.
-        recall.forget(site.id, [...reading.recalled!.keys()], reading.leads.map((l) => l.row.id));
+        recall.forget(site.id, guessedVisitors(reading.guess!), reading.leads.map((l) => l.row.id));
         recalling = false;
         continue;
       }
@@ -141,9 +142,13 @@ interface Reading {
   /** The stored anonymous events of the visitors the batch identifies. */
   anonEvents: (ScoringEvent & StoredEvent & { visitorId: string | null })[];
   knownShapes: { id: number; key: string }[];
-  /** The visitors as recalled, which the write must check; null when read. */
-  recalled: ReadonlyMap<string, RecalledVisitor> | null;
+  /** What the write must check, when not read: the visitors as recalled, or guessed anonymous. */
+  guess: Guess | null;
 }
+
+type Guess = { recalled: ReadonlyMap<string, RecalledVisitor> } | { anonymous: readonly string[] };
+
+const guessedVisitors = (guess: Guess): string[] => ('recalled' in guess ? [...guess.recalled.keys()] : [...guess.anonymous]);
 
 /** What each event of the batch says, worked out once for every attempt: whom it identifies, its shape. */
 interface BatchFacts {
@@ -222,7 +227,7 @@ async function readStored(
     return { row, isNew: false, events, kept, added: [], historyChanged: false, touched: false };
   });
   const known = new Set(existing.map((r) => r.id));
-  return { site, known, visitorRows, paces: visitorPaces(batch, known, visitorRows, now), leads: working, anonEvents, knownShapes, recalled: null };
+  return { site, known, visitorRows, paces: visitorPaces(batch, known, visitorRows, now), leads: working, anonEvents, knownShapes, guess: null };
 }
 
 /**
@@ -247,12 +252,45 @@ function recalledReading(site: SiteContext, batch: WireEvent[], { identities, sh
     if (!lead) return null;
     working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], added: [...lead.added], historyChanged: false, touched: false });
   }
-  const knownShapes = [...new Set(shapeKeys)].flatMap((key) => {
-    const id = recall.shapeId(site.id, key);
+  const knownShapes = knownShapesOf(site.id, shapeKeys);
+  return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, guess: { recalled } };
+}
+
+/**
+ * The reading of a batch whose visitors the isolate does not recall, guessed: they are anonymous
+ * humans, as most of a site's visitors are. Their events are stored without a lead and D1 advances
+ * their pace (see `visitorWrites`), so nothing needs reading; the write's guards refuse the guess
+ * if a visitor has a lead or is, or becomes, a robot (see `anonymousGuards`), and the request is
+ * then read. Guessed only for one browser's request: one visitor, not recalled with a lead or as a
+ * robot, no identify nor form with an e-mail, one page view at most (whose pace D1 advances in one
+ * step). A batch of many visitors, as the queue's consumer makes, would rarely get through.
+ */
+function anonymousReading(site: SiteContext, batch: WireEvent[], { identities, shapeKeys }: BatchFacts, now: number): Reading | null {
+  const visitorIds = visitorIdsOf(batch);
+  if (identities.some(Boolean) || visitorIds.length !== 1) return null;
+  const recalled = recall.visitor(site.id, visitorIds[0]!);
+  if (recalled && (recalled.leadId !== null || recalled.robotSince !== null)) return null;
+  if (batch.filter((e) => e.type === 'page_view').length > 1) return null;
+  const known = new Set<string>();
+  return {
+    site,
+    known,
+    visitorRows: [],
+    // As for new visitors: each page view's time, which D1 folds into the stored pace.
+    paces: visitorPaces(batch, known, [], now),
+    leads: [],
+    anonEvents: [],
+    knownShapes: knownShapesOf(site.id, shapeKeys),
+    guess: { anonymous: visitorIds },
+  };
+}
+
+/** The shapes of these keys whose ids the isolate recalls. */
+const knownShapesOf = (siteId: string, shapeKeys: readonly string[]) =>
+  [...new Set(shapeKeys)].flatMap((key) => {
+    const id = recall.shapeId(siteId, key);
     return id === undefined ? [] : [{ id, key }];
   });
-  return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
-}
 
 async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult> {
   const { site, known, visitorRows, paces, knownShapes } = reading;
@@ -346,12 +384,20 @@ async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[],
   if (newRows.length === 0 && result.robots.length === 0) return result;
   const shapesKnown = new Set(knownShapes.map((s) => s.key));
   const touched = [...byId.values()].filter((l) => l.touched);
-  const recalled = reading.recalled;
-  const { items, scored, newShapesAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, recalled !== null);
+  const { guess } = reading;
+  const paceInSql = guess !== null && 'anonymous' in guess;
+  const { items, scored, newShapesAt, visitorsAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, guess !== null, paceInSql);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now).map(fromDrizzle));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
-  // One guard first either way: `newShapesAt` counts from the statement after it.
-  const guard = recalled ? recallGuards(site.id, recalled, touched.length ? site.modelVersion : null) : fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
+  // One guard first either way: `newShapesAt` and `visitorsAt` count from the statement after it.
+  let guard: Statement;
+  if (guess === null) guard = fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
+  else if ('recalled' in guess) guard = recallGuards(site.id, guess.recalled, touched.length ? site.modelVersion : null);
+  else {
+    const { first, last } = anonymousGuards(site.id, guess.anonymous);
+    guard = first;
+    items.push(last);
+  }
   const written = await runBatch(db.$client, [guard, ...items]);
   // The shapes this request met, known or new, are cached with their ids: the next events of these
   // leads find their histories' shapes without a read.
@@ -361,23 +407,21 @@ async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[],
     if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
     recall.rememberShape(site.id, key, id);
   }
-  remember(site.id, scored, seen, paces, visitorLead);
+  // The visitors as written: advanced here, or by D1 and sent back.
+  const visitorsNow = paceInSql
+    ? visitorsAt.flatMap((i) => (written[i + 1]!.results as ({ id: string } & RecalledVisitor)[]).map(({ id, ...v }) => [id, v] as const))
+    : Object.keys(seen).map((id) => {
+        const { start, count, robotSince } = paces.get(id)!;
+        return [id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince }] as const;
+      });
+  remember(site.id, scored, visitorsNow);
   result.changed = scored.some((s) => s.rescored.transitions.length > 0);
   return result;
 }
 
 /** What this write left in D1, for the next events of these visitors and leads (see `recall`). */
-function remember(
-  siteId: string,
-  scored: { lead: WorkingLead; rescored: Rescored }[],
-  seen: Record<string, unknown>,
-  paces: Map<string, VisitorPace>,
-  visitorLead: Map<string, string | null>,
-) {
-  for (const id of Object.keys(seen)) {
-    const { start, count, robotSince } = paces.get(id)!;
-    recall.rememberVisitor(siteId, id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince });
-  }
+function remember(siteId: string, scored: { lead: WorkingLead; rescored: Rescored }[], visitors: Iterable<readonly [string, RecalledVisitor]>) {
+  for (const [id, visitor] of visitors) recall.rememberVisitor(siteId, id, visitor);
   for (const { lead, rescored } of scored) {
     const row: LeadRow = { ...lead.row, ...rescored.values, rev: lead.isNew ? lead.row.rev : lead.row.rev + 1 };
     if (lead.kept === null) {
@@ -550,9 +594,11 @@ function writes(
   visitorLead: Map<string, string | null>,
   storedLead: ReadonlyMap<string, string | null>,
   now: number,
-  /** Built on recalled state: an event stored before must fail the batch, not be skipped. */
+  /** Built on a guess: an event stored before must fail the batch, not be skipped. */
   strict: boolean,
-): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
+  /** The visitors were not read: D1 advances their pace (see `visitorWrites`). */
+  paceInSql: boolean,
+): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[]; visitorsAt: number[] } {
   const out: Statement[] = [];
   const writing = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
@@ -595,6 +641,10 @@ function writes(
     paceCount: paces.get(id)!.count,
     robotSince: paces.get(id)!.robotSince,
   }));
-  out.push(...visitorWrites(site.id, visitorRows));
-  return { items: out, scored: writing, newShapesAt };
+  const visitorsAt: number[] = [];
+  for (const statement of visitorWrites(site.id, visitorRows, paceInSql)) {
+    visitorsAt.push(out.length);
+    out.push(statement);
+  }
+  return { items: out, scored: writing, newShapesAt, visitorsAt };
 }

@@ -39,3 +39,17 @@ export function advancePace(pace: Pace, pageViewTimes: readonly number[]): { pac
   }
   return { pace: { start, count }, robot };
 }
+
+/**
+ * `advancePace` for one page view, as SQL: the new start and count from the stored ones (`start`,
+ * `count`: column expressions) and the view's time (`ts`: an expression, NULL for no page view).
+ * For a write that cannot read the visitor first (see `ingest`'s anonymous guess): D1 advances the
+ * pace it holds. `pace.test` holds the two to the same answers.
+ */
+export function paceStepSql(start: string, count: string, ts: string): { start: string; count: string } {
+  const restarts = `(${start} IS NULL OR ${ts} >= ${start} + ${PACE_WINDOW_MS})`;
+  return {
+    start: `CASE WHEN ${ts} IS NOT NULL AND ${restarts} THEN ${ts} ELSE ${start} END`,
+    count: `CASE WHEN ${ts} IS NULL THEN ${count} WHEN ${restarts} THEN 1 WHEN ${ts} >= ${start} THEN ${count} + 1 ELSE ${count} END`,
+  };
+}

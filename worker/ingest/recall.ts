@@ -13,6 +13,7 @@ import { HISTORY_MAX, type AddedEvent, type StoredEvent } from '../db/lead-histo
 import { textFor, type Statement } from '../db/statements';
 import type { LeadRow } from '../leads/write';
 import type { ScoringEvent } from '../scoring/types';
+import { MAX_PAGE_VIEWS } from './pace';
 
 /** A visitor as its row holds what ingest reads of it. */
 export interface RecalledVisitor {
@@ -135,6 +136,21 @@ export function recallGuards(siteId: string, recalled: ReadonlyMap<string, Recal
     ${modelVersion === null ? '' : `UNION ALL SELECT 'model' WHERE EXISTS (SELECT 1 FROM models WHERE site_id = ?2 AND version > ?3)`}`,
   );
   return { sql, params: modelVersion === null ? [JSON.stringify(expected), siteId] : [JSON.stringify(expected), siteId, modelVersion] };
+}
+
+/**
+ * The checks of a write built on the guess that its visitors are anonymous humans (see `ingest`):
+ * first, none has a lead or is a robot; last, after their upserts advanced their pace, none crossed
+ * the limit. Either refusal sends the request to a read, which finds the lead or catches the robot.
+ */
+export function anonymousGuards(siteId: string, visitorIds: readonly string[]): { first: Statement; last: Statement } {
+  const refused = (when: string) =>
+    `INSERT INTO write_conflicts (lead_id) SELECT v.id FROM json_each(?1) AS j JOIN visitors AS v ON v.site_id = ?2 AND v.id = j.value WHERE ${when}`;
+  const params = [JSON.stringify(visitorIds), siteId];
+  return {
+    first: { sql: textFor('anonymous-guard:first', () => refused('v.lead_id IS NOT NULL OR v.robot_since IS NOT NULL')), params },
+    last: { sql: textFor('anonymous-guard:last', () => refused(`v.pace_count > ${MAX_PAGE_VIEWS}`)), params },
+  };
 }
 
 /** Whether the worker's settings let ingest write from recalled state (`INGEST_RECALL=off`: never). */

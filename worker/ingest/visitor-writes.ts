@@ -5,6 +5,7 @@
 import { chunksFor } from '../db/client';
 import type { visitors } from '../db/schema';
 import { placeholders, textFor, type Statement } from '../db/statements';
+import { paceStepSql } from './pace';
 
 export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
   id: string;
@@ -18,22 +19,28 @@ export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
  * row written more for every event of an identified visitor. Left out, the stored lead stands, which
  * is also what a concurrent identify wrote; a visitor this batch stores events of as anonymous that
  * got a lead meanwhile fails the batch (`visitorGuard` in `ingest`).
+ *
+ * `paceInSql`: the visitors were not read, and each brings one page view at most, its time as
+ * `paceStart` (NULL for none): the stored pace is advanced by D1 (`paceStepSql`), and the rows come
+ * back as they now stand, for the isolate to recall.
  */
-export function visitorWrites(siteId: string, rows: readonly VisitorWrite[]): Statement[] {
+export function visitorWrites(siteId: string, rows: readonly VisitorWrite[], paceInSql = false): Statement[] {
   const out: Statement[] = [];
   for (const setsLead of [false, true]) {
     for (const chunk of chunksFor(rows.filter((r) => r.setsLead === setsLead), 8)) {
-      const sql = textFor(`visitors:${chunk.length}:${setsLead}`, () =>
-        `INSERT INTO visitors (site_id, id, lead_id, first_seen, last_seen, pace_start, pace_count, robot_since)
+      const sql = textFor(`visitors:${chunk.length}:${setsLead}:${paceInSql}`, () => {
+        const pace = paceInSql ? paceStepSql('pace_start', 'pace_count', 'excluded.pace_start') : { start: 'excluded.pace_start', count: 'excluded.pace_count' };
+        return `INSERT INTO visitors (site_id, id, lead_id, first_seen, last_seen, pace_start, pace_count, robot_since)
         VALUES ${placeholders(chunk.length, '(?, ?, ?, ?, ?, ?, ?, ?)')}
         ON CONFLICT (id, site_id) DO UPDATE SET
           first_seen = min(first_seen, excluded.first_seen),
           last_seen = max(last_seen, excluded.last_seen),
           ${setsLead ? 'lead_id = excluded.lead_id,' : ''}
-          pace_start = excluded.pace_start,
-          pace_count = excluded.pace_count,
-          robot_since = coalesce(robot_since, excluded.robot_since)`,
-      );
+          pace_start = ${pace.start},
+          pace_count = ${pace.count},
+          robot_since = coalesce(robot_since, excluded.robot_since)
+        ${paceInSql ? 'RETURNING id, lead_id AS leadId, pace_start AS paceStart, pace_count AS paceCount, robot_since AS robotSince' : ''}`;
+      });
       // Read, advanced and written whole: two requests of one visitor at once may count a view or
       // two fewer, which a pace measured in hundreds can afford.
       const params = chunk.flatMap((r) => [siteId, r.id, r.leadId ?? null, r.firstSeen, r.lastSeen, r.paceStart ?? null, r.paceCount ?? 0, r.robotSince ?? null]);
