@@ -12,7 +12,9 @@
  *     for it, which is what every request cost before that cache (and still costs a cold isolate).
  *     Twice: with the isolate recalling the visitors and leads it wrote (`worker/ingest/recall.ts`),
  *     as a visit's requests to one isolate are served, and with `INGEST_RECALL=off`, as an isolate
- *     that never saw them serves them.
+ *     that reads before every write serves them. Then a returning anonymous visitor's and a lead's
+ *     page view on an isolate that never served them (the worker restarted): the first is guessed
+ *     anonymous and written at once, the second's guess refused, then read (`worker/ingest/ingest.ts`).
  *  2. Collect's requests/s and events/s, batches of 1 and of 10 page views from 2,000 visitors (a
  *     third of them identified leads), each of whom has sent a first page view before the timed
  *     runs, against the floor: `bench/floor`, a worker on the same local
@@ -222,11 +224,14 @@ try {
   console.log(`${cpus().length} cores, load average ${load[0].toFixed(2)} before the run (other work on the machine skews every rate; D1 rows do not move)`);
 
   // 1. Rows per event, metered by the worker itself: as this isolate serves them, recalling the
-  // visitors and leads it wrote (`worker/ingest/recall.ts`), then as one that recalls nothing would.
+  // visitors and leads it wrote (`worker/ingest/recall.ts`), then as one that reads first would,
+  // then on an isolate that never served the visitors the 'off' run prepared (`elsewhere`).
   const collectUrl = `http://127.0.0.1:${ports.workerPort}/v1/collect`;
   let siteKey, apiKey, origin;
-  for (const recall of ['on', 'off']) {
-    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on', INGEST_RECALL: recall } });
+  const elsewhere = { anonymous: [], leads: [] };
+  for (const recall of ['on', 'off', 'on, another isolate served the visitor']) {
+    const fresh = recall.startsWith('on, ');
+    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on', INGEST_RECALL: recall === 'off' ? 'off' : 'on' } });
     ({ siteKey, apiKey } = stack);
     origin = stack.demoUrl;
     const metered = async (v, events, key = siteKey) => {
@@ -271,7 +276,10 @@ try {
       await put(id);
       return key;
     };
-    const cases = [
+    const cases = fresh ? [
+      ['anonymous page view, a returning visitor', () => { const v = elsewhere.anonymous.pop(); return metered(v, [pageView(v)]); }],
+      ['page view, lead with 10 stored events', () => { const v = elsewhere.leads.pop(); return metered(v, [pageView(v)]); }],
+    ] : [
       ['anonymous page view, a new visitor', async () => { const v = newVisitor(origin); return metered(v, [pageView(v)]); }],
       ["the same, the site's first request in the isolate (no cached site)", async () => { const v = newVisitor(origin); return metered(v, [pageView(v)], await coldSite()); }],
       ['anonymous page view, a returning visitor', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [pageView(v)]); }],
@@ -303,6 +311,19 @@ try {
       console.log(`  ${name}, recall ${recall}: ${row['rows read']} read, ${row['rows written']} written, ${row['round trips']} round trips`);
     };
     for (const [name, run] of cases) await measure(name, run);
+    if (recall === 'off') {
+      for (let i = 0; i < 3; i++) {
+        const v = newVisitor(origin);
+        await seed(v, 3);
+        elsewhere.anonymous.push(v);
+        elsewhere.leads.push(await lead(10));
+      }
+    }
+    if (fresh) {
+      await stack.stop();
+      stack = undefined;
+      continue;
+    }
     // Whether a lead's request reads the site's other leads: the same request once the site has 1,000 more.
     for (let i = 0; i < 10; i++) {
       const group = Array.from({ length: 100 }, () => newVisitor(origin));
