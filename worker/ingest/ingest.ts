@@ -146,9 +146,9 @@ interface Reading {
   guess: Guess | null;
 }
 
-type Guess = { recalled: ReadonlyMap<string, RecalledVisitor> } | { anonymous: readonly string[] };
+type Guess = { recalled: ReadonlyMap<string, RecalledVisitor> } | { anonymous: string };
 
-const guessedVisitors = (guess: Guess): string[] => ('recalled' in guess ? [...guess.recalled.keys()] : [...guess.anonymous]);
+const guessedVisitors = (guess: Guess): string[] => ('recalled' in guess ? [...guess.recalled.keys()] : [guess.anonymous]);
 
 /** What each event of the batch says, worked out once for every attempt: whom it identifies, its shape. */
 interface BatchFacts {
@@ -281,7 +281,7 @@ function anonymousReading(site: SiteContext, batch: WireEvent[], { identities, s
     leads: [],
     anonEvents: [],
     knownShapes: knownShapesOf(site.id, shapeKeys),
-    guess: { anonymous: visitorIds },
+    guess: { anonymous: visitorIds[0]! },
   };
 }
 

@@ -139,17 +139,16 @@ export function recallGuards(siteId: string, recalled: ReadonlyMap<string, Recal
 }
 
 /**
- * The checks of a write built on the guess that its visitors are anonymous humans (see `ingest`):
- * first, none has a lead or is a robot; last, after their upserts advanced their pace, none crossed
+ * The checks of a write built on the guess that its visitor is an anonymous human (see `ingest`):
+ * first, it has no lead and is no robot; last, after its upsert advanced its pace, it did not cross
  * the limit. Either refusal sends the request to a read, which finds the lead or catches the robot.
  */
-export function anonymousGuards(siteId: string, visitorIds: readonly string[]): { first: Statement; last: Statement } {
-  const refused = (when: string) =>
-    `INSERT INTO write_conflicts (lead_id) SELECT v.id FROM json_each(?1) AS j JOIN visitors AS v ON v.site_id = ?2 AND v.id = j.value WHERE ${when}`;
-  const params = [JSON.stringify(visitorIds), siteId];
+export function anonymousGuards(siteId: string, visitorId: string): { first: Statement; last: Statement } {
+  const refused = (when: string) => `INSERT INTO write_conflicts (lead_id) SELECT id FROM visitors WHERE site_id = ?1 AND id = ?2 AND (${when})`;
+  const params = [siteId, visitorId];
   return {
-    first: { sql: textFor('anonymous-guard:first', () => refused('v.lead_id IS NOT NULL OR v.robot_since IS NOT NULL')), params },
-    last: { sql: textFor('anonymous-guard:last', () => refused(`v.pace_count > ${MAX_PAGE_VIEWS}`)), params },
+    first: { sql: textFor('anonymous-guard:first', () => refused('lead_id IS NOT NULL OR robot_since IS NOT NULL')), params },
+    last: { sql: textFor('anonymous-guard:last', () => refused(`pace_count > ${MAX_PAGE_VIEWS}`)), params },
   };
 }
 
