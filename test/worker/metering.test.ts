@@ -2,17 +2,16 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
-import { recall } from '../../worker/ingest/recall';
 import { browserEvent, BROWSER_UA, collect, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
 
-/** Collect with `D1_METERING=on`, as `bench/cost.js` runs the worker. */
-function collectMetered(site: TestSite, events: unknown[]) {
+/** Collect with `D1_METERING=on`, as `bench/cost.js` runs the worker (`read`: and `INGEST_RECALL=off`). */
+function collectMetered(site: TestSite, events: unknown[], read = false) {
   const request = new Request('https://leadscore.test/v1/collect', {
     method: 'POST',
     headers: { origin: ORIGIN, 'user-agent': BROWSER_UA },
     body: JSON.stringify({ site: site.siteKey, events }),
   });
-  return worker.fetch(request, { ...env, D1_METERING: 'on' }, createExecutionContext());
+  return worker.fetch(request, { ...env, D1_METERING: 'on', ...(read ? { INGEST_RECALL: 'off' } : {}) }, createExecutionContext());
 }
 
 const rowsHeader = (res: Response) => {
@@ -64,9 +63,8 @@ describe('D1 metering (D1_METERING=on)', () => {
     const site = await newSite();
     await collectMetered(site, [browserEvent('nv', 'identify', { traits: { email: 'ned@acme.io' } })]);
     const view = async () => {
-      // Read, as by an isolate that does not recall the lead (the one that does reads nothing).
-      recall.clear();
-      const res = await collectMetered(site, [browserEvent('nv', 'page_view', { url: `${ORIGIN}/pricing` })]);
+      // Read (the isolate that recalls the lead reads nothing).
+      const res = await collectMetered(site, [browserEvent('nv', 'page_view', { url: `${ORIGIN}/pricing` })], true);
       return { read: rowsHeader(res)!.read, leads: Number(/select leads (\d+)\//.exec(res.headers.get('leadscore-d1-statements')!)![1]) };
     };
     const alone = await view();
@@ -89,8 +87,7 @@ describe('D1 metering (D1_METERING=on)', () => {
     await collectMetered(site, [browserEvent('hv', 'identify', { traits: { email: 'hal@acme.io' } })]);
     // What the read batch read: the lead, its visitor, its history…
     const view = async () => {
-      recall.clear(); // read, as by an isolate that does not recall the lead
-      const res = await collectMetered(site, [browserEvent('hv', 'page_view', { url: `${ORIGIN}/pricing` })]);
+      const res = await collectMetered(site, [browserEvent('hv', 'page_view', { url: `${ORIGIN}/pricing` })], true);
       const readBatch = res.headers.get('leadscore-d1-statements')!.split(' | ').find((b) => b.includes('select leads'))!;
       return { roundTrips: rowsHeader(res)!.roundTrips, read: [...readBatch.matchAll(/ (\d+)\//g)].reduce((n, m) => n + Number(m[1]), 0) };
     };

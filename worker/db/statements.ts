@@ -30,6 +30,16 @@ export function textFor(shape: string, make: () => string): string {
 /** `rows` copies of `row` (`(?, ?, …)`), comma-separated: a multi-row VALUES list. */
 export const placeholders = (rows: number, row: string) => Array.from({ length: rows }, () => row).join(', ');
 
+/**
+ * The rows of a multi-row INSERT: a VALUES list, or, given `onlyIf` (SQL given the number of its
+ * first bound value, bound after the rows'), the same rows inserted only if it holds.
+ */
+export function insertedRows(rows: number, row: string, onlyIf?: (first: number) => string): string {
+  if (!onlyIf) return `VALUES ${placeholders(rows, row)}`;
+  const values = rows * (row.split('?').length - 1);
+  return `SELECT * FROM (VALUES ${placeholders(rows, row)}) WHERE ${onlyIf(values + 1)}`;
+}
+
 /** The statements in one batch (one transaction), in order. */
 export const runBatch = (d1: D1Database, statements: readonly Statement[]): Promise<D1Result[]> =>
   d1.batch(statements.map((s) => d1.prepare(s.sql).bind(...s.params)));

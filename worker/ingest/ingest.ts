@@ -7,12 +7,12 @@
  * fails the write (see `writeConflicts`), and the attempt is redone from a fresh read.
  *
  * The first attempt skips the read when the isolate recalls what it needs, from its own last
- * writes (`recall`), or when the batch's visitors can be guessed anonymous (below): one round trip
- * instead of two, the guess checked by the write itself.
+ * writes (`recall`), or when a browser's visitor it does not know can be guessed anonymous
+ * (`anonymous-guess`): one round trip instead of two, the guess checked by the write itself.
  */
 import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { fromDrizzle, placeholders, runBatch, textFor, type Statement } from '../db/statements';
+import { fromDrizzle, insertedRows, runBatch, textFor, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';
 import { historyEvents, parseHistory, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { shapesOfHistories } from '../db/lead-events';
@@ -32,7 +32,8 @@ import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
 import { advancePace, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
-import { anonymousGuards, recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
+import { anonymous, guessableVisitor, guessedState, guessRead, type Condition } from './anonymous-guess';
+import { recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
 import { countRobot } from './robot-counts';
 import { visitorWrites, type VisitorWrite } from './visitor-writes';
 import type { WireEvent } from './wire';
@@ -89,16 +90,28 @@ export async function ingest(
   const db = database(d1);
   const facts = factsOf(batch);
   let recalling = recalls;
+  let guessing = recalls;
   for (let attempt = 1; ; attempt++) {
-    const reading = (recalling && (recalledReading(site, batch, facts, now) ?? anonymousReading(site, batch, facts, now))) || null;
+    const reading = (recalling && recalledReading(site, batch, facts, now)) || null;
+    const guessed = !reading && guessing;
     try {
+      if (guessed) {
+        guessing = false;
+        const written = await guessAnonymous(db, site, batch, facts, now);
+        if (written) return written;
+        // Not guessable, or the guess did not hold: what the batch read of the visitor and its lead
+        // is recalled now, and the next attempt writes from it (or reads, if it cannot).
+        if (written === false) continue;
+      }
       return await attemptIngest(db, reading ?? (await readStored(db, site, batch, facts, now, onNewerModel)), batch, facts, now);
     } catch (err) {
       if (!isWriteConflict(err)) throw err;
+      // An event of the guessed batch was stored before: read.
+      if (guessed) continue;
       if (reading) {
         // The guess was stale: what it was made of is read again, now and next time.
-        recall.forget(site.id, guessedVisitors(reading.guess!), reading.leads.map((l) => l.row.id));
-        recalling = false;
+        recall.forget(site.id, [...reading.recalled!.keys()], reading.leads.map((l) => l.row.id));
+        recalling = guessing = false;
         continue;
       }
       if (attempt >= MAX_ATTEMPTS) {
@@ -142,13 +155,9 @@ interface Reading {
   /** The stored anonymous events of the visitors the batch identifies. */
   anonEvents: (ScoringEvent & StoredEvent & { visitorId: string | null })[];
   knownShapes: { id: number; key: string }[];
-  /** What the write must check, when not read: the visitors as recalled, or guessed anonymous. */
-  guess: Guess | null;
+  /** The visitors as recalled, which the write must check; null when read. */
+  recalled: ReadonlyMap<string, RecalledVisitor> | null;
 }
-
-type Guess = { recalled: ReadonlyMap<string, RecalledVisitor> } | { anonymous: string };
-
-const guessedVisitors = (guess: Guess): string[] => ('recalled' in guess ? [...guess.recalled.keys()] : [guess.anonymous]);
 
 /** What each event of the batch says, worked out once for every attempt: whom it identifies, its shape. */
 interface BatchFacts {
@@ -227,7 +236,7 @@ async function readStored(
     return { row, isNew: false, events, kept, added: [], historyChanged: false, touched: false };
   });
   const known = new Set(existing.map((r) => r.id));
-  return { site, known, visitorRows, paces: visitorPaces(batch, known, visitorRows, now), leads: working, anonEvents, knownShapes, guess: null };
+  return { site, known, visitorRows, paces: visitorPaces(batch, known, visitorRows, now), leads: working, anonEvents, knownShapes, recalled: null };
 }
 
 /**
@@ -253,36 +262,7 @@ function recalledReading(site: SiteContext, batch: WireEvent[], { identities, sh
     working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], added: [...lead.added], historyChanged: false, touched: false });
   }
   const knownShapes = knownShapesOf(site.id, shapeKeys);
-  return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, guess: { recalled } };
-}
-
-/**
- * The reading of a batch whose visitors the isolate does not recall, guessed: they are anonymous
- * humans, as most of a site's visitors are. Their events are stored without a lead and D1 advances
- * their pace (see `visitorWrites`), so nothing needs reading; the write's guards refuse the guess
- * if a visitor has a lead or is, or becomes, a robot (see `anonymousGuards`), and the request is
- * then read. Guessed only for one browser's request: one visitor, not recalled with a lead or as a
- * robot, no identify nor form with an e-mail, one page view at most (whose pace D1 advances in one
- * step). A batch of many visitors, as the queue's consumer makes, would rarely get through.
- */
-function anonymousReading(site: SiteContext, batch: WireEvent[], { identities, shapeKeys }: BatchFacts, now: number): Reading | null {
-  const visitorIds = visitorIdsOf(batch);
-  if (identities.some(Boolean) || visitorIds.length !== 1) return null;
-  const recalled = recall.visitor(site.id, visitorIds[0]!);
-  if (recalled && (recalled.leadId !== null || recalled.robotSince !== null)) return null;
-  if (batch.filter((e) => e.type === 'page_view').length > 1) return null;
-  const known = new Set<string>();
-  return {
-    site,
-    known,
-    visitorRows: [],
-    // As for new visitors: each page view's time, which D1 folds into the stored pace.
-    paces: visitorPaces(batch, known, [], now),
-    leads: [],
-    anonEvents: [],
-    knownShapes: knownShapesOf(site.id, shapeKeys),
-    guess: { anonymous: visitorIds[0]! },
-  };
+  return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
 }
 
 /** The shapes of these keys whose ids the isolate recalls. */
@@ -384,44 +364,33 @@ async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[],
   if (newRows.length === 0 && result.robots.length === 0) return result;
   const shapesKnown = new Set(knownShapes.map((s) => s.key));
   const touched = [...byId.values()].filter((l) => l.touched);
-  const { guess } = reading;
-  const paceInSql = guess !== null && 'anonymous' in guess;
-  const { items, scored, newShapesAt, visitorsAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, guess !== null, paceInSql);
+  const recalled = reading.recalled;
+  const { items, scored, newShapesAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, recalled !== null);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now).map(fromDrizzle));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
-  // One guard first either way: `newShapesAt` and `visitorsAt` count from the statement after it.
-  let guard: Statement;
-  if (guess === null) guard = fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
-  else if ('recalled' in guess) guard = recallGuards(site.id, guess.recalled, touched.length ? site.modelVersion : null);
-  else {
-    const { first, last } = anonymousGuards(site.id, guess.anonymous);
-    guard = first;
-    items.push(last);
-  }
+  // One guard first either way: `newShapesAt` counts from the statement after it.
+  const guard = recalled ? recallGuards(site.id, recalled, touched.length ? site.modelVersion : null) : fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
   const written = await runBatch(db.$client, [guard, ...items]);
   // The shapes this request met, known or new, are cached with their ids: the next events of these
   // leads find their histories' shapes without a read.
-  const shapeOfKey = new Map(newRows.map((r) => [r.shapeKey, r.shape]));
-  const met = [...knownShapes, ...newShapesAt.flatMap((i) => written[i + 1]!.results as { id: number; key: string }[])];
-  for (const { id, key } of met) {
-    if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
-    recall.rememberShape(site.id, key, id);
-  }
-  // The visitors as written: advanced here, or by D1 and sent back.
-  const visitorsNow = paceInSql
-    ? visitorsAt.flatMap((i) => (written[i + 1]!.results as ({ id: string } & RecalledVisitor)[]).map(({ id, ...v }) => [id, v] as const))
-    : Object.keys(seen).map((id) => {
-        const { start, count, robotSince } = paces.get(id)!;
-        return [id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince }] as const;
-      });
-  remember(site.id, scored, visitorsNow);
+  rememberShapes(site.id, newRows, knownShapes, newShapesAt.map((i) => written[i + 1]!));
+  remember(site.id, scored, seen, paces, visitorLead);
   result.changed = scored.some((s) => s.rescored.transitions.length > 0);
   return result;
 }
 
 /** What this write left in D1, for the next events of these visitors and leads (see `recall`). */
-function remember(siteId: string, scored: { lead: WorkingLead; rescored: Rescored }[], visitors: Iterable<readonly [string, RecalledVisitor]>) {
-  for (const [id, visitor] of visitors) recall.rememberVisitor(siteId, id, visitor);
+function remember(
+  siteId: string,
+  scored: { lead: WorkingLead; rescored: Rescored }[],
+  seen: Record<string, unknown>,
+  paces: Map<string, VisitorPace>,
+  visitorLead: Map<string, string | null>,
+) {
+  for (const id of Object.keys(seen)) {
+    const { start, count, robotSince } = paces.get(id)!;
+    recall.rememberVisitor(siteId, id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince });
+  }
   for (const { lead, rescored } of scored) {
     const row: LeadRow = { ...lead.row, ...rescored.values, rev: lead.isNew ? lead.row.rev : lead.row.rev + 1 };
     if (lead.kept === null) {
@@ -571,15 +540,90 @@ function toRow(siteId: string, e: WireEvent, shape: EventShape, shapeKey: string
  * parameter, which D1 bills a row read an event for. Unless `strict`, an event stored meanwhile by
  * another request is skipped.
  */
-function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean): Statement[] {
+function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean, guess?: Condition): Statement[] {
   return chunksFor(rows, 12).map((chunk) => ({
-    sql: textFor(`events:${chunk.length}:${strict}`, () =>
+    sql: textFor(`events:${chunk.length}:${strict}:${guess?.key}`, () =>
       `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, title, referrer, received_at)
-      VALUES ${placeholders(chunk.length, '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)')}
+      ${insertedRows(chunk.length, '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)', guess?.sql)}
       ${strict ? '' : 'ON CONFLICT DO NOTHING'}`,
     ),
-    params: chunk.flatMap((r) => [siteId, r.id, r.visitorId ?? null, r.leadId ?? null, siteId, r.shapeKey, r.ts, r.url ?? null, r.title ?? null, r.referrer ?? null, r.receivedAt]),
+    params: [
+      ...chunk.flatMap((r) => [siteId, r.id, r.visitorId ?? null, r.leadId ?? null, siteId, r.shapeKey, r.ts, r.url ?? null, r.title ?? null, r.referrer ?? null, r.receivedAt]),
+      ...(guess?.params ?? []),
+    ],
   }));
+}
+
+/**
+ * Inserts of the shapes of `rows` not in `known` (another request may add one meanwhile: nothing
+ * done then), which answer with their ids. Each event looks its shape up by key in the same
+ * transaction: a shape an erasure deleted since the read leaves its id null, which fails the batch,
+ * and the request is redone (`isWriteConflict`).
+ */
+function shapeInserts(db: Database, siteId: string, rows: readonly NewEvent[], known: ReadonlySet<string>): Statement[] {
+  const shapes = new Map(rows.filter((r) => !known.has(r.shapeKey)).map((r) => [r.shapeKey, r.shape]));
+  return chunksFor([...shapes].map(([key, s]) => ({ siteId, key, ...s })), 6).map((chunk) =>
+    fromDrizzle(db.insert(eventShapes).values(chunk).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key })),
+  );
+}
+
+/** The shapes the isolate met in a write (those it knew, those the write's shape inserts answered), kept by id and key. */
+function rememberShapes(siteId: string, rows: readonly NewEvent[], known: readonly { id: number; key: string }[], inserted: readonly D1Result[]) {
+  const shapeOfKey = new Map(rows.map((r) => [r.shapeKey, r.shape]));
+  for (const { id, key } of [...known, ...inserted.flatMap((r) => r.results as { id: number; key: string }[])]) {
+    if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
+    recall.rememberShape(siteId, key, id);
+  }
+}
+
+/**
+ * The batch written on the guess that its visitor is anonymous (see `anonymous-guess`), in one round
+ * trip: the result when the guess held; false when it did not, what the batch read of the visitor
+ * and its lead then recalled for the next attempt; null when the batch cannot be guessed.
+ */
+async function guessAnonymous(db: Database, site: SiteContext, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult | false | null> {
+  const visitor = guessableVisitor(site.id, batch, identities.some(Boolean));
+  if (!visitor) return null;
+  const rows = batch.map((e, i) => toRow(site.id, e, shapes[i]!, shapeKeys[i]!, null, now));
+  const knownShapes = knownShapesOf(site.id, shapeKeys);
+  const shaping = shapeInserts(db, site.id, rows, new Set(knownShapes.map((s) => s.key)));
+  const view = batch.find((e) => e.type === 'page_view')?.ts ?? null;
+  const guess = anonymous(site.id, visitor, view);
+  const times = batch.map((e) => e.ts);
+  const upsert: VisitorWrite = {
+    id: visitor,
+    leadId: null,
+    setsLead: false,
+    firstSeen: Math.min(...times),
+    lastSeen: Math.max(...times),
+    paceStart: view,
+    paceCount: view === null ? 0 : 1,
+    robotSince: null,
+  };
+  const written = await runBatch(db.$client, [
+    ...shaping,
+    ...eventInserts(site.id, rows, true, guess),
+    ...visitorWrites(site.id, [upsert], guess),
+    guessRead(site.id, visitor),
+  ]);
+  rememberShapes(site.id, rows, knownShapes, written.slice(0, shaping.length));
+  const [upserted, read] = written.slice(-2).map((r) => r.results[0] as Record<string, unknown> | undefined);
+  if (upserted) {
+    recall.rememberVisitor(site.id, visitor, upserted as unknown as RecalledVisitor);
+    return { accepted: rows.map((r) => r.id), duplicates: [], robots: [], changed: false };
+  }
+  // A lead's visitor: recalled as read, and its lead with its events, unless the lead keeps them in
+  // the log (past `HISTORY_MAX`). A robot, or a visitor this page view catches, is read in full.
+  if (!read) return false;
+  const { visitor: stored, lead } = guessedState(read);
+  recall.rememberVisitor(site.id, visitor, stored);
+  if (lead && lead.history !== null) {
+    const kept = parseHistory(lead.history);
+    const known = new Map<number, EventShape>();
+    for (const id of await shapesOfHistories(db, [kept], shapeCache, known)) if (known.has(id)) shapeCache.set(id, known.get(id)!);
+    recall.rememberLead(site.id, { row: lead, events: historyEvents(kept, known), kept, added: [] });
+  }
+  return false;
 }
 
 function writes(
@@ -594,11 +638,9 @@ function writes(
   visitorLead: Map<string, string | null>,
   storedLead: ReadonlyMap<string, string | null>,
   now: number,
-  /** Built on a guess: an event stored before must fail the batch, not be skipped. */
+  /** Built on recalled state: an event stored before must fail the batch, not be skipped. */
   strict: boolean,
-  /** The visitors were not read: D1 advances their pace (see `visitorWrites`). */
-  paceInSql: boolean,
-): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[]; visitorsAt: number[] } {
+): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
   const out: Statement[] = [];
   const writing = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
@@ -611,15 +653,11 @@ function writes(
       ? { isNew: true as const, row: lead.row, rescored, profile, history, lead }
       : { isNew: false as const, row: lead.row, rescored, profile, history, lead };
   });
-  // Shapes the read did not find (another request may add one meanwhile: nothing done then). Each
-  // event looks its shape up by key in the same transaction: a shape an erasure deleted since the
-  // read leaves its id null, which fails the batch, and the request is redone (`isWriteConflict`).
-  const shapes = new Map(newRows.filter((r) => !shapesKnown.has(r.shapeKey)).map((r) => [r.shapeKey, r.shape]));
-  const shapeRows = [...shapes].map(([key, s]) => ({ siteId: site.id, key, ...s }));
+  // Shapes the read did not find: first, so that `newShapesAt` counts from the batch's guard.
   const newShapesAt: number[] = [];
-  for (const rows of chunksFor(shapeRows, 6)) {
+  for (const statement of shapeInserts(db, site.id, newRows, shapesKnown)) {
     newShapesAt.push(out.length);
-    out.push(fromDrizzle(db.insert(eventShapes).values(rows).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key })));
+    out.push(statement);
   }
   // After the shapes, whose ids the leads' histories take by key; before the events, which name their lead.
   out.push(...leadWrites(writing, 'event'));
@@ -641,10 +679,6 @@ function writes(
     paceCount: paces.get(id)!.count,
     robotSince: paces.get(id)!.robotSince,
   }));
-  const visitorsAt: number[] = [];
-  for (const statement of visitorWrites(site.id, visitorRows, paceInSql)) {
-    visitorsAt.push(out.length);
-    out.push(statement);
-  }
-  return { items: out, scored: writing, newShapesAt, visitorsAt };
+  out.push(...visitorWrites(site.id, visitorRows));
+  return { items: out, scored: writing, newShapesAt };
 }

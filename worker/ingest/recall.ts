@@ -13,7 +13,6 @@ import { HISTORY_MAX, type AddedEvent, type StoredEvent } from '../db/lead-histo
 import { textFor, type Statement } from '../db/statements';
 import type { LeadRow } from '../leads/write';
 import type { ScoringEvent } from '../scoring/types';
-import { MAX_PAGE_VIEWS } from './pace';
 
 /** A visitor as its row holds what ingest reads of it. */
 export interface RecalledVisitor {
@@ -136,20 +135,6 @@ export function recallGuards(siteId: string, recalled: ReadonlyMap<string, Recal
     ${modelVersion === null ? '' : `UNION ALL SELECT 'model' WHERE EXISTS (SELECT 1 FROM models WHERE site_id = ?2 AND version > ?3)`}`,
   );
   return { sql, params: modelVersion === null ? [JSON.stringify(expected), siteId] : [JSON.stringify(expected), siteId, modelVersion] };
-}
-
-/**
- * The checks of a write built on the guess that its visitor is an anonymous human (see `ingest`):
- * first, it has no lead and is no robot; last, after its upsert advanced its pace, it did not cross
- * the limit. Either refusal sends the request to a read, which finds the lead or catches the robot.
- */
-export function anonymousGuards(siteId: string, visitorId: string): { first: Statement; last: Statement } {
-  const refused = (when: string) => `INSERT INTO write_conflicts (lead_id) SELECT id FROM visitors WHERE site_id = ?1 AND id = ?2 AND (${when})`;
-  const params = [siteId, visitorId];
-  return {
-    first: { sql: textFor('anonymous-guard:first', () => refused('lead_id IS NOT NULL OR robot_since IS NOT NULL')), params },
-    last: { sql: textFor('anonymous-guard:last', () => refused(`pace_count > ${MAX_PAGE_VIEWS}`)), params },
-  };
 }
 
 /** Whether the worker's settings let ingest write from recalled state (`INGEST_RECALL=off`: never). */

@@ -4,7 +4,8 @@
  */
 import { chunksFor } from '../db/client';
 import type { visitors } from '../db/schema';
-import { placeholders, textFor, type Statement } from '../db/statements';
+import { insertedRows, textFor, type Statement } from '../db/statements';
+import { RETURNING_VISITOR, type Condition } from './anonymous-guess';
 import { paceStepSql } from './pace';
 
 export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
@@ -20,18 +21,18 @@ export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
  * is also what a concurrent identify wrote; a visitor this batch stores events of as anonymous that
  * got a lead meanwhile fails the batch (`visitorGuard` in `ingest`).
  *
- * `paceInSql`: the visitors were not read, and each brings one page view at most, its time as
- * `paceStart` (NULL for none): the stored pace is advanced by D1 (`paceStepSql`), and the rows come
- * back as they now stand, for the isolate to recall.
+ * `guess`: the visitors were not read (see `anonymous-guess`), and each brings its page view's time
+ * at most as `paceStart`: the rows are written only if the guess holds, D1 advances the stored pace
+ * (`paceStepSql`), and they come back as they now stand.
  */
-export function visitorWrites(siteId: string, rows: readonly VisitorWrite[], paceInSql = false): Statement[] {
+export function visitorWrites(siteId: string, rows: readonly VisitorWrite[], guess?: Condition): Statement[] {
   const out: Statement[] = [];
   for (const setsLead of [false, true]) {
     for (const chunk of chunksFor(rows.filter((r) => r.setsLead === setsLead), 8)) {
-      const sql = textFor(`visitors:${chunk.length}:${setsLead}:${paceInSql}`, () => {
-        const pace = paceInSql ? paceStepSql('pace_start', 'pace_count', 'excluded.pace_start') : { start: 'excluded.pace_start', count: 'excluded.pace_count' };
+      const sql = textFor(`visitors:${chunk.length}:${setsLead}:${guess?.key}`, () => {
+        const pace = guess ? paceStepSql('pace_start', 'pace_count', 'excluded.pace_start') : { start: 'excluded.pace_start', count: 'excluded.pace_count' };
         return `INSERT INTO visitors (site_id, id, lead_id, first_seen, last_seen, pace_start, pace_count, robot_since)
-        VALUES ${placeholders(chunk.length, '(?, ?, ?, ?, ?, ?, ?, ?)')}
+        ${insertedRows(chunk.length, '(?, ?, ?, ?, ?, ?, ?, ?)', guess?.sql)}
         ON CONFLICT (id, site_id) DO UPDATE SET
           first_seen = min(first_seen, excluded.first_seen),
           last_seen = max(last_seen, excluded.last_seen),
@@ -39,12 +40,12 @@ export function visitorWrites(siteId: string, rows: readonly VisitorWrite[], pac
           pace_start = ${pace.start},
           pace_count = ${pace.count},
           robot_since = coalesce(robot_since, excluded.robot_since)
-        ${paceInSql ? 'RETURNING id, lead_id AS leadId, pace_start AS paceStart, pace_count AS paceCount, robot_since AS robotSince' : ''}`;
+        ${guess ? RETURNING_VISITOR : ''}`;
       });
       // Read, advanced and written whole: two requests of one visitor at once may count a view or
       // two fewer, which a pace measured in hundreds can afford.
       const params = chunk.flatMap((r) => [siteId, r.id, r.leadId ?? null, r.firstSeen, r.lastSeen, r.paceStart ?? null, r.paceCount ?? 0, r.robotSince ?? null]);
-      out.push({ sql, params });
+      out.push({ sql, params: [...params, ...(guess?.params ?? [])] });
     }
   }
   return out;
