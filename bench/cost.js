@@ -13,8 +13,9 @@
  *     Twice: with the isolate recalling the visitors and leads it wrote (`worker/ingest/recall.ts`),
  *     as a visit's requests to one isolate are served, and with `INGEST_RECALL=off`, as an isolate
  *     that reads before every write serves them. Then a returning anonymous visitor's and a lead's
- *     page view on an isolate that never served them (the worker restarted): the first is guessed
- *     anonymous and written at once, the second's guess refused, then read (`worker/ingest/ingest.ts`).
+ *     page view on an isolate that never served them (the worker restarted): both are guessed
+ *     anonymous (`worker/ingest/anonymous-guess.ts`), the first written at once, the second's guessed
+ *     batch writing nothing and reading the lead, then written.
  *  2. Collect's requests/s and events/s, batches of 1 and of 10 page views from 2,000 visitors (a
  *     third of them identified leads), each of whom has sent a first page view before the timed
  *     runs, against the floor: `bench/floor`, a worker on the same local
