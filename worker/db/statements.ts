@@ -31,10 +31,20 @@ export function textFor(shape: string, make: () => string): string {
 export const placeholders = (rows: number, row: string) => Array.from({ length: rows }, () => row).join(', ');
 
 /**
+ * A condition an INSERT's rows are kept on (see `insertedRows`): its SQL, given the number of its
+ * first bound value (the rows' come first, as plain `?`), those values, and a key naming its text.
+ */
+export interface Condition {
+  key: string;
+  sql: (first: number) => string;
+  params: unknown[];
+}
+
+/**
  * The rows of a multi-row INSERT: a VALUES list, or, given `onlyIf` (SQL given the number of its
  * first bound value, bound after the rows'), the same rows inserted only if it holds.
  */
-export function insertedRows(rows: number, row: string, onlyIf?: (first: number) => string): string {
+export function insertedRows(rows: number, row: string, onlyIf?: Condition['sql']): string {
   if (!onlyIf) return `VALUES ${placeholders(rows, row)}`;
   const values = rows * (row.split('?').length - 1);
   return `SELECT * FROM (VALUES ${placeholders(rows, row)}) WHERE ${onlyIf(values + 1)}`;

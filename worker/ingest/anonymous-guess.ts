@@ -12,21 +12,11 @@
  */
 import { getTableColumns } from 'drizzle-orm';
 import { leads } from '../db/schema';
-import { textFor, type Statement } from '../db/statements';
+import { textFor, type Condition, type Statement } from '../db/statements';
 import type { LeadRow } from '../leads/write';
 import { MAX_PAGE_VIEWS, paceStepSql } from './pace';
 import { recall, type RecalledVisitor } from './recall';
 import type { WireEvent } from './wire';
-
-/**
- * A condition a statement's rows are kept on: its SQL, given the number of its first bound value
- * (the rows' come first, as plain `?`), and those values.
- */
-export interface Condition {
-  key: string;
-  sql: (first: number) => string;
-  params: unknown[];
-}
 
 /**
  * The visitor to guess for, or null: one visitor the isolate does not recall with a lead or as a
@@ -54,9 +44,6 @@ export function anonymous(siteId: string, visitorId: string, pageView: number | 
   return { key: 'anonymous', sql, params: [siteId, visitorId, pageView] };
 }
 
-/** `RETURNING` for the visitor's upsert: the row as D1 left it, as the isolate recalls visitors. */
-export const RETURNING_VISITOR = 'RETURNING lead_id AS leadId, pace_start AS paceStart, pace_count AS paceCount, robot_since AS robotSince';
-
 const leadColumns = Object.entries(getTableColumns(leads));
 
 /**
@@ -75,11 +62,12 @@ export function guessRead(siteId: string, visitorId: string): Statement {
 /** The visitor and its lead as `guessRead` returns them, the lead's columns mapped as drizzle maps them. */
 export function guessedState(raw: Record<string, unknown>): { visitor: RecalledVisitor; lead: LeadRow | null } {
   const { leadId, paceStart, paceCount, robotSince } = raw as unknown as RecalledVisitor;
-  if (leadId === null || raw['lead.id'] === null) return { visitor: { leadId, paceStart, paceCount, robotSince }, lead: null };
+  const visitor = { leadId, paceStart, paceCount, robotSince };
+  if (leadId === null || raw['lead.id'] === null) return { visitor, lead: null };
   const lead: Record<string, unknown> = {};
   for (const [key, column] of leadColumns) {
     const value = raw[`lead.${key}`];
     lead[key] = value === null ? null : column.mapFromDriverValue(value);
   }
-  return { visitor: { leadId, paceStart, paceCount, robotSince }, lead: lead as LeadRow };
+  return { visitor, lead: lead as LeadRow };
 }

@@ -12,7 +12,7 @@
  */
 import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { fromDrizzle, insertedRows, runBatch, textFor, type Statement } from '../db/statements';
+import { fromDrizzle, insertedRows, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';
 import { historyEvents, parseHistory, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { shapesOfHistories } from '../db/lead-events';
@@ -32,7 +32,7 @@ import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
 import { advancePace, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
-import { anonymous, guessableVisitor, guessedState, guessRead, type Condition } from './anonymous-guess';
+import { anonymous, guessableVisitor, guessedState, guessRead } from './anonymous-guess';
 import { recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
 import { countRobot } from './robot-counts';
 import { visitorWrites, type VisitorWrite } from './visitor-writes';

@@ -4,8 +4,7 @@
  */
 import { chunksFor } from '../db/client';
 import type { visitors } from '../db/schema';
-import { insertedRows, textFor, type Statement } from '../db/statements';
-import { RETURNING_VISITOR, type Condition } from './anonymous-guess';
+import { insertedRows, textFor, type Condition, type Statement } from '../db/statements';
 import { paceStepSql } from './pace';
 
 export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
@@ -23,7 +22,7 @@ export type VisitorWrite = Omit<typeof visitors.$inferInsert, 'siteId'> & {
  *
  * `guess`: the visitors were not read (see `anonymous-guess`), and each brings its page view's time
  * at most as `paceStart`: the rows are written only if the guess holds, D1 advances the stored pace
- * (`paceStepSql`), and they come back as they now stand.
+ * (`paceStepSql`), and they come back as they now stand, as the isolate recalls visitors.
  */
 export function visitorWrites(siteId: string, rows: readonly VisitorWrite[], guess?: Condition): Statement[] {
   const out: Statement[] = [];
@@ -40,7 +39,7 @@ export function visitorWrites(siteId: string, rows: readonly VisitorWrite[], gue
           pace_start = ${pace.start},
           pace_count = ${pace.count},
           robot_since = coalesce(robot_since, excluded.robot_since)
-        ${guess ? RETURNING_VISITOR : ''}`;
+        ${guess ? 'RETURNING lead_id AS leadId, pace_start AS paceStart, pace_count AS paceCount, robot_since AS robotSince' : ''}`;
       });
       // Read, advanced and written whole: two requests of one visitor at once may count a view or
       // two fewer, which a pace measured in hundreds can afford.
