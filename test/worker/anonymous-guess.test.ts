@@ -149,6 +149,51 @@ describe('ingest on the anonymous guess', () => {
     }
   });
 
+  it('stores what the read path stores for any journey of visitors whose requests land on isolates that recall them or not', async () => {
+    // Two visitors, who may identify; each request one or two events (a page view at most once per
+    // request, as a browser sends), mostly within one pace window of the last, sometimes past it or
+    // hours later, on the isolate that served the visitor last or on another.
+    const request = fc.record({
+      visitor: fc.constantFrom('v0', 'v1'),
+      kind: fc.constantFrom('view', 'view', 'view', 'view+download', 'download', 'identify'),
+      gapMinutes: fc.constantFrom(0, 0, 1, 2, 3, 11, 600),
+      elsewhere: fc.boolean(),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 12 }), async (journey) => {
+        const [guessed, read] = [await newSite(), await newSite()];
+        const prefix = `j${run++}-`;
+        let ts = Date.now() - 3 * 86_400_000;
+        for (const { visitor: v, kind, gapMinutes, elsewhere } of journey) {
+          ts += gapMinutes * 60_000 + 1000;
+          const visitor = prefix + v;
+          const events =
+            kind === 'identify'
+              ? [browserEvent(visitor, 'identify', { ts, traits: { email: `${visitor}@acme.io` } })]
+              : [
+                  ...(kind.startsWith('view') ? [view(visitor, `/${v}`, ts)] : []),
+                  ...(kind.endsWith('download') ? [browserEvent(visitor, 'download', { ts: ts + 500, url: `${ORIGIN}/files/guide.pdf`, contentType: 'white_paper' })] : []),
+                ];
+          await send(guessed, events, { keep: !elsewhere });
+          await send(read, events.map((e) => ({ ...e })), { read: true });
+        }
+        const state = async (site: TestSite) => {
+          const { results } = await env.DB.prepare(
+            `SELECT v.id, l.email, v.first_seen, v.last_seen, v.pace_start, v.pace_count, v.robot_since
+             FROM visitors AS v LEFT JOIN leads AS l ON l.id = v.lead_id WHERE v.site_id = ? ORDER BY v.id`,
+          )
+            .bind(site.id)
+            .all();
+          const leads = await env.DB.prepare('SELECT email, score, band, event_count FROM leads WHERE site_id = ? ORDER BY email').bind(site.id).all();
+          return { visitors: results, leads: leads.results, counts: await rowCounts(site.id) };
+        };
+        expect(await state(guessed)).toEqual(await state(read));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('advances a pace in SQL exactly as advancePace does for one page view', async () => {
     const step = paceStepSql('?1', '?2', '?3');
     const query = env.DB.prepare(`SELECT ${step.start} AS start, ${step.count} AS count`);
