@@ -43,8 +43,8 @@ describe('lead writes by rowid', () => {
     const now = Date.now();
     const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 7, { band: lead.band, stage: 'prospect', excludedReason: null }, [], {}, now);
     const statements = leadWrites([{ row: lead, isNew: false, rescored }], 'recompute');
-    // The statements find the lead by rowid, not through the index on id.
-    expect(statements.map((s) => s.sql).join('\n')).toMatch(/"leads"\."rowid" = j\.value ->> 0/);
+    // The statements find the lead by rowid, not through the index on id: one lead bound as it is.
+    expect(statements.map((s) => s.sql).join('\n')).toMatch(/WHERE rowid = \?\s*$/m);
     await runBatch(env.DB, statements);
     const after = await env.DB.prepare('SELECT id, model_version, rev, score FROM leads WHERE id IN (?, ?)').bind(lead.id, other.id).all<{ id: string; model_version: number; rev: number; score: number }>();
     const byId = new Map(after.results.map((r) => [r.id, r]));
@@ -52,6 +52,32 @@ describe('lead writes by rowid', () => {
     expect(byId.get(other.id)).toMatchObject({ model_version: 0, rev: other.rev, score: other.score });
     // Written again from the same read: refused, the rev moved.
     expect(await refused(runBatch(env.DB, leadWrites([{ row: lead, isNew: false, rescored }], 'recompute')))).toBe(true);
+  });
+});
+
+describe('updates of existing leads', () => {
+  it('write one lead, bound as it is, exactly as the set-based statement writes several', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [browserEvent('s', 'page_view', { url: `${ORIGIN}/pricing` })] });
+    const shape = await env.DB.prepare('SELECT id FROM event_shapes WHERE site_id = ?').bind(site.id).first<number>('id');
+    for (const n of [1, 2, 3]) await collect({ site: site.siteKey, events: [browserEvent(`u${n}`, 'identify', { traits: { email: `u${n}@acme.io` } })] });
+    const { results: stored } = await env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt FROM leads WHERE site_id = ? ORDER BY email')
+      .bind(site.id)
+      .all<StoredLead & { rowid: number }>();
+    const now = Date.now();
+    const profile = { name: 'Zoë «Ω»', note: 'a "quoted" \\ line\nbreak', size: 0.5 };
+    const rescored = rescore(DEFAULT_MODEL, 4, { band: stored[0]!.band, stage: 'prospect', excludedReason: null }, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], profile, now);
+    const write = (row: StoredLead) => ({ row, isNew: false as const, rescored, profile, history: { kept: [{ ts: now - 9, shapeId: shape! }, { ts: now - 5, shapeId: shape! }], added: [] } });
+    const one = leadWrites([write(stored[0]!)], 'event');
+    const several = leadWrites([write(stored[1]!), write(stored[2]!)], 'event');
+    expect(one.find((s) => s.sql.startsWith('UPDATE'))!.sql).not.toMatch(/json_each/);
+    expect(several.find((s) => s.sql.startsWith('UPDATE'))!.sql).toMatch(/json_each/);
+    await runBatch(env.DB, [...one, ...several]);
+    const { results } = await env.DB.prepare('SELECT * FROM leads WHERE site_id = ? ORDER BY email').bind(site.id).all<Record<string, unknown>>();
+    const written = results.map(({ id: _, email: __, created_at: ___, ...columns }) => columns);
+    expect(written[0]).toMatchObject({ profile: JSON.stringify(profile), history: `${now - 9}:${shape},${now - 5}:${shape}`, model_version: 4, rev: 1 });
+    expect(written[1]).toEqual(written[0]);
+    expect(written[2]).toEqual(written[0]);
   });
 });
 

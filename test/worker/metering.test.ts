@@ -138,6 +138,27 @@ describe('D1 metering (D1_METERING=on)', () => {
     expect(rowsHeader(res)!.written).toBeLessThanOrEqual(40);
   });
 
+  it("reads 5 rows for a lead's page view the isolate recalls, 6 when its score changes bucket: each statement binds its one visitor and lead", async () => {
+    const site = await newSite();
+    const t = Date.now() - 86_400_000;
+    await collectMetered(site, [browserEvent('rl', 'identify', { traits: { email: 'rl@acme.io' }, ts: t })]);
+    // The page's shape is new once.
+    await collectMetered(site, [browserEvent('rl', 'page_view', { url: `${ORIGIN}/pricing`, ts: t + 1000 })]);
+    let bandChanges = 0;
+    for (let i = 1; i <= 8; i++) {
+      const res = await collectMetered(site, [browserEvent('rl', 'page_view', { url: `${ORIGIN}/pricing`, ts: t + i * 120_000 })]);
+      const rows = rowsHeader(res)!;
+      const statements = res.headers.get('leadscore-d1-statements')!;
+      // The visitor as recalled and the model (2), the lead's rev (1), its row (1), the event's
+      // shape (1), and the segment counter it leaves (1) when it moves; a band change (a transition,
+      // both counters) reads more.
+      expect(statements).toMatch(/^insert write_conflicts 2\/0, insert write_conflicts 1\/0, update leads 1\/\d(, insert segment_counts \d\/\d)?(, insert transitions \d\/\d)?, insert events 1\/2, insert visitors 0\/1$/);
+      if (!statements.includes('transitions')) expect(rows).toMatchObject({ roundTrips: 1, read: statements.includes('segment_counts') ? 6 : 5 });
+      else bandChanges++;
+    }
+    expect(bandChanges).toBeLessThan(3);
+  });
+
   it("reads as many rows for an identify whatever the number of the site's other events", async () => {
     const site = await newSite();
     const identify = async (visitor: string, email: string) => {

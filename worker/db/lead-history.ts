@@ -92,6 +92,23 @@ const surrogateId = (i: number) => (surrogateIds[i] ??= `\ud800${i}`);
 export const packHistory = (events: readonly StoredEvent[]): string => events.map((e) => `${e.ts}:${e.shapeId}`).join(',');
 
 /**
+ * The write with the added events whose shape ids are known (`ids`, by key) moved among the kept
+ * ones: a history with nothing left to look up is stored as it is packed, its statement binding it
+ * whole (see `leads/write`).
+ */
+export function withKnownShapes(write: HistoryWrite, ids: ReadonlyMap<string, number>): HistoryWrite {
+  if (write.kept === null || write.added.length === 0) return write;
+  const kept = [...write.kept];
+  const added: AddedEvent[] = [];
+  for (const a of write.added) {
+    const shapeId = ids.get(a[1]);
+    if (shapeId === undefined) added.push(a);
+    else kept.push({ ts: a[0], shapeId });
+  }
+  return { kept, added };
+}
+
+/**
  * The history a write stores, as JSON for a statement: [packed kept events, added events], or
  * [null] when it must be NULL.
  */

@@ -14,7 +14,7 @@ import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { fromDrizzle, insertedRows, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';
-import { historyEvents, parseHistory, type AddedEvent, type StoredEvent } from '../db/lead-history';
+import { historyEvents, parseHistory, withKnownShapes, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { shapesOfHistories } from '../db/lead-events';
 import { shapeCache } from '../db/shape-cache';
 import { modelVersion } from '../db/models';
@@ -362,7 +362,7 @@ async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[],
   });
 
   if (newRows.length === 0 && result.robots.length === 0) return result;
-  const shapesKnown = new Set(knownShapes.map((s) => s.key));
+  const shapesKnown = new Map(knownShapes.map((s) => [s.key, s.id]));
   const touched = [...byId.values()].filter((l) => l.touched);
   const recalled = reading.recalled;
   const { items, scored, newShapesAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, recalled !== null);
@@ -560,7 +560,7 @@ function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean
  * transaction: a shape an erasure deleted since the read leaves its id null, which fails the batch,
  * and the request is redone (`isWriteConflict`).
  */
-function shapeInserts(db: Database, siteId: string, rows: readonly NewEvent[], known: ReadonlySet<string>): Statement[] {
+function shapeInserts(db: Database, siteId: string, rows: readonly NewEvent[], known: { has(key: string): boolean }): Statement[] {
   const shapes = new Map(rows.filter((r) => !known.has(r.shapeKey)).map((r) => [r.shapeKey, r.shape]));
   return chunksFor([...shapes].map(([key, s]) => ({ siteId, key, ...s })), 6).map((chunk) =>
     fromDrizzle(db.insert(eventShapes).values(chunk).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key })),
@@ -631,7 +631,8 @@ function writes(
   site: SiteContext,
   touched: WorkingLead[],
   newRows: NewEvent[],
-  shapesKnown: ReadonlySet<string>,
+  /** The ids of the shapes the reading knows, by key. */
+  shapesKnown: ReadonlyMap<string, number>,
   attributions: { visitorId: string; leadId: string }[],
   seen: Record<string, { first: number; last: number }>,
   paces: Map<string, VisitorPace>,
@@ -648,7 +649,7 @@ function writes(
       : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
     const rescored = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
     const profile = lead.row.profile;
-    const history = lead.historyChanged ? { kept: lead.kept, added: lead.added } : undefined;
+    const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added }, shapesKnown) : undefined;
     return lead.isNew
       ? { isNew: true as const, row: lead.row, rescored, profile, history, lead }
       : { isNew: false as const, row: lead.row, rescored, profile, history, lead };

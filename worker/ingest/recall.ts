@@ -126,13 +126,26 @@ export const recall = {
  */
 export function recallGuards(siteId: string, recalled: ReadonlyMap<string, RecalledVisitor>, modelVersion: number | null): Statement {
   const expected = [...recalled].map(([id, v]) => [id, v.leadId, v.paceStart, v.paceCount, v.robotSince]);
+  const model = (site: string, version: string) =>
+    modelVersion === null ? '' : `UNION ALL SELECT 'model' WHERE EXISTS (SELECT 1 FROM models WHERE site_id = ${site} AND version > ${version})`;
+  if (expected.length === 1) {
+    // A browser's one visitor, bound as it is: a scalar subquery reads its row alone, where a JSON
+    // parameter's element is a row read more in D1's count.
+    const sql = textFor(`recall-guard-one:${modelVersion === null}`, () =>
+      `INSERT INTO write_conflicts (lead_id)
+      SELECT ?1 WHERE coalesce((SELECT lead_id IS ?2 AND pace_start IS ?3 AND pace_count IS ?4 AND robot_since IS ?5
+        FROM visitors WHERE site_id = ?6 AND id = ?1), 0) = 0
+      ${model('?6', '?7')}`,
+    );
+    return { sql, params: [...expected[0]!, siteId, ...(modelVersion === null ? [] : [modelVersion])] };
+  }
   const sql = textFor(`recall-guards:${modelVersion === null}`, () =>
     `INSERT INTO write_conflicts (lead_id)
     SELECT j.value ->> 0 FROM json_each(?1) AS j
     LEFT JOIN visitors AS v ON v.site_id = ?2 AND v.id = j.value ->> 0
     WHERE v.id IS NULL OR v.lead_id IS NOT j.value ->> 1 OR v.pace_start IS NOT j.value ->> 2
       OR v.pace_count IS NOT j.value ->> 3 OR v.robot_since IS NOT j.value ->> 4
-    ${modelVersion === null ? '' : `UNION ALL SELECT 'model' WHERE EXISTS (SELECT 1 FROM models WHERE site_id = ?2 AND version > ?3)`}`,
+    ${model('?2', '?3')}`,
   );
   return { sql, params: modelVersion === null ? [JSON.stringify(expected), siteId] : [JSON.stringify(expected), siteId, modelVersion] };
 }

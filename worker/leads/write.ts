@@ -8,7 +8,7 @@
  */
 import { historyJson, historySql, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
-import { textFor, type Statement } from '../db/statements';
+import { placeholders, textFor, type Statement } from '../db/statements';
 import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
 
@@ -72,13 +72,22 @@ export function leadWrites(items: readonly LeadWrite[], cause: Cause): Statement
       })),
     ),
   );
-  // seq NULL lets SQLite number the row. Rows go in the order given (json_each's key), so the feed
-  // sees a lead's changes in order.
-  const appendTransitions = `INSERT INTO transitions (seq, site_id, lead_id, type, from_value, to_value, reason, branch, cause, at)
-    SELECT NULL, ${[0, 1, 2, 3, 4, 5, 6].map(at).join(', ')}, ?, ${at(7)} FROM json_each(?) AS j ORDER BY j.key`;
-  for (let i = 0; i < moves.length; i += 2000) out.push({ sql: appendTransitions, params: [cause, JSON.stringify(moves.slice(i, i + 2000))] });
+  // seq NULL lets SQLite number the row. Rows go in the order given (json_each's key, or VALUES'),
+  // so the feed sees a lead's changes in order. A live event's one or two are bound as they are:
+  // D1 counts a row read for each element of a JSON parameter.
+  const columns = 'INSERT INTO transitions (seq, site_id, lead_id, type, from_value, to_value, reason, branch, cause, at)';
+  if (moves.length > 0 && moves.length <= FEW_TRANSITIONS) {
+    const sql = textFor(`transitions:${moves.length}`, () => `${columns} VALUES ${placeholders(moves.length, '(NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}`);
+    out.push({ sql, params: moves.flatMap((m) => [...m.slice(0, 7), cause, m[7]]) });
+  } else {
+    const appendTransitions = `${columns} SELECT NULL, ${[0, 1, 2, 3, 4, 5, 6].map(at).join(', ')}, ?, ${at(7)} FROM json_each(?) AS j ORDER BY j.key`;
+    for (let i = 0; i < moves.length; i += 2000) out.push({ sql: appendTransitions, params: [cause, JSON.stringify(moves.slice(i, i + 2000))] });
+  }
   return out;
 }
+
+/** Transitions bound one value a parameter (9 a row), under D1's 100 parameters a statement. */
+const FEW_TRANSITIONS = 11;
 
 /** The columns of a new lead, in the order of its row in `inserts`' JSON. */
 const INSERTED = [
@@ -121,6 +130,8 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[]): Statement
   if (mixed) throw new Error(`leadWrites: lead ${mixed.row.id} was scored at another time or with another model than the rest`);
   const moves = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }) =>
     v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
+  const [only] = existing;
+  if (existing.length === 1 && !only!.history?.added.length) return [conflictGuard([only!.row]), updateOne(only!, moves(only!))];
   const moved = existing.filter(moves);
   const still = existing.filter((item) => !moves(item));
   return [
@@ -130,15 +141,58 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[]): Statement
   ];
 }
 
+/** The columns every update sets, in the order of their values (`values`); the indexed ones last. */
+const updatedColumns = (indexed: boolean) =>
+  ['fit', 'activity', 'engagement', 'stage', 'excluded_reason', 'event_count', 'last_event_at', ...(indexed ? ['score', 'band', 'next_change_at'] : [])];
+
+const updatedValues = ({ values: v }: Rescored, indexed: boolean) => [
+  v.fit,
+  v.activity,
+  v.engagement,
+  v.stage,
+  v.excludedReason,
+  v.eventCount,
+  v.lastEventAt,
+  ...(indexed ? [v.score, v.band, v.nextChangeAt] : []),
+];
+
+/**
+ * The UPDATE of one lead whose history, if it changes, is known whole (no new event's shape to look
+ * up by key): its values bound as they are. A live event's statement thus reads the lead's row
+ * alone, where the set-based form also read its parameter's rows, which D1 counts.
+ */
+function updateOne(item: LeadWrite & { isNew: false }, indexed: boolean): Statement {
+  const { row, rescored, profile, history } = item;
+  const rowid = byRowid([row]);
+  const sql = textFor(`lead-update-one:${indexed}:${profile !== undefined}:${history !== undefined}:${rowid}`, () => {
+    const set = updatedColumns(indexed);
+    if (profile !== undefined) set.push('profile');
+    if (history !== undefined) set.push('history');
+    return `UPDATE leads SET ${set.map((column) => `${column} = ?`).join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = rev + 1
+      WHERE ${rowid ? 'rowid' : 'id'} = ?`;
+  });
+  const { scoredAt, modelVersion, updatedAt } = rescored.values;
+  return {
+    sql,
+    params: [
+      ...updatedValues(rescored, indexed),
+      ...(profile !== undefined ? [JSON.stringify(profile)] : []),
+      ...(history !== undefined ? [historyJson(history)[0]] : []),
+      scoredAt,
+      modelVersion,
+      updatedAt,
+      rowid ? row.rowid : row.id,
+    ],
+  };
+}
+
 /** One UPDATE of `items`, which share their time and model version. */
 function update(items: readonly (LeadWrite & { isNew: false })[], indexed: boolean): Statement {
   const withProfile = items.some((i) => i.profile);
   const withHistory = items.some((i) => i.history);
   const rowid = byRowid(items.map((i) => i.row));
   const sql = textFor(`lead-update:${indexed}:${withProfile}:${withHistory}:${rowid}`, () => {
-    const set = ['fit', 'activity', 'engagement', 'stage', 'excluded_reason', 'event_count', 'last_event_at', ...(indexed ? ['score', 'band', 'next_change_at'] : [])].map(
-      (column, i) => `${column} = ${at(i + 1)}`,
-    );
+    const set = updatedColumns(indexed).map((column, i) => `${column} = ${at(i + 1)}`);
     let next = set.length + 1;
     // Only when some lead brings one: naming the column wakes the search-index trigger on every row.
     if (withProfile) set.push(`profile = coalesce(${at(next++)}, "leads"."profile")`);
@@ -150,16 +204,9 @@ function update(items: readonly (LeadWrite & { isNew: false })[], indexed: boole
     return `UPDATE leads SET ${set.join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = "leads"."rev" + 1
       FROM json_each(?) AS j WHERE ${rowid ? '"leads"."rowid"' : '"leads"."id"'} = ${at(0)}`;
   });
-  const rows = items.map(({ row, rescored: { values: v }, profile, history }) => [
+  const rows = items.map(({ row, rescored, profile, history }) => [
     rowid ? row.rowid : row.id,
-    v.fit,
-    v.activity,
-    v.engagement,
-    v.stage,
-    v.excludedReason,
-    v.eventCount,
-    v.lastEventAt,
-    ...(indexed ? [v.score, v.band, v.nextChangeAt] : []),
+    ...updatedValues(rescored, indexed),
     ...(withProfile ? [profile ?? null] : []),
     ...(withHistory ? [history ? historyJson(history) : null] : []),
   ]);
@@ -174,6 +221,15 @@ function update(items: readonly (LeadWrite & { isNew: false })[], indexed: boole
  */
 export function conflictGuard(rows: readonly (Pick<LeadRow, 'id' | 'rev'> & { rowid?: number })[]): Statement {
   const rowid = byRowid(rows);
+  if (rows.length === 1) {
+    // One lead, bound as it is: a scalar subquery reads its row alone.
+    const [{ id, rev, rowid: at }] = rows as [(typeof rows)[0]];
+    const sql = textFor(`lead-guard-one:${rowid}`, () =>
+      `INSERT INTO write_conflicts (lead_id) SELECT ?1
+        WHERE coalesce((SELECT rev = ?2 AND id = ?1 FROM leads WHERE ${rowid ? 'rowid = ?3' : 'id = ?1'}), 0) = 0`,
+    );
+    return { sql, params: rowid ? [id, rev, at] : [id, rev] };
+  }
   const sql = textFor(`lead-guard:${rowid}`, () =>
     rowid
       ? `INSERT INTO write_conflicts (lead_id) SELECT ${at(0)} FROM json_each(?) AS j LEFT JOIN leads ON "leads"."rowid" = ${at(2)}

@@ -2,7 +2,7 @@
  * @module The segment counters' share of a lead write: per band and per score bucket, the leads that
  * came in minus those that left, added in one statement of the writer's own batch.
  */
-import type { Statement } from '../db/statements';
+import { placeholders, textFor, type Statement } from '../db/statements';
 import { bucketOf } from './buckets';
 
 /** Where a lead counts: its band ('' when excluded) and, when in a band, its score's bucket. */
@@ -42,10 +42,17 @@ export function counterWrites(moves: readonly Move[]): Statement[] {
   }
   const rows = [...delta.values()].filter(({ n }) => n !== 0).map(({ row, n }) => [...row, n]);
   if (rows.length === 0) return [];
-  return [{ sql: ADD_UP, params: [JSON.stringify(rows)] }];
+  // A live event's few rows are bound as they are: from a JSON parameter, D1 counts a row read
+  // for each of its elements too.
+  if (rows.length <= FEW) return [{ sql: textFor(`counters:${rows.length}`, () => addUp(`VALUES ${placeholders(rows.length, '(?, ?, ?, ?)')}`)), params: rows.flat() }];
+  return [{ sql: ADD_UP_JSON, params: [JSON.stringify(rows)] }];
 }
 
-// `WHERE true`: without it SQLite's parser takes the upsert's ON for a join constraint.
-const ADD_UP = `INSERT INTO segment_counts (site_id, kind, key, count)
-  SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?) AS j WHERE true
+/** Rows bound one value a parameter, under D1's 100 parameters a statement. */
+const FEW = 25;
+
+const addUp = (rows: string) => `INSERT INTO segment_counts (site_id, kind, key, count) ${rows}
   ON CONFLICT (site_id, kind, key) DO UPDATE SET count = segment_counts.count + excluded.count`;
+
+// `WHERE true`: without it SQLite's parser takes the upsert's ON for a join constraint.
+const ADD_UP_JSON = addUp(`SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?) AS j WHERE true`);
