@@ -4,7 +4,8 @@
  *
  * Existing leads are written set-based: whatever their number, one guard, one UPDATE … FROM
  * json_each and one INSERT of transitions. A recompute chunk of thousands of leads thus costs a
- * handful of statements, not thousands, and a live event the same three.
+ * handful of statements, not thousands. A live event's one lead is bound as it is, in the same
+ * statements' other form: D1 counts a row read for each element of a JSON parameter.
  */
 import { historyJson, historySql, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
@@ -141,7 +142,7 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[]): Statement
   ];
 }
 
-/** The columns every update sets, in the order of their values (`values`); the indexed ones last. */
+/** The columns every update sets, in the order of `updatedValues`; the indexed ones last. */
 const updatedColumns = (indexed: boolean) =>
   ['fit', 'activity', 'engagement', 'stage', 'excluded_reason', 'event_count', 'last_event_at', ...(indexed ? ['score', 'band', 'next_change_at'] : [])];
 
