@@ -64,7 +64,6 @@ describe('ingest on the anonymous guess', () => {
       expect(g.statements[0]).toMatch(/^insert events \d\/3, insert visitors \d\/1, select visitors \d\/0$/);
       const r = await send(read, [view('ag', paths[i]!, ts)], { read: true });
       expect(r.trips).toBe(2);
-      expect(g.read).toBeLessThan(r.read);
     }
     const [g, r] = [await visitorRow(guessed, 'ag'), await visitorRow(read, 'ag')];
     expect(g).toEqual(r);

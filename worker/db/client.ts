@@ -13,9 +13,10 @@ export type Database = ReturnType<typeof database>;
 /**
  * `column IN (values)` with the values bound as one JSON parameter: D1 allows at most 100 bound
  * parameters per statement, and a batch of 100 events must not need several statements to look up.
+ * One value is bound as it is: D1 counts a row read for each element of a JSON parameter.
  */
 export const inJson = (column: SQLiteColumn, values: readonly string[]): SQL =>
-  sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+  values.length === 1 ? sql`${column} = ${values[0]}` : sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
 
 /** Splits rows so that a multi-row insert stays under D1's 100 bound parameters. */
 export function chunksFor<T>(rows: readonly T[], columns: number): T[][] {
