@@ -230,9 +230,9 @@ try {
   const collectUrl = `http://127.0.0.1:${ports.workerPort}/v1/collect`;
   let siteKey, apiKey, origin;
   const elsewhere = { anonymous: [], leads: [] };
-  for (const recall of ['on', 'off', 'on, another isolate served the visitor']) {
-    const fresh = recall.startsWith('on, ');
-    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on', INGEST_RECALL: recall === 'off' ? 'off' : 'on' } });
+  for (const [setting, fresh] of [['on', false], ['off', false], ['on', true]]) {
+    const recall = fresh ? `${setting}, another isolate served the visitor` : setting;
+    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on', INGEST_RECALL: setting } });
     ({ siteKey, apiKey } = stack);
     origin = stack.demoUrl;
     const metered = async (v, events, key = siteKey) => {
@@ -312,7 +312,7 @@ try {
       console.log(`  ${name}, recall ${recall}: ${row['rows read']} read, ${row['rows written']} written, ${row['round trips']} round trips`);
     };
     for (const [name, run] of cases) await measure(name, run);
-    if (recall === 'off') {
+    if (setting === 'off') {
       for (let i = 0; i < 3; i++) {
         const v = newVisitor(origin);
         await seed(v, 3);

@@ -92,16 +92,16 @@ const surrogateId = (i: number) => (surrogateIds[i] ??= `\ud800${i}`);
 export const packHistory = (events: readonly StoredEvent[]): string => events.map((e) => `${e.ts}:${e.shapeId}`).join(',');
 
 /**
- * The write with the added events whose shape ids are known (`ids`, by key) moved among the kept
+ * The history with the added events whose shape ids are known (`idOf` a key) moved among the kept
  * ones: a history with nothing left to look up is stored as it is packed, its statement binding it
- * whole (see `leads/write`).
+ * whole (see `leads/write`), and recalled without keys.
  */
-export function withKnownShapes(write: HistoryWrite, ids: ReadonlyMap<string, number>): HistoryWrite {
+export function withKnownShapes(write: HistoryWrite, idOf: (key: string) => number | undefined): HistoryWrite {
   if (write.kept === null || write.added.length === 0) return write;
   const kept = [...write.kept];
   const added: AddedEvent[] = [];
   for (const a of write.added) {
-    const shapeId = ids.get(a[1]);
+    const shapeId = idOf(a[1]);
     if (shapeId === undefined) added.push(a);
     else kept.push({ ts: a[0], shapeId });
   }

@@ -19,17 +19,17 @@ import { recall, type RecalledVisitor } from './recall';
 import type { WireEvent } from './wire';
 
 /**
- * The visitor to guess for, or null: one visitor the isolate does not recall with a lead or as a
- * robot, no identify nor form with an e-mail (its lead only a read finds, by e-mail), and one page
- * view at most, whose pace D1 advances in one step. A batch of many visitors, as the queue's
- * consumer makes, would seldom hold.
+ * The visitor to guess for, or null: one visitor the isolate does not recall (a recalled one is
+ * written from what is recalled, or read when that cannot be: a robot, one this batch catches, a
+ * lead no longer recalled), no identify nor form with an e-mail (its lead only a read finds, by
+ * e-mail), and one page view at most, whose pace D1 advances in one step. A batch of many visitors,
+ * as the queue's consumer makes, would seldom hold.
  */
 export function guessableVisitor(siteId: string, batch: readonly WireEvent[], identified: boolean): string | null {
   const visitor = batch[0]?.visitor;
   if (identified || !visitor || batch.some((e) => e.visitor !== visitor)) return null;
   if (batch.filter((e) => e.type === 'page_view').length > 1) return null;
-  const recalled = recall.visitor(siteId, visitor);
-  return recalled && (recalled.leadId !== null || recalled.robotSince !== null) ? null : visitor;
+  return recall.visitor(siteId, visitor) ? null : visitor;
 }
 
 /** The guess, for the writes to be kept on: the visitor is anonymous and human after `pageView` (its time, or null). */

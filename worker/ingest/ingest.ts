@@ -398,14 +398,8 @@ function remember(
       continue;
     }
     // Added events whose shape id is known now join the kept ones; the others stay found by key.
-    const kept = [...lead.kept];
-    const added: AddedEvent[] = [];
-    for (const a of lead.historyChanged ? lead.added : []) {
-      const shapeId = recall.shapeId(siteId, a[1]);
-      if (shapeId === undefined) added.push(a);
-      else kept.push({ ts: a[0], shapeId });
-    }
-    recall.rememberLead(siteId, { row, events: lead.events, kept, added });
+    const { kept, added } = withKnownShapes({ kept: lead.kept, added: lead.historyChanged ? lead.added : [] }, (key) => recall.shapeId(siteId, key));
+    recall.rememberLead(siteId, { row, events: lead.events, kept: kept!, added });
   }
 }
 
@@ -649,7 +643,7 @@ function writes(
       : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
     const rescored = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
     const profile = lead.row.profile;
-    const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added }, shapesKnown) : undefined;
+    const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added }, (key) => shapesKnown.get(key)) : undefined;
     return lead.isNew
       ? { isNew: true as const, row: lead.row, rescored, profile, history, lead }
       : { isNew: false as const, row: lead.row, rescored, profile, history, lead };
