@@ -219,4 +219,38 @@ describe('decay over time', () => {
     expect(after.band).toBe('cold');
     expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));
   });
+
+  it("keeps a lead's wake-up when a page view pushes its next change later; woken early, the lead is rescored and moves only when due", async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('d2', 'dan@acme.io'), ...pages('d2', '/pricing', '/references')] });
+    const { id } = (await leadByEmail(site, 'dan@acme.io'))!;
+    const wakeOf = () => env.DB.prepare('SELECT next_change_at AS t FROM leads WHERE id = ?').bind(id).first<number>('t');
+    const first = (await wakeOf())!;
+    // 40 points now: they fall below 25 after 90 · log2(40/24.995) ≈ 61 days, not 43.7. The
+    // stored minute, earlier, stands.
+    const sent = Date.now();
+    await collect({ site: site.siteKey, events: pages('d2', '/') });
+    const before = (await leadByEmail(site, 'dan@acme.io'))!;
+    expect(before.scores.activity).toBe(40);
+    expect(await wakeOf()).toBe(first);
+
+    const tick = async (at: number) => {
+      const ctx = createExecutionContext();
+      worker.scheduled(createScheduledController({ scheduledTime: at, cron: '* * * * *' }), env, ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    // Woken at the old minute: still warm, no change announced, the exact minute stored.
+    await tick(first + 60_000);
+    const woken = (await leadByEmail(site, 'dan@acme.io'))!;
+    expect(woken.band).toBe('warm');
+    expect(woken.timeline.filter((t) => t.kind === 'transition')).toEqual(before.timeline.filter((t) => t.kind === 'transition'));
+    const exact = (await wakeOf())!;
+    expect(Math.abs(exact - (sent + 90 * Math.log2(40 / 24.995) * 86_400_000))).toBeLessThan(3 * 60_000);
+    await tick(exact - 60 * 60_000);
+    expect((await leadByEmail(site, 'dan@acme.io'))!.band).toBe('warm');
+    await tick(exact + 60_000);
+    const after = (await leadByEmail(site, 'dan@acme.io'))!;
+    expect(after.band).toBe('cold');
+    expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));
+  });
 });

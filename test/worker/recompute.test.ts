@@ -11,6 +11,7 @@ import { recomputeStart, runRecompute } from '../../worker/jobs/recompute';
 import { ingest } from '../../worker/ingest/ingest';
 import { WireEvent } from '../../worker/ingest/wire';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
+import { nextChangeAt } from '../../worker/scoring/next-change';
 import { scoreLead } from '../../worker/scoring/score';
 import type { Stage } from '../../worker/scoring/model';
 import { api, browserEvent, collect, eventId, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
@@ -216,6 +217,9 @@ describe('live scoring equals a recompute from the stored events', () => {
           expect(parseHistory(row.history as string).map((e) => `${e.ts}:${e.shapeId}`).sort()).toEqual(log.map((e) => `${e.ts}:${e.shape_id}`).sort());
           expect({ fit: row.fit, activity: row.activity, engagement: row.engagement, band: row.band }).toEqual({ ...replay.scores, band: replay.band });
           expect(row.excluded_reason).toBe(replay.exclusion?.reason ?? null);
+          // The stored wake-up may come early (see `wakeAfterEvent`), never late.
+          const exact = nextChangeAt(DEFAULT_MODEL, replay, row.scored_at as number);
+          if (exact !== null) expect(row.next_change_at).toBeLessThanOrEqual(exact);
           // Forward-only stages: live can only be at or past what one pass over the log reaches.
           expect(['prospect', 'lead', 'mql'].indexOf(row.stage as Stage)).toBeGreaterThanOrEqual(['prospect', 'lead', 'mql'].indexOf(replay.stage));
         },

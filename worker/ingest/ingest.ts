@@ -25,6 +25,7 @@ import { newLeadId } from '../lib/ids';
 import { groupBy } from '../lib/group';
 import { shapeKeyOf, shapeOf, type EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
+import { wakeAfterEvent } from '../scoring/next-change';
 import type { ScoringEvent } from '../scoring/types';
 import { rescore, type Rescored } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
@@ -641,7 +642,10 @@ function writes(
     const before: StoredState | null = lead.isNew
       ? null
       : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
-    const rescored = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
+    const exact = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
+    // The stored wake-up stands while it comes no later than the new next change: no index entry moved.
+    const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.values.nextChangeAt, now);
+    const rescored = wake === exact.values.nextChangeAt ? exact : { ...exact, values: { ...exact.values, nextChangeAt: wake } };
     const profile = lead.row.profile;
     const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added }, (key) => shapesKnown.get(key)) : undefined;
     return lead.isNew

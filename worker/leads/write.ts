@@ -114,10 +114,28 @@ function inserts(items: readonly (LeadWrite & { isNew: true })[]): Statement {
 }
 
 /**
+ * Which indexed columns an update writes: score and band (`leads_site_band_score`), the next change
+ * (`leads_next_change`). SQLite rewrites an index entry whenever its columns are set, even to the
+ * values they had, and D1 bills each entry as a row written.
+ */
+interface Moves {
+  score: boolean;
+  wake: boolean;
+}
+
+const movesOf = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }): Moves => ({
+  score: v.score !== row.score || v.band !== row.band,
+  wake: v.nextChangeAt !== row.nextChangeAt,
+});
+
+const movesKey = (m: Moves) => `${m.score}:${m.wake}`;
+
+/**
  * The guard and the updates of existing leads, set-based: one JSON parameter for all of them.
- * Leads whose score, band and next change stay the same are updated without those columns, so
- * SQLite leaves the indexes on them alone: a recompute after a change that concerns few leads
- * writes the others' rows only, not three index entries each. What every lead of a call shares
+ * Leads are updated with only the indexed columns that move for them, so SQLite leaves the other
+ * indexes alone: a recompute after a change that concerns few leads writes the others' rows only,
+ * not three index entries each, and a page view that keeps its lead's next change (see
+ * `wakeAfterEvent`) leaves `leads_next_change` as it is. What every lead of a call shares
  * (the time, the model version: each caller scores its leads at one `now` with one model) is bound
  * once rather than carried per row.
  *
@@ -129,24 +147,26 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[]): Statement
   const { scoredAt, modelVersion, updatedAt } = existing[0]!.rescored.values;
   const mixed = existing.find(({ rescored: { values: v } }) => v.scoredAt !== scoredAt || v.modelVersion !== modelVersion || v.updatedAt !== updatedAt);
   if (mixed) throw new Error(`leadWrites: lead ${mixed.row.id} was scored at another time or with another model than the rest`);
-  const moves = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }) =>
-    v.score !== row.score || v.band !== row.band || v.nextChangeAt !== row.nextChangeAt;
   const [only] = existing;
-  if (existing.length === 1 && !only!.history?.added.length) return [conflictGuard([only!.row]), updateOne(only!, moves(only!))];
-  const moved = existing.filter(moves);
-  const still = existing.filter((item) => !moves(item));
-  return [
-    conflictGuard(existing.map(({ row }) => row)),
-    ...(moved.length ? [update(moved, true)] : []),
-    ...(still.length ? [update(still, false)] : []),
-  ];
+  if (existing.length === 1 && !only!.history?.added.length) return [conflictGuard([only!.row]), updateOne(only!, movesOf(only!))];
+  const groups = new Map<string, { moves: Moves; items: (LeadWrite & { isNew: false })[] }>();
+  for (const item of existing) {
+    const moves = movesOf(item);
+    const group = groups.get(movesKey(moves));
+    if (group) group.items.push(item);
+    else groups.set(movesKey(moves), { moves, items: [item] });
+  }
+  return [conflictGuard(existing.map(({ row }) => row)), ...[...groups.values()].map(({ moves, items }) => update(items, moves))];
 }
 
-/** The columns every update sets, in the order of `updatedValues`; the indexed ones last. */
-const updatedColumns = (indexed: boolean) =>
-  ['fit', 'activity', 'engagement', 'stage', 'excluded_reason', 'event_count', 'last_event_at', ...(indexed ? ['score', 'band', 'next_change_at'] : [])];
+/** The columns an update sets, in the order of `updatedValues`; the indexed ones that move last. */
+const updatedColumns = (moves: Moves) => [
+  'fit', 'activity', 'engagement', 'stage', 'excluded_reason', 'event_count', 'last_event_at',
+  ...(moves.score ? ['score', 'band'] : []),
+  ...(moves.wake ? ['next_change_at'] : []),
+];
 
-const updatedValues = ({ values: v }: Rescored, indexed: boolean) => [
+const updatedValues = ({ values: v }: Rescored, moves: Moves) => [
   v.fit,
   v.activity,
   v.engagement,
@@ -154,7 +174,8 @@ const updatedValues = ({ values: v }: Rescored, indexed: boolean) => [
   v.excludedReason,
   v.eventCount,
   v.lastEventAt,
-  ...(indexed ? [v.score, v.band, v.nextChangeAt] : []),
+  ...(moves.score ? [v.score, v.band] : []),
+  ...(moves.wake ? [v.nextChangeAt] : []),
 ];
 
 /**
@@ -162,11 +183,11 @@ const updatedValues = ({ values: v }: Rescored, indexed: boolean) => [
  * up by key): its values bound as they are. A live event's statement thus reads the lead's row
  * alone, where the set-based form also read its parameter's rows, which D1 counts.
  */
-function updateOne(item: LeadWrite & { isNew: false }, indexed: boolean): Statement {
+function updateOne(item: LeadWrite & { isNew: false }, moves: Moves): Statement {
   const { row, rescored, profile, history } = item;
   const rowid = byRowid([row]);
-  const sql = textFor(`lead-update-one:${indexed}:${profile !== undefined}:${history !== undefined}:${rowid}`, () => {
-    const set = updatedColumns(indexed);
+  const sql = textFor(`lead-update-one:${movesKey(moves)}:${profile !== undefined}:${history !== undefined}:${rowid}`, () => {
+    const set = updatedColumns(moves);
     if (profile !== undefined) set.push('profile');
     if (history !== undefined) set.push('history');
     return `UPDATE leads SET ${set.map((column) => `${column} = ?`).join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = rev + 1
@@ -176,7 +197,7 @@ function updateOne(item: LeadWrite & { isNew: false }, indexed: boolean): Statem
   return {
     sql,
     params: [
-      ...updatedValues(rescored, indexed),
+      ...updatedValues(rescored, moves),
       ...(profile !== undefined ? [JSON.stringify(profile)] : []),
       ...(history !== undefined ? [historyJson(history)[0]] : []),
       scoredAt,
@@ -188,12 +209,12 @@ function updateOne(item: LeadWrite & { isNew: false }, indexed: boolean): Statem
 }
 
 /** One UPDATE of `items`, which share their time and model version. */
-function update(items: readonly (LeadWrite & { isNew: false })[], indexed: boolean): Statement {
+function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves): Statement {
   const withProfile = items.some((i) => i.profile);
   const withHistory = items.some((i) => i.history);
   const rowid = byRowid(items.map((i) => i.row));
-  const sql = textFor(`lead-update:${indexed}:${withProfile}:${withHistory}:${rowid}`, () => {
-    const set = updatedColumns(indexed).map((column, i) => `${column} = ${at(i + 1)}`);
+  const sql = textFor(`lead-update:${movesKey(moves)}:${withProfile}:${withHistory}:${rowid}`, () => {
+    const set = updatedColumns(moves).map((column, i) => `${column} = ${at(i + 1)}`);
     let next = set.length + 1;
     // Only when some lead brings one: naming the column wakes the search-index trigger on every row.
     if (withProfile) set.push(`profile = coalesce(${at(next++)}, "leads"."profile")`);
@@ -207,7 +228,7 @@ function update(items: readonly (LeadWrite & { isNew: false })[], indexed: boole
   });
   const rows = items.map(({ row, rescored, profile, history }) => [
     rowid ? row.rowid : row.id,
-    ...updatedValues(rescored, indexed),
+    ...updatedValues(rescored, moves),
     ...(withProfile ? [profile ?? null] : []),
     ...(withHistory ? [history ? historyJson(history) : null] : []),
   ]);

@@ -85,3 +85,16 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number): numbe
   }
   return hi;
 }
+
+/**
+ * The next change a live event stores for a lead that had `stored`, its new one being `exact`: the
+ * stored minute while it is still ahead and no later than the new one, else the new one. The column
+ * is the decay job's wake-up, which may be early but never late: a lead woken early is rescored and
+ * given its exact minute. Most page views push a lead's next change later (new points take longer
+ * to decay away), and SQLite rewrites an index entry whenever its column is written, so keeping the
+ * stored minute saves a live event a row written in `leads_next_change`. Such early wake-ups come
+ * no more often than the changes they were once computed for, spread as those were.
+ */
+export function wakeAfterEvent(stored: number | null, exact: number | null, now: number): number | null {
+  return stored !== null && stored > now && (exact === null || stored <= exact) ? stored : exact;
+}

@@ -1,7 +1,7 @@
 /** When decay alone next moves a lead: the time the cron job reads from the index. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nextChangeAt } from '../../../worker/scoring/next-change';
+import { nextChangeAt, wakeAfterEvent } from '../../../worker/scoring/next-change';
 import { scoreLead } from '../../../worker/scoring/score';
 import { eventsArb, modelArb, nowArb, profileArb, stageArb } from './arbitraries';
 import { DAY, T0, ev, model, rule } from './fixtures';
@@ -75,6 +75,39 @@ describe('nextChangeAt', () => {
         if (events.every((e) => e.ts <= now)) expect(at(t)).not.toBe(state(score));
       }),
       { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20_261_123) },
+    );
+  });
+});
+
+describe('wakeAfterEvent', () => {
+  const now = T0;
+  it('keeps the stored minute while it is ahead and no later than the new next change', () => {
+    expect(wakeAfterEvent(now + DAY, now + 2 * DAY, now)).toBe(now + DAY);
+    expect(wakeAfterEvent(now + DAY, now + DAY, now)).toBe(now + DAY);
+    // Nothing will change any more: woken once, early, the lead is rescored and left alone.
+    expect(wakeAfterEvent(now + DAY, null, now)).toBe(now + DAY);
+  });
+
+  it('takes the new next change when it comes first, when nothing was stored, and when the stored minute is due', () => {
+    expect(wakeAfterEvent(now + 2 * DAY, now + DAY, now)).toBe(now + DAY);
+    expect(wakeAfterEvent(null, now + DAY, now)).toBe(now + DAY);
+    expect(wakeAfterEvent(null, null, now)).toBeNull();
+    // Due: the event did what the decay job would have done; the job has nothing left to wake for.
+    expect(wakeAfterEvent(now, now + DAY, now)).toBe(now + DAY);
+    expect(wakeAfterEvent(now - MINUTE, null, now)).toBeNull();
+  });
+
+  it('is never later than the new next change, and is one of the two', () => {
+    const time = fc.option(fc.integer({ min: now - 10 * DAY, max: now + 10 * DAY }), { nil: null });
+    fc.assert(
+      fc.property(time, time, (stored, exact) => {
+        const wake = wakeAfterEvent(stored, exact, now);
+        expect([stored, exact]).toContain(wake);
+        if (exact !== null) expect(wake).not.toBeNull();
+        if (exact !== null) expect(wake!).toBeLessThanOrEqual(exact);
+        if (wake !== null && wake !== exact) expect(wake).toBeGreaterThan(now);
+      }),
+      { numRuns: 500 },
     );
   });
 });
