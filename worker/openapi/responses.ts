@@ -236,7 +236,12 @@ const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 /** `GET /v1/leads/{id}/export`: everything held about one lead; `events` come last, streamed. */
 export const LeadExport = z.object({
   exportedAt: Time,
-  lead: LeadSummary.extend({ modelVersion: z.number().int(), eventCount: z.number().int(), nextChangeAt: Time.nullable() }),
+  lead: LeadSummary.extend({
+    modelVersion: z.number().int(),
+    eventCount: z.number().int(),
+    /** When the decay job next looks at the lead: never after decay next moves its band or stage, maybe before. */
+    nextChangeAt: Time.nullable(),
+  }),
   /** The browsers that identified as the lead. */
   visitors: z.array(z.object({ id: z.string(), firstSeen: Time, lastSeen: Time })),
   /** Oldest first; `id` is the change's id in the feed. */
