@@ -87,6 +87,7 @@ describe('POST /v1/collect', () => {
       // Found by test/fuzz: stored as UTF-8, "\ud800" and "\udbff" both became U+FFFD, one visitor.
       ['a lone surrogate in a string', (k) => [JSON.stringify({ site: k, events: [browserEvent('v', 'page_view')] }).replace('"v"', '"v\\ud800"'), {}], 400, 'invalid_text'],
       ['a lone surrogate in a key', (k) => [JSON.stringify({ site: k, events: [browserEvent('v', 'page_view', { props: { p: 1 } })] }).replace('"p"', '"\\udfff"'), {}], 400, 'invalid_text'],
+      ['a lone surrogate escaped in capitals', (k) => [JSON.stringify({ site: k, events: [browserEvent('v', 'page_view')] }).replace('"v"', '"v\\uDBFF"'), {}], 400, 'invalid_text'],
     ];
     it.each(cases)('%s', async (_, make, status, code) => {
       const site = await newSite();
@@ -97,6 +98,14 @@ describe('POST /v1/collect', () => {
       expect(body.error.message.length).toBeGreaterThan(5);
       expect(await rowCounts(site.id)).toEqual({ events: 0, visitors: 0, leads: 0, transitions: 0 });
     });
+  });
+
+  it('accepts a character escaped as a surrogate pair, and stores it whole', async () => {
+    const site = await newSite();
+    const event = browserEvent('v', 'page_view', { title: 'Pricing X' });
+    const res = await collect(JSON.stringify({ site: site.siteKey, events: [event] }).replace('Pricing X', 'Pricing \\ud83d\\ude00'), {});
+    expect(res.status).toBe(202);
+    expect(await env.DB.prepare('SELECT title FROM events WHERE id = ?').bind(event.id).first('title')).toBe('Pricing \u{1F600}');
   });
 
   it('names the path of each mistake', async () => {
