@@ -47,12 +47,15 @@ function pathParameters(op: Operation): Json[] {
   });
 }
 
+const headerParameters = (op: Operation): Json[] =>
+  Object.entries(op.headers ?? {}).map(([name, schema]) => ({ name, in: 'header', required: true, schema: inline(schema) }));
+
 type Status = ErrorStatus | 401 | 429;
 
 /** The error answers every route of the kind has, then the route's own. */
 function errorsOf(op: Operation): Partial<Record<Status, string>> {
   const usual: Partial<Record<Status, string>> = {};
-  if (op.body || op.query || op.params) usual[400] = 'the request is not valid: `issues` name the path and the problem of each mistake';
+  if (op.body || op.query || op.params || op.headers) usual[400] = 'the request is not valid: `issues` name the path and the problem of each mistake';
   if ((op.auth ?? 'apiKey') === 'apiKey') usual[401] = 'no API key, or an unknown or revoked one';
   const params = pathParams(op.path);
   if (params.length) usual[404] = `no such ${params.at(-1)} on this site`;
@@ -103,7 +106,7 @@ function build(): Json {
   for (const op of operations) {
     const item = (paths[op.path] ??= {});
     if (item[op.method]) throw new Error(`${op.method} ${op.path} is described twice`);
-    const parameters = [...pathParameters(op), ...queryParams(op.query)];
+    const parameters = [...pathParameters(op), ...queryParams(op.query), ...headerParameters(op)];
     const status = op.status ?? 200;
     const answer = answerId.get(op);
     const body = bodyId.get(op);

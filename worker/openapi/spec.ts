@@ -34,6 +34,8 @@ export interface Operation {
   /** Path parameters the route parses with a schema; any other one is documented as a string. */
   params?: Record<string, z.ZodType>;
   query?: z.ZodObject;
+  /** Headers the route requires, by name, with the schema it parses them with. */
+  headers?: Record<string, z.ZodType>;
   body?: z.ZodType;
   /** 200 unless said otherwise. */
   status?: 200 | 201 | 202 | 204;
@@ -338,6 +340,7 @@ export const operations: Operation[] = [
       'Writes one `branch.triggered` change per current member, with the trigger, in one transaction; the feed and the ' +
       'webhooks deliver them. The `Idempotency-Key` header is required: the same key answers 200 with the first ' +
       'trigger (`replayed: true`) and writes nothing.',
+    headers: { 'Idempotency-Key': IdempotencyKey },
     status: 202,
     response: answer.TriggerAnswer,
     errors: { 409: 'the Idempotency-Key was used for another band' },
