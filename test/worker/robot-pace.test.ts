@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { MAX_PAGE_VIEWS } from '../../worker/ingest/pace';
 import { api, browserEvent, collect, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
@@ -62,5 +63,31 @@ describe('robots by their pace', () => {
     expect((await send(site, crawl('c2', 41, start + 120_000))).robot?.ignored).toHaveLength(41);
     expect(await rowCounts(site.id)).toMatchObject({ events: 130, visitors: 3 });
     expect(await robotStats(site)).toEqual([expect.objectContaining({ requests: 1, events: 101 })]);
+  });
+
+  it("paces a lead's visitors by the lead's history, and never takes a person's browser for the robot sharing its lead", async () => {
+    const site = await newSite();
+    const start = Date.now() - 5 * 60_000;
+    await send(site, [browserEvent('h4', 'identify', { traits: { email: 'eve@acme.io' }, ts: start }), browserEvent('h4', 'page_view', { url: `${ORIGIN}/`, ts: start })]);
+    // A crawler's 60 page views, then Eve's address in a form: they count for her.
+    await send(site, [...crawl('c4', 60, start + 1000), browserEvent('c4', 'identify', { traits: { email: 'eve@acme.io' }, ts: start + 121_000 })]);
+    const lead = (await leadByEmail(site, 'eve@acme.io'))!;
+    const visitorRow = (id: string) => env.DB.prepare('SELECT last_seen, pace_count FROM visitors WHERE site_id = ? AND id = ?').bind(site.id, id).first();
+    const identified = await visitorRow('c4');
+    // 39 more: the lead's window holds 100 of its page views, 99 of them the crawler's, and one of
+    // Eve's: no more than the limit. The crawler's row is left as it was when it identified.
+    expect((await send(site, crawl('c4', 39, start + 122_000))).accepted).toHaveLength(39);
+    expect(await visitorRow('c4')).toEqual(identified);
+    // Eve's next page view makes 101 in the lead's window: her own, counted from the log, are 2.
+    expect((await send(site, [browserEvent('h4', 'page_view', { url: `${ORIGIN}/pricing`, ts: start + 200_000 })])).accepted).toHaveLength(1);
+    // When each browser was last seen is its events', whatever its row says.
+    const exported = (await (await api(site, `/v1/leads/${lead.id}/export`)).json()) as { visitors: { id: string; lastSeen: number }[] };
+    expect(Object.fromEntries(exported.visitors.map((v) => [v.id, v.lastSeen]))).toEqual({ h4: start + 200_000, c4: start + 122_000 + 38 * 2000 });
+    // The crawler's next one makes 100 of its own in ten minutes, and one more: it is caught, and
+    // what it sent leaves Eve's score.
+    const caught = await send(site, crawl('c4', 2, start + 202_000));
+    expect(caught.robot?.ignored).toHaveLength(2);
+    expect(await rowCounts(site.id)).toMatchObject({ events: 3 });
+    expect((await leadByEmail(site, 'eve@acme.io'))!.timeline.filter((t) => t.kind === 'event')).toHaveLength(3);
   });
 });

@@ -31,7 +31,7 @@ import { rescore, type Rescored } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
-import { advancePace, type Pace } from './pace';
+import { advancePace, crowded, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
 import { anonymous, guessableVisitor, guessedState, guessRead } from './anonymous-guess';
 import { recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
@@ -148,7 +148,7 @@ interface Reading {
   site: SiteContext;
   /** Events of the batch already stored. */
   known: Set<string>;
-  visitorRows: { id: string; leadId: string | null; paceStart: number | null; paceCount: number; robotSince: number | null }[];
+  visitorRows: VisitorRow[];
   /** Each visitor's pace after the batch's new page views. */
   paces: Map<string, VisitorPace>;
   /** The leads the batch names, as stored. */
@@ -159,6 +159,8 @@ interface Reading {
   /** The visitors as recalled, which the write must check; null when read. */
   recalled: ReadonlyMap<string, RecalledVisitor> | null;
 }
+
+type VisitorRow = { id: string; leadId: string | null; paceStart: number | null; paceCount: number; robotSince: number | null };
 
 /** What each event of the batch says, worked out once for every attempt: whom it identifies, its shape. */
 interface BatchFacts {
@@ -237,7 +239,14 @@ async function readStored(
     return { row, isNew: false, events, kept, added: [], historyChanged: false, touched: false };
   });
   const known = new Set(existing.map((r) => r.id));
-  return { site, known, visitorRows, paces: visitorPaces(batch, known, visitorRows, now), leads: working, anonEvents, knownShapes, recalled: null };
+  const byId = new Map(working.map((l) => [l.row.id, l]));
+  let { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => byId.get(id));
+  if (needLog.length) {
+    // A lead's page views crowd a window: its visitors' own are counted from the log (rare).
+    const log = groupBy(await logEventsOf(db, needLog), (e) => e.leadId!);
+    ({ paces } = visitorPaces(batch, known, visitorRows, now, (id) => byId.get(id), log));
+  }
+  return { site, known, visitorRows, paces, leads: working, anonEvents, knownShapes, recalled: null };
 }
 
 /**
@@ -252,9 +261,6 @@ function recalledReading(site: SiteContext, batch: WireEvent[], { identities, sh
   if (!recalled) return null;
   const visitorRows = [...recalled].map(([id, v]) => ({ id, ...v }));
   if (visitorRows.some((v) => v.robotSince !== null)) return null;
-  const known = new Set<string>();
-  const paces = visitorPaces(batch, known, visitorRows, now);
-  if ([...paces.values()].some((p) => p.caught)) return null;
   const working = new Map<string, WorkingLead>();
   for (const { leadId } of visitorRows) {
     if (!leadId || working.has(leadId)) continue;
@@ -262,6 +268,9 @@ function recalledReading(site: SiteContext, batch: WireEvent[], { identities, sh
     if (!lead) return null;
     working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], added: [...lead.added], historyChanged: false, touched: false });
   }
+  const known = new Set<string>();
+  const { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => working.get(id));
+  if (needLog.length || [...paces.values()].some((p) => p.caught)) return null;
   const knownShapes = knownShapesOf(site.id, shapeKeys);
   return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
 }
@@ -408,15 +417,36 @@ interface VisitorPace extends Pace {
   robotSince: number | null;
   /** Caught by this batch: what it stored before must be set aside. */
   caught: boolean;
+  /** Paced from its lead's history: its row's pace stays as stored, and is not written. */
+  byLead: boolean;
 }
 
-/** Each visitor of the batch's pace after its new page views, and whether it is a robot. */
+/** The times of the page views among `events`. */
+const pageViewTimes = (events: Iterable<{ type: string; ts: number }>) => {
+  const out: number[] = [];
+  for (const e of events) if (e.type === 'page_view') out.push(e.ts);
+  return out;
+};
+
+/**
+ * Each visitor of the batch's pace after its new page views, and whether it is a robot.
+ *
+ * A lead's visitor is paced from the page views its lead's history holds (`crowded`), whatever
+ * browser sent them, so that its page views need no row of the visitor written: its stored pace
+ * stays as it was when it identified. A history does not say which visitor sent what, so when the
+ * lead's page views crowd a window the visitor's own are counted from the log (`log`; without it,
+ * the lead is named in `needLog`): a person's second browser is never taken for the robot that
+ * shares its lead. A lead whose history is not kept in its row (`HISTORY_MAX`) paces its visitors
+ * by their rows, as an anonymous visitor is.
+ */
 function visitorPaces(
   batch: WireEvent[],
   known: ReadonlySet<string>,
-  rows: { id: string; paceStart: number | null; paceCount: number; robotSince: number | null }[],
+  rows: readonly VisitorRow[],
   now: number,
-): Map<string, VisitorPace> {
+  leadOf: (leadId: string) => WorkingLead | undefined,
+  log?: ReadonlyMap<string, readonly { visitorId: string | null; ts: number; type: string }[]>,
+): { paces: Map<string, VisitorPace>; needLog: string[] } {
   const views = new Map<string, number[]>();
   for (const e of batch) {
     if (!e.visitor) continue;
@@ -425,14 +455,36 @@ function visitorPaces(
     if (e.type === 'page_view' && !known.has(e.id)) times.push(e.ts);
   }
   const stored = new Map(rows.map((r) => [r.id, r]));
-  const out = new Map<string, VisitorPace>();
+  // The batch's new page views by lead, of the visitors that had one.
+  const leadViews = new Map<string, number[]>();
+  for (const [visitor, times] of views) {
+    const leadId = stored.get(visitor)?.leadId;
+    if (leadId) leadViews.set(leadId, [...(leadViews.get(leadId) ?? []), ...times]);
+  }
+  const byTime = (a: number, b: number) => a - b;
+  const paces = new Map<string, VisitorPace>();
+  const needLog = new Set<string>();
   for (const [visitor, times] of views) {
     const row = stored.get(visitor);
+    const lead = row?.leadId && row.robotSince === null ? leadOf(row.leadId) : undefined;
+    if (row?.leadId && lead && lead.kept !== null) {
+      let robot = false;
+      if (crowded([...pageViewTimes(lead.events), ...leadViews.get(row.leadId)!].sort(byTime), times)) {
+        const logged = log?.get(row.leadId);
+        if (!logged) {
+          needLog.add(row.leadId);
+          continue;
+        }
+        robot = crowded([...pageViewTimes(logged.filter((e) => e.visitorId === visitor)), ...times].sort(byTime), times);
+      }
+      paces.set(visitor, { start: row.paceStart, count: row.paceCount, robotSince: robot ? now : null, caught: robot, byLead: true });
+      continue;
+    }
     const { pace, robot } = advancePace({ start: row?.paceStart ?? null, count: row?.paceCount ?? 0 }, times);
     const robotSince = row?.robotSince ?? (robot ? now : null);
-    out.set(visitor, { ...pace, robotSince, caught: robot && row?.robotSince == null });
+    paces.set(visitor, { ...pace, robotSince, caught: robot && row?.robotSince == null, byLead: false });
   }
-  return out;
+  return { paces, needLog: [...needLog] };
 }
 
 /**
@@ -668,16 +720,23 @@ function writes(
       .where(and(eq(events.siteId, site.id), eq(events.visitorId, a.visitorId), isNull(events.leadId)));
     out.push(fromDrizzle(attribute));
   }
-  const visitorRows = Object.entries(seen).map(([id, s]): VisitorWrite => ({
-    id,
-    leadId: visitorLead.get(id) ?? null,
-    setsLead: (visitorLead.get(id) ?? null) !== (storedLead.get(id) ?? null),
-    firstSeen: s.first,
-    lastSeen: s.last,
-    paceStart: paces.get(id)!.start,
-    paceCount: paces.get(id)!.count,
-    robotSince: paces.get(id)!.robotSince,
-  }));
+  const visitorRows = Object.entries(seen).flatMap(([id, s]): VisitorWrite[] => {
+    const setsLead = (visitorLead.get(id) ?? null) !== (storedLead.get(id) ?? null);
+    const pace = paces.get(id)!;
+    // A lead's visitor paced by its lead changes nothing of its row: its `last_seen` is its events'
+    // (the export reads it there), its pace its lead's history.
+    if (pace.byLead && !pace.caught && !setsLead) return [];
+    return [{
+      id,
+      leadId: visitorLead.get(id) ?? null,
+      setsLead,
+      firstSeen: s.first,
+      lastSeen: s.last,
+      paceStart: pace.start,
+      paceCount: pace.count,
+      robotSince: pace.robotSince,
+    }];
+  });
   out.push(...visitorWrites(site.id, visitorRows));
   return { items: out, scored: writing, newShapesAt };
 }

@@ -53,3 +53,26 @@ export function paceStepSql(start: string, count: string, ts: string): { start: 
     count: `CASE WHEN ${ts} IS NULL THEN ${count} WHEN ${restarts} THEN 1 WHEN ${ts} >= ${start} THEN ${count} + 1 ELSE ${count} END`,
   };
 }
+
+/**
+ * Whether one of `views` (new page views' times) has more than `MAX_PAGE_VIEWS` of `all` (sorted,
+ * holding them) in the window that ends at it: `(t - PACE_WINDOW_MS, t]`. A lead's visitors are
+ * paced so, from the times of the page views the lead's history holds, which needs no row of its
+ * own written per page view: see `ingest`'s `visitorPaces`.
+ */
+export function crowded(all: readonly number[], views: readonly number[]): boolean {
+  for (const t of views) if (atOrBefore(all, t) - atOrBefore(all, t - PACE_WINDOW_MS) > MAX_PAGE_VIEWS) return true;
+  return false;
+}
+
+/** How many of `sorted` are at or before `t`. */
+function atOrBefore(sorted: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -17,7 +17,7 @@
  * when it began. A read that fails mid-way ends the stream with an error, so the file is cut short
  * and does not parse: never a document that looks whole and is not.
  */
-import { and, asc, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, max, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors } from '../db/schema';
 import { eventWithShapeColumns, shapeOfEvent } from '../db/lead-events';
@@ -98,10 +98,13 @@ export async function exportLead(
       .orderBy(...run.order)
       .limit(size);
 
-  const [[lead], visitorRows, transitionRows, feedbackRows, deliveryRows, attemptRows, [attributedCount], [anonymousCount], firstAttributed, firstAnonymous] =
+  const [[lead], visitorRows, lastSeenRows, transitionRows, feedbackRows, deliveryRows, attemptRows, [attributedCount], [anonymousCount], firstAttributed, firstAnonymous] =
     await db.batch([
       db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
       db.select().from(visitors).where(and(eq(visitors.siteId, siteId), eq(visitors.leadId, id))).orderBy(asc(visitors.firstSeen)),
+      // A lead's visitor's row is not written for its page views (ingest paces it by its lead's
+      // history): when it was last seen is its events'.
+      db.select({ visitorId: events.visitorId, last: max(events.ts) }).from(events).where(of.attributedEvents).groupBy(events.visitorId),
       db.select().from(transitions).where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id))).orderBy(asc(transitions.seq)),
       db.select().from(feedback).where(and(eq(feedback.siteId, siteId), eq(feedback.leadId, id))).orderBy(asc(feedback.seq)),
       db.select().from(deliveries).where(of.deliveries).orderBy(asc(deliveries.seq)),
@@ -123,6 +126,7 @@ export async function exportLead(
   const size = Math.max(limits.firstPage, Math.ceil(eventCount / limits.maxReads));
 
   const attemptsOf = groupBy(attemptRows, (a) => a.deliveryId);
+  const lastSeen = new Map(lastSeenRows.map((r) => [r.visitorId, r.last ?? 0]));
   const head = {
     exportedAt: now,
     lead: {
@@ -131,7 +135,7 @@ export async function exportLead(
       eventCount: lead.eventCount,
       nextChangeAt: lead.nextChangeAt,
     },
-    visitors: visitorRows.map((v) => ({ id: v.id, firstSeen: v.firstSeen, lastSeen: v.lastSeen })),
+    visitors: visitorRows.map((v) => ({ id: v.id, firstSeen: v.firstSeen, lastSeen: Math.max(v.lastSeen, lastSeen.get(v.id) ?? v.lastSeen) })),
     transitions: transitionRows.map((t) => ({ id: changeId(t.seq), ...transitionJson(t) })),
     feedback: feedbackRows.map((f) => ({ fit: f.fit, outcome: f.outcome, note: f.note, at: f.createdAt, by: f.createdBy })),
     deliveries: deliveryRows.map((d) => ({ webhookId: d.webhookId, ...deliveryJson(d, attemptsOf.get(d.id) ?? []) })),

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { advancePace, MAX_PAGE_VIEWS, PACE_WINDOW_MS } from '../../../worker/ingest/pace';
+import { advancePace, crowded, MAX_PAGE_VIEWS, PACE_WINDOW_MS } from '../../../worker/ingest/pace';
 
 const T = 1_800_000_000_000;
 const every = (n: number, stepMs: number, from = T) => Array.from({ length: n }, (_, i) => from + i * stepMs);
@@ -36,5 +37,33 @@ describe('advancePace', () => {
     const views = every(MAX_PAGE_VIEWS + 1, 3000);
     const shuffled = [...views].reverse();
     expect(advancePace({ start: null, count: 0 }, shuffled)).toEqual(advancePace({ start: null, count: 0 }, views));
+  });
+});
+
+describe('crowded', () => {
+  const W = PACE_WINDOW_MS;
+  const spaced = (n: number, from: number, every: number) => Array.from({ length: n }, (_, i) => from + i * every);
+
+  it('counts the window that ends at each new page view, its start left out', () => {
+    const all = spaced(MAX_PAGE_VIEWS + 1, 0, 1000);
+    const last = all.at(-1)!;
+    expect(crowded(all, [last])).toBe(true);
+    // The first view a whole window before the last is outside it: 100 are left.
+    const wide = spaced(MAX_PAGE_VIEWS + 1, 0, W / MAX_PAGE_VIEWS);
+    expect(wide.at(-1)! - wide[0]!).toBe(W);
+    expect(crowded(wide, [wide.at(-1)!])).toBe(false);
+    // Only the new views' windows are looked at: an old burst does not make a new view a robot's.
+    expect(crowded([...all, last + W], [last + W])).toBe(false);
+  });
+
+  it('agrees with counting by hand', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 2 * W }), { maxLength: 300 }), fc.array(fc.integer({ min: 0, max: 2 * W }), { maxLength: 5 }), (stored, views) => {
+        const all = [...stored, ...views].sort((a, b) => a - b);
+        const byHand = views.some((t) => all.filter((x) => x > t - W && x <= t).length > MAX_PAGE_VIEWS);
+        expect(crowded(all, views)).toBe(byHand);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
