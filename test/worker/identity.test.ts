@@ -1,6 +1,27 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { database } from '../../worker/db/client';
+import { siteBySiteKey } from '../../worker/db/sites';
+import { ingest } from '../../worker/ingest/ingest';
+import { WireEvent } from '../../worker/ingest/wire';
 import { browserEvent, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
+
+/** The test's D1, running `between` once, after the first batch (the read) and before the next (the write). */
+function betweenReadAndWrite(between: () => Promise<unknown>): D1Database {
+  let batches = 0;
+  return new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === 'batch') {
+        return async (statements: D1PreparedStatement[]) => {
+          if (++batches === 2) await between();
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 describe('identity', () => {
   it("counts a visitor's anonymous history for the lead once a form identifies it", async () => {
@@ -92,4 +113,32 @@ describe('identity', () => {
     expect(results).toHaveLength(20);
     expect(results.filter((r) => r.counted !== 3 || r.attributed !== 3 || r.sent !== 3)).toEqual([]);
   });
+
+  it("redoes a write whose visitor's anonymity changed between its read and its write (the visitor guard)", async () => {
+    const site = await newSite();
+    const context = (await siteBySiteKey(database(env.DB), site.siteKey))!;
+    const read = (d1: D1Database, event: ReturnType<typeof browserEvent>) => ingest(d1, context, [WireEvent.parse(event)], Date.now(), { recall: false });
+    const attributed = async (email: string) =>
+      (await env.DB.prepare('SELECT l.event_count AS counted, (SELECT count(*) FROM events AS e WHERE e.lead_id = l.id) AS stored FROM leads AS l WHERE l.site_id = ? AND l.email = ?')
+        .bind(site.id, email)
+        .first<{ counted: number; stored: number }>())!;
+
+    // A page view read as anonymous, its visitor identified before it is written: written anonymous,
+    // it would stay out of the lead for good.
+    await collect({ site: site.siteKey, events: [browserEvent('gv-1', 'page_view', { url: `${ORIGIN}/` })] });
+    const view = browserEvent('gv-1', 'page_view', { url: `${ORIGIN}/pricing` });
+    const identifiedMeanwhile = betweenReadAndWrite(() => collect({ site: site.siteKey, events: [browserEvent('gv-1', 'identify', { traits: { email: 'gv1@initech.io' } })] }));
+    expect((await read(identifiedMeanwhile, view)).accepted).toEqual([view.id]);
+    expect(await env.DB.prepare('SELECT lead_id IS NOT NULL AS attributed FROM events WHERE site_id = ? AND id = ?').bind(site.id, view.id).first('attributed')).toBe(1);
+    expect(await attributed('gv1@initech.io')).toEqual({ counted: 3, stored: 3 });
+
+    // An identify that read the visitor's anonymous past, which grew before it was written: the new
+    // page view would be handed to the lead unscored.
+    await collect({ site: site.siteKey, events: [browserEvent('gv-2', 'page_view', { url: `${ORIGIN}/` })] });
+    const identify = browserEvent('gv-2', 'identify', { traits: { email: 'gv2@initech.io' } });
+    const viewedMeanwhile = betweenReadAndWrite(() => collect({ site: site.siteKey, events: [browserEvent('gv-2', 'page_view', { url: `${ORIGIN}/pricing` })] }));
+    expect((await read(viewedMeanwhile, identify)).accepted).toEqual([identify.id]);
+    expect(await attributed('gv2@initech.io')).toEqual({ counted: 3, stored: 3 });
+  });
 });
+

@@ -23,6 +23,15 @@ const rowsHeader = (res: Response) => {
 const writtenBy = (res: Response, label: string) =>
   [...res.headers.get('leadscore-d1-statements')!.matchAll(new RegExp(`${label} \\d+/(\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
 
+/**
+ * The statements of a read-first request's read batch, in their order: the event ids stored, the
+ * visitors, the leads they name, the anonymous events an identify attributes, the model, the shapes.
+ */
+const readBatchOf = (res: Response) => {
+  const batch = res.headers.get('leadscore-d1-statements')!.split(' | ').find((b) => b.includes('select models'))!;
+  return [...batch.matchAll(/(\w+ \w+) (\d+)\/(\d+)/g)].map((m) => ({ statement: m[1]!, read: Number(m[2]), written: Number(m[3]) }));
+};
+
 describe('D1 metering (D1_METERING=on)', () => {
   it('answers what a collect request read and wrote, statement by statement, and stores what it would unmetered', async () => {
     const [metered, plain] = [await newSite(), await newSite()];
@@ -65,7 +74,7 @@ describe('D1 metering (D1_METERING=on)', () => {
     const view = async () => {
       // Read (the isolate that recalls the lead reads nothing).
       const res = await collectMetered(site, [browserEvent('nv', 'page_view', { url: `${ORIGIN}/pricing` })], true);
-      return { read: rowsHeader(res)!.read, leads: Number(/select leads (\d+)\//.exec(res.headers.get('leadscore-d1-statements')!)![1]) };
+      return { read: rowsHeader(res)!.read, leads: readBatchOf(res)[2]!.read };
     };
     const alone = await view();
     // Leads whose ids sort on both sides of Ned's, as a site's leads would.
@@ -88,8 +97,7 @@ describe('D1 metering (D1_METERING=on)', () => {
     // What the read batch read: the lead, its visitor, its history…
     const view = async () => {
       const res = await collectMetered(site, [browserEvent('hv', 'page_view', { url: `${ORIGIN}/pricing` })], true);
-      const readBatch = res.headers.get('leadscore-d1-statements')!.split(' | ').find((b) => b.includes('select leads'))!;
-      return { roundTrips: rowsHeader(res)!.roundTrips, read: [...readBatch.matchAll(/ (\d+)\//g)].reduce((n, m) => n + Number(m[1]), 0) };
+      return { roundTrips: rowsHeader(res)!.roundTrips, read: readBatchOf(res).reduce((n, st) => n + st.read, 0) };
     };
     await view(); // the page's shape is new once
     const short = await view();
@@ -167,6 +175,25 @@ describe('D1 metering (D1_METERING=on)', () => {
       expect(rows.written).toBe(4 + Number(/segment_counts \d+\/(\d+)/.exec(statements)?.[1] ?? 0));
     }
     expect(bandChanges).toBeLessThan(3);
+  });
+
+  it("reads 7 rows for a lead's page view read first: its visitor, its lead through the visitor, the page's shape, the lead's rev and row, the event's key; 8 when its score moves to a new counter row", async () => {
+    const site = await newSite();
+    await collectMetered(site, [browserEvent('fl', 'identify', { traits: { email: 'fl@acme.io' } })]);
+    // The page's shape is new once.
+    await collectMetered(site, [browserEvent('fl', 'page_view', { url: `${ORIGIN}/pricing` })], true);
+    for (let i = 0; i < 4; i++) {
+      const res = await collectMetered(site, [browserEvent('fl', 'page_view', { url: `${ORIGIN}/pricing` })], true);
+      const rows = rowsHeader(res)!;
+      const statements = res.headers.get('leadscore-d1-statements')!;
+      // Nothing to attribute (no identify): no anonymous events asked for, and the visitor guard,
+      // its visitor being neither anonymous nor identified here, checks nothing.
+      expect(readBatchOf(res).map((st) => st.read)).toEqual([0, 1, 2, 0, 0, 1]);
+      expect(statements).toMatch(/ \| insert write_conflicts 0\/0, insert write_conflicts 1\/0, update leads 1\/\d/);
+      if (statements.includes('transitions')) continue;
+      const counters = Number(/segment_counts (\d+)\//.exec(statements)?.[1] ?? 0);
+      expect(rows).toMatchObject({ roundTrips: 2, read: 7 + counters });
+    }
   });
 
   it("reads as many rows for an identify whatever the number of the site's other events", async () => {

@@ -10,7 +10,7 @@
  * writes (`recall`), or when a browser's visitor it does not know can be guessed anonymous
  * (`anonymous-guess`): one round trip instead of two, the guess checked by the write itself.
  */
-import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { fromDrizzle, insertedRows, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';
@@ -190,29 +190,38 @@ async function readStored(
   const identifying = [...new Set(batch.flatMap((e, i) => (identities[i] && e.visitor ? [e.visitor] : [])))];
 
   // The leads the batch names by e-mail or through its visitors, as two index lookups joined by a
-  // UNION: written `email IN … OR id IN …`, SQLite walked every lead of the site and filtered.
-  // A branch with nothing to look up is left out: an anonymous page view names no e-mail.
+  // UNION: written `email IN … OR id IN …`, SQLite walked every lead of the site and filtered. A
+  // batch that names no e-mail (a page view) finds its leads by joining its visitors' rows: the
+  // visitor's row and the lead's, 2 rows read, where `id IN (SELECT lead_id …)` reads 3.
   const lookups = [
     ...(emails.length ? [sql`SELECT ${leads.id} FROM ${leads} WHERE ${leads.siteId} = ${site.id} AND ${inJson(leads.email, emails)}`] : []),
     ...(visitorIds.length
       ? [sql`SELECT ${visitors.leadId} FROM ${visitors} WHERE ${visitors.siteId} = ${site.id} AND ${inJson(visitors.id, visitorIds)} AND ${visitors.leadId} IS NOT NULL`]
       : []),
   ];
-  const leadsInPlay: SQL = lookups.length ? sql`${leads.id} IN (${sql.join(lookups, sql` UNION `)})` : sql`0`;
-  const [existing, visitorRows, leadRows, anonEvents, [latest], knownShapes] = await db.batch([
+  const leadsRead = emails.length
+    ? // Both lookups are of this site, so the ids are this site's: no `site_id` term, which would
+      // tempt the planner back to the site's index.
+      db.select().from(leads).where(sql`${leads.id} IN (${sql.join(lookups, sql` UNION `)})`)
+    : db
+        .select(getTableColumns(leads))
+        .from(visitors)
+        .innerJoin(leads, eq(leads.id, visitors.leadId))
+        .where(visitorIds.length ? and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds)) : sql`0`);
+  const [existing, visitorRows, leadsJoined, anonEvents, [latest], knownShapes] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
     db
       .select({ id: visitors.id, leadId: visitors.leadId, paceStart: visitors.paceStart, paceCount: visitors.paceCount, robotSince: visitors.robotSince })
       .from(visitors)
       .where(and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds))),
-    // Both lookups are of this site, so the ids are this site's: no `site_id` term, which would
-    // tempt the planner back to the site's index.
-    db.select().from(leads).where(leadsInPlay),
+    leadsRead,
+    // Only an identify has anonymous events to attribute: D1 counts a row read even for an empty
+    // list, so a page view's batch asks for none.
     db
       .select(eventColumns)
       .from(events)
       .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
-      .where(and(eq(events.siteId, site.id), isNull(events.leadId), inJson(events.visitorId, identifying))),
+      .where(identifying.length ? and(eq(events.siteId, site.id), isNull(events.leadId), inJson(events.visitorId, identifying)) : sql`0`),
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
@@ -221,6 +230,8 @@ async function readStored(
       .from(eventShapes)
       .where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, [...new Set(shapeKeys)]))),
   ]);
+  // Two visitors of one lead join it twice.
+  const leadRows = [...new Map(leadsJoined.map((r) => [r.id, r])).values()];
   if (latest && latest.version > site.modelVersion) {
     site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
     onNewerModel?.(site);
@@ -519,16 +530,24 @@ function robotWrites(
  * anonymity changed since the read: a visitor whose events are written as anonymous got a lead from
  * a concurrent request (its events would stay out of the lead for good), or a visitor identified
  * here got anonymous events the read did not see (the attribution would hand them to the lead
- * unscored). A browser sends both at once when a click on a download and a form go together.
+ * unscored). A browser sends both at once when a click on a download and a form go together. Each
+ * check is left out when it has nothing to check: D1 counts a row read even for an empty list, and
+ * a lead's page view, whose visitor is neither, then reads none.
  */
 function visitorGuard(db: Database, siteId: string, anonymous: string[], identified: Map<string, number>) {
-  return db.insert(writeConflicts).select(sql`
-    SELECT ${visitors.leadId} FROM ${visitors}
-    WHERE ${visitors.siteId} = ${siteId} AND ${inJson(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL
-    UNION ALL
-    SELECT j.value ->> 0 FROM json_each(${JSON.stringify([...identified])}) AS j
+  const checks = [
+    ...(anonymous.length
+      ? [sql`SELECT ${visitors.leadId} FROM ${visitors} WHERE ${visitors.siteId} = ${siteId} AND ${inJson(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL`]
+      : []),
+    ...(identified.size
+      ? [
+          sql`SELECT j.value ->> 0 FROM json_each(${JSON.stringify([...identified])}) AS j
     WHERE (SELECT count(*) FROM ${events} WHERE ${events.siteId} = ${siteId} AND ${events.visitorId} = j.value ->> 0 AND ${events.leadId} IS NULL)
-      <> j.value ->> 1`);
+      <> j.value ->> 1`,
+        ]
+      : []),
+  ];
+  return db.insert(writeConflicts).select(checks.length ? sql.join(checks, sql` UNION ALL `) : sql`SELECT NULL WHERE 0`);
 }
 
 function createLead(siteId: string, email: string, now: number): WorkingLead {
