@@ -148,8 +148,10 @@ async function verify(db: D1Database, acked: Set<string>) {
     if (l.band !== null) add(`score:${bucketOf(l.score)}`);
   }
   const counters = new Map<string, number>();
-  for (const c of (await db.prepare(`SELECT kind, key, count FROM segment_counts WHERE site_id = 'demo'`).all<{ kind: string; key: string; count: number }>()).results) {
-    if (c.count !== 0) counters.set(`${c.kind}:${c.key}`, c.count);
+  const row = await db.prepare(`SELECT counts FROM segment_histograms WHERE site_id = 'demo'`).first<{ counts: string }>();
+  const packed = JSON.parse(row?.counts ?? '{}') as Record<string, Record<string, number>>;
+  for (const [kind, counts] of Object.entries(packed)) {
+    for (const [key, count] of Object.entries(counts)) if (count !== 0) counters.set(`${kind}:${key}`, count);
   }
   const sorted = (m: Map<string, number>) => JSON.stringify([...m].sort());
 
@@ -206,8 +208,8 @@ async function seed(db: D1Database) {
   // Unscored leads are in no band: they count under '' until the recompute moves them.
   await db
     .prepare(
-      `INSERT INTO segment_counts (site_id, kind, key, count) VALUES ('demo', 'band', '', ?1)
-       ON CONFLICT (site_id, kind, key) DO UPDATE SET count = count + excluded.count`,
+      `INSERT INTO segment_histograms (site_id, counts) VALUES ('demo', json_object('band', json_object('', CAST(?1 AS INTEGER)), 'score', json('{}')))
+       ON CONFLICT (site_id) DO UPDATE SET counts = json_set(counts, '$.band.""', coalesce(counts ->> '$.band.""', 0) + CAST(?1 AS INTEGER))`,
     )
     .bind(SEEDED)
     .run();

@@ -172,7 +172,7 @@ describe('0014_visitors_keyed_by_id', () => {
     const visitors = (await db.prepare(all).all()).results;
     const others = await otherRows(db, 'visitors');
 
-    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    await applyD1Migrations(db, upTo('0015_'));
 
     expect((await db.prepare(all).all()).results).toEqual(visitors);
     expect(await otherRows(db, 'visitors')).toEqual(others);
@@ -188,5 +188,34 @@ describe('0014_visitors_keyed_by_id', () => {
     await db.prepare(`DELETE FROM leads WHERE id = 'ld_n1'`).run();
     expect(await db.prepare(`SELECT lead_id FROM visitors WHERE site_id = 'n1' AND id = 'v1'`).first('lead_id')).toBeNull();
     expect((await db.prepare('PRAGMA foreign_key_check(visitors)').all()).results).toEqual([]);
+  });
+});
+
+describe('0015_segment_histograms', () => {
+  it("packs each site's counters into one JSON row WITHOUT ROWID, every count kept", async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0015_'));
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('h1', 'h1', 'pk_h1', '[]'), ('h2', 'h2', 'pk_h2', '[]'), ('h3', 'h3', 'pk_h3', '[]')`),
+      db.prepare(
+        `INSERT INTO segment_counts (site_id, kind, key, count) VALUES
+           ('h1', 'band', 'hot', 2), ('h1', 'band', '', 1), ('h1', 'band', 'cold', 0), ('h1', 'score', '45', 1), ('h1', 'score', '-5', 1),
+           ('h2', 'band', 'warm', 7), ('h2', 'score', '20', 7)`,
+      ),
+    ]);
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    const rows = (await db.prepare('SELECT site_id, counts FROM segment_histograms ORDER BY site_id').all<{ site_id: string; counts: string }>()).results;
+    expect(rows.map((r) => [r.site_id, JSON.parse(r.counts)])).toEqual([
+      ['h1', { band: { hot: 2, '': 1, cold: 0 }, score: { '45': 1, '-5': 1 } }],
+      ['h2', { band: { warm: 7 }, score: { '20': 7 } }],
+    ]);
+    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'segment_histograms'`).first<string>('sql');
+    expect(table).toMatch(/\) WITHOUT ROWID$/);
+    expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'segment_counts'`).first('n')).toBe(0);
+    // A site deleted takes its counters along.
+    await db.prepare(`DELETE FROM sites WHERE id = 'h1'`).run();
+    expect(await db.prepare(`SELECT count(*) AS n FROM segment_histograms WHERE site_id = 'h1'`).first('n')).toBe(0);
   });
 });

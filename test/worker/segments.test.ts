@@ -2,7 +2,9 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { database } from '../../worker/db/client';
 import { dayOf } from '../../worker/lib/day';
-import { snapshotSegments } from '../../worker/segments/snapshot';
+import { runBatch } from '../../worker/db/statements';
+import { counterWrites, type Move } from '../../worker/segments/counters';
+import { countersOf, countsIn, snapshotSegments } from '../../worker/segments/snapshot';
 import { api, browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
 
 const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
@@ -88,7 +90,7 @@ describe('segment counters', () => {
     expect(bands.bands.find((b) => b.name === 'warm')).toMatchObject({ count: 4, yesterday: 3 });
 
     // A counter gone wrong is put right by the first snapshot of a day.
-    await env.DB.prepare(`UPDATE segment_counts SET count = 999 WHERE site_id = ? AND kind = 'band' AND key = 'warm'`).bind(site.id).run();
+    await env.DB.prepare(`UPDATE segment_histograms SET counts = json_set(counts, '$.band."warm"', 999) WHERE site_id = ?`).bind(site.id).run();
     await snapshotSegments(db, now);
     expect((await shown(site)).bands).toEqual((await counted(site.id)).bands);
     const { history } = (await (await api(site, '/v1/bands/stats')).json()) as Stats;
@@ -105,11 +107,50 @@ describe('segment counters', () => {
     }
     // The first snapshot of the site's day recounts every counter from the leads.
     await snapshotSegments(database(env.DB), Date.now());
-    const keys = (await env.DB.prepare(`SELECT key FROM segment_counts WHERE site_id = ? AND kind = 'score'`).bind(site.id).all<{ key: string }>()).results;
+    const keys = (await env.DB.prepare(`SELECT j.key FROM segment_histograms AS h, json_each(h.counts, '$.score') AS j WHERE h.site_id = ?`).bind(site.id).all<{ key: string }>()).results;
+    expect(keys).toHaveLength(new Set(keys.map((k) => k.key)).size);
     expect(keys.map((k) => k.key).every((k) => /^-?\d+$/.test(k)), JSON.stringify(keys)).toBe(true);
 
     // Every lead leaves its bucket: the recounted rows must be the ones decremented.
     for (let i = 0; i < 3; i++) await collect({ site: site.siteKey, events: pages(`b${i}`, '/pricing', '/references') });
     expect((await shown(site)).histogram).toEqual((await counted(site.id)).histogram);
   });
+
+  it('add up moves over more counters than one statement binds, across sites, and net them to zero', async () => {
+    const [a, b] = [await newSite(), await newSite()];
+    // 120 leads in 120 buckets of one band and 3 excluded on one site, 2 leads on the other: 240
+    // parameters' worth of counters on the first, in several statements.
+    const arrivals: Move[] = [
+      ...Array.from({ length: 120 }, (_, i) => ({ siteId: a.id, before: null, after: { band: 'hot', score: i * 5 - 100 } })),
+      ...Array.from({ length: 3 }, () => ({ siteId: a.id, before: null, after: { band: null, score: 0 } })),
+      { siteId: b.id, before: null, after: { band: 'warm', score: 12 } },
+      { siteId: b.id, before: null, after: { band: 'warm', score: 14.5 } },
+    ];
+    const writes = counterWrites(arrivals);
+    expect(writes.length).toBeGreaterThan(2);
+    await runBatch(env.DB, writes);
+    const db = database(env.DB);
+    const histogram = async (siteId: string) => countsIn(await countersOf(db, siteId));
+    const first = await histogram(a.id);
+    expect(first.band).toEqual({ hot: 120, '': 3 });
+    expect(Object.keys(first.score)).toHaveLength(120);
+    expect(Object.entries(first.score).every(([key, n]) => n === 1 && Number(key) % 5 === 0 && Number(key) >= -100 && Number(key) < 500)).toBe(true);
+    expect(await histogram(b.id)).toEqual({ band: { warm: 2 }, score: { '10': 2 } });
+    // Counts stay integers in the JSON: D1 binds numbers as REALs.
+    expect(await env.DB.prepare('SELECT counts FROM segment_histograms WHERE site_id = ?').bind(b.id).first('counts')).toBe('{"band":{"warm":2},"score":{"10":2}}');
+
+    // Each lead moves on (a's to the next bucket, b's within theirs, which changes nothing), then leaves.
+    const moved = arrivals.map((m) => ({ ...m, before: m.after, after: m.after && { ...m.after, score: m.after.score + (m.siteId === a.id ? 5 : 0.1) } }));
+    expect(counterWrites(moved.filter((m) => m.siteId === b.id))).toEqual([]);
+    await runBatch(env.DB, counterWrites(moved));
+    const next = await histogram(a.id);
+    expect(next.score['-100']).toBe(0);
+    expect(next.score['500']).toBe(1);
+    expect(next.band).toEqual({ hot: 120, '': 3 });
+    await runBatch(env.DB, counterWrites(moved.map((m) => ({ ...m, before: m.after, after: null }))));
+    const left = await histogram(a.id);
+    expect(Object.values(left.band).every((n) => n === 0) && Object.values(left.score).every((n) => n === 0)).toBe(true);
+    expect(await histogram(b.id)).toEqual({ band: { warm: 0 }, score: { '10': 0 } });
+  });
 });
+

@@ -374,22 +374,27 @@ export const triggers = sqliteTable(
   (t) => [uniqueIndex('triggers_site_key').on(t.siteId, t.idempotencyKey)],
 );
 
+/** A site's segment counters, as `segment_histograms.counts` holds them. */
+export interface SegmentHistogram {
+  /** Leads per band, '' for the excluded. */
+  band: Record<string, number>;
+  /** Leads in a band per score bucket, keyed by the bucket's lower bound. */
+  score: Record<string, number>;
+}
+
 /**
- * Counters of a site's leads per band (`kind = 'band'`, key the band, '' for the excluded) and per
- * score bucket of the leads in a band (`kind = 'score'`, key the bucket's lower bound): kept up to
- * date in the same batch as every lead write, so the segments view reads a few rows instead of
- * counting every lead. The daily snapshot recounts them exactly, which heals any drift.
+ * Counters of a site's leads per band and per score bucket, one JSON row a site: kept up to date in
+ * the same batch as every lead write, so the segments view reads one row instead of counting every
+ * lead, and a lead that changes bucket or band writes that one row (a row a counter wrote two, or
+ * four on a band change). The daily snapshot recounts them exactly, which heals any drift.
+ * `WITHOUT ROWID` (migration 0015; drizzle-kit does not know it): its first write is one row too.
  */
-export const segmentCounts = sqliteTable(
-  'segment_counts',
-  {
-    siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
-    kind: text('kind').notNull(),
-    key: text('key').notNull(),
-    count: integer('count').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.siteId, t.kind, t.key] })],
-);
+export const segmentHistograms = sqliteTable('segment_histograms', {
+  siteId: text('site_id')
+    .primaryKey()
+    .references(() => sites.id, { onDelete: 'cascade' }),
+  counts: text('counts', { mode: 'json' }).$type<SegmentHistogram>().notNull(),
+});
 
 /** Leads per band at the end of each day (UTC), for the 30-day chart and "since yesterday". */
 export const bandDaily = sqliteTable(

@@ -12,7 +12,7 @@ import { feedback, leads, transitions } from '../db/schema';
 import { groupBy } from '../lib/group';
 import type { EventShape } from '../scoring/event-shapes';
 import { STAGES, type Stage } from '../scoring/model';
-import { countersOf } from '../segments/snapshot';
+import { countersOf, countsIn } from '../segments/snapshot';
 import type { DecidedLead } from './features';
 import { type FeedbackFact, labelOf, leadOutcome, type StageChange } from './outcomes';
 import type { SiteCounts, TouchedLead } from './report';
@@ -76,8 +76,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
     ...counted.map((stage) => reachedCount(db, siteId, stage)),
   ]);
 
-  const bands: Record<string, number> = {};
-  for (const r of counters) if (r.kind === 'band') bands[r.key] = r.count;
+  const bands = countsIn(counters).band;
   const counts: SiteCounts = {
     total: Object.values(bands).reduce((a, b) => a + b, 0),
     bands,

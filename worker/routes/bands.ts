@@ -14,7 +14,7 @@ import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
 import { BUCKET } from '../segments/buckets';
 import { dayOf } from '../lib/day';
-import { bandDaysOf, countersOf, robotDaysOf } from '../segments/snapshot';
+import { bandDaysOf, countersOf, countsIn, robotDaysOf } from '../segments/snapshot';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { leadSummary } from '../leads/lead-json';
 
@@ -29,8 +29,9 @@ bandsRoutes.get('/', async (c) => {
   const now = Date.now();
   const db = database(c.env.DB);
   const yesterday = dayOf(now - 86_400_000);
-  const [counts, history] = await db.batch([countersOf(db, site.id), bandDaysOf(db, site.id, yesterday)]);
-  const countOf = (band: string) => counts.find((r) => r.kind === 'band' && r.key === band)?.count ?? 0;
+  const [counters, history] = await db.batch([countersOf(db, site.id), bandDaysOf(db, site.id, yesterday)]);
+  const counts = countsIn(counters);
+  const countOf = (band: string) => counts.band[band] ?? 0;
   const before = (band: string) => history.find((r) => r.day === yesterday && r.band === band)?.count ?? null;
   const bands = site.model.bands.map((b, i) => ({
     name: b.name,
@@ -41,7 +42,7 @@ bandsRoutes.get('/', async (c) => {
     count: countOf(b.name),
     yesterday: before(b.name),
   }));
-  const total = counts.filter((r) => r.kind === 'band').reduce((n, r) => n + r.count, 0);
+  const total = Object.values(counts.band).reduce((n, count) => n + count, 0);
   return c.json({ bands, excluded: { count: countOf(''), yesterday: before('') }, total });
 });
 
@@ -55,16 +56,17 @@ bandsRoutes.get('/stats', async (c) => {
   const now = Date.now();
   const db = database(c.env.DB);
   const since = dayOf(now - 30 * 86_400_000);
-  const [counts, history, robots] = await db.batch([countersOf(db, site.id), bandDaysOf(db, site.id, since), robotDaysOf(db, site.id, since)]);
-  const histogram = counts
-    .filter((r) => r.kind === 'score' && r.count > 0)
-    .map((r) => ({ min: Number(r.key), count: r.count }))
+  const [counters, history, robots] = await db.batch([countersOf(db, site.id), bandDaysOf(db, site.id, since), robotDaysOf(db, site.id, since)]);
+  const counts = countsIn(counters);
+  const histogram = Object.entries(counts.score)
+    .filter(([, count]) => count > 0)
+    .map(([key, count]) => ({ min: Number(key), count }))
     .sort((a, b) => a.min - b.min);
   const label = (band: string) => (band === '' ? 'excluded' : band);
   const days = new Map<string, Record<string, number>>();
   for (const r of history) days.set(r.day, { ...days.get(r.day), [label(r.band)]: r.count });
   // Today as it is now, from the live counters, whether or not the cron has taken today's count.
-  days.set(dayOf(now), Object.fromEntries(counts.filter((r) => r.kind === 'band').map((r) => [label(r.key), r.count])));
+  days.set(dayOf(now), Object.fromEntries(Object.entries(counts.band).map(([band, count]) => [label(band), count])));
   return c.json({
     bucket: BUCKET,
     bounds: site.model.bands.map((b) => ({ band: b.name, min: b.min })),

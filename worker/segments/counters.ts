@@ -1,8 +1,9 @@
 /**
  * @module The segment counters' share of a lead write: per band and per score bucket, the leads that
- * came in minus those that left, added in one statement of the writer's own batch.
+ * came in minus those that left, added to the site's one histogram row (`segment_histograms`) in a
+ * statement of the writer's own batch.
  */
-import { placeholders, textFor, type Statement } from '../db/statements';
+import { textFor, type Statement } from '../db/statements';
 import { bucketOf } from './buckets';
 
 /** Where a lead counts: its band ('' when excluded) and, when in a band, its score's bucket. */
@@ -19,20 +20,21 @@ export interface Move {
   after: Place | null;
 }
 
-const keysOf = ({ band, score }: Place): [string, string][] =>
-  band === null ? [['band', '']] : [['band', band], ['score', String(bucketOf(score))]];
+/**
+ * The JSON paths of a place's counters. Band names are ids (lower-case letters, digits, `-`, `_`)
+ * and buckets numbers, so neither can close the quoted label.
+ */
+const pathsOf = ({ band, score }: Place): string[] =>
+  band === null ? ['$.band.""'] : [`$.band."${band}"`, `$.score."${bucketOf(score)}"`];
 
-/** The statement adding the moves up, or none when nothing changes place. */
+/** The statements adding the moves up, one per site that has counters to change, or none. */
 export function counterWrites(moves: readonly Move[]): Statement[] {
-  // Keyed by a joined string rather than JSON: a recompute chunk adds up tens of thousands of moves.
-  const delta = new Map<string, { row: [string, string, string]; n: number }>();
+  // Keyed by site and path: a recompute chunk adds up tens of thousands of moves into a few paths.
+  const bySite = new Map<string, Map<string, number>>();
   const add = (siteId: string, place: Place, n: number) => {
-    for (const [kind, key] of keysOf(place)) {
-      const k = `${siteId}\u0000${kind}\u0000${key}`;
-      const d = delta.get(k);
-      if (d) d.n += n;
-      else delta.set(k, { row: [siteId, kind, key], n });
-    }
+    let delta = bySite.get(siteId);
+    if (!delta) bySite.set(siteId, (delta = new Map()));
+    for (const path of pathsOf(place)) delta.set(path, (delta.get(path) ?? 0) + n);
   };
   const stays = ({ before: b, after: a }: Move) => b && a && b.band === a.band && (b.band === null || bucketOf(b.score) === bucketOf(a.score));
   for (const m of moves) {
@@ -40,19 +42,34 @@ export function counterWrites(moves: readonly Move[]): Statement[] {
     if (m.before) add(m.siteId, m.before, -1);
     if (m.after) add(m.siteId, m.after, 1);
   }
-  const rows = [...delta.values()].filter(({ n }) => n !== 0).map(({ row, n }) => [...row, n]);
-  if (rows.length === 0) return [];
-  // A live event's few rows are bound as they are: from a JSON parameter, D1 counts a row read
-  // for each of its elements too.
-  if (rows.length <= FEW) return [{ sql: textFor(`counters:${rows.length}`, () => addUp(`VALUES ${placeholders(rows.length, '(?, ?, ?, ?)')}`)), params: rows.flat() }];
-  return [{ sql: ADD_UP_JSON, params: [JSON.stringify(rows)] }];
+  const out: Statement[] = [];
+  for (const [siteId, delta] of bySite) {
+    const changes = [...delta].filter(([, n]) => n !== 0);
+    // Each counter's path and change bound as they are (a JSON parameter's every element is a row
+    // read in D1's count), under D1's 100 parameters a statement.
+    for (let i = 0; i < changes.length; i += PER_STATEMENT) {
+      const part = changes.slice(i, i + PER_STATEMENT);
+      out.push({ sql: textFor(`counters:${part.length}`, () => addUp(part.length)), params: [siteId, ...part.flat()] });
+    }
+  }
+  return out;
 }
 
-/** Rows bound one value a parameter, under D1's 100 parameters a statement. */
-const FEW = 25;
+/** Counters a statement changes at most: the site, then a path and a change each. */
+const PER_STATEMENT = 49;
 
-const addUp = (rows: string) => `INSERT INTO segment_counts (site_id, kind, key, count) ${rows}
-  ON CONFLICT (site_id, kind, key) DO UPDATE SET count = segment_counts.count + excluded.count`;
+const EMPTY = `'{"band":{},"score":{}}'`;
 
-// `WHERE true`: without it SQLite's parser takes the upsert's ON for a join constraint.
-const ADD_UP_JSON = addUp(`SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?) AS j WHERE true`);
+/**
+ * The site's row with `n` counters changed: `?1` the site, then each counter's path and change. A
+ * change is cast to an integer: D1 binds every JavaScript number as a REAL, which would store 3 as
+ * `3.0`. Each path comes once, so every change adds to the count as it was before the statement.
+ */
+function addUp(n: number): string {
+  const changed = (counts: string) => {
+    const pairs = Array.from({ length: n }, (_, i) => `?${2 * i + 2}, coalesce(${counts} ->> ?${2 * i + 2}, 0) + CAST(?${2 * i + 3} AS INTEGER)`);
+    return `json_set(${counts}, ${pairs.join(', ')})`;
+  };
+  return `INSERT INTO segment_histograms (site_id, counts) VALUES (?1, ${changed(EMPTY)})
+  ON CONFLICT (site_id) DO UPDATE SET counts = ${changed('segment_histograms.counts')}`;
+}

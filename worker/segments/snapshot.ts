@@ -5,7 +5,7 @@
  */
 import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { bandDaily, leads, robotDaily, segmentCounts, sites } from '../db/schema';
+import { bandDaily, leads, robotDaily, segmentHistograms, sites, type SegmentHistogram } from '../db/schema';
 import { dayOf } from '../lib/day';
 import { bucketSql } from './buckets';
 
@@ -22,27 +22,31 @@ export async function snapshotSegments(db: Database, now: number): Promise<void>
     const recount = begun.has(id)
       ? []
       : [
-          db.delete(segmentCounts).where(eq(segmentCounts.siteId, id)),
-          db.insert(segmentCounts).select(
-            sql`SELECT site_id, 'band', coalesce(band, ''), count(*) FROM ${leads} WHERE site_id = ${id} GROUP BY 3`,
-          ),
-          db.insert(segmentCounts).select(
-            sql`SELECT site_id, 'score', ${bucketSql(leads.score)}, count(*) FROM ${leads} WHERE site_id = ${id} AND band IS NOT NULL GROUP BY 3`,
-          ),
+          db
+            .insert(segmentHistograms)
+            .select(
+              sql`SELECT ${id}, json_object(
+                'band', json((SELECT json_group_object(b, n) FROM (SELECT coalesce(band, '') AS b, count(*) AS n FROM ${leads} WHERE site_id = ${id} GROUP BY 1))),
+                'score', json((SELECT json_group_object(k, n) FROM (SELECT ${bucketSql(leads.score)} AS k, count(*) AS n FROM ${leads} WHERE site_id = ${id} AND band IS NOT NULL GROUP BY 1))))`,
+            )
+            .onConflictDoUpdate({ target: segmentHistograms.siteId, set: { counts: sql`excluded.counts` } }),
         ];
     await db.batch([
       ...recount,
       db
         .insert(bandDaily)
-        .select(sql`SELECT site_id, ${today}, key, count FROM ${segmentCounts} WHERE site_id = ${id} AND kind = 'band'`)
+        .select(sql`SELECT h.site_id, ${today}, j.key, j.value FROM ${segmentHistograms} AS h, json_each(h.counts, '$.band') AS j WHERE h.site_id = ${id}`)
         .onConflictDoUpdate({ target: [bandDaily.siteId, bandDaily.day, bandDaily.band], set: { count: sql`excluded.count` } }),
     ] as unknown as Parameters<typeof db.batch>[0]);
   }
 }
 
-/** The site's counters: per band and per score bucket. For a batch of the caller's. */
+/** The site's counters, one row read: for a batch of the caller's, read with `countsIn`. */
 export const countersOf = (db: Database, siteId: string) =>
-  db.select({ kind: segmentCounts.kind, key: segmentCounts.key, count: segmentCounts.count }).from(segmentCounts).where(eq(segmentCounts.siteId, siteId));
+  db.select({ counts: segmentHistograms.counts }).from(segmentHistograms).where(eq(segmentHistograms.siteId, siteId));
+
+/** The counters a `countersOf` read found: none yet for a site without leads. */
+export const countsIn = (rows: readonly { counts: SegmentHistogram }[]): SegmentHistogram => rows[0]?.counts ?? { band: {}, score: {} };
 
 /** Leads per band at the end of each day from `since` (`YYYY-MM-DD`) on, oldest first. */
 export const bandDaysOf = (db: Database, siteId: string, since: string) =>
