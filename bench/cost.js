@@ -20,15 +20,17 @@
  *     third of them identified leads), each of whom has sent a first page view before the timed
  *     runs, against the floor: `bench/floor`, a worker on the same local
  *     D1 whose fetch does only the `DB.batch()` insert of the same events. Collect twice, recalling
- *     and with `INGEST_RECALL=off`.
+ *     and with `INGEST_RECALL=off`. The three take turns in ROUNDS rounds, so that a change in the
+ *     machine's load falls on all of them; the ratio is given over all rounds and round by round.
  *  3. The queue path (wrangler.toml's commented `EVENTS` producer and consumer, uncommented into a
  *     config of the run's own) end to end: from the first request until the consumer has stored the
  *     last event (events' `received_at`, read from D1 after the run), against the direct path.
  *
  * Each worker runs alone, one after the other, on the same local D1. Nothing asserts on time.
  *
- *   npm run bench:cost   (DURATION seconds per throughput run (15); CONCURRENCY requests in flight
- *                         (8); VISITORS (2000); KEEP=1 keeps the local D1)
+ *   npm run bench:cost   (DURATION seconds per throughput path and size (15), in ROUNDS rounds (3);
+ *                         CONCURRENCY requests in flight (8); VISITORS (2000); KEEP=1 keeps the
+ *                         local D1)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +44,9 @@ import { freePort, startStack } from '../scripts/lib/stack.js';
 import { percentile, post } from '../scripts/lib/traffic.js';
 
 const DURATION_S = Number(process.env.DURATION ?? 15);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+// Each worker started adds a listener that stops it on exit (see `startStack`): the rounds start a dozen.
+process.setMaxListeners(10 + 4 * ROUNDS);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const VISITORS = Number(process.env.VISITORS ?? 2000);
 const WARMUP_S = 2;
@@ -165,8 +170,30 @@ async function hammer(url, siteKey, visitors, size, seconds) {
   agent.destroy();
   const s = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  return { seconds: s, ok, events, rps: ok / s, eps: events / s, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: statuses };
+  return { seconds: s, ok, events, rps: ok / s, eps: events / s, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: statuses, latencies };
 }
+
+/** The rounds of one path and batch size as one run: their sums, and their latencies together. */
+function combined(runs) {
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const ok = runs.reduce((n, r) => n + r.ok, 0);
+  const events = runs.reduce((n, r) => n + r.events, 0);
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const errors = {};
+  for (const r of runs) for (const [k, n] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + n;
+  return { seconds, ok, events, rps: ok / seconds, eps: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, runs };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Of the floor: over all rounds, and round by round (each against the floor's run of its round). */
+const ofTheFloor = (r, floor) => {
+  const each = r.runs.map((run, i) => (100 * run.eps) / floor.runs[i].eps);
+  return `${((100 * r.eps) / floor.eps).toFixed(0)}% (rounds ${each.map((x) => x.toFixed(0)).join(', ')}; median ${median(each).toFixed(0)}%)`;
+};
 
 const throughputRow = (path, size, r, floor) => ({
   path,
@@ -176,7 +203,7 @@ const throughputRow = (path, size, r, floor) => ({
   p50: `${r.p50.toFixed(0)} ms`,
   p99: `${r.p99.toFixed(0)} ms`,
   errors: Object.keys(r.errors).length ? JSON.stringify(r.errors) : 0,
-  'of the floor': floor ? `${((100 * r.eps) / floor.eps).toFixed(0)}%` : '',
+  'of the floor': floor ? ofTheFloor(r, floor) : '',
 });
 
 const ports = { workerPort: await freePort(), demoPort: await freePort() };
@@ -203,13 +230,17 @@ async function everyVisitorOnce(url, siteKey, visitors) {
   agent.destroy();
 }
 
-/** Batches of 1, then of 10, against `url`, after every visitor's first page view and a warm-up each: into `into[size]`. */
-async function rates(label, url, siteKey, visitors, into) {
+/**
+ * Batches of 1, then of 10, against `url`, after every visitor's first page view (which a restarted
+ * isolate needs to recall them again) and a warm-up each: a round's runs, added to `into[size]`.
+ */
+async function rates(label, url, siteKey, visitors, into, seconds) {
   await everyVisitorOnce(url, siteKey, visitors);
   for (const size of [1, 10]) {
     await hammer(url, siteKey, visitors, size, WARMUP_S);
-    into[size] = await hammer(url, siteKey, visitors, size, DURATION_S);
-    console.log(`  ${label}, batches of ${size}: ${int(into[size].rps)} requests/s, ${int(into[size].eps)} events/s`);
+    const run = await hammer(url, siteKey, visitors, size, seconds);
+    (into[size] ??= []).push(run);
+    console.log(`  ${label}, batches of ${size}: ${int(run.rps)} requests/s, ${int(run.eps)} events/s`);
   }
 }
 
@@ -347,20 +378,29 @@ try {
     const res = await post(new Agent(), collectUrl, headersOf(group[0]), JSON.stringify({ site: siteKey, events: group.map((v) => identify(v)) }));
     if (res.status !== 202) throw new Error(`identifying the visitors failed: ${res.status}`);
   }
-  await rates('collect', collectUrl, siteKey, visitors, direct);
-  await stack.stop();
-  // The same traffic to an isolate that reads before every write: what the first requests of
-  // visitors new to an isolate cost, and every request on a worker spread over many isolates.
-  stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { INGEST_RECALL: 'off' } });
-  await rates('collect, INGEST_RECALL=off', collectUrl, siteKey, visitors, reading);
   await stack.stop();
   stack = undefined;
-
-  floorWorker = await startFloor(floorPort);
+  // The paths take turns, round after round, each run DURATION / ROUNDS seconds: what the machine's
+  // other work does to the rates falls on all of them alike, rather than on whichever ran last.
   const floorUrl = `http://127.0.0.1:${floorPort}/`;
-  await rates('floor', floorUrl, siteKey, visitors, floor);
-  await floorWorker.stop();
-  floorWorker = undefined;
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`  round ${round} of ${ROUNDS}:`);
+    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000 });
+    await rates('collect', collectUrl, siteKey, visitors, direct, DURATION_S / ROUNDS);
+    await stack.stop();
+    // The same traffic to an isolate that reads before every write: what the first requests of
+    // visitors new to an isolate cost, and every request on a worker spread over many isolates.
+    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { INGEST_RECALL: 'off' } });
+    await rates('collect, INGEST_RECALL=off', collectUrl, siteKey, visitors, reading, DURATION_S / ROUNDS);
+    await stack.stop();
+    stack = undefined;
+
+    floorWorker = await startFloor(floorPort);
+    await rates('floor', floorUrl, siteKey, visitors, floor, DURATION_S / ROUNDS);
+    await floorWorker.stop();
+    floorWorker = undefined;
+  }
+  for (const into of [direct, reading, floor]) for (const size of [1, 10]) into[size] = combined(into[size]);
 
   // 3. The queue path, until stored: after each run, an identify of a new visitor goes last, and
   // the run is over when its lead exists (the local queue hands batches over one at a time, in order).
@@ -414,7 +454,7 @@ console.log('\nD1 per collect request, from D1\'s meta (three runs, fresh visito
 console.table(rows);
 console.log('\nstatements, in round trips ( | ) of statements ( , ), rows read/written each (the third run):');
 for (const [name, statements] of Object.entries(breakdowns)) console.log(`  ${name}:\n    ${statements.replaceAll(' | ', '\n    ')}`);
-console.log(`\ncollect against the floor (bench/floor: only the DB.batch() insert of the same events), ${CONCURRENCY} in flight, ${DURATION_S} s each:`);
+console.log(`\ncollect against the floor (bench/floor: only the DB.batch() insert of the same events), ${CONCURRENCY} in flight, ${DURATION_S} s each in ${ROUNDS} rounds:`);
 console.table(
   [1, 10].flatMap((size) => [
     throughputRow('collect', size, direct[size], floor[size]),
