@@ -15,7 +15,7 @@ import { leads } from '../db/schema';
 import { textFor, type Condition, type Statement } from '../db/statements';
 import type { LeadRow } from '../leads/write';
 import { MAX_PAGE_VIEWS, paceStepSql } from './pace';
-import { recall, type RecalledVisitor } from './recall';
+import type { Recall, RecalledVisitor } from './recall';
 import type { WireEvent } from './wire';
 
 /**
@@ -25,11 +25,11 @@ import type { WireEvent } from './wire';
  * e-mail), and one page view at most, whose pace D1 advances in one step. A batch of many visitors,
  * as the queue's consumer makes, would seldom hold.
  */
-export function guessableVisitor(siteId: string, batch: readonly WireEvent[], identified: boolean): string | null {
+export function guessableVisitor(memory: Recall, siteId: string, batch: readonly WireEvent[], identified: boolean): string | null {
   const visitor = batch[0]?.visitor;
   if (identified || !visitor || batch.some((e) => e.visitor !== visitor)) return null;
   if (batch.filter((e) => e.type === 'page_view').length > 1) return null;
-  return recall.visitor(siteId, visitor) ? null : visitor;
+  return memory.visitor(siteId, visitor) ? null : visitor;
 }
 
 /** The guess, for the writes to be kept on: the visitor is anonymous and human after `pageView` (its time, or null). */

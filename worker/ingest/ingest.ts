@@ -34,7 +34,7 @@ import { identityOf } from './identity';
 import { advancePace, crowded, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
 import { anonymous, guessableVisitor, guessedState, guessRead } from './anonymous-guess';
-import { recall, recallGuards, recalledVisitors, type RecalledVisitor } from './recall';
+import { recall, recallGuards, recalledVisitors, type Recall, type RecalledVisitor } from './recall';
 import { countRobot } from './robot-counts';
 import { visitorWrites, type VisitorWrite } from './visitor-writes';
 import type { WireEvent } from './wire';
@@ -79,6 +79,8 @@ export interface IngestOptions {
   onNewerModel?: (site: SiteContext) => void;
   /** False: read before writing even what the isolate recalls (`INGEST_RECALL=off`). */
   recall?: boolean;
+  /** What is recalled and remembered: the isolate's memory unless given one of its own (a visitor's Durable Object). */
+  memory?: Recall;
 }
 
 export async function ingest(
@@ -86,32 +88,32 @@ export async function ingest(
   site: SiteContext,
   batch: WireEvent[],
   now: number,
-  { onNewerModel, recall: recalls = true }: IngestOptions = {},
+  { onNewerModel, recall: recalls = true, memory = recall }: IngestOptions = {},
 ): Promise<IngestResult> {
   const db = database(d1);
   const facts = factsOf(batch);
   let recalling = recalls;
   let guessing = recalls;
   for (let attempt = 1; ; attempt++) {
-    const reading = (recalling && recalledReading(site, batch, facts, now)) || null;
+    const reading = (recalling && recalledReading(memory, site, batch, facts, now)) || null;
     const guessed = !reading && guessing;
     try {
       if (guessed) {
         guessing = false;
-        const written = await guessAnonymous(db, site, batch, facts, now);
+        const written = await guessAnonymous(memory, db, site, batch, facts, now);
         if (written) return written;
         // Not guessable, or the guess did not hold: what the batch read of the visitor and its lead
         // is recalled now, and the next attempt writes from it (or reads, if it cannot).
         if (written === false) continue;
       }
-      return await attemptIngest(db, reading ?? (await readStored(db, site, batch, facts, now, onNewerModel)), batch, facts, now);
+      return await attemptIngest(memory, db, reading ?? (await readStored(db, site, batch, facts, now, onNewerModel)), batch, facts, now);
     } catch (err) {
       if (!isWriteConflict(err)) throw err;
       // An event of the guessed batch was stored before: read.
       if (guessed) continue;
       if (reading) {
         // The guess was stale: what it was made of is read again, now and next time.
-        recall.forget(site.id, [...reading.recalled!.keys()], reading.leads.map((l) => l.row.id));
+        memory.forget(site.id, [...reading.recalled!.keys()], reading.leads.map((l) => l.row.id));
         recalling = guessing = false;
         continue;
       }
@@ -266,34 +268,34 @@ async function readStored(
  * lead it does not recall, a robot, or a visitor this batch would catch as one (what it stored
  * before must be read to be set aside).
  */
-function recalledReading(site: SiteContext, batch: WireEvent[], { identities, shapeKeys }: BatchFacts, now: number): Reading | null {
+function recalledReading(memory: Recall, site: SiteContext, batch: WireEvent[], { identities, shapeKeys }: BatchFacts, now: number): Reading | null {
   if (identities.some(Boolean)) return null;
-  const recalled = recalledVisitors(site.id, visitorIdsOf(batch));
+  const recalled = recalledVisitors(memory, site.id, visitorIdsOf(batch));
   if (!recalled) return null;
   const visitorRows = [...recalled].map(([id, v]) => ({ id, ...v }));
   if (visitorRows.some((v) => v.robotSince !== null)) return null;
   const working = new Map<string, WorkingLead>();
   for (const { leadId } of visitorRows) {
     if (!leadId || working.has(leadId)) continue;
-    const lead = recall.lead(site.id, leadId);
+    const lead = memory.lead(site.id, leadId);
     if (!lead) return null;
     working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], added: [...lead.added], historyChanged: false, touched: false });
   }
   const known = new Set<string>();
   const { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => working.get(id));
   if (needLog.length || [...paces.values()].some((p) => p.caught)) return null;
-  const knownShapes = knownShapesOf(site.id, shapeKeys);
+  const knownShapes = knownShapesOf(memory, site.id, shapeKeys);
   return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
 }
 
 /** The shapes of these keys whose ids the isolate recalls. */
-const knownShapesOf = (siteId: string, shapeKeys: readonly string[]) =>
+const knownShapesOf = (memory: Recall, siteId: string, shapeKeys: readonly string[]) =>
   [...new Set(shapeKeys)].flatMap((key) => {
-    const id = recall.shapeId(siteId, key);
+    const id = memory.shapeId(siteId, key);
     return id === undefined ? [] : [{ id, key }];
   });
 
-async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult> {
+async function attemptIngest(memory: Recall, db: Database, reading: Reading, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult> {
   const { site, known, visitorRows, paces, knownShapes } = reading;
   const byId = new Map<string, WorkingLead>();
   const byEmail = new Map<string, WorkingLead>();
@@ -394,14 +396,15 @@ async function attemptIngest(db: Database, reading: Reading, batch: WireEvent[],
   const written = await runBatch(db.$client, [guard, ...items]);
   // The shapes this request met, known or new, are cached with their ids: the next events of these
   // leads find their histories' shapes without a read.
-  rememberShapes(site.id, newRows, knownShapes, newShapesAt.map((i) => written[i + 1]!));
-  remember(site.id, scored, seen, paces, visitorLead);
+  rememberShapes(memory, site.id, newRows, knownShapes, newShapesAt.map((i) => written[i + 1]!));
+  remember(memory, site.id, scored, seen, paces, visitorLead);
   result.changed = scored.some((s) => s.rescored.transitions.length > 0);
   return result;
 }
 
 /** What this write left in D1, for the next events of these visitors and leads (see `recall`). */
 function remember(
+  memory: Recall,
   siteId: string,
   scored: { lead: WorkingLead; rescored: Rescored }[],
   seen: Record<string, unknown>,
@@ -410,17 +413,17 @@ function remember(
 ) {
   for (const id of Object.keys(seen)) {
     const { start, count, robotSince } = paces.get(id)!;
-    recall.rememberVisitor(siteId, id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince });
+    memory.rememberVisitor(siteId, id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince });
   }
   for (const { lead, rescored } of scored) {
     const row: LeadRow = { ...lead.row, ...rescored.values, rev: lead.isNew ? lead.row.rev : lead.row.rev + 1 };
     if (lead.kept === null) {
-      recall.rememberLead(siteId, { row, kept: null });
+      memory.rememberLead(siteId, { row, kept: null });
       continue;
     }
     // Added events whose shape id is known now join the kept ones; the others stay found by key.
-    const { kept, added } = withKnownShapes({ kept: lead.kept, added: lead.historyChanged ? lead.added : [] }, (key) => recall.shapeId(siteId, key));
-    recall.rememberLead(siteId, { row, events: lead.events, kept: kept!, added });
+    const { kept, added } = withKnownShapes({ kept: lead.kept, added: lead.historyChanged ? lead.added : [] }, (key) => memory.shapeId(siteId, key));
+    memory.rememberLead(siteId, { row, events: lead.events, kept: kept!, added });
   }
 }
 
@@ -634,11 +637,11 @@ function shapeInserts(db: Database, siteId: string, rows: readonly NewEvent[], k
 }
 
 /** The shapes the isolate met in a write (those it knew, those the write's shape inserts answered), kept by id and key. */
-function rememberShapes(siteId: string, rows: readonly NewEvent[], known: readonly { id: number; key: string }[], inserted: readonly D1Result[]) {
+function rememberShapes(memory: Recall, siteId: string, rows: readonly NewEvent[], known: readonly { id: number; key: string }[], inserted: readonly D1Result[]) {
   const shapeOfKey = new Map(rows.map((r) => [r.shapeKey, r.shape]));
   for (const { id, key } of [...known, ...inserted.flatMap((r) => r.results as { id: number; key: string }[])]) {
     if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
-    recall.rememberShape(siteId, key, id);
+    memory.rememberShape(siteId, key, id);
   }
 }
 
@@ -647,11 +650,11 @@ function rememberShapes(siteId: string, rows: readonly NewEvent[], known: readon
  * trip: the result when the guess held; false when it did not, what the batch read of the visitor
  * and its lead then recalled for the next attempt; null when the batch cannot be guessed.
  */
-async function guessAnonymous(db: Database, site: SiteContext, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult | false | null> {
-  const visitor = guessableVisitor(site.id, batch, identities.some(Boolean));
+async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult | false | null> {
+  const visitor = guessableVisitor(memory, site.id, batch, identities.some(Boolean));
   if (!visitor) return null;
   const rows = batch.map((e, i) => toRow(site.id, e, shapes[i]!, shapeKeys[i]!, null, now));
-  const knownShapes = knownShapesOf(site.id, shapeKeys);
+  const knownShapes = knownShapesOf(memory, site.id, shapeKeys);
   const shaping = shapeInserts(db, site.id, rows, new Set(knownShapes.map((s) => s.key)));
   const view = batch.find((e) => e.type === 'page_view')?.ts ?? null;
   const guess = anonymous(site.id, visitor, view);
@@ -672,22 +675,22 @@ async function guessAnonymous(db: Database, site: SiteContext, batch: WireEvent[
     ...visitorWrites(site.id, [upsert], guess),
     guessRead(site.id, visitor),
   ]);
-  rememberShapes(site.id, rows, knownShapes, written.slice(0, shaping.length));
+  rememberShapes(memory, site.id, rows, knownShapes, written.slice(0, shaping.length));
   const [upserted, read] = written.slice(-2).map((r) => r.results[0] as Record<string, unknown> | undefined);
   if (upserted) {
-    recall.rememberVisitor(site.id, visitor, upserted as unknown as RecalledVisitor);
+    memory.rememberVisitor(site.id, visitor, upserted as unknown as RecalledVisitor);
     return { accepted: rows.map((r) => r.id), duplicates: [], robots: [], changed: false };
   }
   // A lead's visitor: recalled as read, and its lead with its events, unless the lead keeps them in
   // the log (past `HISTORY_MAX`). A robot, or a visitor this page view catches, is read in full.
   if (!read) return false;
   const { visitor: stored, lead } = guessedState(read);
-  recall.rememberVisitor(site.id, visitor, stored);
+  memory.rememberVisitor(site.id, visitor, stored);
   if (lead && lead.history !== null) {
     const kept = parseHistory(lead.history);
     const known = new Map<number, EventShape>();
     for (const id of await shapesOfHistories(db, [kept], shapeCache, known)) if (known.has(id)) shapeCache.set(id, known.get(id)!);
-    recall.rememberLead(site.id, { row: lead, events: historyEvents(kept, known), kept, added: [] });
+    memory.rememberLead(site.id, { row: lead, events: historyEvents(kept, known), kept, added: [] });
   }
   return false;
 }

@@ -83,40 +83,68 @@ class Recent<V> {
 
 const key = (siteId: string, id: string) => `${siteId}\u0000${id}`;
 
-const visitorMemory = new Recent<RecalledVisitor>(MAX_VISITORS);
-const leadMemory = new Recent<RecalledLead>(MAX_LEADS, MAX_RECALLED_EVENTS, (lead) => lead.events.length);
-/** Shape ids by site and key: a shape row never changes, and an erased one fails the write that names it. */
-const shapeMemory = new Recent<number>(MAX_SHAPES);
+/** How much a `Recall` keeps: visitors, leads, their events in all, shape ids. */
+export interface RecallBounds {
+  visitors: number;
+  leads: number;
+  events: number;
+  shapes: number;
+}
 
-export const recall = {
-  visitor: (siteId: string, id: string) => visitorMemory.get(key(siteId, id)),
-  lead: (siteId: string, id: string) => leadMemory.get(key(siteId, id)),
-  shapeId: (siteId: string, shapeKey: string) => shapeMemory.get(key(siteId, shapeKey)),
+const ISOLATE_BOUNDS: RecallBounds = { visitors: MAX_VISITORS, leads: MAX_LEADS, events: MAX_RECALLED_EVENTS, shapes: MAX_SHAPES };
 
+/**
+ * What one memory recalls: the isolate's own (`recall`), shared by every request it serves, or a
+ * visitor's Durable Object's (see `visitor-object`), which every request of that visitor reaches.
+ */
+export class Recall {
+  private readonly visitors: Recent<RecalledVisitor>;
+  private readonly leads: Recent<RecalledLead>;
+  /** Shape ids by site and key: a shape row never changes, and an erased one fails the write that names it. */
+  private readonly shapes: Recent<number>;
+
+  constructor(bounds: RecallBounds = ISOLATE_BOUNDS) {
+    this.visitors = new Recent(bounds.visitors);
+    this.leads = new Recent(bounds.leads, bounds.events, (lead) => lead.events.length);
+    this.shapes = new Recent(bounds.shapes);
+  }
+
+  visitor(siteId: string, id: string): RecalledVisitor | undefined {
+    return this.visitors.get(key(siteId, id));
+  }
+  lead(siteId: string, id: string): RecalledLead | undefined {
+    return this.leads.get(key(siteId, id));
+  }
+  shapeId(siteId: string, shapeKey: string): number | undefined {
+    return this.shapes.get(key(siteId, shapeKey));
+  }
   rememberVisitor(siteId: string, id: string, visitor: RecalledVisitor): void {
-    visitorMemory.set(key(siteId, id), visitor);
-  },
+    this.visitors.set(key(siteId, id), visitor);
+  }
   /** A lead whose history is NULL (past `HISTORY_MAX`, or not known event by event) is forgotten instead. */
   rememberLead(siteId: string, lead: RecalledLead | { row: LeadRow; kept: null }): void {
     if (lead.kept === null || lead.kept.length + (lead as RecalledLead).added.length > HISTORY_MAX) {
-      leadMemory.delete(key(siteId, lead.row.id));
-    } else leadMemory.set(key(siteId, lead.row.id), lead as RecalledLead);
-  },
+      this.leads.delete(key(siteId, lead.row.id));
+    } else this.leads.set(key(siteId, lead.row.id), lead as RecalledLead);
+  }
   rememberShape(siteId: string, shapeKey: string, id: number): void {
-    shapeMemory.set(key(siteId, shapeKey), id);
-  },
+    this.shapes.set(key(siteId, shapeKey), id);
+  }
   /** After a guess that failed: these are read again next time. */
   forget(siteId: string, visitorIds: readonly string[], leadIds: readonly string[]): void {
-    for (const id of visitorIds) visitorMemory.delete(key(siteId, id));
-    for (const id of leadIds) leadMemory.delete(key(siteId, id));
-  },
-  /** Tests start from an isolate that remembers nothing. */
+    for (const id of visitorIds) this.visitors.delete(key(siteId, id));
+    for (const id of leadIds) this.leads.delete(key(siteId, id));
+  }
+  /** Tests start from a memory that holds nothing. */
   clear(): void {
-    visitorMemory.clear();
-    leadMemory.clear();
-    shapeMemory.clear();
-  },
-};
+    this.visitors.clear();
+    this.leads.clear();
+    this.shapes.clear();
+  }
+}
+
+/** The isolate's memory. */
+export const recall = new Recall();
 
 /**
  * The checks a write built on recalled state carries, first in its batch: each visitor's row still
@@ -153,11 +181,11 @@ export function recallGuards(siteId: string, recalled: ReadonlyMap<string, Recal
 /** Whether the worker's settings let ingest write from recalled state (`INGEST_RECALL=off`: never). */
 export const recallsIn = (env: { INGEST_RECALL?: string }) => env.INGEST_RECALL !== 'off';
 
-/** The visitors of `ids` the isolate recalls, or null when it does not recall them all. */
-export function recalledVisitors(siteId: string, ids: readonly string[]): Map<string, RecalledVisitor> | null {
+/** The visitors of `ids` that `memory` recalls, or null when it does not recall them all. */
+export function recalledVisitors(memory: Recall, siteId: string, ids: readonly string[]): Map<string, RecalledVisitor> | null {
   const out = new Map<string, RecalledVisitor>();
   for (const id of ids) {
-    const v = recall.visitor(siteId, id);
+    const v = memory.visitor(siteId, id);
     if (!v) return null;
     out.set(id, v);
   }
