@@ -21,6 +21,8 @@ export default defineConfig({
               },
               // The queue path of collect, bound under another name: each test picks its path.
               queueProducers: { TEST_EVENTS: { queueName: 'leadscore-events-test' } },
+              // Visitors' Durable Objects (`VISITOR_INGEST`), likewise under another name.
+              durableObjects: { TEST_VISITOR_INGEST: 'VisitorIngest' },
               queueConsumers: { 'leadscore-events-test': { maxBatchSize: 100, maxBatchTimeout: 0.2 } },
               // Lower than wrangler.toml's, so that a test reaches them in a few hundred requests.
               ratelimits: {

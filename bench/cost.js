@@ -19,9 +19,11 @@
  *  2. Collect's requests/s and events/s, batches of 1 and of 10 page views from 2,000 visitors (a
  *     third of them identified leads), each of whom has sent a first page view before the timed
  *     runs, against the floor: `bench/floor`, a worker on the same local
- *     D1 whose fetch does only the `DB.batch()` insert of the same events. Collect twice, recalling
- *     and with `INGEST_RECALL=off`. The three take turns in ROUNDS rounds, so that a change in the
- *     machine's load falls on all of them; the ratio is given over all rounds and round by round.
+ *     D1 whose fetch does only the `DB.batch()` insert of the same events. Collect three times:
+ *     recalling, with `INGEST_RECALL=off`, and through visitors' Durable Objects (wrangler.toml's
+ *     commented `VISITOR_INGEST` block in force). The four take turns in ROUNDS rounds, so that a
+ *     change in the machine's load falls on all of them; the ratio is given over all rounds and
+ *     round by round.
  *  3. The queue path (wrangler.toml's commented `EVENTS` producer and consumer, uncommented into a
  *     config of the run's own) end to end: from the first request until the consumer has stored the
  *     last event (events' `received_at`, read from D1 after the run), against the direct path.
@@ -125,19 +127,26 @@ async function startFloor(port) {
   }
 }
 
-/** wrangler.toml with its commented `EVENTS` producer and consumer in force, paths made absolute. */
-function queueConfig() {
+/** wrangler.toml with one of its commented blocks (`start` to `end`) in force, paths made absolute, as `name`. */
+function configWith(name, start, end, what) {
   const text = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
-  const block = /^# \[\[queues\.producers\]\]\n# binding = "EVENTS"\n[\s\S]*?^# max_retries = \d+\n/m.exec(text);
-  if (!block) throw new Error("wrangler.toml's commented EVENTS queue block was not found");
+  const block = new RegExp(`${start.source}[\\s\\S]*?${end.source}`, 'm').exec(text);
+  if (!block) throw new Error(`wrangler.toml's commented ${what} block was not found`);
   const config = text
     .replace(block[0], block[0].replace(/^# ?/gm, ''))
     .replace(/^main = "(.*)"$/m, (_, p) => `main = ${JSON.stringify(join(ROOT, p))}`)
     .replace(/^migrations_dir = "(.*)"$/m, (_, p) => `migrations_dir = ${JSON.stringify(join(ROOT, p))}`);
-  const file = join(stateDir, 'queue.wrangler.toml');
+  const file = join(stateDir, name);
   writeFileSync(file, config);
   return file;
 }
+
+/** The `EVENTS` producer and consumer in force. */
+const queueConfig = () => configWith('queue.wrangler.toml', /^# \[\[queues\.producers\]\]\n# binding = "EVENTS"\n/, /^# max_retries = \d+\n/, 'EVENTS queue');
+
+/** The visitors' Durable Objects (`VISITOR_INGEST`) in force. */
+const visitorObjectsConfig = () =>
+  configWith('objects.wrangler.toml', /^# \[\[durable_objects\.bindings\]\]\n# name = "VISITOR_INGEST"\n/, /^# new_sqlite_classes = .*\n/, 'VISITOR_INGEST');
 
 /** `CONCURRENCY` requests in flight for `seconds`, each of `size` page views of one visitor. */
 async function hammer(url, siteKey, visitors, size, seconds) {
@@ -246,6 +255,7 @@ async function rates(label, url, siteKey, visitors, into, seconds) {
 
 const direct = {};
 const reading = {};
+const objects = {};
 const floor = {};
 const queued = {};
 const breakdowns = {};
@@ -393,6 +403,11 @@ try {
     stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { INGEST_RECALL: 'off' } });
     await rates('collect, INGEST_RECALL=off', collectUrl, siteKey, visitors, reading, DURATION_S / ROUNDS);
     await stack.stop();
+    // Each request through its visitor's Durable Object: what the hop costs, the objects recalling
+    // what the isolate would (locally one workerd serves both).
+    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, config: visitorObjectsConfig() });
+    await rates('collect, VISITOR_INGEST', collectUrl, siteKey, visitors, objects, DURATION_S / ROUNDS);
+    await stack.stop();
     stack = undefined;
 
     floorWorker = await startFloor(floorPort);
@@ -400,7 +415,7 @@ try {
     await floorWorker.stop();
     floorWorker = undefined;
   }
-  for (const into of [direct, reading, floor]) for (const size of [1, 10]) into[size] = combined(into[size]);
+  for (const into of [direct, reading, objects, floor]) for (const size of [1, 10]) into[size] = combined(into[size]);
 
   // 3. The queue path, until stored: after each run, an identify of a new visitor goes last, and
   // the run is over when its lead exists (the local queue hands batches over one at a time, in order).
@@ -459,6 +474,7 @@ console.table(
   [1, 10].flatMap((size) => [
     throughputRow('collect', size, direct[size], floor[size]),
     throughputRow('collect, INGEST_RECALL=off', size, reading[size], floor[size]),
+    throughputRow('collect, VISITOR_INGEST', size, objects[size], floor[size]),
     throughputRow('floor', size, floor[size]),
   ]),
 );

@@ -1,5 +1,7 @@
 /** @module The worker's environment, typed once: `Hono<AppEnv>` everywhere, no casts of `c.env`. */
+import type { D1Meter } from './db/metering';
 import type { EventsMessage } from './ingest/event-queue';
+import type { VisitorIngest } from './ingest/visitor-object';
 import type { JobMessage } from './jobs/queue';
 import type { Model } from './scoring/model';
 
@@ -9,6 +11,11 @@ export interface Bindings {
   JOBS: Queue<JobMessage>;
   /** Bound, collect answers once the events are queued and scores them in batches: see `ingest/event-queue.ts`. */
   EVENTS?: Queue<EventsMessage>;
+  /**
+   * Bound, a browser's collect request is ingested by its visitor's Durable Object, which recalls
+   * what the visitor's last request wrote wherever this one landed: see `ingest/visitor-object.ts`.
+   */
+  VISITOR_INGEST?: DurableObjectNamespace<VisitorIngest>;
   /** Secret that unlocks `/admin` (creating sites and keys); unset, `/admin` does not exist. */
   ADMIN_TOKEN?: string;
   /**
@@ -49,5 +56,6 @@ export interface SiteContext {
 
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: { site: SiteContext; apiKeyId: string };
+  /** `d1Meter`: the request's D1 statements as `meterD1` counts them, when metered. */
+  Variables: { site: SiteContext; apiKeyId: string; d1Meter?: D1Meter };
 }

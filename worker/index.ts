@@ -25,6 +25,9 @@ import { qualityRoutes } from './routes/quality';
 import { staticRoutes } from './routes/static';
 import { webhooksRoutes } from './routes/webhooks';
 
+// Bound as `VISITOR_INGEST` when a deployment wants it (see wrangler.toml): exported either way.
+export { VisitorIngest } from './ingest/visitor-object';
+
 export const app = new Hono<AppEnv>();
 
 app.route('/', staticRoutes);

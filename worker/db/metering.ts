@@ -102,6 +102,8 @@ export const meterD1 = createMiddleware<AppEnv>(async (c, next) => {
   if (c.env.D1_METERING !== 'on') return next();
   const meter: D1Meter = { roundTrips: [] };
   c.env = { ...c.env, DB: meteredD1(c.env.DB, meter) };
+  // For what runs elsewhere on the request's behalf (a visitor's Durable Object) to add its own.
+  c.set('d1Meter', meter);
   await next();
   for (const [name, value] of Object.entries(meterHeaders(meter))) c.res.headers.set(name, value);
 });

@@ -12,6 +12,7 @@ import { countRobot } from '../ingest/robot-counts';
 import { isRobot } from '../ingest/bots';
 import { ingest } from '../ingest/ingest';
 import { recallsIn } from '../ingest/recall';
+import { ingestAtVisitor, soleVisitor } from '../ingest/visitor-object';
 import { rejectionIssues, validateEvents } from '../ingest/validate';
 import { MAX_BODY_BYTES, WireBatch } from '../ingest/wire';
 import { readJsonBody } from '../lib/body';
@@ -73,7 +74,10 @@ collect.post('/', async (c) => {
       await c.env.EVENTS.send({ kind: 'events', siteId: site.id, events: valid });
       return c.json({ accepted: valid.map((e) => e.id), duplicates: [], rejected, queued: true }, 202);
     }
-    const { changed, robots, ...result } = await ingest(c.env.DB, site, valid, now, { onNewerModel: refreshModel, recall: recallsIn(c.env) });
+    const visitor = c.env.VISITOR_INGEST ? soleVisitor(valid) : null;
+    const { changed, robots, ...result } = visitor
+      ? await ingestAtVisitor(c.env.VISITOR_INGEST!, site, visitor, valid, now, { meter: c.get('d1Meter'), onNewerModel: refreshModel })
+      : await ingest(c.env.DB, site, valid, now, { onNewerModel: refreshModel, recall: recallsIn(c.env) });
     // Webhooks hear of a change within seconds rather than at the next cron minute.
     if (changed) dispatchSoon(c.env.DB, c.executionCtx, site);
     return c.json({ ...result, rejected, ...(robots.length ? { robot: { ignored: robots } } : {}) }, 202);
