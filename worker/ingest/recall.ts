@@ -1,6 +1,7 @@
 /**
- * @module What this isolate last wrote of the visitors and leads it served, so that their next
- * events can skip the read: ingest then costs one D1 round trip instead of two.
+ * @module What this isolate (or a visitor's Durable Object, see `visitor-object`) last wrote of the
+ * visitors and leads it served, so that their next events can skip the read: ingest then costs one
+ * D1 round trip instead of two.
  *
  * A recalled state is a guess, never trusted: the write batch checks it against what D1 holds (see
  * `recallGuards`), and a guess gone stale — another isolate wrote the visitor, a recompute or sales
