@@ -204,7 +204,7 @@ describe('0015_segment_histograms', () => {
       ),
     ]);
 
-    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    await applyD1Migrations(db, upTo('0016_'));
 
     const rows = (await db.prepare('SELECT site_id, counts FROM segment_histograms ORDER BY site_id').all<{ site_id: string; counts: string }>()).results;
     expect(rows.map((r) => [r.site_id, JSON.parse(r.counts)])).toEqual([
@@ -217,5 +217,35 @@ describe('0015_segment_histograms', () => {
     // A site deleted takes its counters along.
     await db.prepare(`DELETE FROM sites WHERE id = 'h1'`).run();
     expect(await db.prepare(`SELECT count(*) AS n FROM segment_histograms WHERE site_id = 'h1'`).first('n')).toBe(0);
+  });
+});
+
+describe('0016_events_lead_partial', () => {
+  it("keeps attributed events only in a lead's events index, which queries by lead still use", async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0016_'));
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('p1', 'p1', 'pk_p1', '[]')`),
+      db.prepare(`INSERT INTO leads (id, site_id, email, profile) VALUES ('ld_p1', 'p1', 'p@acme.io', '{}')`),
+      db.prepare(
+        `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at) VALUES
+           ('p1', 'e1', 'v1', 'ld_p1', 1, 3, 1), ('p1', 'e2', 'v1', 'ld_p1', 1, 1, 1), ('p1', 'e3', 'v2', NULL, 1, 2, 1)`,
+      ),
+    ]);
+    const all = 'SELECT * FROM events ORDER BY id';
+    const before = (await db.prepare(all).all()).results;
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    expect((await db.prepare(all).all()).results).toEqual(before);
+    const index = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'events_lead_ts'`).first<string>('sql');
+    expect(index).toMatch(/\(`lead_id`,`ts`,`id`,`shape_id`\) WHERE lead_id IS NOT NULL$/);
+    expect(await db.prepare("SELECT count(*) AS n FROM events INDEXED BY events_lead_ts WHERE lead_id IS NOT NULL AND site_id = 'p1'").first('n')).toBe(2);
+    // A lead's events by the index, in time order, as before.
+    const byLead = `SELECT id FROM events WHERE lead_id IN (SELECT value FROM json_each('["ld_p1"]')) ORDER BY lead_id, ts`;
+    expect((await db.prepare(byLead).all()).results.map((r) => r.id)).toEqual(['e2', 'e1']);
+    const plan = (await db.prepare(`EXPLAIN QUERY PLAN ${byLead}`).all<{ detail: string }>()).results.map((r) => r.detail).join('; ');
+    expect(plan).toMatch(/USING COVERING INDEX events_lead_ts/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
   });
 });

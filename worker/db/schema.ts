@@ -183,8 +183,10 @@ export const events = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.id, t.siteId] }),
-    // A lead's events in (time, id) order, covering for a recompute's (time, shape) pairs.
-    index('events_lead_ts').on(t.leadId, t.ts, t.id, t.shapeId),
+    // A lead's events in (time, id) order, covering for a recompute's (time, shape) pairs. Partial:
+    // an anonymous event has no lead to be found by, and its entry here was a row written for
+    // nothing (migration 0016); `lead_id = ?` and `lead_id IN (…)` imply the index's condition.
+    index('events_lead_ts').on(t.leadId, t.ts, t.id, t.shapeId).where(sql`lead_id IS NOT NULL`),
     // A visitor's anonymous events in (time, id) order, covering for an erasure's question "does any
     // other anonymous event use this shape".
     index('events_site_visitor_anon').on(t.siteId, t.visitorId, t.ts, t.id, t.shapeId).where(sql`lead_id IS NULL`),
