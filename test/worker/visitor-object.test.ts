@@ -6,6 +6,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
 import { recall } from '../../worker/ingest/recall';
@@ -15,14 +16,14 @@ import { browserEvent, BROWSER_UA, leadByEmail, newSite, ORIGIN, rowCounts, type
  * Collect, metered, served by an isolate that recalls none of these visitors itself (its memory
  * cleared first): through the visitors' objects unless `direct`.
  */
-async function send(site: TestSite, events: unknown[], { direct = false } = {}) {
-  recall.clear();
+async function send(site: TestSite, events: unknown[], { direct = false, read = false, keep = false } = {}) {
+  if (!keep) recall.clear();
   const request = new Request('https://leadscore.test/v1/collect', {
     method: 'POST',
     headers: { origin: ORIGIN, 'user-agent': BROWSER_UA },
     body: JSON.stringify({ site: site.siteKey, events }),
   });
-  const bindings = { ...env, D1_METERING: 'on', ...(direct ? {} : { VISITOR_INGEST: env.TEST_VISITOR_INGEST }) };
+  const bindings = { ...env, D1_METERING: 'on', ...(direct ? {} : { VISITOR_INGEST: env.TEST_VISITOR_INGEST }), ...(read ? { INGEST_RECALL: 'off' } : {}) };
   const res = await worker.fetch(request, bindings, createExecutionContext());
   const rows = /^read=(\d+),written=(\d+),roundtrips=(\d+)$/.exec(res.headers.get('leadscore-d1-rows') ?? '');
   return {
@@ -100,4 +101,51 @@ describe("collect through visitors' Durable Objects", () => {
     expect(gone.status).toBe(403);
     expect(gone.body.error?.code).toBe('unknown_site_key');
   });
+
+  it('stores what reading first stores for any journey of two browsers, one person or two, each request through its object or not', async () => {
+    // Two visitors who may identify as one person (two browsers of one lead) or as two; each request
+    // one or two events, through its visitor's object or straight to an isolate that recalls the
+    // visitor or not. What the objects recall goes stale whenever another path writes the lead.
+    const request = fc.record({
+      visitor: fc.constantFrom('b0', 'b1'),
+      kind: fc.constantFrom('view', 'view', 'view+download', 'identify'),
+      gapMinutes: fc.constantFrom(0, 1, 3, 11, 600),
+      path: fc.constantFrom('object', 'object', 'isolate', 'elsewhere'),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 10 }), fc.boolean(), async (journey, onePerson) => {
+        const [objects, read] = [await newSite(), await newSite()];
+        const prefix = `p${run++}-`;
+        let ts = Date.now() - 3 * 86_400_000;
+        for (const { visitor: v, kind, gapMinutes, path } of journey) {
+          ts += gapMinutes * 60_000 + 1000;
+          const visitor = prefix + v;
+          const email = `${onePerson ? `${prefix}one` : visitor}@acme.io`;
+          const events =
+            kind === 'identify'
+              ? [browserEvent(visitor, 'identify', { ts, traits: { email } })]
+              : [
+                  browserEvent(visitor, 'page_view', { ts, url: `${ORIGIN}/${v}` }),
+                  ...(kind === 'view+download' ? [browserEvent(visitor, 'download', { ts: ts + 500, url: `${ORIGIN}/files/guide.pdf`, contentType: 'white_paper' })] : []),
+                ];
+          expect((await send(objects, events, { direct: path !== 'object', keep: path === 'isolate' })).status).toBe(202);
+          expect((await send(read, events.map((e) => ({ ...e })), { direct: true, read: true })).status).toBe(202);
+        }
+        const state = async (site: TestSite) => {
+          const { results } = await env.DB.prepare(
+            `SELECT v.id, l.email, v.first_seen, v.last_seen, v.pace_start, v.pace_count, v.robot_since
+             FROM visitors AS v LEFT JOIN leads AS l ON l.id = v.lead_id WHERE v.site_id = ? ORDER BY v.id`,
+          )
+            .bind(site.id)
+            .all();
+          const leads = await env.DB.prepare('SELECT email, score, band, stage, event_count, history IS NULL AS log FROM leads WHERE site_id = ? ORDER BY email').bind(site.id).all();
+          return { visitors: results, leads: leads.results, counts: await rowCounts(site.id) };
+        };
+        expect(await state(objects)).toEqual(await state(read));
+      }),
+      { numRuns: 20 },
+    );
+  });
 });
+
