@@ -162,7 +162,18 @@ interface Reading {
   recalled: ReadonlyMap<string, RecalledVisitor> | null;
 }
 
-type VisitorRow = { id: string; leadId: string | null; paceStart: number | null; paceCount: number; robotSince: number | null };
+/**
+ * What ingest reads of a visitor, beside its lead's columns: `id` under a name of its own, as a batch
+ * maps a row by its column names and the lead's `id` would take its place.
+ */
+const visitorColumns = {
+  id: sql<string>`${visitors.id}`.as('visitor_id'),
+  leadId: visitors.leadId,
+  paceStart: visitors.paceStart,
+  paceCount: visitors.paceCount,
+  robotSince: visitors.robotSince,
+};
+type VisitorRow = { id: string } & RecalledVisitor;
 
 /** What each event of the batch says, worked out once for every attempt: whom it identifies, its shape. */
 interface BatchFacts {
@@ -191,34 +202,19 @@ async function readStored(
   const emails = [...new Set(identities.flatMap((i) => (i ? [i.email] : [])))];
   const identifying = [...new Set(batch.flatMap((e, i) => (identities[i] && e.visitor ? [e.visitor] : [])))];
 
-  // The leads the batch names by e-mail or through its visitors, as two index lookups joined by a
-  // UNION: written `email IN … OR id IN …`, SQLite walked every lead of the site and filtered. A
-  // batch that names no e-mail (a page view) finds its leads by joining its visitors' rows: the
-  // visitor's row and the lead's, 2 rows read, where `id IN (SELECT lead_id …)` reads 3.
-  const lookups = [
-    ...(emails.length ? [sql`SELECT ${leads.id} FROM ${leads} WHERE ${leads.siteId} = ${site.id} AND ${inJson(leads.email, emails)}`] : []),
-    ...(visitorIds.length
-      ? [sql`SELECT ${visitors.leadId} FROM ${visitors} WHERE ${visitors.siteId} = ${site.id} AND ${inJson(visitors.id, visitorIds)} AND ${visitors.leadId} IS NOT NULL`]
-      : []),
-  ];
-  const leadsRead = emails.length
-    ? // Both lookups are of this site, so the ids are this site's: no `site_id` term, which would
-      // tempt the planner back to the site's index.
-      db.select().from(leads).where(sql`${leads.id} IN (${sql.join(lookups, sql` UNION `)})`)
-    : db
-        .select(getTableColumns(leads))
-        .from(visitors)
-        .innerJoin(leads, eq(leads.id, visitors.leadId))
-        .where(visitorIds.length ? and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds)) : sql`0`);
-  const [existing, visitorRows, leadsJoined, anonEvents, [latest], knownShapes] = await db.batch([
+  // The visitors with their leads in one statement, each row read once (a visitor's, its lead's),
+  // and the leads the batch names by e-mail by their (site, e-mail) key: together the leads in play.
+  // Written `email IN … OR id IN …`, SQLite walked every lead of the site and filtered.
+  const [existing, visitorsRead, byEmail, anonEvents, [latest], knownShapes] = await db.batch([
     db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
     db
-      .select({ id: visitors.id, leadId: visitors.leadId, paceStart: visitors.paceStart, paceCount: visitors.paceCount, robotSince: visitors.robotSince })
+      .select({ visitor: visitorColumns, lead: getTableColumns(leads) })
       .from(visitors)
-      .where(and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds))),
-    leadsRead,
-    // Only an identify has anonymous events to attribute: D1 counts a row read even for an empty
-    // list, so a page view's batch asks for none.
+      .leftJoin(leads, eq(leads.id, visitors.leadId))
+      .where(visitorIds.length ? and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds)) : sql`0`),
+    // D1 counts a row read even for an empty JSON list: a batch without an e-mail (a page view), or
+    // without an identify, asks for none.
+    db.select().from(leads).where(emails.length ? and(eq(leads.siteId, site.id), inJson(leads.email, emails)) : sql`0`),
     db
       .select(eventColumns)
       .from(events)
@@ -232,8 +228,9 @@ async function readStored(
       .from(eventShapes)
       .where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, [...new Set(shapeKeys)]))),
   ]);
-  // Two visitors of one lead join it twice.
-  const leadRows = [...new Map(leadsJoined.map((r) => [r.id, r])).values()];
+  const visitorRows = visitorsRead.map((r) => r.visitor);
+  // A lead named twice (two of its visitors, or a visitor and its e-mail) is one.
+  const leadRows = [...new Map([...visitorsRead.flatMap((r) => (r.lead ? [r.lead] : [])), ...byEmail].map((l) => [l.id, l])).values()];
   if (latest && latest.version > site.modelVersion) {
     site = { ...site, model: (await modelVersion(db, site.id, latest.version)) ?? site.model, modelVersion: latest.version };
     onNewerModel?.(site);
