@@ -193,15 +193,11 @@ function combined(runs) {
   return { seconds, ok, events, rps: ok / seconds, eps: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, runs };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 /** Of the floor: over all rounds, and round by round (each against the floor's run of its round). */
 const ofTheFloor = (r, floor) => {
   const each = r.runs.map((run, i) => (100 * run.eps) / floor.runs[i].eps);
-  return `${((100 * r.eps) / floor.eps).toFixed(0)}% (rounds ${each.map((x) => x.toFixed(0)).join(', ')}; median ${median(each).toFixed(0)}%)`;
+  const median = percentile([...each].sort((a, b) => a - b), 50);
+  return `${((100 * r.eps) / floor.eps).toFixed(0)}% (rounds ${each.map((x) => x.toFixed(0)).join(', ')}; median ${median.toFixed(0)}%)`;
 };
 
 const throughputRow = (path, size, r, floor) => ({

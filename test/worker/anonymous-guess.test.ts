@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
 import { advancePace, MAX_PAGE_VIEWS, PACE_WINDOW_MS, paceStepSql } from '../../worker/ingest/pace';
 import { recall } from '../../worker/ingest/recall';
-import { browserEvent, BROWSER_UA, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
+import { browserEvent, BROWSER_UA, leadByEmail, newSite, ORIGIN, rowCounts, siteState, type TestSite } from './helpers';
 
 /**
  * Collect with D1 metered, as by an isolate that served the site but not these visitors (unless
@@ -177,17 +177,7 @@ describe('ingest on the anonymous guess', () => {
           await send(guessed, events, { keep: !elsewhere });
           await send(read, events.map((e) => ({ ...e })), { read: true });
         }
-        const state = async (site: TestSite) => {
-          const { results } = await env.DB.prepare(
-            `SELECT v.id, l.email, v.first_seen, v.last_seen, v.pace_start, v.pace_count, v.robot_since
-             FROM visitors AS v LEFT JOIN leads AS l ON l.id = v.lead_id WHERE v.site_id = ? ORDER BY v.id`,
-          )
-            .bind(site.id)
-            .all();
-          const leads = await env.DB.prepare('SELECT email, score, band, event_count FROM leads WHERE site_id = ? ORDER BY email').bind(site.id).all();
-          return { visitors: results, leads: leads.results, counts: await rowCounts(site.id) };
-        };
-        expect(await state(guessed)).toEqual(await state(read));
+        expect(await siteState(guessed.id)).toEqual(await siteState(read.id));
       }),
       { numRuns: 20 },
     );

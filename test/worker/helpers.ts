@@ -67,6 +67,24 @@ export async function rowCounts(siteId: string) {
   };
 }
 
+/**
+ * What ingest leaves of a site, for comparing two paths that took the same journey: each visitor
+ * (its lead by e-mail, its times and pace), each lead (scores, band, stage, events, history kept or
+ * not) and the rows of each table.
+ */
+export async function siteState(siteId: string) {
+  const { results: visitors } = await env.DB.prepare(
+    `SELECT v.id, l.email, v.first_seen, v.last_seen, v.pace_start, v.pace_count, v.robot_since
+     FROM visitors AS v LEFT JOIN leads AS l ON l.id = v.lead_id WHERE v.site_id = ? ORDER BY v.id`,
+  )
+    .bind(siteId)
+    .all();
+  const { results: leads } = await env.DB.prepare('SELECT email, score, band, stage, event_count, history IS NULL AS log FROM leads WHERE site_id = ? ORDER BY email')
+    .bind(siteId)
+    .all();
+  return { visitors, leads, counts: await rowCounts(siteId) };
+}
+
 export interface LeadJson {
   id: string;
   email: string;

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
 import { recall } from '../../worker/ingest/recall';
-import { browserEvent, BROWSER_UA, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
+import { browserEvent, BROWSER_UA, leadByEmail, newSite, ORIGIN, rowCounts, siteState, type TestSite } from './helpers';
 
 /**
  * Collect, metered, served by an isolate that recalls none of these visitors itself (its memory
@@ -132,17 +132,7 @@ describe("collect through visitors' Durable Objects", () => {
           expect((await send(objects, events, { direct: path !== 'object', keep: path === 'isolate' })).status).toBe(202);
           expect((await send(read, events.map((e) => ({ ...e })), { direct: true, read: true })).status).toBe(202);
         }
-        const state = async (site: TestSite) => {
-          const { results } = await env.DB.prepare(
-            `SELECT v.id, l.email, v.first_seen, v.last_seen, v.pace_start, v.pace_count, v.robot_since
-             FROM visitors AS v LEFT JOIN leads AS l ON l.id = v.lead_id WHERE v.site_id = ? ORDER BY v.id`,
-          )
-            .bind(site.id)
-            .all();
-          const leads = await env.DB.prepare('SELECT email, score, band, stage, event_count, history IS NULL AS log FROM leads WHERE site_id = ? ORDER BY email').bind(site.id).all();
-          return { visitors: results, leads: leads.results, counts: await rowCounts(site.id) };
-        };
-        expect(await state(objects)).toEqual(await state(read));
+        expect(await siteState(objects.id)).toEqual(await siteState(read.id));
       }),
       { numRuns: 20 },
     );

@@ -16,7 +16,7 @@ import { textFor, type Condition, type Statement } from '../db/statements';
 import type { LeadRow } from '../leads/write';
 import { MAX_PAGE_VIEWS, paceStepSql } from './pace';
 import type { Recall, RecalledVisitor } from './recall';
-import type { WireEvent } from './wire';
+import { soleVisitor, type WireEvent } from './wire';
 
 /**
  * The visitor to guess for, or null: one visitor the isolate does not recall (a recalled one is
@@ -26,8 +26,8 @@ import type { WireEvent } from './wire';
  * as the queue's consumer makes, would seldom hold.
  */
 export function guessableVisitor(memory: Recall, siteId: string, batch: readonly WireEvent[], identified: boolean): string | null {
-  const visitor = batch[0]?.visitor;
-  if (identified || !visitor || batch.some((e) => e.visitor !== visitor)) return null;
+  const visitor = soleVisitor(batch);
+  if (identified || !visitor) return null;
   if (batch.filter((e) => e.type === 'page_view').length > 1) return null;
   return memory.visitor(siteId, visitor) ? null : visitor;
 }

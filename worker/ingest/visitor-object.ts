@@ -68,12 +68,6 @@ export async function ingestAtVisitor(
   return answer.result;
 }
 
-/** The one visitor of a browser's batch, whose object ingests it; null when it names several. */
-export function soleVisitor(events: readonly WireEvent[]): string | null {
-  const visitor = events[0]?.visitor;
-  return visitor && events.every((e) => e.visitor === visitor) ? visitor : null;
-}
-
 /** The object of a site's visitor. */
-export const visitorObject = (namespace: DurableObjectNamespace<VisitorIngest>, siteId: string, visitor: string) =>
+const visitorObject = (namespace: DurableObjectNamespace<VisitorIngest>, siteId: string, visitor: string) =>
   namespace.getByName(`${siteId}\u0000${visitor}`);

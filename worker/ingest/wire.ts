@@ -55,3 +55,9 @@ export const ServerBatch = WireBatch.extend({ site: WireBatch.shape.site.optiona
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Clocks run ahead; an event more than a day in the future is refused. */
 export const MAX_FUTURE_MS = 86_400_000;
+
+/** The one visitor a batch's events all name, or null (none, or several). */
+export function soleVisitor(events: readonly WireEvent[]): string | null {
+  const visitor = events[0]?.visitor;
+  return visitor && events.every((e) => e.visitor === visitor) ? visitor : null;
+}
