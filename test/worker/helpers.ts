@@ -1,5 +1,6 @@
 /** Helpers for route tests: requests through the worker's own fetch, sites made through /admin. */
 import { env, exports } from 'cloudflare:workers';
+import { parseHistory } from '../../worker/db/lead-history';
 
 export const ORIGIN = 'https://www.acme-shop.example';
 let counter = 0;
@@ -69,8 +70,8 @@ export async function rowCounts(siteId: string) {
 
 /**
  * What ingest leaves of a site, for comparing two paths that took the same journey: each visitor
- * (its lead by e-mail, its times and pace), each lead (scores, band, stage, events, history kept or
- * not) and the rows of each table.
+ * (its lead by e-mail, its times and pace), each lead (scores, band, stage, events, pages of
+ * history) and the rows of each table.
  */
 export async function siteState(siteId: string) {
   const { results: visitors } = await env.DB.prepare(
@@ -79,7 +80,7 @@ export async function siteState(siteId: string) {
   )
     .bind(siteId)
     .all();
-  const { results: leads } = await env.DB.prepare('SELECT email, score, band, stage, event_count, history IS NULL AS log FROM leads WHERE site_id = ? ORDER BY email')
+  const { results: leads } = await env.DB.prepare('SELECT email, score, band, stage, event_count, history_pages FROM leads WHERE site_id = ? ORDER BY email')
     .bind(siteId)
     .all();
   return { visitors, leads, counts: await rowCounts(siteId) };
@@ -104,4 +105,40 @@ export async function leadByEmail(site: TestSite, email: string): Promise<LeadJs
   const summary = leads.find((l) => l.email === email);
   if (!summary) return undefined;
   return (await (await api(site, `/v1/leads/${summary.id}`)).json()) as LeadJson;
+}
+
+/**
+ * Page views of the lead's first page view's visitor and shape, an hour apart from `start`, until
+ * the lead has `total` events: stored as ingest stores them (the log, the packed history, the
+ * count, the rev moved) without a request each, for the leads of thousands of events a test needs.
+ * For a lead without pages, up to `HISTORY_MAX` events.
+ */
+export async function fillHistory(leadId: string, total: number, start: number) {
+  const view = await env.DB.prepare(
+    `SELECT e.site_id, e.visitor_id, e.shape_id FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ? AND s.type = 'page_view' LIMIT 1`,
+  )
+    .bind(leadId)
+    .first<{ site_id: string; visitor_id: string; shape_id: number }>();
+  const count = await env.DB.prepare('SELECT count(*) AS n FROM events WHERE lead_id = ?').bind(leadId).first<number>('n');
+  await env.DB.batch([
+    env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?6)
+       INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at)
+       SELECT ?1, 'fill-' || ?2 || '-' || i, ?3, ?2, ?4, ?5 + i * 3600000, ?5 FROM n`,
+    ).bind(view!.site_id, leadId, view!.visitor_id, view!.shape_id, start, total - count!),
+    env.DB.prepare(
+      `UPDATE leads SET history = (SELECT group_concat(ts || ':' || shape_id, ',') FROM events WHERE lead_id = ?1),
+         event_count = (SELECT count(*) FROM events WHERE lead_id = ?1), rev = rev + 1 WHERE id = ?1 AND history_pages = 0`,
+    ).bind(leadId),
+  ]);
+}
+
+/** A lead's whole packed history, its pages' and its row's, as sorted `ts:shape` pairs. */
+export async function packedHistory(leadId: string) {
+  const { results } = await env.DB.prepare(
+    'SELECT history FROM lead_history_pages WHERE lead_id = ?1 UNION ALL SELECT history FROM leads WHERE id = ?1',
+  )
+    .bind(leadId)
+    .all<{ history: string }>();
+  return results.flatMap((r) => parseHistory(r.history)).map((e) => `${e.ts}:${e.shapeId}`).sort();
 }

@@ -1,18 +1,18 @@
 /**
  * A lead's events packed into its row (`leads.history`, see worker/db/lead-history.ts): kept equal
- * to the log by every writer, and a lead whose history is NULL (past the limit) scored from the log.
+ * to the log by every writer, and a long history paged (see `lead_history_pages`).
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { parseHistory } from '../../worker/db/lead-history';
+import { HISTORY_MAX, parseHistory } from '../../worker/db/lead-history';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { scoreLead } from '../../worker/scoring/score';
-import { browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
+import { browserEvent, collect, fillHistory, newSite, ORIGIN, packedHistory, type TestSite } from './helpers';
 
 async function leadRow(site: TestSite, email: string) {
-  return env.DB.prepare('SELECT id, history, event_count, activity, scored_at FROM leads WHERE site_id = ? AND email = ?')
+  return env.DB.prepare('SELECT id, history, history_pages, event_count, activity, scored_at FROM leads WHERE site_id = ? AND email = ?')
     .bind(site.id, email)
-    .first<{ id: string; history: string | null; event_count: number; activity: number; scored_at: number }>();
+    .first<{ id: string; history: string | null; history_pages: number; event_count: number; activity: number; scored_at: number }>();
 }
 
 /** The lead's events as the log holds them: `ts:shape` pairs, sorted. */
@@ -43,15 +43,30 @@ describe('lead history', () => {
     expect(parseHistory(lead.history!).map((e) => `${e.ts}:${e.shapeId}`).sort()).toEqual(await logOf(lead.id));
   });
 
-  it('scores a lead whose history is NULL from the log, and leaves it NULL', async () => {
+  it('pages a long history, and scores the lead from its pages and row as the log would', async () => {
     const site = await newSite();
-    await collect({ site: site.siteKey, events: [browserEvent('ln', 'identify', { traits: { email: 'ln@acme.io' } }), browserEvent('ln', 'page_view', { url: `${ORIGIN}/pricing` })] });
-    // As a lead past the history's limit has it, written as every writer writes a lead: its rev moves.
-    await env.DB.prepare("UPDATE leads SET history = NULL, rev = rev + 1 WHERE site_id = ? AND email = 'ln@acme.io'").bind(site.id).run();
-    await collect({ site: site.siteKey, events: [browserEvent('ln', 'page_view', { url: `${ORIGIN}/pricing` }), browserEvent('ln', 'page_view', { url: `${ORIGIN}/references` })] });
-    const lead = (await leadRow(site, 'ln@acme.io'))!;
-    expect(lead.history).toBeNull();
-    expect(lead.event_count).toBe(4);
-    expect(lead.activity).toBe((await scoredFromLog(lead.id, lead.scored_at)).scores.activity);
+    await collect({ site: site.siteKey, events: [browserEvent('lp', 'identify', { traits: { email: 'lp@acme.io' } }), browserEvent('lp', 'page_view', { url: `${ORIGIN}/pricing` })] });
+    const { id } = (await leadRow(site, 'lp@acme.io'))!;
+    await fillHistory(id, HISTORY_MAX, Date.now() - (HISTORY_MAX + 10) * 3_600_000);
+    const pages = () => env.DB.prepare('SELECT page, length(history) - length(replace(history, ",", "")) + 1 AS n FROM lead_history_pages WHERE lead_id = ?').bind(id).all();
+    const check = async (events: number, pageCount: number) => {
+      const lead = (await leadRow(site, 'lp@acme.io'))!;
+      expect(lead).toMatchObject({ event_count: events, history_pages: pageCount });
+      expect(await packedHistory(id)).toEqual(await logOf(id));
+      expect(lead.activity).toBe((await scoredFromLog(id, lead.scored_at)).scores.activity);
+    };
+    // Not rescored yet: the row holds the events, nothing else moved.
+    expect(await packedHistory(id)).toEqual(await logOf(id));
+    // Two page views more than a row holds: its events move to a page of their own.
+    await collect({ site: site.siteKey, events: [browserEvent('lp', 'page_view', { url: `${ORIGIN}/pricing` }), browserEvent('lp', 'page_view', { url: `${ORIGIN}/references` })] });
+    await check(HISTORY_MAX + 2, 1);
+    expect((await pages()).results).toEqual([{ page: 0, n: HISTORY_MAX }]);
+    expect((await leadRow(site, 'lp@acme.io'))!.history!.split(',')).toHaveLength(2);
+    // The next ones go to the row, the page stays as it is: from another browser that identifies
+    // with its anonymous page view too.
+    await collect({ site: site.siteKey, events: [browserEvent('lp2', 'page_view', { url: `${ORIGIN}/blog/x` })] });
+    await collect({ site: site.siteKey, events: [browserEvent('lp2', 'identify', { traits: { email: 'lp@acme.io' } })] });
+    await check(HISTORY_MAX + 4, 1);
+    expect((await pages()).results).toEqual([{ page: 0, n: HISTORY_MAX }]);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { HISTORY_MAX, packHistory, parseHistory, type AddedEvent, type StoredEvent } from '../../worker/db/lead-history';
 import { runBatch } from '../../worker/db/statements';
 import { conflictGuard, isWriteConflict, leadWrites, type LeadRow, type StoredLead } from '../../worker/leads/write';
 import { rescore } from '../../worker/leads/rescore';
@@ -13,7 +14,7 @@ import { browserEvent, collect, newSite, ORIGIN } from './helpers';
 async function aLead() {
   const site = await newSite();
   await collect({ site: site.siteKey, events: [browserEvent('w', 'identify', { traits: { email: 'w@acme.io' } }), browserEvent('w', 'page_view', { url: `${ORIGIN}/pricing` })] });
-  const row = await env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt FROM leads WHERE site_id = ?')
+  const row = await env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt, history_pages AS historyPages FROM leads WHERE site_id = ?')
     .bind(site.id)
     .first<StoredLead & { rowid: number }>();
   return row!;
@@ -61,13 +62,13 @@ describe('updates of existing leads', () => {
     await collect({ site: site.siteKey, events: [browserEvent('s', 'page_view', { url: `${ORIGIN}/pricing` })] });
     const shape = await env.DB.prepare('SELECT id FROM event_shapes WHERE site_id = ?').bind(site.id).first<number>('id');
     for (const n of [1, 2, 3]) await collect({ site: site.siteKey, events: [browserEvent(`u${n}`, 'identify', { traits: { email: `u${n}@acme.io` } })] });
-    const { results: stored } = await env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt FROM leads WHERE site_id = ? ORDER BY email')
+    const { results: stored } = await env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt, history_pages AS historyPages FROM leads WHERE site_id = ? ORDER BY email')
       .bind(site.id)
       .all<StoredLead & { rowid: number }>();
     const now = Date.now();
     const profile = { name: 'Zoë «Ω»', note: 'a "quoted" \\ line\nbreak', size: 0.5 };
     const rescored = rescore(DEFAULT_MODEL, 4, { band: stored[0]!.band, stage: 'prospect', excludedReason: null }, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], profile, now);
-    const write = (row: StoredLead) => ({ row, isNew: false as const, rescored, profile, history: { kept: [{ ts: now - 9, shapeId: shape! }, { ts: now - 5, shapeId: shape! }], added: [] } });
+    const write = (row: StoredLead) => ({ row, isNew: false as const, rescored, profile, history: { kept: [{ ts: now - 9, shapeId: shape! }, { ts: now - 5, shapeId: shape! }], added: [], pages: 0 } });
     const one = leadWrites([write(stored[0]!)], 'event');
     const several = leadWrites([write(stored[1]!), write(stored[2]!)], 'event');
     expect(one.find((s) => s.sql.startsWith('UPDATE'))!.sql).not.toMatch(/json_each/);
@@ -92,13 +93,13 @@ describe('new leads', () => {
     const lead = (n: number, profile: LeadRow['profile']): LeadRow => ({
       id: `ld_new${n}`, siteId: site.id, email: `n${n}@acme.io`, profile, fit: 0, activity: 0, engagement: 0, score: 0, band: null,
       stage: 'prospect', excludedReason: null, rev: 0, eventCount: 0, lastEventAt: null, scoredAt: null, modelVersion: 0,
-      nextChangeAt: null, recycledAt: null, history: '', createdAt: now - 1, updatedAt: now - 1,
+      nextChangeAt: null, recycledAt: null, history: '', historyPages: 0, createdAt: now - 1, updatedAt: now - 1,
     });
     const profile = { name: 'Zoë «Ω» 🚀', companySize: 0.1 + 0.2, optIn: true, note: 'a "quoted" \\ line\nbreak' };
     const rescored = rescore(model, 3, null, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], profile, now);
     const statements = leadWrites(
       [
-        { row: lead(1, {}), isNew: true, rescored, profile, history: { kept: [{ ts: now - 9, shapeId: shape!.id }], added: [[now - 5, shape!.key]] } },
+        { row: lead(1, {}), isNew: true, rescored, profile, history: { kept: [{ ts: now - 9, shapeId: shape!.id }], added: [[now - 5, shape!.key]], pages: 0 } },
         { row: lead(2, { plain: 'x' }), isNew: true, rescored },
       ],
       'event',
@@ -111,12 +112,82 @@ describe('new leads', () => {
     const scored = {
       site_id: site.id, fit: v.fit, activity: v.activity, engagement: v.engagement, score: v.score, band: v.band, stage: v.stage,
       excluded_reason: v.excludedReason, rev: 0, event_count: 1, last_event_at: now - 5, scored_at: now, model_version: 3,
-      next_change_at: v.nextChangeAt, recycled_at: null, created_at: now - 1, updated_at: now,
+      next_change_at: v.nextChangeAt, recycled_at: null, history_pages: 0, created_at: now - 1, updated_at: now,
     };
     expect(results).toEqual([
       { ...scored, id: 'ld_new1', email: 'n1@acme.io', profile: JSON.stringify(profile), history: `${now - 9}:${shape!.id},${now - 5}:${shape!.id}` },
       { ...scored, id: 'ld_new2', email: 'n2@acme.io', profile: '{"plain":"x"}', history: '' },
     ]);
     expect(JSON.parse(results[0]!.profile as string)).toEqual(profile);
+  });
+});
+
+describe('histories past the row', () => {
+  it("page the row's events, keep the stored pages, and are paged anew when taken back whole", async () => {
+    const lead = await aLead();
+    const { id: shape, key } = (await env.DB.prepare('SELECT id, key FROM event_shapes WHERE site_id = ?').bind(lead.siteId).first<{ id: number; key: string }>())!;
+    const now = Date.now();
+    const events = (n: number, from: number): StoredEvent[] => Array.from({ length: n }, (_, i) => ({ ts: from + i, shapeId: shape }));
+    const stored = async () => {
+      const row = (await env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt, history_pages AS historyPages, history FROM leads WHERE id = ?')
+        .bind(lead.id)
+        .first<StoredLead & { rowid: number; history: string }>())!;
+      const { results } = await env.DB.prepare('SELECT page, history FROM lead_history_pages WHERE lead_id = ? ORDER BY page').bind(lead.id).all<{ page: number; history: string }>();
+      return { row, pages: results.map((p) => ({ page: p.page, events: parseHistory(p.history) })) };
+    };
+    const write = async (kept: StoredEvent[], added: AddedEvent[], pages: number) => {
+      const { row } = await stored();
+      const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 1, { band: row.band, stage: 'prospect', excludedReason: null }, [], {}, now);
+      await runBatch(env.DB, leadWrites([{ row, isNew: false, rescored, history: { kept, added, pages } }], 'event'));
+      return stored();
+    };
+
+    // A full row, then two events added by key: the row's events move to page 0.
+    const first = events(HISTORY_MAX, 0);
+    let at = await write(first, [], 0);
+    expect(at.row).toMatchObject({ historyPages: 0, history: packHistory(first) });
+    at = await write(first, [[10_000, key], [10_001, key]], 0);
+    expect(at.row).toMatchObject({ historyPages: 1, history: `10000:${shape},10001:${shape}` });
+    expect(at.pages).toEqual([{ page: 0, events: first }]);
+    // The next write keeps the page as it is and adds to the row.
+    at = await write(parseHistory(at.row.history), [[10_002, key]], 1);
+    expect(at.row).toMatchObject({ historyPages: 1, history: `10000:${shape},10001:${shape},10002:${shape}` });
+    expect(at.pages).toEqual([{ page: 0, events: first }]);
+
+    // Taken back whole (a robot's events set aside): paged again from page 0.
+    const whole = events(2 * HISTORY_MAX + 1, 20_000);
+    at = await write(whole, [], 0);
+    expect(at.row).toMatchObject({ historyPages: 2, history: packHistory(whole.slice(-1)) });
+    expect(at.pages.map((p) => p.page)).toEqual([0, 1]);
+    expect(at.pages.flatMap((p) => p.events)).toEqual(whole.slice(0, -1));
+    // Taken back to a few events: no page left.
+    at = await write(events(3, 50_000), [], 0);
+    expect(at.row).toMatchObject({ historyPages: 0, history: packHistory(events(3, 50_000)) });
+    expect(at.pages).toEqual([]);
+    // Set-based, as a batch of several leads writes: the same layout.
+    const other = await aLead();
+    const rows = await Promise.all(
+      [lead.id, other.id].map((id) =>
+        env.DB.prepare('SELECT rowid, id, site_id AS siteId, rev, score, band, next_change_at AS nextChangeAt, history_pages AS historyPages FROM leads WHERE id = ?').bind(id).first<StoredLead>(),
+      ),
+    );
+    const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 1, null, [], {}, now);
+    const big = events(HISTORY_MAX, 60_000);
+    const statements = leadWrites(
+      [
+        { row: rows[0]!, isNew: false, rescored, history: { kept: big, added: [[70_000, key]], pages: 0 } },
+        { row: rows[1]!, isNew: false, rescored },
+      ],
+      'event',
+    );
+    expect(statements.find((s) => s.sql.startsWith('UPDATE'))!.sql).toMatch(/json_each/);
+    await runBatch(env.DB, statements);
+    at = await stored();
+    expect(at.row).toMatchObject({ historyPages: 1, history: `70000:${shape}` });
+    expect(at.pages).toEqual([{ page: 0, events: big }]);
+    expect(await env.DB.prepare('SELECT history_pages FROM leads WHERE id = ?').bind(other.id).first('history_pages')).toBe(0);
+    // An erased lead takes its pages along.
+    await env.DB.prepare('DELETE FROM leads WHERE id = ?').bind(lead.id).run();
+    expect(await env.DB.prepare('SELECT count(*) AS n FROM lead_history_pages WHERE lead_id = ?').bind(lead.id).first('n')).toBe(0);
   });
 });

@@ -2,7 +2,8 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
-import { browserEvent, BROWSER_UA, collect, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
+import { HISTORY_MAX } from '../../worker/db/lead-history';
+import { browserEvent, BROWSER_UA, collect, fillHistory, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
 
 /** Collect with `D1_METERING=on`, as `bench/cost.js` runs the worker (`read`: and `INGEST_RECALL=off`). */
 function collectMetered(site: TestSite, events: unknown[], read = false) {
@@ -112,6 +113,26 @@ describe('D1 metering (D1_METERING=on)', () => {
     const long = await view();
     expect(await env.DB.prepare("SELECT event_count FROM leads WHERE email = 'hal@acme.io'").first('event_count')).toBe(504);
     expect(long).toEqual(short);
+  });
+
+  it('reads one row more a page of history for a lead of thousands of events, not one an event', async () => {
+    const site = await newSite();
+    await collectMetered(site, [browserEvent('pg', 'identify', { traits: { email: 'pia@acme.io' } }), browserEvent('pg', 'page_view', { url: `${ORIGIN}/pricing` })]);
+    const view = async () => {
+      const res = await collectMetered(site, [browserEvent('pg', 'page_view', { url: `${ORIGIN}/pricing` })], true);
+      expect(res.status).toBe(202);
+      const pages = /select lead_history_pages (\d+)\/0/.exec(res.headers.get('leadscore-d1-statements')!);
+      return { readBatch: readBatchOf(res).reduce((n, st) => n + st.read, 0), pages: pages ? Number(pages[1]) : 0, roundTrips: rowsHeader(res)!.roundTrips };
+    };
+    const short = await view();
+    expect(short.pages).toBe(0);
+    const lead = (await leadByEmail(site, 'pia@acme.io'))!;
+    await fillHistory(lead.id, 2 * HISTORY_MAX, Date.now() - (2 * HISTORY_MAX + 10) * 3_600_000);
+    await view(); // pages the row's events
+    expect(await env.DB.prepare('SELECT history_pages FROM leads WHERE id = ?').bind(lead.id).first('history_pages')).toBe(2);
+    // The pages are read once the lead's row says it has some: a round trip more and a row a page,
+    // where the log's 10,000 events and their index entries were read before.
+    expect(await view()).toEqual({ readBatch: short.readBatch, pages: 2, roundTrips: short.roundTrips + 1 });
   });
 
   it("writes an event as 2 rows, anonymous or a lead's, a duplicate as none, its visitor as 1 (none once it is a lead's), and 4 rows an event or fewer in batches", async () => {

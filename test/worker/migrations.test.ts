@@ -3,9 +3,11 @@ import { applyD1Migrations } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { database } from '../../worker/db/client';
-import { eventsByLead } from '../../worker/db/lead-events';
+import { loggedEvents } from '../../worker/db/lead-events';
+import { parseHistory } from '../../worker/db/lead-history';
 import { readChunk } from '../../worker/jobs/lead-chunks';
 import { exportLead } from '../../worker/leads/export';
+import { groupBy } from '../../worker/lib/group';
 
 /** The migrations before the one named `prefix`. */
 const upTo = (prefix: string) => {
@@ -56,17 +58,18 @@ describe('0010_event_shapes', () => {
         .all()
     ).results;
     expect(whole.map((e) => [e.id, e.type, e.content_type, e.props])).toEqual(legacy.map(([id, , , type, , ct, props]) => [id, type, ct, props && JSON.stringify(JSON.parse(props))]));
-    // The readers get the same events from the migrated rows, shapes shared across leads.
+    // The log's reader gets the events back with their shapes, shared across leads, and each lead's
+    // packed history (0012) holds its events. (Migrations in this file apply in order on one
+    // database: the chunk reader of today, which needs 0017, reads migrated rows in 0017's test.)
     const drizzle = database(db);
-    const { eventsOf } = await readChunk(drizzle, 's', '');
-    const byLead = await eventsByLead(drizzle, ['ld_a', 'ld_b']);
-    for (const lead of ['ld_a', 'ld_b']) {
-      const strip = (es: { ts: number; type: string; url?: string | null; contentType?: string | null; props?: unknown }[]) =>
-        es.map(({ ts, type, url, contentType, props }) => ({ ts, type, url, contentType, props })).sort((a, b) => a.ts - b.ts);
-      expect(strip(eventsOf.get(lead)!)).toEqual(strip(byLead.get(lead)!));
-      expect(eventsOf.get(lead)).toHaveLength(lead === 'ld_a' ? 3 : 2);
+    const byLead = groupBy(await loggedEvents(drizzle, ['ld_a', 'ld_b']), (e) => e.leadId!);
+    const histories = (await db.prepare(`SELECT id, history FROM leads ORDER BY id`).all<{ id: string; history: string }>()).results;
+    for (const { id, history } of histories) {
+      const logged = byLead.get(id)!;
+      expect(logged).toHaveLength(id === 'ld_a' ? 3 : 2);
+      expect(parseHistory(history).map((e) => `${e.ts}:${e.shapeId}`).sort()).toEqual(logged.map((e) => `${e.ts}:${e.shapeId}`).sort());
     }
-    expect(eventsOf.get('ld_b')!.find((e) => e.type === 'form_submit')).toMatchObject({ contentType: 'demo_request', props: { form: 'demo' } });
+    expect(byLead.get('ld_b')!.find((e) => e.type === 'form_submit')).toMatchObject({ contentType: 'demo_request', props: { form: 'demo' } });
     // New events are still numbered after the old ones.
     await db.prepare(`INSERT INTO events (site_id, id, shape_id, ts, received_at) VALUES ('s', 'e7', 1, 1, 1)`).run();
     expect(await db.prepare(`SELECT seq FROM events WHERE id = 'e7'`).first('seq')).toBe(before.length + 1);
@@ -138,7 +141,7 @@ describe('0013_events_keyed_by_id', () => {
     expect((await db.prepare('PRAGMA foreign_key_check(events)').all()).results).toEqual([]);
     // The readers page the migrated events in their new orders.
     const drizzle = database(db);
-    expect((await eventsByLead(drizzle, ['ld_m1'])).get('ld_m1')!.map((e) => e.id).sort()).toEqual(['e1', 'e2']);
+    expect((await loggedEvents(drizzle, ['ld_m1'])).map((e) => e.id).sort()).toEqual(['e1', 'e2']);
     await db.prepare(`UPDATE visitors SET lead_id = 'ld_m1' WHERE site_id = 'm1' AND id = 'v2'`).run();
     const doc = JSON.parse(await new Response((await exportLead(drizzle, 'm1', 'ld_m1', 1))!.body).text()) as { events: { id: string }[] };
     expect(doc.events.map((e) => e.id)).toEqual(['e2', 'e1', 'e3']);
@@ -235,7 +238,7 @@ describe('0016_events_lead_partial', () => {
     const all = 'SELECT * FROM events ORDER BY id';
     const before = (await db.prepare(all).all()).results;
 
-    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    await applyD1Migrations(db, upTo('0017_'));
 
     expect((await db.prepare(all).all()).results).toEqual(before);
     const index = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'events_lead_ts'`).first<string>('sql');
@@ -247,5 +250,54 @@ describe('0016_events_lead_partial', () => {
     const plan = (await db.prepare(`EXPLAIN QUERY PLAN ${byLead}`).all<{ detail: string }>()).results.map((r) => r.detail).join('; ');
     expect(plan).toMatch(/USING COVERING INDEX events_lead_ts/);
     expect(plan).not.toMatch(/TEMP B-TREE/);
+  });
+});
+
+describe('0017_lead_history_pages', () => {
+  it("pages the events of the leads whose history was NULL, and leaves the others' rows as they were", async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0017_'));
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('q1', 'q1', 'pk_q1', '[]')`),
+      db.prepare(`INSERT INTO event_shapes (site_id, key, type) VALUES ('q1', 'a', 'page_view'), ('q1', 'b', 'download')`),
+      // A lead past the old limit (its history NULL), one with a NULL history of one event, one kept in its row.
+      db.prepare(
+        `INSERT INTO leads (id, site_id, email, profile, history) VALUES ('ld_big', 'q1', 'big@acme.io', '{}', NULL),
+           ('ld_one', 'q1', 'one@acme.io', '{}', NULL), ('ld_row', 'q1', 'row@acme.io', '{}', '7:1')`,
+      ),
+      db.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 12000)
+         INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at)
+         SELECT 'q1', 'e' || i, 'v1', 'ld_big', (SELECT id FROM event_shapes WHERE key = CASE i % 3 WHEN 0 THEN 'b' ELSE 'a' END), 1000 + i, 1 FROM n`,
+      ),
+      db.prepare(`INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at) VALUES ('q1', 'o1', 'v2', 'ld_one', 1, 5, 1)`),
+    ]);
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    const leads = (await db.prepare(`SELECT id, history, history_pages FROM leads WHERE site_id = 'q1' ORDER BY id`).all()).results;
+    expect(leads).toEqual([
+      { id: 'ld_big', history: '', history_pages: 3 },
+      { id: 'ld_one', history: '', history_pages: 1 },
+      { id: 'ld_row', history: '7:1', history_pages: 0 },
+    ]);
+    const pages = (await db.prepare(`SELECT lead_id, page, length(history) - length(replace(history, ',', '')) + 1 AS n FROM lead_history_pages ORDER BY lead_id, page`).all()).results;
+    expect(pages).toEqual([
+      { lead_id: 'ld_big', page: 0, n: 5000 },
+      { lead_id: 'ld_big', page: 1, n: 5000 },
+      { lead_id: 'ld_big', page: 2, n: 2001 },
+      { lead_id: 'ld_one', page: 0, n: 1 },
+    ]);
+    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'lead_history_pages'`).first<string>('sql');
+    expect(table).toMatch(/PRIMARY KEY\(`lead_id`, `page`\)[\s\S]*\) WITHOUT ROWID$/);
+    // A recompute reads from the pages exactly the events the log holds.
+    const drizzle = database(db);
+    const { eventsOf } = await readChunk(drizzle, 'q1', '');
+    const logged = groupBy(await loggedEvents(drizzle, ['ld_big', 'ld_one']), (e) => e.leadId!);
+    for (const lead of ['ld_big', 'ld_one']) {
+      const pairs = (es: readonly { ts: number; type: string }[]) => es.map((e) => `${e.ts}:${e.type}`).sort();
+      expect(pairs(eventsOf.get(lead)!)).toEqual(pairs(logged.get(lead)!));
+    }
+    expect(eventsOf.get('ld_big')).toHaveLength(12_001);
   });
 });

@@ -75,15 +75,19 @@ describe('recompute', () => {
     }
   });
 
-  it('splits chunks by their events and reads a heavy lead\'s events apart, scoring each lead as the log says', async () => {
+  it('splits chunks by their events and reads a heavy lead\'s pages apart, scoring each lead as the log says', async () => {
     const site = await newSite();
     const visits = [3, 9, 1, 12, 2]; // page views per lead
     for (const [i, n] of visits.entries()) {
       const pages = Array.from({ length: n }, (_, k) => browserEvent(`h${i}`, 'page_view', { url: `${ORIGIN}/${k % 2 ? 'pricing' : 'blog/a'}` }));
       await collect({ site: site.siteKey, events: [browserEvent(`h${i}`, 'identify', { traits: { email: `h${i}@acme.io` } }), ...pages] });
     }
-    // The two heaviest as leads past the history's limit are: no history in their row.
-    await env.DB.prepare("UPDATE leads SET history = NULL WHERE site_id = ? AND email IN ('h1@acme.io', 'h3@acme.io')").bind(site.id).run();
+    // The two heaviest as leads of long histories have them: their events in a page, none in the row.
+    const heaviest = "site_id = ?1 AND email IN ('h1@acme.io', 'h3@acme.io')";
+    await env.DB.batch([
+      env.DB.prepare(`INSERT INTO lead_history_pages (lead_id, page, history) SELECT id, 0, history FROM leads WHERE ${heaviest}`).bind(site.id),
+      env.DB.prepare(`UPDATE leads SET history = '', history_pages = 1 WHERE ${heaviest}`).bind(site.id),
+    ]);
     const db = database(env.DB);
     const start = await recomputeStart(db, site.id, 1, Date.now());
     await db.batch([db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() }), ...start.statements]);

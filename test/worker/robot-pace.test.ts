@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { MAX_PAGE_VIEWS } from '../../worker/ingest/pace';
-import { api, browserEvent, collect, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
+import { HISTORY_MAX } from '../../worker/db/lead-history';
+import { api, browserEvent, collect, fillHistory, leadByEmail, newSite, ORIGIN, packedHistory, rowCounts, type TestSite } from './helpers';
 
 interface CollectAnswer {
   accepted: string[];
@@ -89,5 +90,29 @@ describe('robots by their pace', () => {
     expect(caught.robot?.ignored).toHaveLength(2);
     expect(await rowCounts(site.id)).toMatchObject({ events: 3 });
     expect((await leadByEmail(site, 'eve@acme.io'))!.timeline.filter((t) => t.kind === 'event')).toHaveLength(3);
+  });
+
+  it("takes a caught robot's events out of a long history, its pages written anew", async () => {
+    const site = await newSite();
+    const start = Date.now() - 5 * 60_000;
+    await send(site, [browserEvent('h6', 'identify', { traits: { email: 'ida@acme.io' }, ts: start }), browserEvent('h6', 'page_view', { url: `${ORIGIN}/`, ts: start })]);
+    const lead = (await leadByEmail(site, 'ida@acme.io'))!;
+    // Thousands of page views over the past months, then one more: the history has a page.
+    await fillHistory(lead.id, HISTORY_MAX, start - (HISTORY_MAX + 10) * 3_600_000);
+    await send(site, [browserEvent('h6', 'page_view', { url: `${ORIGIN}/pricing`, ts: start + 500 })]);
+    const pages = () => env.DB.prepare('SELECT history_pages FROM leads WHERE id = ?').bind(lead.id).first('history_pages');
+    expect(await pages()).toBe(1);
+    const before = await packedHistory(lead.id);
+    // A crawler identifies as Ida, then crawls on until its own page views give it away.
+    await send(site, [...crawl('c6', 60, start + 1000), browserEvent('c6', 'identify', { traits: { email: 'ida@acme.io' }, ts: start + 121_000 })]);
+    expect(await packedHistory(lead.id)).toHaveLength(before.length + 61);
+    await send(site, crawl('c6', 39, start + 122_000));
+    expect((await send(site, crawl('c6', 2, start + 202_000))).robot?.ignored).toHaveLength(2);
+    // Its events are gone from the log and from the history, pages and row, and nothing else.
+    const log = (await env.DB.prepare('SELECT ts, shape_id FROM events WHERE lead_id = ?').bind(lead.id).all<{ ts: number; shape_id: number }>()).results;
+    expect(log).toHaveLength(HISTORY_MAX + 1);
+    expect(await packedHistory(lead.id)).toEqual(log.map((e) => `${e.ts}:${e.shape_id}`).sort());
+    expect(await packedHistory(lead.id)).toEqual(before);
+    expect(await pages()).toBe(1);
   });
 });

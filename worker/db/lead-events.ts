@@ -6,7 +6,7 @@
 import { eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database } from './client';
 import { inJson } from './client';
-import { eventShapes, events } from './schema';
+import { eventShapes, events, leadHistoryPages } from './schema';
 import type { EventShape } from '../scoring/event-shapes';
 import { historyEvents, parseHistory, type StoredEvent } from './lead-history';
 import type { ScoringEvent } from '../scoring/types';
@@ -25,24 +25,25 @@ export const eventWithShapeColumns = {
 /** The join every whole-event read makes. */
 export const shapeOfEvent = eq(eventShapes.id, events.shapeId);
 
-export async function eventsByLead(db: Database, leadIds: readonly string[]): Promise<Map<string, ScoringEvent[]>> {
-  const rows = await db
-    .select({
-      leadId: events.leadId,
-      id: events.id,
-      ts: events.ts,
-      type: eventShapes.type,
-      url: eventShapes.url,
-      contentType: eventShapes.contentType,
-      props: eventShapes.props,
-    })
-    .from(events)
-    .innerJoin(eventShapes, shapeOfEvent)
-    .where(inJson(events.leadId, leadIds));
-  const out = new Map<string, ScoringEvent[]>(leadIds.map((id) => [id, []]));
-  for (const { leadId, ...e } of rows) out.get(leadId!)?.push(e);
-  return out;
-}
+/** A logged event as the engine sees it, with its visitor, lead and shape id: its shape's rule URL stands for its own. */
+export const loggedEventColumns = {
+  id: events.id,
+  visitorId: events.visitorId,
+  leadId: events.leadId,
+  ts: events.ts,
+  shapeId: events.shapeId,
+  type: eventShapes.type,
+  url: eventShapes.url,
+  contentType: eventShapes.contentType,
+  props: eventShapes.props,
+};
+
+/**
+ * The events of `leadIds` as the log holds them, one index entry and row each: for what a history
+ * does not say, which visitor sent what (see `ingest`).
+ */
+export const loggedEvents = (db: Database, leadIds: readonly string[]) =>
+  db.select(loggedEventColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(inJson(events.leadId, leadIds));
 
 /** Shapes by id, added to `into`: a recompute reads each shape once, whatever its events. */
 export async function readShapes(db: Database, ids: readonly number[], into: Map<number, EventShape>): Promise<void> {
@@ -61,14 +62,14 @@ export async function readShapes(db: Database, ids: readonly number[], into: Map
  */
 export async function shapesOfHistories(
   db: Database,
-  histories: Iterable<readonly StoredEvent[] | null>,
+  histories: Iterable<readonly StoredEvent[]>,
   known: ReadonlyMap<number, EventShape>,
   into: Map<number, EventShape>,
 ): Promise<number[]> {
   const missing = new Set<number>();
   const same = known === into;
   for (const h of histories) {
-    for (const { shapeId } of h ?? []) {
+    for (const { shapeId } of h) {
       const shape = known.get(shapeId);
       if (!shape) missing.add(shapeId);
       else if (!same) into.set(shapeId, shape);
@@ -79,18 +80,44 @@ export async function shapesOfHistories(
 }
 
 /**
- * The events of leads read with their `history`: unpacked from it, or read from the events table
- * for leads whose history is NULL. Shapes not yet in `shapes` are read, and kept there.
+ * The stored events of leads whose older history is paged (see `db/lead-history`): their pages'
+ * pairs, by lead. One row read a page, in one statement whatever the number of leads.
+ */
+export async function pagedEvents(db: Database, leadIds: readonly string[]): Promise<Map<string, StoredEvent[]>> {
+  const out = new Map<string, StoredEvent[]>(leadIds.map((id) => [id, []]));
+  if (leadIds.length === 0) return out;
+  const pages = await db
+    .select({ leadId: leadHistoryPages.leadId, history: leadHistoryPages.history })
+    .from(leadHistoryPages)
+    .where(inJson(leadHistoryPages.leadId, leadIds));
+  for (const { leadId, history } of pages) out.get(leadId)!.push(...parseHistory(history));
+  return out;
+}
+
+/** A lead as read for its events: its row's history and how many pages hold the rest. */
+export interface HistoryRow {
+  id: string;
+  history: string | null;
+  historyPages: number;
+}
+
+/** A lead's whole history: its pages' events, then its row's. */
+export const wholeHistory = (row: Pick<HistoryRow, 'history'>, paged: readonly StoredEvent[] | undefined): StoredEvent[] => {
+  const own = parseHistory(row.history ?? '');
+  return paged?.length ? [...paged, ...own] : own;
+};
+
+/**
+ * The events of leads read with their `history`: unpacked from it, and from their pages for the
+ * few leads that have some. Shapes not yet in `shapes` are read, and kept there.
  */
 export async function eventsOfRows(
   db: Database,
-  rows: readonly { id: string; history: string | null }[],
+  rows: readonly HistoryRow[],
   shapes: Map<number, EventShape> = new Map(),
 ): Promise<Map<string, ScoringEvent[]>> {
-  const heavy = rows.filter((r) => r.history === null).map((r) => r.id);
-  const eventsOf = heavy.length ? await eventsByLead(db, heavy) : new Map<string, ScoringEvent[]>();
-  const packed = rows.flatMap(({ id, history }) => (history === null ? [] : [{ id, events: parseHistory(history) }]));
+  const paged = await pagedEvents(db, rows.filter((r) => r.historyPages > 0).map((r) => r.id));
+  const packed = rows.map((row) => ({ id: row.id, events: wholeHistory(row, paged.get(row.id)) }));
   await shapesOfHistories(db, packed.map((p) => p.events), shapes, shapes);
-  for (const { id, events } of packed) eventsOf.set(id, historyEvents(events, shapes));
-  return eventsOf;
+  return new Map(packed.map(({ id, events }) => [id, historyEvents(events, shapes)]));
 }

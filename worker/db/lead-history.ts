@@ -4,9 +4,10 @@
  * for its lead's whole past instead of one index entry per event, so what it costs stays the same
  * whatever the history, and a recompute reads a lead as one row.
  *
- * The events table stays the log: it is what exports, erasure and the lead page read, and what a
- * `NULL` history sends readers back to — a lead with more than `HISTORY_MAX` events, whose packed
- * list would grow towards D1's limit on a value.
+ * Past `HISTORY_MAX` pairs, a write moves the row's pairs into a page of `lead_history_pages` and
+ * starts the row again, so that the row rewritten at every event stays small and no value grows
+ * towards D1's limit: a lead of 40,000 events is read as its row and 8 pages. The events table
+ * stays the log: it is what exports, erasure and the lead page read.
  */
 import type { EventShape } from '../scoring/event-shapes';
 import type { ScoringEvent } from '../scoring/types';
@@ -23,12 +24,39 @@ export interface StoredEvent {
 export type AddedEvent = readonly [ts: number, shapeKey: string];
 
 /**
- * What a writer stores as a lead's history: the stored events it keeps (null: too many, or not
- * known event by event — the history becomes NULL) and the new ones it adds.
+ * What a writer stores as a lead's history: the stored events its row keeps and the new ones it
+ * adds, and how many of the lead's stored pages stay as they are — all of them, or none when
+ * `kept` is the whole history again (a robot's events taken back).
  */
 export interface HistoryWrite {
-  kept: readonly StoredEvent[] | null;
+  kept: readonly StoredEvent[];
   added: readonly AddedEvent[];
+  pages: number;
+}
+
+/** A history as a writer lays it out: its row's part, for `historySql`, and the pages it adds after the kept ones. */
+export interface HistoryLayout {
+  /** [packed kept events, added events]: see `historySql`. */
+  row: [string, readonly AddedEvent[]];
+  /** Packed pages to store, numbered from the write's `pages` on. */
+  newPages: string[];
+  /** The lead's page count once written. */
+  pages: number;
+}
+
+/**
+ * Where a write's events go: all in the row while they fit; past that, the kept ones in full pages,
+ * and what is left of them in the row with the added ones. Every page then holds `HISTORY_MAX`
+ * pairs (but the last of a lead migration 0017 paged), so a lead of n events reads n / 5,000 pages,
+ * and the row holds at most `HISTORY_MAX` pairs and one batch's. Added events are looked up by
+ * shape key in SQL, which is why they always stay in the row.
+ */
+export function historyLayout({ kept, added, pages }: HistoryWrite): HistoryLayout {
+  if (kept.length + added.length <= HISTORY_MAX) return { row: [packHistory(kept), added], newPages: [], pages };
+  const paged = kept.length - (kept.length % HISTORY_MAX);
+  const newPages: string[] = [];
+  for (let i = 0; i < paged; i += HISTORY_MAX) newPages.push(packHistory(kept.slice(i, i + HISTORY_MAX)));
+  return { row: [packHistory(kept.slice(paged)), added], newPages, pages: pages + newPages.length };
 }
 
 export function parseHistory(text: string): StoredEvent[] {
@@ -97,7 +125,7 @@ export const packHistory = (events: readonly StoredEvent[]): string => events.ma
  * whole (see `leads/write`), and recalled without keys.
  */
 export function withKnownShapes(write: HistoryWrite, idOf: (key: string) => number | undefined): HistoryWrite {
-  if (write.kept === null || write.added.length === 0) return write;
+  if (write.added.length === 0) return write;
   const kept = [...write.kept];
   const added: AddedEvent[] = [];
   for (const a of write.added) {
@@ -105,27 +133,18 @@ export function withKnownShapes(write: HistoryWrite, idOf: (key: string) => numb
     if (shapeId === undefined) added.push(a);
     else kept.push({ ts: a[0], shapeId });
   }
-  return { kept, added };
+  return { kept, added, pages: write.pages };
 }
 
 /**
- * The history a write stores, as JSON for a statement: [packed kept events, added events], or
- * [null] when it must be NULL.
- */
-export function historyJson(write: HistoryWrite): [string, readonly AddedEvent[]] | [null] {
-  if (write.kept === null || write.kept.length + write.added.length > HISTORY_MAX) return [null];
-  return [packHistory(write.kept), write.added];
-}
-
-/**
- * The new history from a JSON value made by `historyJson` (`spec`: an SQL expression of it; `siteId`:
- * one of the lead's site): the kept events, then the added ones with the ids their shapes have by
- * now — looked up by key in the same transaction, as the events' own rows do. CROSS JOIN keeps the
- * added events as the outer loop: left to itself, SQLite walked the site's shapes and probed the
- * added events for each. SQL text, for statements that keep theirs (see `db/statements`).
+ * The new history from a JSON value shaped as `HistoryLayout.row` (`spec`: an SQL expression of it;
+ * `siteId`: one of the lead's site): the kept events, then the added ones with the ids their shapes
+ * have by now — looked up by key in the same transaction, as the events' own rows do. CROSS JOIN
+ * keeps the added events as the outer loop: left to itself, SQLite walked the site's shapes and
+ * probed the added events for each. SQL text, for statements that keep theirs (see `db/statements`).
  */
 export const historySql = (spec: string, siteId: string): string =>
-  `CASE WHEN json_extract(${spec}, '$[0]') IS NULL THEN NULL ELSE trim(json_extract(${spec}, '$[0]') || ',' || coalesce((
+  `trim(json_extract(${spec}, '$[0]') || ',' || coalesce((
     SELECT group_concat((a.value ->> 0) || ':' || "event_shapes"."id", ',')
     FROM json_each(json_extract(${spec}, '$[1]')) AS a
-    CROSS JOIN "event_shapes" ON "event_shapes"."site_id" = ${siteId} AND "event_shapes"."key" = a.value ->> 1), ''), ',') END`;
+    CROSS JOIN "event_shapes" ON "event_shapes"."site_id" = ${siteId} AND "event_shapes"."key" = a.value ->> 1), ''), ',')`;

@@ -75,10 +75,16 @@ export const leads = sqliteTable(
     /** Set when sales sent the lead back to nurturing. */
     recycledAt: integer('recycled_at'),
     /**
-     * The lead's events as `ts:shape` pairs (see `db/lead-history`): what scoring reads instead of
-     * the events' index. NULL for a lead with too many to keep here: read from `events` then.
+     * The lead's newest events as `ts:shape` pairs (see `db/lead-history`): what scoring reads
+     * instead of the events' index. NULL only in a database before migration 0017, which moved the
+     * events of the leads it held there into pages.
      */
     history: text('history').default(''),
+    /**
+     * How many older pages of the lead's history `lead_history_pages` holds (see `db/lead-history`):
+     * 0 for all but the leads of thousands of events, and readers go there only when it is not.
+     */
+    historyPages: integer('history_pages').notNull().default(0),
     createdAt: integer('created_at').notNull().default(now),
     updatedAt: integer('updated_at').notNull().default(now),
   },
@@ -92,6 +98,22 @@ export const leads = sqliteTable(
     index('leads_site_band_score').on(t.siteId, t.band, t.score),
     index('leads_next_change').on(t.nextChangeAt).where(sql`next_change_at IS NOT NULL`),
   ],
+);
+
+/**
+ * The older part of a long lead history, `WITHOUT ROWID` (migration 0017) and keyed by (lead, page):
+ * each page holds `HISTORY_MAX` pairs at most, packed as the lead's row packs its own. A lead's
+ * reader thus reads one row per page whatever the history, where it read every event's index entry
+ * and row. Pages are written when the row's history overflows, once every `HISTORY_MAX` events.
+ */
+export const leadHistoryPages = sqliteTable(
+  'lead_history_pages',
+  {
+    leadId: text('lead_id').notNull().references(() => leads.id, { onDelete: 'cascade' }),
+    page: integer('page').notNull(),
+    history: text('history').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.leadId, t.page] })],
 );
 
 /**

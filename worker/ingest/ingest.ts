@@ -15,7 +15,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { fromDrizzle, insertedRows, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';
 import { historyEvents, parseHistory, withKnownShapes, type AddedEvent, type StoredEvent } from '../db/lead-history';
-import { shapesOfHistories } from '../db/lead-events';
+import { loggedEventColumns, loggedEvents, pagedEvents, shapesOfHistories, wholeHistory } from '../db/lead-events';
 import { shapeCache } from '../db/shape-cache';
 import { modelVersion } from '../db/models';
 import { eventShapes, events, leads, models, visitors, writeConflicts } from '../db/schema';
@@ -56,11 +56,10 @@ interface WorkingLead {
   isNew: boolean;
   /** What the engine scores: the stored events and this request's. */
   events: ScoringEvent[];
-  /**
-   * The stored events the lead keeps, as its history holds them; null when its history is NULL
-   * (too many: it stays so, and they were read from the events table).
-   */
-  kept: StoredEvent[] | null;
+  /** The stored events the lead's row keeps, as its history holds them (its pages' apart). */
+  kept: StoredEvent[];
+  /** Its history's stored pages that stay as they are (see `HistoryWrite`). */
+  pages: number;
   /** This request's events for the lead, added to its history by their shape's key. */
   added: AddedEvent[];
   /** Its history changes: events added, attributed or taken back. */
@@ -126,24 +125,8 @@ export async function ingest(
   }
 }
 
-/** A stored event as the engine sees it: its shape's rule URL stands for its own. */
-const eventColumns = {
-  id: events.id,
-  visitorId: events.visitorId,
-  leadId: events.leadId,
-  ts: events.ts,
-  shapeId: events.shapeId,
-  type: eventShapes.type,
-  url: eventShapes.url,
-  contentType: eventShapes.contentType,
-  props: eventShapes.props,
-};
-
 const scoringView = (e: NewEvent): ScoringEvent => ({ id: e.id, ts: e.ts, ...e.shape });
 
-/** The events of `leadIds` as the log holds them, with their visitor and shape. */
-const logEventsOf = (db: Database, leadIds: readonly string[]) =>
-  db.select(eventColumns).from(events).innerJoin(eventShapes, eq(eventShapes.id, events.shapeId)).where(inJson(events.leadId, leadIds));
 
 /** What a write is computed from: read from D1 in one batch, or recalled (see `recall`). */
 interface Reading {
@@ -216,7 +199,7 @@ async function readStored(
     // without an identify, asks for none.
     db.select().from(leads).where(emails.length ? and(eq(leads.siteId, site.id), inJson(leads.email, emails)) : sql`0`),
     db
-      .select(eventColumns)
+      .select(loggedEventColumns)
       .from(events)
       .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
       .where(identifying.length ? and(eq(events.siteId, site.id), isNull(events.leadId), inJson(events.visitorId, identifying)) : sql`0`),
@@ -236,24 +219,23 @@ async function readStored(
     onNewerModel?.(site);
   }
   // A lead's past comes with its row, one row read whatever its length (see `db/lead-history`);
-  // only a lead past the history's limit has its events read from the log, a round trip more.
-  const heavy = leadRows.filter((r) => r.history === null).map((r) => r.id);
-  const leadEvents = groupBy(heavy.length ? await logEventsOf(db, heavy) : [], (e) => e.leadId!);
-  const histories = new Map(leadRows.map((r) => [r.id, r.history === null ? null : parseHistory(r.history)]));
+  // only a lead of thousands of events has pages to read besides, a round trip more.
+  const paged = await pagedEvents(db, leadRows.filter((r) => r.historyPages > 0).map((r) => r.id));
+  const histories = new Map(leadRows.map((r) => [r.id, wholeHistory(r, paged.get(r.id))]));
   const shapes = new Map<number, EventShape>();
   const read = await shapesOfHistories(db, histories.values(), shapeCache, shapes);
   for (const id of read) if (shapes.has(id)) shapeCache.set(id, shapes.get(id)!);
   const working = leadRows.map((row): WorkingLead => {
-    const kept = histories.get(row.id)!;
-    const events = kept ? historyEvents(kept, shapes) : (leadEvents.get(row.id) ?? []);
-    return { row, isNew: false, events, kept, added: [], historyChanged: false, touched: false };
+    const events = historyEvents(histories.get(row.id)!, shapes);
+    const kept = row.historyPages > 0 ? parseHistory(row.history ?? '') : histories.get(row.id)!;
+    return { row, isNew: false, events, kept, pages: row.historyPages, added: [], historyChanged: false, touched: false };
   });
   const known = new Set(existing.map((r) => r.id));
   const byId = new Map(working.map((l) => [l.row.id, l]));
   let { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => byId.get(id));
   if (needLog.length) {
     // A lead's page views crowd a window: its visitors' own are counted from the log (rare).
-    const log = groupBy(await logEventsOf(db, needLog), (e) => e.leadId!);
+    const log = groupBy(await loggedEvents(db, needLog), (e) => e.leadId!);
     ({ paces } = visitorPaces(batch, known, visitorRows, now, (id) => byId.get(id), log));
   }
   return { site, known, visitorRows, paces, leads: working, anonEvents, knownShapes, recalled: null };
@@ -276,7 +258,7 @@ function recalledReading(memory: Recall, site: SiteContext, batch: WireEvent[], 
     if (!leadId || working.has(leadId)) continue;
     const lead = memory.lead(site.id, leadId);
     if (!lead) return null;
-    working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], added: [...lead.added], historyChanged: false, touched: false });
+    working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], pages: 0, added: [...lead.added], historyChanged: false, touched: false });
   }
   const known = new Set<string>();
   const { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => working.get(id));
@@ -315,14 +297,16 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
   if (caughtLeads.size) {
     // A history does not say which visitor sent what: the leads of visitors caught now (rare) have
     // their events read from the log, and keep those of their other visitors.
-    const stored = await logEventsOf(db, [...caughtLeads.keys()]);
+    const stored = await loggedEvents(db, [...caughtLeads.keys()]);
     for (const [leadId, robots] of caughtLeads) {
       const lead = byId.get(leadId)!;
       const all = stored.filter((e) => e.leadId === leadId);
       const kept = all.filter((e) => !robots.includes(e.visitorId ?? ''));
       robotEvents += all.length - kept.length;
       lead.events = kept;
-      lead.kept = lead.kept === null ? null : kept.map(({ ts, shapeId }) => ({ ts, shapeId }));
+      // The whole history again, pages and row: its pages are written anew.
+      lead.kept = kept.map(({ ts, shapeId }) => ({ ts, shapeId }));
+      lead.pages = 0;
       lead.historyChanged = true;
       lead.touched = true;
     }
@@ -365,7 +349,7 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
           const pending = newRows.filter((r) => r.visitorId === e.visitor && !r.leadId);
           for (const r of pending) r.leadId = lead.row.id;
           lead.events.push(...stored, ...pending.map(scoringView));
-          lead.kept?.push(...stored.map(({ ts, shapeId }) => ({ ts, shapeId })));
+          lead.kept.push(...stored.map(({ ts, shapeId }) => ({ ts, shapeId })));
           lead.added.push(...pending.map((r): AddedEvent => [r.ts, r.shapeKey]));
           lead.historyChanged ||= stored.length + pending.length > 0;
         }
@@ -414,13 +398,9 @@ function remember(
   }
   for (const { lead, rescored } of scored) {
     const row: LeadRow = { ...lead.row, ...rescored.values, rev: lead.isNew ? lead.row.rev : lead.row.rev + 1 };
-    if (lead.kept === null) {
-      memory.rememberLead(siteId, { row, kept: null });
-      continue;
-    }
     // Added events whose shape id is known now join the kept ones; the others stay found by key.
-    const { kept, added } = withKnownShapes({ kept: lead.kept, added: lead.historyChanged ? lead.added : [] }, (key) => memory.shapeId(siteId, key));
-    memory.rememberLead(siteId, { row, events: lead.events, kept: kept!, added });
+    const { kept, added } = withKnownShapes({ kept: lead.kept, added: lead.historyChanged ? lead.added : [], pages: lead.pages }, (key) => memory.shapeId(siteId, key));
+    memory.rememberLead(siteId, { row, events: lead.events, kept, added });
   }
 }
 
@@ -447,8 +427,7 @@ const pageViewTimes = (events: Iterable<{ type: string; ts: number }>) => {
  * stays as it was when it identified. A history does not say which visitor sent what, so when the
  * lead's page views crowd a window the visitor's own are counted from the log (`log`; without it,
  * the lead is named in `needLog`): a person's second browser is never taken for the robot that
- * shares its lead. A lead whose history is not kept in its row (`HISTORY_MAX`) paces its visitors
- * by their rows, as an anonymous visitor is.
+ * shares its lead.
  */
 function visitorPaces(
   batch: WireEvent[],
@@ -478,7 +457,7 @@ function visitorPaces(
   for (const [visitor, times] of views) {
     const row = stored.get(visitor);
     const lead = row?.leadId && row.robotSince === null ? leadOf(row.leadId) : undefined;
-    if (row?.leadId && lead && lead.kept !== null) {
+    if (row?.leadId && lead) {
       let robot = false;
       if (crowded([...pageViewTimes(lead.events), ...leadViews.get(row.leadId)!].sort(byTime), times)) {
         const logged = log?.get(row.leadId);
@@ -571,10 +550,11 @@ function createLead(siteId: string, email: string, now: number): WorkingLead {
     nextChangeAt: null,
     recycledAt: null,
     history: '',
+    historyPages: 0,
     createdAt: now,
     updatedAt: now,
   };
-  return { row, isNew: true, events: [], kept: [], added: [], historyChanged: true, touched: true };
+  return { row, isNew: true, events: [], kept: [], pages: 0, added: [], historyChanged: true, touched: true };
 }
 
 function shapeOfWire(e: WireEvent): EventShape {
@@ -678,13 +658,13 @@ async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, b
     memory.rememberVisitor(site.id, visitor, upserted as unknown as RecalledVisitor);
     return { accepted: rows.map((r) => r.id), duplicates: [], robots: [], changed: false };
   }
-  // A lead's visitor: recalled as read, and its lead with its events, unless the lead keeps them in
-  // the log (past `HISTORY_MAX`). A robot, or a visitor this page view catches, is read in full.
+  // A lead's visitor: recalled as read, and its lead with its events, unless the lead has pages to
+  // read besides its row. A robot, or a visitor this page view catches, is read in full.
   if (!read) return false;
   const { visitor: stored, lead } = guessedState(read);
   memory.rememberVisitor(site.id, visitor, stored);
-  if (lead && lead.history !== null) {
-    const kept = parseHistory(lead.history);
+  if (lead && lead.historyPages === 0) {
+    const kept = parseHistory(lead.history ?? '');
     const known = new Map<number, EventShape>();
     for (const id of await shapesOfHistories(db, [kept], shapeCache, known)) if (known.has(id)) shapeCache.set(id, known.get(id)!);
     memory.rememberLead(site.id, { row: lead, events: historyEvents(kept, known), kept, added: [] });
@@ -718,7 +698,7 @@ function writes(
     const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.values.nextChangeAt, now);
     const rescored = wake === exact.values.nextChangeAt ? exact : { ...exact, values: { ...exact.values, nextChangeAt: wake } };
     const profile = lead.row.profile;
-    const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added }, (key) => shapesKnown.get(key)) : undefined;
+    const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added, pages: lead.pages }, (key) => shapesKnown.get(key)) : undefined;
     return lead.isNew
       ? { isNew: true as const, row: lead.row, rescored, profile, history, lead }
       : { isNew: false as const, row: lead.row, rescored, profile, history, lead };

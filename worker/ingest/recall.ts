@@ -36,7 +36,8 @@ export interface RecalledLead {
  * Bounds on what is kept, least recently used forgotten first. A recalled event costs about 200
  * bytes (its scoring view and its history entry: 198 bytes an event measured on Node's heap, for
  * 10,000 leads of 10 events), so the leads' events are bounded in all, about 20 MB of a Worker's
- * 128 MB, rather than lead by lead: one lead of thousands of events is kept as well as many of ten. A lead whose history is not kept in its row (`HISTORY_MAX`) is read each time.
+ * 128 MB, rather than lead by lead: one lead of thousands of events is kept as well as many of ten. A lead whose history
+ * outgrew its row (pages, see `db/lead-history`) is read each time.
  */
 const MAX_VISITORS = 20_000;
 const MAX_LEADS = 5_000;
@@ -122,11 +123,14 @@ export class Recall {
   rememberVisitor(siteId: string, id: string, visitor: RecalledVisitor): void {
     this.visitors.set(key(siteId, id), visitor);
   }
-  /** A lead whose history is NULL (past `HISTORY_MAX`, or not known event by event) is forgotten instead. */
-  rememberLead(siteId: string, lead: RecalledLead | { row: LeadRow; kept: null }): void {
-    if (lead.kept === null || lead.kept.length + (lead as RecalledLead).added.length > HISTORY_MAX) {
+  /**
+   * A lead whose history has pages, or gets some with this write, is forgotten instead: its pages
+   * are read with it, and its row as recalled would not say how many there are now.
+   */
+  rememberLead(siteId: string, lead: RecalledLead): void {
+    if (lead.row.historyPages > 0 || lead.kept.length + lead.added.length > HISTORY_MAX) {
       this.leads.delete(key(siteId, lead.row.id));
-    } else this.leads.set(key(siteId, lead.row.id), lead as RecalledLead);
+    } else this.leads.set(key(siteId, lead.row.id), lead);
   }
   rememberShape(siteId: string, shapeKey: string, id: number): void {
     this.shapes.set(key(siteId, shapeKey), id);

@@ -30,7 +30,7 @@ const MAX_KEPT_SHAPES = 100_000;
  * The next leads after `cursor` in id order, as many as `limit` and the event budget allow, with
  * their events: each lead's packed history (see `db/lead-history`) comes with its row, so a chunk
  * of thousands of leads and tens of thousands of events is read as thousands of rows, in one round
- * trip; leads whose history is not kept in their row have their events read apart. Shapes not yet
+ * trip; the few leads whose history has pages have those read apart. Shapes not yet
  * in `shapes` are then read, once per run rather than once per event.
  */
 export async function readChunk(
@@ -60,6 +60,7 @@ export async function readChunk(
       excludedReason: leads.excludedReason,
       profile: leads.profile,
       history: leads.history,
+      historyPages: leads.historyPages,
     })
     .from(leads)
     .where(inArray(leads.id, ids))

@@ -7,7 +7,7 @@
  * handful of statements, not thousands. A live event's one lead is bound as it is, in the same
  * statements' other form: D1 counts a row read for each element of a JSON parameter.
  */
-import { historyJson, historySql, type HistoryWrite } from '../db/lead-history';
+import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
 import { placeholders, textFor, type Statement } from '../db/statements';
 import { counterWrites } from '../segments/counters';
@@ -29,7 +29,7 @@ export type LeadWrite = {
  * What the writer needs of a stored lead: its id, the `rev` read, and the values its indexes hold;
  * and its `rowid` when read with it (see `byRowid`).
  */
-export type StoredLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt'> & { rowid?: number };
+export type StoredLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt' | 'historyPages'> & { rowid?: number };
 
 /**
  * Whether a statement's leads can be found by rowid: SQLite then goes straight to the row instead
@@ -42,7 +42,7 @@ const byRowid = (rows: readonly Pick<StoredLead, 'rowid'>[]) => rows.every((r) =
 /** A value of a row of `json_each` (`j`), by its index in the row's array. */
 const at = (i: number) => `j.value ->> ${i}`;
 
-/** The history a row's `h`-th value makes when it is one `historyJson` made (an array), else `otherwise`. */
+/** The history a row's `h`-th value makes when it is a layout's row (an array), else `otherwise`. */
 const historyAt = (h: number, siteId: string, otherwise: string) =>
   `CASE WHEN json_type(j.value, '$[${h}]') = 'array' THEN ${historySql(`(j.value -> ${h})`, siteId)} ELSE ${otherwise} END`;
 
@@ -56,11 +56,14 @@ const historyAt = (h: number, siteId: string, otherwise: string) =>
  */
 export function leadWrites(items: readonly LeadWrite[], cause: Cause): Statement[] {
   const out: Statement[] = [];
+  const layouts = new Map(items.flatMap(({ row, history }) => (history ? [[row.id, historyLayout(history)] as const] : [])));
   const created = items.filter((i): i is LeadWrite & { isNew: true } => i.isNew);
-  for (let i = 0; i < created.length; i += 2000) out.push(inserts(created.slice(i, i + 2000)));
+  for (let i = 0; i < created.length; i += 2000) out.push(inserts(created.slice(i, i + 2000), layouts));
   // Statements of at most 2,000 leads keep each JSON parameter far below D1's 2 MB limit on a value.
   const existing = items.filter((i): i is LeadWrite & { isNew: false } => !i.isNew);
-  for (let i = 0; i < existing.length; i += 2000) out.push(...updates(existing.slice(i, i + 2000)));
+  for (let i = 0; i < existing.length; i += 2000) out.push(...updates(existing.slice(i, i + 2000), layouts));
+  // After the leads' rows, which the pages' foreign key needs.
+  for (const item of items) out.push(...pageWrites(item, layouts.get(item.row.id)));
   const moves = items.flatMap(({ row, rescored }) =>
     rescored.transitions.map((t) => [row.siteId, row.id, t.type, t.from, t.to, t.reason, t.branch, rescored.values.scoredAt]),
   );
@@ -96,20 +99,41 @@ const INSERTED = [
   'event_count', 'last_event_at', 'scored_at', 'model_version', 'next_change_at', 'recycled_at', 'created_at', 'updated_at',
 ] as const;
 
+/**
+ * The lead's pages a history write changes: those it no longer keeps deleted (a history taken back
+ * whole), those it adds inserted, one a statement as a page may be some 90 KB. Written once every
+ * `HISTORY_MAX` events of a lead, so one statement more at those writes only.
+ */
+function pageWrites({ row, history }: LeadWrite, layout: HistoryLayout | undefined): Statement[] {
+  if (!history || !layout) return [];
+  const out: Statement[] = [];
+  if (history.pages < row.historyPages) {
+    out.push({ sql: 'DELETE FROM lead_history_pages WHERE lead_id = ? AND page >= ?', params: [row.id, history.pages] });
+  }
+  layout.newPages.forEach((packed, i) =>
+    out.push({ sql: 'INSERT INTO lead_history_pages (lead_id, page, history) VALUES (?, ?, ?)', params: [row.id, history.pages + i, packed] }),
+  );
+  return out;
+}
+
 /** New leads, whole. The history comes last: packed from the new events, or as the row has it. */
-function inserts(items: readonly (LeadWrite & { isNew: true })[]): Statement {
+function inserts(items: readonly (LeadWrite & { isNew: true })[], layouts: ReadonlyMap<string, HistoryLayout>): Statement {
   const sql = textFor('lead-insert', () => {
     const h = INSERTED.length;
-    return `INSERT INTO leads (${INSERTED.join(', ')}, history)
-      SELECT ${INSERTED.map((_, i) => at(i)).join(', ')},
-        ${historyAt(h, at(1), at(h))}
+    return `INSERT INTO leads (${INSERTED.join(', ')}, history_pages, history)
+      SELECT ${INSERTED.map((_, i) => at(i)).join(', ')}, ${at(h)},
+        ${historyAt(h + 1, at(1), at(h + 1))}
       FROM json_each(?) AS j`;
   });
-  const rows = items.map(({ row, rescored: { values: v }, profile, history }) => [
-    row.id, row.siteId, row.email, profile ?? row.profile, v.fit, v.activity, v.engagement, v.score, v.band, v.stage, v.excludedReason, row.rev,
-    v.eventCount, v.lastEventAt, v.scoredAt, v.modelVersion, v.nextChangeAt, row.recycledAt, row.createdAt, v.updatedAt,
-    history ? historyJson(history) : row.history,
-  ]);
+  const rows = items.map(({ row, rescored: { values: v }, profile }) => {
+    const layout = layouts.get(row.id);
+    return [
+      row.id, row.siteId, row.email, profile ?? row.profile, v.fit, v.activity, v.engagement, v.score, v.band, v.stage, v.excludedReason, row.rev,
+      v.eventCount, v.lastEventAt, v.scoredAt, v.modelVersion, v.nextChangeAt, row.recycledAt, row.createdAt, v.updatedAt,
+      layout ? layout.pages : row.historyPages,
+      layout ? layout.row : row.history,
+    ];
+  });
   return { sql, params: [JSON.stringify(rows)] };
 }
 
@@ -143,12 +167,12 @@ const movesKey = (m: Moves) => `${m.score}:${m.wake}`;
  * `changes()`), it refused batches whose revs all matched in the fuzz test's database, where
  * triggers log every write.
  */
-function updates(existing: readonly (LeadWrite & { isNew: false })[]): Statement[] {
+function updates(existing: readonly (LeadWrite & { isNew: false })[], layouts: ReadonlyMap<string, HistoryLayout>): Statement[] {
   const { scoredAt, modelVersion, updatedAt } = existing[0]!.rescored.values;
   const mixed = existing.find(({ rescored: { values: v } }) => v.scoredAt !== scoredAt || v.modelVersion !== modelVersion || v.updatedAt !== updatedAt);
   if (mixed) throw new Error(`leadWrites: lead ${mixed.row.id} was scored at another time or with another model than the rest`);
   const [only] = existing;
-  if (existing.length === 1 && !only!.history?.added.length) return [conflictGuard([only!.row]), updateOne(only!, movesOf(only!))];
+  if (existing.length === 1 && !only!.history?.added.length) return [conflictGuard([only!.row]), updateOne(only!, movesOf(only!), layouts.get(only!.row.id))];
   const groups = new Map<string, { moves: Moves; items: (LeadWrite & { isNew: false })[] }>();
   for (const item of existing) {
     const moves = movesOf(item);
@@ -156,7 +180,7 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[]): Statement
     if (group) group.items.push(item);
     else groups.set(movesKey(moves), { moves, items: [item] });
   }
-  return [conflictGuard(existing.map(({ row }) => row)), ...[...groups.values()].map(({ moves, items }) => update(items, moves))];
+  return [conflictGuard(existing.map(({ row }) => row)), ...[...groups.values()].map(({ moves, items }) => update(items, moves, layouts))];
 }
 
 /** The columns an update sets, in the order of `updatedValues`; the indexed ones that move last. */
@@ -183,13 +207,13 @@ const updatedValues = ({ values: v }: Rescored, moves: Moves) => [
  * up by key): its values bound as they are. A live event's statement thus reads the lead's row
  * alone, where the set-based form also read its parameter's rows, which D1 counts.
  */
-function updateOne(item: LeadWrite & { isNew: false }, moves: Moves): Statement {
+function updateOne(item: LeadWrite & { isNew: false }, moves: Moves, layout: HistoryLayout | undefined): Statement {
   const { row, rescored, profile, history } = item;
   const rowid = byRowid([row]);
   const sql = textFor(`lead-update-one:${movesKey(moves)}:${profile !== undefined}:${history !== undefined}:${rowid}`, () => {
     const set = updatedColumns(moves);
     if (profile !== undefined) set.push('profile');
-    if (history !== undefined) set.push('history');
+    if (history !== undefined) set.push('history', 'history_pages');
     return `UPDATE leads SET ${set.map((column) => `${column} = ?`).join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = rev + 1
       WHERE ${rowid ? 'rowid' : 'id'} = ?`;
   });
@@ -199,7 +223,7 @@ function updateOne(item: LeadWrite & { isNew: false }, moves: Moves): Statement 
     params: [
       ...updatedValues(rescored, moves),
       ...(profile !== undefined ? [JSON.stringify(profile)] : []),
-      ...(history !== undefined ? [historyJson(history)[0]] : []),
+      ...(layout ? [layout.row[0], layout.pages] : []),
       scoredAt,
       modelVersion,
       updatedAt,
@@ -209,7 +233,7 @@ function updateOne(item: LeadWrite & { isNew: false }, moves: Moves): Statement 
 }
 
 /** One UPDATE of `items`, which share their time and model version. */
-function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves): Statement {
+function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, layouts: ReadonlyMap<string, HistoryLayout>): Statement {
   const withProfile = items.some((i) => i.profile);
   const withHistory = items.some((i) => i.history);
   const rowid = byRowid(items.map((i) => i.row));
@@ -222,15 +246,16 @@ function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves):
     if (withHistory) {
       const h = next++;
       set.push(`history = ${historyAt(h, '"leads"."site_id"', '"leads"."history"')}`);
+      set.push(`history_pages = coalesce(${at(next++)}, "leads"."history_pages")`);
     }
     return `UPDATE leads SET ${set.join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = "leads"."rev" + 1
       FROM json_each(?) AS j WHERE ${rowid ? '"leads"."rowid"' : '"leads"."id"'} = ${at(0)}`;
   });
-  const rows = items.map(({ row, rescored, profile, history }) => [
+  const rows = items.map(({ row, rescored, profile }) => [
     rowid ? row.rowid : row.id,
     ...updatedValues(rescored, moves),
     ...(withProfile ? [profile ?? null] : []),
-    ...(withHistory ? [history ? historyJson(history) : null] : []),
+    ...(withHistory ? [layouts.get(row.id)?.row ?? null, layouts.get(row.id)?.pages ?? null] : []),
   ]);
   const { scoredAt, modelVersion, updatedAt } = items[0]!.rescored.values;
   return { sql, params: [scoredAt, modelVersion, updatedAt, JSON.stringify(rows)] };

@@ -92,12 +92,12 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
   const feedbackOf: Map<string, FeedbackFact[]> = groupBy(feedbackRows, (f) => f.leadId);
 
   const touched: TouchedLead[] = [];
-  const rowOf = new Map<string, { profile: DecidedLead['profile']; history: string | null }>();
+  const rowOf = new Map<string, { profile: DecidedLead['profile']; history: string | null; historyPages: number }>();
   for (let i = 0; i < kept.length; i += LEADS_PER_READ) {
     const part = kept.slice(i, i + LEADS_PER_READ);
     const [rows, changes] = await db.batch([
       db
-        .select({ id: leads.id, email: leads.email, band: leads.band, stage: leads.stage, profile: leads.profile, history: leads.history })
+        .select({ id: leads.id, email: leads.email, band: leads.band, stage: leads.stage, profile: leads.profile, history: leads.history, historyPages: leads.historyPages })
         .from(leads)
         .where(and(eq(leads.siteId, siteId), inJson(leads.id, part))),
       db
@@ -114,7 +114,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
         stage: r.stage as Stage,
         outcome: leadOutcome(feedbackOf.get(r.id) ?? [], changesOf.get(r.id) ?? []),
       });
-      rowOf.set(r.id, { profile: r.profile, history: r.history });
+      rowOf.set(r.id, { profile: r.profile, history: r.history, historyPages: r.historyPages });
     }
   }
 
@@ -126,7 +126,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
   const shapes = new Map<number, EventShape>();
   for (let i = 0; i < toRead.length; i += EVENTS_PER_READ) {
     const part = toRead.slice(i, i + EVENTS_PER_READ);
-    const eventsOf = await eventsOfRows(db, part.map((p) => ({ id: p.id, history: rowOf.get(p.id)!.history })), shapes);
+    const eventsOf = await eventsOfRows(db, part.map((p) => ({ id: p.id, ...rowOf.get(p.id)! })), shapes);
     for (const p of part) decided.push({ ...p, events: eventsOf.get(p.id) ?? [], profile: rowOf.get(p.id)!.profile });
   }
   return { counts, touched, decided, truncated };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HISTORY_MAX, historyJson, packHistory, parseHistory } from '../../../worker/db/lead-history';
+import { HISTORY_MAX, historyLayout, packHistory, parseHistory, withKnownShapes } from '../../../worker/db/lead-history';
 
 describe('lead history', () => {
   it('packs and parses back any list of events', () => {
@@ -25,10 +25,27 @@ describe('lead history', () => {
     );
   });
 
-  it('becomes NULL past its limit, or when the kept events are not known one by one', () => {
+  it('keeps every event in the row while they fit, else the kept ones in full pages after the stored ones, the rest in the row', () => {
     const kept = Array.from({ length: HISTORY_MAX - 1 }, (_, i) => ({ ts: i, shapeId: 1 }));
-    expect(historyJson({ kept, added: [[1, 'k']] })).toEqual([packHistory(kept), [[1, 'k']]]);
-    expect(historyJson({ kept, added: [[1, 'k'], [2, 'k']] })).toEqual([null]);
-    expect(historyJson({ kept: null, added: [[1, 'k']] })).toEqual([null]);
+    expect(historyLayout({ kept, added: [[1, 'k']], pages: 2 })).toEqual({ row: [packHistory(kept), [[1, 'k']]], newPages: [], pages: 2 });
+    // Past the limit with no full page to make: the row holds one batch more, the next write pages it.
+    expect(historyLayout({ kept, added: [[1, 'k'], [2, 'k']], pages: 2 })).toEqual({ row: [packHistory(kept), [[1, 'k'], [2, 'k']]], newPages: [], pages: 2 });
+    const over = [...kept, { ts: -1, shapeId: 3 }, { ts: -2, shapeId: 3 }];
+    expect(historyLayout({ kept: over, added: [[1, 'k']], pages: 2 })).toEqual({
+      row: [packHistory([{ ts: -2, shapeId: 3 }]), [[1, 'k']]],
+      newPages: [packHistory(over.slice(0, HISTORY_MAX))],
+      pages: 3,
+    });
+    // A history taken back whole (no stored page kept) is paged again from the first page.
+    const whole = Array.from({ length: 2 * HISTORY_MAX + 1 }, (_, i) => ({ ts: i, shapeId: 2 }));
+    const layout = historyLayout({ kept: whole, added: [], pages: 0 });
+    expect(layout.pages).toBe(2);
+    expect(layout.row).toEqual([packHistory(whole.slice(-1)), []]);
+    expect([...layout.newPages.flatMap(parseHistory), ...parseHistory(layout.row[0])]).toEqual(whole);
+  });
+
+  it('adds known shapes to the kept events and keeps the pages', () => {
+    const write = withKnownShapes({ kept: [{ ts: 1, shapeId: 7 }], added: [[2, 'a'], [3, 'b']], pages: 4 }, (key) => (key === 'a' ? 9 : undefined));
+    expect(write).toEqual({ kept: [{ ts: 1, shapeId: 7 }, { ts: 2, shapeId: 9 }], added: [[3, 'b']], pages: 4 });
   });
 });

@@ -1,9 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { HISTORY_MAX } from '../../../worker/db/lead-history';
 import { MAX_RECALLED_EVENTS, recall } from '../../../worker/ingest/recall';
 import type { LeadRow } from '../../../worker/leads/write';
 
 const visitor = { leadId: null, paceStart: 1, paceCount: 1, robotSince: null };
-const row = (id: string) => ({ id }) as LeadRow;
+const row = (id: string, historyPages = 0) => ({ id, historyPages }) as LeadRow;
 
 describe('recall', () => {
   beforeEach(() => recall.clear());
@@ -39,10 +40,15 @@ describe('recall', () => {
     expect([recall.lead('s', 'e'), recall.lead('s', 'a')].map(Boolean)).toEqual([false, true]);
   });
 
-  it('does not keep a lead whose history is NULL, and drops what it held of it', () => {
-    recall.rememberLead('s', { row: row('ld'), events: [], kept: [], added: [] });
+  it('does not keep a lead whose history has pages or gets some, and drops what it held of it', () => {
+    const full = Array.from({ length: HISTORY_MAX }, (_, i) => ({ ts: i, shapeId: 1 }));
+    recall.rememberLead('s', { row: row('ld'), events: [], kept: full, added: [] });
     expect(recall.lead('s', 'ld')).toBeDefined();
-    recall.rememberLead('s', { row: row('ld'), kept: null });
+    // One event more than a row holds: the write that stores it starts a page.
+    recall.rememberLead('s', { row: row('ld'), events: [], kept: full, added: [[1, 'k']] });
+    expect(recall.lead('s', 'ld')).toBeUndefined();
+    recall.rememberLead('s', { row: row('ld'), events: [], kept: [], added: [] });
+    recall.rememberLead('s', { row: row('ld', 1), events: [], kept: [], added: [] });
     expect(recall.lead('s', 'ld')).toBeUndefined();
   });
 
