@@ -2,7 +2,7 @@
  * @module A site's leads in id order with all their events, a chunk at a time: what recomputes and
  * previews walk. A cursor (the last lead id) is all it takes to resume.
  */
-import { asc, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { eventsOfRows } from '../db/lead-events';
 import { leads } from '../db/schema';
@@ -23,6 +23,10 @@ export interface ChunkOptions {
 /** A chunk stops adding leads once it holds this many events, so heavy leads make smaller chunks. */
 const EVENT_BUDGET = 100_000;
 
+/** A subquery's columns, as its own (read through it), to select them again from it. */
+const columnsOf = <S extends { _: { selectedFields: Record<string, unknown> } }>(subquery: S) =>
+  Object.fromEntries(Object.keys(subquery._.selectedFields).map((key) => [key, subquery[key as keyof S]])) as S['_']['selectedFields'];
+
 /** A site whose events come in more shapes than this has them read again chunk by chunk. */
 const MAX_KEPT_SHAPES = 100_000;
 
@@ -41,14 +45,13 @@ export async function readChunk(
   shapes: Map<number, EventShape> = new Map(),
 ) {
   const { limit = READ_LEADS, eventBudget = EVENT_BUDGET } = options;
-  const ids = sql`(SELECT id FROM (
-      SELECT id, sum(event_count) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - event_count AS before
-      FROM (SELECT id, event_count FROM ${leads} WHERE site_id = ${siteId} AND id > ${cursor} ORDER BY id LIMIT ${limit}))
-    WHERE before < ${eventBudget})`;
-  const rows = await db
+  // One pass over the leads' rows: the next `limit` in id order, the events before each summed by a
+  // window, those within the budget kept. (Picking ids that way first and reading the rows by id
+  // after read every row twice, and its key once more.)
+  const next = db
     .select({
       // For the write that follows: it finds the row by rowid (see `leads/write`).
-      rowid: sql<number>`"leads"."rowid"`,
+      rowid: sql<number>`"leads"."rowid"`.as('rid'),
       id: leads.id,
       siteId: leads.siteId,
       email: leads.email,
@@ -61,10 +64,19 @@ export async function readChunk(
       profile: leads.profile,
       history: leads.history,
       historyPages: leads.historyPages,
+      eventCount: leads.eventCount,
     })
     .from(leads)
-    .where(inArray(leads.id, ids))
-    .orderBy(asc(leads.id));
+    .where(and(eq(leads.siteId, siteId), gt(leads.id, cursor)))
+    .orderBy(asc(leads.id))
+    .limit(limit)
+    .as('next');
+  const counted = db
+    .select({ ...columnsOf(next), before: sql<number>`sum(${next.eventCount}) OVER (ORDER BY ${next.id} ROWS UNBOUNDED PRECEDING) - ${next.eventCount}`.as('before') })
+    .from(next)
+    .as('counted');
+  const { before, eventCount: _, ...wanted } = columnsOf(counted);
+  const rows = await db.select(wanted).from(counted).where(lt(before, eventBudget)).orderBy(asc(counted.id));
   if (shapes.size > MAX_KEPT_SHAPES) shapes.clear();
   const eventsOf = await eventsOfRows(db, rows, shapes);
   const chunk = rows.map(({ history: _, ...row }) => row);
