@@ -3,6 +3,7 @@ import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { database } from '../../worker/db/client';
+import { meteredD1, type D1Meter } from '../../worker/db/metering';
 import { models } from '../../worker/db/schema';
 import worker from '../../worker/index';
 import { parseHistory } from '../../worker/db/lead-history';
@@ -109,6 +110,24 @@ describe('recompute', () => {
       expect(lead.scores.activity).toBeCloseTo(want.scores.activity, 1);
       expect(lead.band).toBe(want.band);
     }
+  });
+
+  it("reads each lead's row once a chunk, with its events", async () => {
+    const site = await newSite();
+    for (let i = 0; i < 30; i++) {
+      await collect({ site: site.siteKey, events: [browserEvent(`r${i}`, 'identify', { traits: { email: `r${i}@acme.io` } }), browserEvent(`r${i}`, 'page_view', { url: `${ORIGIN}/pricing` })] });
+    }
+    const meter: D1Meter = { roundTrips: [] };
+    const db = database(meteredD1(env.DB, meter));
+    const { chunk, eventsOf } = await readChunk(db, site.id, '', { limit: 20 }, new Map());
+    expect(chunk).toHaveLength(20);
+    expect([...eventsOf.values()].every((events) => events.length === 2)).toBe(true);
+    // The leads' statement reads each row once: D1 counts it at each of the query's 3 levels (the
+    // rows, the window, the budget's filter), and 2 rows more. (Picking the ids first, then reading
+    // the rows by id, counted 101 for these 20.) Then the shapes their histories name.
+    const [leadsRead, ...rest] = meter.roundTrips.flat();
+    expect(leadsRead).toMatchObject({ label: 'select next', read: 3 * 20 + 2 });
+    expect(rest.map((st) => st.label)).toEqual(['select event_shapes']);
   });
 
   it('reads a chunk again, smaller, when a live event wrote to one of its leads since it was read', async () => {

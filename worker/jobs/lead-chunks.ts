@@ -45,9 +45,11 @@ export async function readChunk(
   shapes: Map<number, EventShape> = new Map(),
 ) {
   const { limit = READ_LEADS, eventBudget = EVENT_BUDGET } = options;
-  // One pass over the leads' rows: the next `limit` in id order, the events before each summed by a
-  // window, those within the budget kept. (Picking ids that way first and reading the rows by id
-  // after read every row twice, and its key once more.)
+  // One pass over the leads' rows: the next `limit` in id order with the events before each summed
+  // by a window (SQLite streams it in the index's order and stops at the limit), those within the
+  // budget kept. D1 counts a row read at each level a row goes through: 3 a lead, where picking the
+  // ids first and then reading the rows by id counted 5. Sorted here rather than by SQL, whose
+  // sorter would copy every row and its history once more: the rows come in id order already.
   const next = db
     .select({
       // For the write that follows: it finds the row by rowid (see `leads/write`).
@@ -64,19 +66,15 @@ export async function readChunk(
       profile: leads.profile,
       history: leads.history,
       historyPages: leads.historyPages,
-      eventCount: leads.eventCount,
+      before: sql<number>`sum(${leads.eventCount}) OVER (ORDER BY ${leads.id} ROWS UNBOUNDED PRECEDING) - ${leads.eventCount}`.as('before'),
     })
     .from(leads)
     .where(and(eq(leads.siteId, siteId), gt(leads.id, cursor)))
     .orderBy(asc(leads.id))
     .limit(limit)
     .as('next');
-  const counted = db
-    .select({ ...columnsOf(next), before: sql<number>`sum(${next.eventCount}) OVER (ORDER BY ${next.id} ROWS UNBOUNDED PRECEDING) - ${next.eventCount}`.as('before') })
-    .from(next)
-    .as('counted');
-  const { before, eventCount: _, ...wanted } = columnsOf(counted);
-  const rows = await db.select(wanted).from(counted).where(lt(before, eventBudget)).orderBy(asc(counted.id));
+  const { before, ...wanted } = columnsOf(next);
+  const rows = (await db.select(wanted).from(next).where(lt(before, eventBudget))).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (shapes.size > MAX_KEPT_SHAPES) shapes.clear();
   const eventsOf = await eventsOfRows(db, rows, shapes);
   const chunk = rows.map(({ history: _, ...row }) => row);
