@@ -5,8 +5,8 @@
  *  1. D1 rows read and written per scored event, and D1 round trips per request, as D1's own
  *     `meta.rows_read` / `meta.rows_written` count them: the worker runs with `D1_METERING=on`, which
  *     answers each collect request with its statements' sums (see `worker/db/metering.ts`). For an
- *     anonymous page view, a page view of an identified lead with 10, 100 and 1,000 stored events,
- *     an identify, batches of 10, and the lead's page view again once the site has 1,000 more leads.
+ *     anonymous page view, a page view of an identified lead with 10, 100, 1,000 and 12,000 stored
+ *     events (the last one's history in two pages and its row, see `db/lead-history`), an identify, batches of 10, and the lead's page view again once the site has 1,000 more leads.
  *     The isolate keeps a site 30 s once looked up (`worker/db/site-cache.ts`), so these are warm
  *     requests; the same anonymous page view is also sent as a site's first request, to a site made
  *     for it, which is what every request cost before that cache (and still costs a cold isolate).
@@ -52,7 +52,7 @@ process.setMaxListeners(10 + 4 * ROUNDS);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const VISITORS = Number(process.env.VISITORS ?? 2000);
 const WARMUP_S = 2;
-const HISTORIES = [10, 100, 1000];
+const HISTORIES = [10, 100, 1000, 12_000];
 const PAGES = ['/', '/pricing', '/blog/why-lead-scoring', '/references', '/contact'];
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
