@@ -6,6 +6,7 @@
 import { eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database } from './client';
 import { inJson } from './client';
+import { groupBy } from '../lib/group';
 import { eventShapes, events, leadHistoryPages } from './schema';
 import type { EventShape } from '../scoring/event-shapes';
 import { historyEvents, parseHistory, type StoredEvent } from './lead-history';
@@ -79,21 +80,6 @@ export async function shapesOfHistories(
   return [...missing];
 }
 
-/**
- * The stored events of leads whose older history is paged (see `db/lead-history`): their pages'
- * pairs, by lead. One row read a page, in one statement whatever the number of leads.
- */
-export async function pagedEvents(db: Database, leadIds: readonly string[]): Promise<Map<string, StoredEvent[]>> {
-  const out = new Map<string, StoredEvent[]>(leadIds.map((id) => [id, []]));
-  if (leadIds.length === 0) return out;
-  const pages = await db
-    .select({ leadId: leadHistoryPages.leadId, history: leadHistoryPages.history })
-    .from(leadHistoryPages)
-    .where(inJson(leadHistoryPages.leadId, leadIds));
-  for (const { leadId, history } of pages) out.get(leadId)!.push(...parseHistory(history));
-  return out;
-}
-
 /** A lead as read for its events: its row's history and how many pages hold the rest. */
 export interface HistoryRow {
   id: string;
@@ -101,23 +87,41 @@ export interface HistoryRow {
   historyPages: number;
 }
 
-/** A lead's whole history: its pages' events, then its row's. */
-export const wholeHistory = (row: Pick<HistoryRow, 'history'>, paged: readonly StoredEvent[] | undefined): StoredEvent[] => {
-  const own = parseHistory(row.history ?? '');
-  return paged?.length ? [...paged, ...own] : own;
-};
+/**
+ * Leads' stored histories, by lead: the events each row keeps, and the whole history with its
+ * pages' (see `db/lead-history`), read in one statement for the few leads that have some, a row a
+ * page whatever their number.
+ */
+export async function storedHistories(db: Database, rows: readonly HistoryRow[]): Promise<Map<string, { kept: StoredEvent[]; whole: StoredEvent[] }>> {
+  const withPages = rows.filter((r) => r.historyPages > 0).map((r) => r.id);
+  const paged = groupBy(
+    withPages.length
+      ? await db
+          .select({ leadId: leadHistoryPages.leadId, history: leadHistoryPages.history })
+          .from(leadHistoryPages)
+          .where(inJson(leadHistoryPages.leadId, withPages))
+      : [],
+    (page) => page.leadId,
+  );
+  return new Map(
+    rows.map((row) => {
+      const kept = parseHistory(row.history ?? '');
+      const pages = paged.get(row.id);
+      return [row.id, { kept, whole: pages ? [...pages.flatMap((p) => parseHistory(p.history)), ...kept] : kept }];
+    }),
+  );
+}
 
 /**
- * The events of leads read with their `history`: unpacked from it, and from their pages for the
- * few leads that have some. Shapes not yet in `shapes` are read, and kept there.
+ * The events of leads read with their `history`, pages and row. Shapes not yet in `shapes` are
+ * read, and kept there.
  */
 export async function eventsOfRows(
   db: Database,
   rows: readonly HistoryRow[],
   shapes: Map<number, EventShape> = new Map(),
 ): Promise<Map<string, ScoringEvent[]>> {
-  const paged = await pagedEvents(db, rows.filter((r) => r.historyPages > 0).map((r) => r.id));
-  const packed = rows.map((row) => ({ id: row.id, events: wholeHistory(row, paged.get(row.id)) }));
-  await shapesOfHistories(db, packed.map((p) => p.events), shapes, shapes);
-  return new Map(packed.map(({ id, events }) => [id, historyEvents(events, shapes)]));
+  const histories = await storedHistories(db, rows);
+  await shapesOfHistories(db, [...histories.values()].map((h) => h.whole), shapes, shapes);
+  return new Map([...histories].map(([id, { whole }]) => [id, historyEvents(whole, shapes)]));
 }

@@ -15,7 +15,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { fromDrizzle, insertedRows, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inJson, type Database } from '../db/client';
 import { historyEvents, parseHistory, withKnownShapes, type AddedEvent, type StoredEvent } from '../db/lead-history';
-import { loggedEventColumns, loggedEvents, pagedEvents, shapesOfHistories, wholeHistory } from '../db/lead-events';
+import { loggedEventColumns, loggedEvents, shapesOfHistories, storedHistories } from '../db/lead-events';
 import { shapeCache } from '../db/shape-cache';
 import { modelVersion } from '../db/models';
 import { eventShapes, events, leads, models, visitors, writeConflicts } from '../db/schema';
@@ -220,15 +220,13 @@ async function readStored(
   }
   // A lead's past comes with its row, one row read whatever its length (see `db/lead-history`);
   // only a lead of thousands of events has pages to read besides, a round trip more.
-  const paged = await pagedEvents(db, leadRows.filter((r) => r.historyPages > 0).map((r) => r.id));
-  const histories = new Map(leadRows.map((r) => [r.id, wholeHistory(r, paged.get(r.id))]));
+  const histories = await storedHistories(db, leadRows);
   const shapes = new Map<number, EventShape>();
-  const read = await shapesOfHistories(db, histories.values(), shapeCache, shapes);
+  const read = await shapesOfHistories(db, [...histories.values()].map((h) => h.whole), shapeCache, shapes);
   for (const id of read) if (shapes.has(id)) shapeCache.set(id, shapes.get(id)!);
   const working = leadRows.map((row): WorkingLead => {
-    const events = historyEvents(histories.get(row.id)!, shapes);
-    const kept = row.historyPages > 0 ? parseHistory(row.history ?? '') : histories.get(row.id)!;
-    return { row, isNew: false, events, kept, pages: row.historyPages, added: [], historyChanged: false, touched: false };
+    const { kept, whole } = histories.get(row.id)!;
+    return { row, isNew: false, events: historyEvents(whole, shapes), kept, pages: row.historyPages, added: [], historyChanged: false, touched: false };
   });
   const known = new Set(existing.map((r) => r.id));
   const byId = new Map(working.map((l) => [l.row.id, l]));
