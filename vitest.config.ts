@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      // `vitest bench` (npm run bench:timeline) finds the engine's micro-benchmarks in bench/.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', benchmark: { include: ['bench/**/*.bench.ts'] } } },
       {
         plugins: [
           cloudflareTest({
