@@ -115,17 +115,17 @@ export async function leadByEmail(site: TestSite, email: string): Promise<LeadJs
  */
 export async function fillHistory(leadId: string, total: number, start: number) {
   const view = await env.DB.prepare(
-    `SELECT e.site_id, e.visitor_id, e.shape_id FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ? AND s.type = 'page_view' LIMIT 1`,
+    `SELECT e.site_id, e.visitor_id, e.shape_id, e.url FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ? AND s.type = 'page_view' LIMIT 1`,
   )
     .bind(leadId)
-    .first<{ site_id: string; visitor_id: string; shape_id: number }>();
+    .first<{ site_id: string; visitor_id: string; shape_id: number; url: string | null }>();
   const count = await env.DB.prepare('SELECT count(*) AS n FROM events WHERE lead_id = ?').bind(leadId).first<number>('n');
   await env.DB.batch([
     env.DB.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?6)
-       INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at)
-       SELECT ?1, 'fill-' || ?2 || '-' || i, ?3, ?2, ?4, ?5 + i * 3600000, ?5 FROM n`,
-    ).bind(view!.site_id, leadId, view!.visitor_id, view!.shape_id, start, total - count!),
+       INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, received_at)
+       SELECT ?1, 'fill-' || ?2 || '-' || i, ?3, ?2, ?4, ?5 + i * 3600000, ?7, ?5 FROM n`,
+    ).bind(view!.site_id, leadId, view!.visitor_id, view!.shape_id, start, total - count!, view!.url),
     env.DB.prepare(
       `UPDATE leads SET history = (SELECT group_concat(ts || ':' || shape_id, ',') FROM events WHERE lead_id = ?1),
          event_count = (SELECT count(*) FROM events WHERE lead_id = ?1), rev = rev + 1 WHERE id = ?1 AND history_pages = 0`,

@@ -1,7 +1,11 @@
 /** @module Reading leads: the list with filters and a keyset cursor, one lead, its history. */
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client';
-import { eventWithShapeColumns, shapeOfEvent } from './lead-events';
+import { eventWithShapeColumns, shapeOfEvent, shapesOfHistories, storedHistories } from './lead-events';
+import { historyEvents } from './lead-history';
+import { shapeCache } from './shape-cache';
+import type { EventShape } from '../scoring/event-shapes';
+import type { ScoringEvent } from '../scoring/types';
 import { eventShapes, events, feedback, leads, transitions } from './schema';
 
 export type LeadRow = typeof leads.$inferSelect;
@@ -142,24 +146,56 @@ function mergedRuns(db: Database, values: Record<string, string | number | null>
     .orderBy(desc(leads.score), asc(leads.id));
 }
 
-/** One lead with its events and transitions, in one round trip. */
-export async function leadWithHistory(db: Database, siteId: string, id: string, historyLimit: number) {
-  const [lead, leadEvents, leadTransitions, leadFeedback] = await db.batch([
+/**
+ * One lead with its events and transitions: the events to score it from (`events`), and the latest
+ * `timelineLimit` whole, for its timeline (`recent`, oldest first). In one round trip for a lead of
+ * at most `timelineLimit` events, all of them read from the log. A longer history is scored from
+ * its packed pairs (its row, and a row a page, see `db/lead-history`), with the log's latest events
+ * in place of theirs, where reading it all from the log cost two rows an event: the lead page of a
+ * lead of 12,000 events read 24,000 rows and more.
+ */
+export async function leadWithHistory(db: Database, siteId: string, id: string, timelineLimit: number) {
+  const [lead, latest, leadTransitions, leadFeedback] = await db.batch([
     db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
     db
       .select(eventWithShapeColumns)
       .from(events)
       .innerJoin(eventShapes, shapeOfEvent)
       .where(eq(events.leadId, id))
-      .orderBy(asc(events.ts), asc(events.id)),
+      .orderBy(desc(events.ts), desc(events.id))
+      .limit(timelineLimit + 1),
     db
       .select()
       .from(transitions)
       .where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id)))
       .orderBy(desc(transitions.seq))
-      .limit(historyLimit),
+      .limit(timelineLimit),
     db.select().from(feedback).where(and(eq(feedback.siteId, siteId), eq(feedback.leadId, id))).orderBy(desc(feedback.seq)),
   ]);
-  if (!lead[0]) return null;
-  return { lead: lead[0], events: leadEvents, transitions: leadTransitions, feedback: leadFeedback };
+  const row = lead[0];
+  if (!row) return null;
+  const recent = latest.slice(0, timelineLimit).reverse();
+  const whole = { lead: row, recent, transitions: leadTransitions, feedback: leadFeedback };
+  if (latest.length <= timelineLimit) return { ...whole, events: recent };
+  return { ...whole, events: await olderAndRecent(db, row, recent) };
+}
+
+/**
+ * A long history's events for the engine: its packed pairs, less those of the log's `recent`
+ * events, which stand for themselves with their ids (the timeline's scores are found by id).
+ */
+async function olderAndRecent(db: Database, row: LeadRow, recent: readonly (ScoringEvent & { shapeId: number })[]): Promise<ScoringEvent[]> {
+  const { whole } = (await storedHistories(db, [row])).get(row.id)!;
+  const shapes = new Map<number, EventShape>();
+  for (const id of await shapesOfHistories(db, [whole], shapeCache, shapes)) if (shapes.has(id)) shapeCache.set(id, shapes.get(id)!);
+  const left = new Map<string, number>();
+  for (const e of recent) left.set(`${e.ts}:${e.shapeId}`, (left.get(`${e.ts}:${e.shapeId}`) ?? 0) + 1);
+  const older = whole.filter(({ ts, shapeId }) => {
+    const key = `${ts}:${shapeId}`;
+    const n = left.get(key);
+    if (!n) return true;
+    left.set(key, n - 1);
+    return false;
+  });
+  return [...historyEvents(older, shapes), ...recent];
 }

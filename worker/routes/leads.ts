@@ -61,14 +61,14 @@ leadsRoutes.get('/:id', async (c) => {
   const id = c.req.param('id');
   const found = await leadWithHistory(database(c.env.DB), site.id, id, TIMELINE_LIMIT);
   if (!found) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
-  const { lead, events, transitions, feedback } = found;
+  const { lead, events, recent, transitions, feedback } = found;
   // Explained as of the last scoring, so that the breakdown adds up to the stored scores.
   const explained = scoreLead(site.model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
   // Each point rescans the events before it: fewer points for a lead with a long history.
   const history = scoreHistory(site.model, events, lead.profile, events.length > 2000 ? 50 : TIMELINE_LIMIT);
   const scoreAfter = new Map(history.map((h) => [h.eventId, h]));
   const timeline = [
-    ...events.slice(-TIMELINE_LIMIT).map((e) => ({
+    ...recent.map((e) => ({
       kind: 'event' as const,
       id: e.id,
       type: e.type,
