@@ -44,6 +44,14 @@ export function anonymous(siteId: string, visitorId: string, pageView: number | 
   return { key: 'anonymous', sql, params: [siteId, visitorId, pageView] };
 }
 
+/**
+ * The guess as the statement right after the events' insert sees it: held if that insert wrote its
+ * rows (a guessed batch's events are all new, or the batch fails on their key). `changes()` reads
+ * no row, where testing the guess again read the visitor's and the inserted values' once more: a
+ * guess that did not hold costs the visitor's upsert nothing.
+ */
+export const guessHeld: Condition = { key: 'guess-held', sql: () => 'changes() > 0', params: [] };
+
 const leadColumns = Object.entries(getTableColumns(leads));
 
 /**

@@ -33,7 +33,7 @@ import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
 import { identityOf } from './identity';
 import { advancePace, crowded, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
-import { anonymous, guessableVisitor, guessedState, guessRead } from './anonymous-guess';
+import { anonymous, guessableVisitor, guessedState, guessHeld, guessRead } from './anonymous-guess';
 import { recall, recallGuards, recalledVisitors, type Recall, type RecalledVisitor } from './recall';
 import { countRobot } from './robot-counts';
 import { visitorWrites, type VisitorWrite } from './visitor-writes';
@@ -647,7 +647,8 @@ async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, b
   const written = await runBatch(db.$client, [
     ...shaping,
     ...eventInserts(site.id, rows, true, guess),
-    ...visitorWrites(site.id, [upsert], guess),
+    // Right after the events' last insert, whose rows say whether the guess held.
+    ...visitorWrites(site.id, [upsert], guessHeld),
     guessRead(site.id, visitor),
   ]);
   rememberShapes(memory, site.id, rows, knownShapes, written.slice(0, shaping.length));
