@@ -10,6 +10,7 @@ import { parseHistory } from '../../worker/db/lead-history';
 import { readChunk } from '../../worker/jobs/lead-chunks';
 import { recomputeStart, runRecompute } from '../../worker/jobs/recompute';
 import { ingest } from '../../worker/ingest/ingest';
+import { Recall } from '../../worker/ingest/recall';
 import { WireEvent } from '../../worker/ingest/wire';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { nextChangeAt } from '../../worker/scoring/next-change';
@@ -177,6 +178,19 @@ describe('recompute', () => {
     const lead = (await leadByEmail(site, 'm@acme.io'))!;
     expect(await env.DB.prepare('SELECT model_version FROM leads WHERE id = ?').bind(lead.id).first('model_version')).toBe(1);
     expect(lead.scores.activity).toBe(45); // page view 5 + pricing 40 under version 1
+  });
+
+  it('scores with the newest model when the visitor, on an isolate that never saw it, was guessed anonymous first', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [browserEvent('mg', 'identify', { traits: { email: 'mg@acme.io' } })] });
+    const db = database(env.DB);
+    await db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() });
+    const stale = { id: site.id, name: site.id, siteKey: site.siteKey, origins: [ORIGIN], model: DEFAULT_MODEL, modelVersion: 0, hasWebhooks: false };
+    // A memory of its own, empty: the guessed batch reads the lead's visitor and sees the newer model.
+    await ingest(env.DB, stale, [WireEvent.parse(browserEvent('mg', 'page_view', { url: `${ORIGIN}/pricing` }))], Date.now(), { memory: new Recall() });
+    const lead = (await leadByEmail(site, 'mg@acme.io'))!;
+    expect(await env.DB.prepare('SELECT model_version FROM leads WHERE id = ?').bind(lead.id).first('model_version')).toBe(1);
+    expect(lead.scores.activity).toBe(45);
   });
 
   it('stops a recompute superseded by a newer model version', async () => {

@@ -61,21 +61,26 @@ const leadColumns = Object.entries(getTableColumns(leads));
 export function guessRead(siteId: string, visitorId: string): Statement {
   const sql = textFor('guess-read', () => {
     const columns = leadColumns.map(([key, column]) => `l."${column.name}" AS "lead.${key}"`).join(', ');
-    return `SELECT v.lead_id AS leadId, v.pace_start AS paceStart, v.pace_count AS paceCount, v.robot_since AS robotSince, ${columns}
-      FROM visitors AS v LEFT JOIN leads AS l ON l.id = v.lead_id WHERE v.site_id = ? AND v.id = ?`;
+    return `SELECT v.lead_id AS leadId, v.pace_start AS paceStart, v.pace_count AS paceCount, v.robot_since AS robotSince,
+        (SELECT coalesce(max(version), 0) FROM models WHERE site_id = ?1) AS modelVersion, ${columns}
+      FROM visitors AS v LEFT JOIN leads AS l ON l.id = v.lead_id WHERE v.site_id = ?1 AND v.id = ?2`;
   });
   return { sql, params: [siteId, visitorId] };
 }
 
-/** The visitor and its lead as `guessRead` returns them, the lead's columns mapped as drizzle maps them. */
-export function guessedState(raw: Record<string, unknown>): { visitor: RecalledVisitor; lead: LeadRow | null } {
+/**
+ * The visitor and its lead as `guessRead` returns them, the lead's columns mapped as drizzle maps
+ * them, and the site's latest model version.
+ */
+export function guessedState(raw: Record<string, unknown>): { visitor: RecalledVisitor; lead: LeadRow | null; modelVersion: number } {
   const { leadId, paceStart, paceCount, robotSince } = raw as unknown as RecalledVisitor;
   const visitor = { leadId, paceStart, paceCount, robotSince };
-  if (leadId === null || raw['lead.id'] === null) return { visitor, lead: null };
+  const modelVersion = raw.modelVersion as number;
+  if (leadId === null || raw['lead.id'] === null) return { visitor, lead: null, modelVersion };
   const lead: Record<string, unknown> = {};
   for (const [key, column] of leadColumns) {
     const value = raw[`lead.${key}`];
     lead[key] = value === null ? null : column.mapFromDriverValue(value);
   }
-  return { visitor, lead: lead as LeadRow };
+  return { visitor, lead: lead as LeadRow, modelVersion };
 }

@@ -93,17 +93,23 @@ export async function ingest(
   const facts = factsOf(batch);
   let recalling = recalls;
   let guessing = recalls;
+  /** The guessed batch read the visitor and its lead just now: their rows need no guard of their own. */
+  let justRead = false;
   for (let attempt = 1; ; attempt++) {
-    const reading = (recalling && recalledReading(memory, site, batch, facts, now)) || null;
+    const reading = (recalling && recalledReading(memory, site, batch, facts, now, justRead)) || null;
+    justRead = false;
     const guessed = !reading && guessing;
     try {
       if (guessed) {
         guessing = false;
         const written = await guessAnonymous(memory, db, site, batch, facts, now);
-        if (written) return written;
         // Not guessable, or the guess did not hold: what the batch read of the visitor and its lead
         // is recalled now, and the next attempt writes from it (or reads, if it cannot).
-        if (written === false) continue;
+        if (written === 'read' || written === false) {
+          justRead = written === 'read';
+          continue;
+        }
+        if (written) return written;
       }
       return await attemptIngest(memory, db, reading ?? (await readStored(db, site, batch, facts, now, onNewerModel)), batch, facts, now);
     } catch (err) {
@@ -143,6 +149,11 @@ interface Reading {
   knownShapes: { id: number; key: string }[];
   /** The visitors as recalled, which the write must check; null when read. */
   recalled: ReadonlyMap<string, RecalledVisitor> | null;
+  /**
+   * Recalled from what this request's guessed batch read a moment ago, under the site's model: the
+   * write is guarded as after a read (`visitorGuard`), not as on memory of unknown age.
+   */
+  justRead: boolean;
 }
 
 /**
@@ -236,7 +247,7 @@ async function readStored(
     const log = groupBy(await loggedEvents(db, needLog), (e) => e.leadId!);
     ({ paces } = visitorPaces(batch, known, visitorRows, now, (id) => byId.get(id), log));
   }
-  return { site, known, visitorRows, paces, leads: working, anonEvents, knownShapes, recalled: null };
+  return { site, known, visitorRows, paces, leads: working, anonEvents, knownShapes, recalled: null, justRead: false };
 }
 
 /**
@@ -245,7 +256,7 @@ async function readStored(
  * lead it does not recall, a robot, or a visitor this batch would catch as one (what it stored
  * before must be read to be set aside).
  */
-function recalledReading(memory: Recall, site: SiteContext, batch: WireEvent[], { identities, shapeKeys }: BatchFacts, now: number): Reading | null {
+function recalledReading(memory: Recall, site: SiteContext, batch: WireEvent[], { identities, shapeKeys }: BatchFacts, now: number, justRead: boolean): Reading | null {
   if (identities.some(Boolean)) return null;
   const recalled = recalledVisitors(memory, site.id, visitorIdsOf(batch));
   if (!recalled) return null;
@@ -262,7 +273,7 @@ function recalledReading(memory: Recall, site: SiteContext, batch: WireEvent[], 
   const { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => working.get(id));
   if (needLog.length || [...paces.values()].some((p) => p.caught)) return null;
   const knownShapes = knownShapesOf(memory, site.id, shapeKeys);
-  return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, recalled };
+  return { site, known, visitorRows, paces, leads: [...working.values()], anonEvents: [], knownShapes, recalled, justRead };
 }
 
 /** The shapes of these keys whose ids the isolate recalls. */
@@ -371,7 +382,10 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now).map(fromDrizzle));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
   // One guard first either way: `newShapesAt` counts from the statement after it.
-  const guard = recalled ? recallGuards(site.id, recalled, touched.length ? site.modelVersion : null) : fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
+  const guard =
+    recalled && !reading.justRead
+      ? recallGuards(site.id, recalled, touched.length ? site.modelVersion : null)
+      : fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
   const written = await runBatch(db.$client, [guard, ...items]);
   // The shapes this request met, known or new, are cached with their ids: the next events of these
   // leads find their histories' shapes without a read.
@@ -625,7 +639,7 @@ function rememberShapes(memory: Recall, siteId: string, rows: readonly NewEvent[
  * trip: the result when the guess held; false when it did not, what the batch read of the visitor
  * and its lead then recalled for the next attempt; null when the batch cannot be guessed.
  */
-async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult | false | null> {
+async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult | 'read' | false | null> {
   const visitor = guessableVisitor(memory, site.id, batch, identities.some(Boolean));
   if (!visitor) return null;
   const rows = batch.map((e, i) => toRow(site.id, e, shapes[i]!, shapeKeys[i]!, null, now));
@@ -660,7 +674,7 @@ async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, b
   // A lead's visitor: recalled as read, and its lead with its events, unless the lead has pages to
   // read besides its row. A robot, or a visitor this page view catches, is read in full.
   if (!read) return false;
-  const { visitor: stored, lead } = guessedState(read);
+  const { visitor: stored, lead, modelVersion } = guessedState(read);
   memory.rememberVisitor(site.id, visitor, stored);
   if (lead && lead.historyPages === 0) {
     const kept = parseHistory(lead.history ?? '');
@@ -668,7 +682,8 @@ async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, b
     for (const id of await shapesOfHistories(db, [kept], shapeCache, known)) if (known.has(id)) shapeCache.set(id, known.get(id)!);
     memory.rememberLead(site.id, { row: lead, events: historyEvents(kept, known), kept, added: [] });
   }
-  return false;
+  // Read by this request, under the model the site has: the write is guarded as after a read.
+  return modelVersion > site.modelVersion ? false : 'read';
 }
 
 function writes(
