@@ -4,7 +4,6 @@
  * read back through the API.
  */
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/stack.js';
