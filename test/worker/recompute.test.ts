@@ -167,30 +167,22 @@ describe('recompute', () => {
     expect(after! - before!).toBeLessThanOrEqual(1);
   });
 
-  it('scores with the newest model even when the request looked the site up before it was saved', async () => {
+  // The visitor as the isolate that wrote it recalls it, or on one that never saw it, where its
+  // page view is guessed anonymous first and the guessed batch reads it with its lead.
+  it.each([
+    ['recalled', () => undefined],
+    ['guessed anonymous first', () => new Recall()],
+  ])('scores with the newest model even when the request looked the site up before it was saved (visitor %s)', async (_, memory) => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [browserEvent('m', 'identify', { traits: { email: 'm@acme.io' } })] });
     const db = database(env.DB);
     await db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() });
     // The site as a request found it a moment before the save: still on the built-in model.
     const stale = { id: site.id, name: site.id, siteKey: site.siteKey, origins: [ORIGIN], model: DEFAULT_MODEL, modelVersion: 0, hasWebhooks: false };
-    await ingest(env.DB, stale, [WireEvent.parse(browserEvent('m', 'page_view', { url: `${ORIGIN}/pricing` }))], Date.now());
+    await ingest(env.DB, stale, [WireEvent.parse(browserEvent('m', 'page_view', { url: `${ORIGIN}/pricing` }))], Date.now(), { memory: memory() });
     const lead = (await leadByEmail(site, 'm@acme.io'))!;
     expect(await env.DB.prepare('SELECT model_version FROM leads WHERE id = ?').bind(lead.id).first('model_version')).toBe(1);
     expect(lead.scores.activity).toBe(45); // page view 5 + pricing 40 under version 1
-  });
-
-  it('scores with the newest model when the visitor, on an isolate that never saw it, was guessed anonymous first', async () => {
-    const site = await newSite();
-    await collect({ site: site.siteKey, events: [browserEvent('mg', 'identify', { traits: { email: 'mg@acme.io' } })] });
-    const db = database(env.DB);
-    await db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() });
-    const stale = { id: site.id, name: site.id, siteKey: site.siteKey, origins: [ORIGIN], model: DEFAULT_MODEL, modelVersion: 0, hasWebhooks: false };
-    // A memory of its own, empty: the guessed batch reads the lead's visitor and sees the newer model.
-    await ingest(env.DB, stale, [WireEvent.parse(browserEvent('mg', 'page_view', { url: `${ORIGIN}/pricing` }))], Date.now(), { memory: new Recall() });
-    const lead = (await leadByEmail(site, 'mg@acme.io'))!;
-    expect(await env.DB.prepare('SELECT model_version FROM leads WHERE id = ?').bind(lead.id).first('model_version')).toBe(1);
-    expect(lead.scores.activity).toBe(45);
   });
 
   it('stops a recompute superseded by a newer model version', async () => {
