@@ -77,6 +77,10 @@ describe('lead history', () => {
     await collect({ site: site.siteKey, events: [browserEvent('lp2', 'identify', { traits: { email: 'lp@acme.io' } })] });
     await check(HISTORY_MAX + 4, 1);
     expect((await pages()).results).toEqual([{ page: 0, n: HISTORY_MAX }]);
+    // The isolate recalls the lead, pages and all: these two are written from memory.
+    for (const path of ['/pricing', '/references']) await collect({ site: site.siteKey, events: [browserEvent('lp', 'page_view', { url: `${ORIGIN}${path}` })] });
+    await check(HISTORY_MAX + 6, 1);
+    expect((await pages()).results).toEqual([{ page: 0, n: HISTORY_MAX }]);
   });
 
   it("shows a long history's lead page from its packed history and the log's latest events, as the log says", async () => {

@@ -133,6 +133,13 @@ describe('D1 metering (D1_METERING=on)', () => {
     // The pages are read once the lead's row says it has some: a round trip more and a row a page,
     // where the log's 10,000 events and their index entries were read before.
     expect(await view()).toEqual({ readBatch: short.readBatch, pages: 2, roundTrips: short.roundTrips + 1 });
+    // On the isolate that wrote it last, the lead is recalled, pages and all: its next page view is
+    // the write alone, and reads what a lead of a few events does.
+    const pageView = () => collectMetered(site, [browserEvent('pg', 'page_view', { url: `${ORIGIN}/pricing` })]);
+    await pageView();
+    const recalled = rowsHeader(await pageView())!;
+    expect(recalled.roundTrips).toBe(1);
+    expect(recalled.read).toBeLessThanOrEqual(5);
   });
 
   it("writes an event as 2 rows, anonymous or a lead's, a duplicate as none, its visitor as 1 (none once it is a lead's), and 4 rows an event or fewer in batches", async () => {

@@ -267,7 +267,7 @@ function recalledReading(memory: Recall, site: SiteContext, batch: WireEvent[], 
     if (!leadId || working.has(leadId)) continue;
     const lead = memory.lead(site.id, leadId);
     if (!lead) return null;
-    working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], pages: 0, added: [...lead.added], historyChanged: false, touched: false });
+    working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], pages: lead.row.historyPages, added: [...lead.added], historyChanged: false, touched: false });
   }
   const known = new Set<string>();
   const { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => working.get(id));
@@ -409,7 +409,8 @@ function remember(
     memory.rememberVisitor(siteId, id, { leadId: visitorLead.get(id) ?? null, paceStart: start, paceCount: count, robotSince });
   }
   for (const { lead, rescored } of scored) {
-    const row: LeadRow = { ...lead.row, ...rescored.values, rev: lead.isNew ? lead.row.rev : lead.row.rev + 1 };
+    // Its pages as written: those it kept (a write that adds some is not remembered, see `rememberLead`).
+    const row: LeadRow = { ...lead.row, ...rescored.values, historyPages: lead.pages, rev: lead.isNew ? lead.row.rev : lead.row.rev + 1 };
     // Added events whose shape id is known now join the kept ones; the others stay found by key.
     const { kept, added } = withKnownShapes({ kept: lead.kept, added: lead.historyChanged ? lead.added : [], pages: lead.pages }, (key) => memory.shapeId(siteId, key));
     memory.rememberLead(siteId, { row, events: lead.events, kept, added });

@@ -36,8 +36,7 @@ export interface RecalledLead {
  * Bounds on what is kept, least recently used forgotten first. A recalled event costs about 200
  * bytes (its scoring view and its history entry: 198 bytes an event measured on Node's heap, for
  * 10,000 leads of 10 events), so the leads' events are bounded in all, about 20 MB of a Worker's
- * 128 MB, rather than lead by lead: one lead of thousands of events is kept as well as many of ten. A lead whose history
- * outgrew its row (pages, see `db/lead-history`) is read each time.
+ * 128 MB, rather than lead by lead: one lead of thousands of events is kept as well as many of ten.
  */
 const MAX_VISITORS = 20_000;
 const MAX_LEADS = 5_000;
@@ -124,11 +123,12 @@ export class Recall {
     this.visitors.set(key(siteId, id), visitor);
   }
   /**
-   * A lead whose history has pages, or gets some with this write, is forgotten instead: its pages
-   * are read with it, and its row as recalled would not say how many there are now.
+   * A lead whose write may have started a page of its history (its row past `HISTORY_MAX`) is
+   * forgotten instead: the next request reads it, row and pages. A lead with pages already is kept,
+   * its events whole, its row's count of pages as written.
    */
   rememberLead(siteId: string, lead: RecalledLead): void {
-    if (lead.row.historyPages > 0 || lead.kept.length + lead.added.length > HISTORY_MAX) {
+    if (lead.kept.length + lead.added.length > HISTORY_MAX) {
       this.leads.delete(key(siteId, lead.row.id));
     } else this.leads.set(key(siteId, lead.row.id), lead);
   }
