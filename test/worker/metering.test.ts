@@ -3,6 +3,7 @@ import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
 import { HISTORY_MAX } from '../../worker/db/lead-history';
+import { shapeCache } from '../../worker/db/shape-cache';
 import { browserEvent, BROWSER_UA, collect, fillHistory, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
 
 /** Collect with `D1_METERING=on`, as `bench/cost.js` runs the worker (`read`: and `INGEST_RECALL=off`). */
@@ -113,6 +114,17 @@ describe('D1 metering (D1_METERING=on)', () => {
     const long = await view();
     expect(await env.DB.prepare("SELECT event_count FROM leads WHERE email = 'hal@acme.io'").first('event_count')).toBe(504);
     expect(long).toEqual(short);
+  });
+
+  it("keeps in the isolate the shapes a lead's history names, once read: the next request reads none", async () => {
+    const site = await newSite();
+    await collectMetered(site, [browserEvent('sc', 'identify', { traits: { email: 'sam@acme.io' } }), browserEvent('sc', 'page_view', { url: `${ORIGIN}/pricing` })]);
+    // An isolate that never met them.
+    shapeCache.clear();
+    const view = async () => rowsHeader(await collectMetered(site, [browserEvent('sc', 'page_view', { url: `${ORIGIN}/pricing` })], true))!.roundTrips;
+    // The read batch, the shapes of the lead's history, the write; then the read batch and the write.
+    expect(await view()).toBe(3);
+    expect(await view()).toBe(2);
   });
 
   it('reads one row more a page of history for a lead of thousands of events, not one an event', async () => {

@@ -58,15 +58,16 @@ export async function readShapes(db: Database, ids: readonly number[], into: Map
 
 /**
  * The shapes the histories' events name, into `into`: those `known` holds from there, the others
- * read. `into` may be `known` itself (a recompute's map for its run); ingest passes the isolate's
- * cache as `known` and a map of its own as `into`, which a cache starting over cannot empty.
+ * read, and kept in `known` too. `into` may be `known` itself (a recompute's map for its run);
+ * ingest and the lead page pass the isolate's cache as `known` and a map of their own as `into`,
+ * which a cache starting over cannot empty.
  */
 export async function shapesOfHistories(
   db: Database,
   histories: Iterable<readonly StoredEvent[]>,
-  known: ReadonlyMap<number, EventShape>,
+  known: Map<number, EventShape>,
   into: Map<number, EventShape>,
-): Promise<number[]> {
+): Promise<void> {
   const missing = new Set<number>();
   const same = known === into;
   for (const h of histories) {
@@ -77,7 +78,7 @@ export async function shapesOfHistories(
     }
   }
   await readShapes(db, [...missing], into);
-  return [...missing];
+  if (!same) for (const id of missing) if (into.has(id)) known.set(id, into.get(id)!);
 }
 
 /** A lead as read for its events: its row's history and how many pages hold the rest. */

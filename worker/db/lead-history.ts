@@ -6,7 +6,7 @@
  *
  * Past `HISTORY_MAX` pairs, a write moves the row's pairs into a page of `lead_history_pages` and
  * starts the row again, so that the row rewritten at every event stays small and no value grows
- * towards D1's limit: a lead of 40,000 events is read as its row and 8 pages. The events table
+ * towards D1's limit: a lead of 40,000 events is read as its row and 7 or 8 pages. The events table
  * stays the log: it is what exports, erasure and the lead page read.
  */
 import type { EventShape } from '../scoring/event-shapes';

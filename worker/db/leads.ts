@@ -152,7 +152,7 @@ function mergedRuns(db: Database, values: Record<string, string | number | null>
  * at most `timelineLimit` events, all of them read from the log. A longer history is scored from
  * its packed pairs (its row, and a row a page, see `db/lead-history`), with the log's latest events
  * in place of theirs, where reading it all from the log cost two rows an event: the lead page of a
- * lead of 12,000 events read 24,000 rows and more.
+ * lead of 5,002 events read 10,009 rows, 408 now (`lead-history.test.ts`).
  */
 export async function leadWithHistory(db: Database, siteId: string, id: string, timelineLimit: number) {
   const [lead, latest, leadTransitions, leadFeedback] = await db.batch([
@@ -187,11 +187,12 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
 async function olderAndRecent(db: Database, row: LeadRow, recent: readonly (ScoringEvent & { shapeId: number })[]): Promise<ScoringEvent[]> {
   const { whole } = (await storedHistories(db, [row])).get(row.id)!;
   const shapes = new Map<number, EventShape>();
-  for (const id of await shapesOfHistories(db, [whole], shapeCache, shapes)) if (shapes.has(id)) shapeCache.set(id, shapes.get(id)!);
+  await shapesOfHistories(db, [whole], shapeCache, shapes);
+  const pair = ({ ts, shapeId }: { ts: number; shapeId: number }) => `${ts}:${shapeId}`;
   const left = new Map<string, number>();
-  for (const e of recent) left.set(`${e.ts}:${e.shapeId}`, (left.get(`${e.ts}:${e.shapeId}`) ?? 0) + 1);
-  const older = whole.filter(({ ts, shapeId }) => {
-    const key = `${ts}:${shapeId}`;
+  for (const e of recent) left.set(pair(e), (left.get(pair(e)) ?? 0) + 1);
+  const older = whole.filter((e) => {
+    const key = pair(e);
     const n = left.get(key);
     if (!n) return true;
     left.set(key, n - 1);

@@ -233,8 +233,7 @@ async function readStored(
   // only a lead of thousands of events has pages to read besides, a round trip more.
   const histories = await storedHistories(db, leadRows);
   const shapes = new Map<number, EventShape>();
-  const read = await shapesOfHistories(db, [...histories.values()].map((h) => h.whole), shapeCache, shapes);
-  for (const id of read) if (shapes.has(id)) shapeCache.set(id, shapes.get(id)!);
+  await shapesOfHistories(db, [...histories.values()].map((h) => h.whole), shapeCache, shapes);
   const working = leadRows.map((row): WorkingLead => {
     const { kept, whole } = histories.get(row.id)!;
     return { row, isNew: false, events: historyEvents(whole, shapes), kept, pages: row.historyPages, added: [], historyChanged: false, touched: false };
@@ -637,8 +636,10 @@ function rememberShapes(memory: Recall, siteId: string, rows: readonly NewEvent[
 
 /**
  * The batch written on the guess that its visitor is anonymous (see `anonymous-guess`), in one round
- * trip: the result when the guess held; false when it did not, what the batch read of the visitor
- * and its lead then recalled for the next attempt; null when the batch cannot be guessed.
+ * trip: the result when the guess held. When it did not, what the batch read of the visitor and its
+ * lead is recalled for the next attempt: `'read'` when that attempt may write as after a read, false
+ * when it must check the memory as ever (a model saved since the site was looked up) or read (a
+ * robot, a lead with pages). Null when the batch cannot be guessed.
  */
 async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, batch: WireEvent[], { identities, shapes, shapeKeys }: BatchFacts, now: number): Promise<IngestResult | 'read' | false | null> {
   const visitor = guessableVisitor(memory, site.id, batch, identities.some(Boolean));
@@ -680,7 +681,7 @@ async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, b
   if (lead && lead.historyPages === 0) {
     const kept = parseHistory(lead.history ?? '');
     const known = new Map<number, EventShape>();
-    for (const id of await shapesOfHistories(db, [kept], shapeCache, known)) if (known.has(id)) shapeCache.set(id, known.get(id)!);
+    await shapesOfHistories(db, [kept], shapeCache, known);
     memory.rememberLead(site.id, { row: lead, events: historyEvents(kept, known), kept, added: [] });
   }
   // Read by this request, under the model the site has: the write is guarded as after a read.

@@ -251,12 +251,15 @@ function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, 
     return `UPDATE leads SET ${set.join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = "leads"."rev" + 1
       FROM json_each(?) AS j WHERE ${rowid ? '"leads"."rowid"' : '"leads"."id"'} = ${at(0)}`;
   });
-  const rows = items.map(({ row, rescored, profile }) => [
-    rowid ? row.rowid : row.id,
-    ...updatedValues(rescored, moves),
-    ...(withProfile ? [profile ?? null] : []),
-    ...(withHistory ? [layouts.get(row.id)?.row ?? null, layouts.get(row.id)?.pages ?? null] : []),
-  ]);
+  const rows = items.map(({ row, rescored, profile }) => {
+    const layout = layouts.get(row.id);
+    return [
+      rowid ? row.rowid : row.id,
+      ...updatedValues(rescored, moves),
+      ...(withProfile ? [profile ?? null] : []),
+      ...(withHistory ? [layout?.row ?? null, layout?.pages ?? null] : []),
+    ];
+  });
   const { scoredAt, modelVersion, updatedAt } = items[0]!.rescored.values;
   return { sql, params: [scoredAt, modelVersion, updatedAt, JSON.stringify(rows)] };
 }

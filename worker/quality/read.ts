@@ -7,7 +7,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { inJson } from '../db/client';
-import { eventsOfRows } from '../db/lead-events';
+import { eventsOfRows, type HistoryRow } from '../db/lead-events';
 import { feedback, leads, transitions } from '../db/schema';
 import { groupBy } from '../lib/group';
 import type { EventShape } from '../scoring/event-shapes';
@@ -92,7 +92,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
   const feedbackOf: Map<string, FeedbackFact[]> = groupBy(feedbackRows, (f) => f.leadId);
 
   const touched: TouchedLead[] = [];
-  const rowOf = new Map<string, { profile: DecidedLead['profile']; history: string | null; historyPages: number }>();
+  const rowOf = new Map<string, Omit<HistoryRow, 'id'> & { profile: DecidedLead['profile'] }>();
   for (let i = 0; i < kept.length; i += LEADS_PER_READ) {
     const part = kept.slice(i, i + LEADS_PER_READ);
     const [rows, changes] = await db.batch([

@@ -64,7 +64,7 @@ leadsRoutes.get('/:id', async (c) => {
   const { lead, events, recent, transitions, feedback } = found;
   // Explained as of the last scoring, so that the breakdown adds up to the stored scores.
   const explained = scoreLead(site.model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
-  // Each point rescans the events before it: fewer points for a lead with a long history.
+  // Each point sums the rule contributions of the events before it: fewer points for a lead with a long history.
   const history = scoreHistory(site.model, events, lead.profile, events.length > 2000 ? 50 : TIMELINE_LIMIT);
   const scoreAfter = new Map(history.map((h) => [h.eventId, h]));
   const timeline = [
