@@ -88,6 +88,33 @@ export function parseHistory(text: string): StoredEvent[] {
   return out;
 }
 
+/**
+ * The shape ids a packed history names, added to `into`, without making its events: what a reader
+ * must have read before it makes them. A history `parseHistory` reads the slow way is read so here too.
+ */
+export function shapeIdsOf(text: string, into: Set<number>): void {
+  if (text === '') return;
+  let n = 0;
+  let digits = 0;
+  let shape = false;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 44;
+    if (shape && c >= 48 && c <= 57 && digits < 15) {
+      n = n * 10 + (c - 48);
+      digits++;
+    } else if (c === 58 && !shape) {
+      shape = true;
+      n = digits = 0;
+    } else if (c === 44 && shape && digits > 0) {
+      into.add(n);
+      shape = false;
+    } else if (shape || c === 44) {
+      for (const e of parseHistory(text)) into.add(e.shapeId);
+      return;
+    }
+  }
+}
+
 /** Anything `packHistory` never writes (a fraction, an empty pair…): read as `Number` reads it. */
 function legacyParse(text: string): StoredEvent[] {
   return text.split(',').map((pair) => {

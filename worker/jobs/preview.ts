@@ -36,7 +36,7 @@ export async function previewModel(db: Database, siteId: string, current: Model,
     if (chunk.length === 0) break;
     cursor = chunk[chunk.length - 1]!.id;
     for (const lead of chunk) {
-      const evs = eventsOf.get(lead.id) ?? [];
+      const evs = eventsOf(lead.id);
       const a = scoreLead(current, evs, lead.profile, now, lead.stage as Stage);
       const b = scoreLead(candidate, evs, lead.profile, now, lead.stage as Stage);
       const from = segmentOf(a);

@@ -126,7 +126,7 @@ export async function runRecompute(
     reads.flatMap(({ chunk, eventsOf }) =>
       chunk.map((row) => {
         const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
-        return { row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf.get(row.id) ?? [], row.profile, now) };
+        return { row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf(row.id), row.profile, now) };
       }),
     );
   type Scored = ReturnType<typeof score>;

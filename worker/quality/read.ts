@@ -127,7 +127,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
   for (let i = 0; i < toRead.length; i += EVENTS_PER_READ) {
     const part = toRead.slice(i, i + EVENTS_PER_READ);
     const eventsOf = await eventsOfRows(db, part.map((p) => ({ id: p.id, ...rowOf.get(p.id)! })), shapes);
-    for (const p of part) decided.push({ ...p, events: eventsOf.get(p.id) ?? [], profile: rowOf.get(p.id)!.profile });
+    for (const p of part) decided.push({ ...p, events: eventsOf(p.id), profile: rowOf.get(p.id)!.profile });
   }
   return { counts, touched, decided, truncated };
 }

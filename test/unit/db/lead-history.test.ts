@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HISTORY_MAX, historyLayout, packHistory, parseHistory, withKnownShapes } from '../../../worker/db/lead-history';
+import { HISTORY_MAX, historyLayout, packHistory, parseHistory, shapeIdsOf, withKnownShapes } from '../../../worker/db/lead-history';
 
 describe('lead history', () => {
   it('packs and parses back any list of events', () => {
@@ -20,6 +20,18 @@ describe('lead history', () => {
     fc.assert(
       fc.property(fc.oneof(fc.array(negative).map(packHistory), fc.stringMatching(/^[-0-9:,.e+ ]{0,40}$/)), (text) => {
         expect(parseHistory(text)).toEqual(byNumber(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('names the shapes parseHistory reads, in any text, without making its events', () => {
+    const event = fc.record({ ts: fc.integer({ min: -4_102_444_800_000, max: 4_102_444_800_000 }), shapeId: fc.nat() });
+    fc.assert(
+      fc.property(fc.oneof(fc.array(event).map(packHistory), fc.stringMatching(/^[-0-9:,.e+ ]{0,40}$/)), (text) => {
+        const named = new Set<number>([7]);
+        shapeIdsOf(text, named);
+        expect(named).toEqual(new Set([7, ...parseHistory(text).map((e) => e.shapeId)]));
       }),
       { numRuns: 2000 },
     );
