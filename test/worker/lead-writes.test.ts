@@ -82,6 +82,29 @@ describe('updates of existing leads', () => {
   });
 });
 
+describe('columns an update leaves out', () => {
+  it('are the stage, exclusion and event tally that stay as the writer read them; those that change are written', async () => {
+    const [a, b, c] = [await aLead(), await aLead(), await aLead()];
+    const now = Date.now();
+    const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [], exclusions: [] }, 3, { band: a.band, stage: 'prospect', excludedReason: null }, [], {}, now);
+    // As read: what the rescore gives for a and c, another stage and tally for b.
+    const same = { stage: rescored.values.stage, excludedReason: null, eventCount: 0, lastEventAt: null };
+    const rows = [{ ...a, ...same }, { ...b, stage: 'mql', excludedReason: null, eventCount: 5, lastEventAt: 1 }, { ...c, ...same }];
+    // Since the read, the rows changed without their rev (what no writer does): what the update
+    // leaves out stays as it now is, what it writes replaces it.
+    await env.DB.prepare(`UPDATE leads SET stage = 'customer', event_count = 99 WHERE id IN (?, ?, ?)`).bind(a.id, b.id, c.id).run();
+    const one = leadWrites([{ row: rows[0]!, isNew: false, rescored }], 'recompute');
+    const several = leadWrites(rows.slice(1).map((row) => ({ row, isNew: false as const, rescored })), 'recompute');
+    expect(one.find((st) => st.sql.startsWith('UPDATE'))!.sql).not.toMatch(/stage|event_count/);
+    await runBatch(env.DB, [...one, ...several]);
+    const { results } = await env.DB.prepare('SELECT id, stage, event_count, model_version FROM leads WHERE id IN (?, ?, ?)').bind(a.id, b.id, c.id).all<{ id: string; stage: string; event_count: number; model_version: number }>();
+    const byId = new Map(results.map(({ id, ...r }) => [id, r]));
+    expect(byId.get(a.id)).toEqual({ stage: 'customer', event_count: 99, model_version: 3 });
+    expect(byId.get(b.id)).toEqual({ stage: rescored.values.stage, event_count: 0, model_version: 3 });
+    expect(byId.get(c.id)).toEqual({ stage: 'customer', event_count: 99, model_version: 3 });
+  });
+});
+
 describe('new leads', () => {
   it('are inserted whole, several in one statement: profile as JSON, history packed with the ids their shapes have', async () => {
     const site = await newSite();

@@ -27,9 +27,12 @@ export type LeadWrite = {
 
 /**
  * What the writer needs of a stored lead: its id, the `rev` read, and the values its indexes hold;
- * and its `rowid` when read with it (see `byRowid`).
+ * its `rowid` when read with it (see `byRowid`); and, when read, its stage, exclusion and event
+ * tally, which an update then leaves out where they stay as they are (see `Moves`).
  */
-export type StoredLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt' | 'historyPages'> & { rowid?: number };
+export type StoredLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt' | 'historyPages'> & {
+  rowid?: number;
+} & Partial<Pick<LeadRow, 'stage' | 'excludedReason' | 'eventCount' | 'lastEventAt'>>;
 
 /**
  * Whether a statement's leads can be found by rowid: SQLite then goes straight to the row instead
@@ -138,21 +141,29 @@ function inserts(items: readonly (LeadWrite & { isNew: true })[], layouts: Reado
 }
 
 /**
- * Which indexed columns an update writes: score and band (`leads_site_band_score`), the next change
- * (`leads_next_change`). SQLite rewrites an index entry whenever its columns are set, even to the
- * values they had, and D1 bills each entry as a row written.
+ * Which columns besides the dimension scores an update writes. The indexed ones: score and band
+ * (`leads_site_band_score`), the next change (`leads_next_change`); SQLite rewrites an index entry
+ * whenever its columns are set, even to the values they had, and D1 bills each entry as a row
+ * written. The others: stage and exclusion, which a recompute seldom changes, and the event tally,
+ * which it never does; each left out is one value fewer a lead to send and extract (a recompute's
+ * UPDATE of 25,000 leads sent 1.06 MB instead of 1.79 MB, and took some 50 ms less in a probe).
  */
 interface Moves {
   score: boolean;
   wake: boolean;
+  state: boolean;
+  tally: boolean;
 }
 
 const movesOf = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false }): Moves => ({
   score: v.score !== row.score || v.band !== row.band,
   wake: v.nextChangeAt !== row.nextChangeAt,
+  // A value not read counts as changed: written, as it always was.
+  state: v.stage !== row.stage || v.excludedReason !== row.excludedReason,
+  tally: v.eventCount !== row.eventCount || v.lastEventAt !== row.lastEventAt,
 });
 
-const movesKey = (m: Moves) => `${m.score}:${m.wake}`;
+const movesKey = (m: Moves) => `${m.score}:${m.wake}:${m.state}:${m.tally}`;
 
 /**
  * The guard and the updates of existing leads, set-based: one JSON parameter for all of them.
@@ -185,7 +196,9 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[], layouts: R
 
 /** The columns an update sets, in the order of `updatedValues`; the indexed ones that move last. */
 const updatedColumns = (moves: Moves) => [
-  'fit', 'activity', 'engagement', 'stage', 'excluded_reason', 'event_count', 'last_event_at',
+  'fit', 'activity', 'engagement',
+  ...(moves.state ? ['stage', 'excluded_reason'] : []),
+  ...(moves.tally ? ['event_count', 'last_event_at'] : []),
   ...(moves.score ? ['score', 'band'] : []),
   ...(moves.wake ? ['next_change_at'] : []),
 ];
@@ -194,10 +207,8 @@ const updatedValues = ({ values: v }: Rescored, moves: Moves) => [
   v.fit,
   v.activity,
   v.engagement,
-  v.stage,
-  v.excludedReason,
-  v.eventCount,
-  v.lastEventAt,
+  ...(moves.state ? [v.stage, v.excludedReason] : []),
+  ...(moves.tally ? [v.eventCount, v.lastEventAt] : []),
   ...(moves.score ? [v.score, v.band] : []),
   ...(moves.wake ? [v.nextChangeAt] : []),
 ];
