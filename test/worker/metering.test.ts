@@ -245,6 +245,29 @@ describe('D1 metering (D1_METERING=on)', () => {
     }
   });
 
+  it('reads a value a read looks up once, bound as it is, where an element of a JSON parameter read it twice (up to 40 values)', async () => {
+    const site = await newSite();
+    await collectMetered(site, [browserEvent('ten', 'identify', { traits: { email: 'ten@acme.io' } })]);
+    const pages = ['/pricing', '/references', '/contact', '/', '/blog'];
+    // Every shape stored once, so that the batches find each one they look up.
+    await collectMetered(site, pages.map((page) => browserEvent('ten', 'page_view', { url: `${ORIGIN}${page}` })), true);
+    const batch = async (n: number) => {
+      const res = await collectMetered(site, Array.from({ length: n }, (_, i) => browserEvent('ten', 'page_view', { url: `${ORIGIN}${pages[i % pages.length]}` })), true);
+      expect(res.status).toBe(202);
+      return readBatchOf(res);
+    };
+    const one = await batch(1);
+    const ten = await batch(10);
+    expect(ten.map((st) => st.statement)).toEqual(one.map((st) => st.statement));
+    // The batch's 10 event ids, new: a row each for the list (20 as JSON). Its 5 shapes' keys: a row
+    // each for the list and one for each shape found (15 as JSON). The rest as for one event.
+    const read = (rows: typeof one, statement: string) => rows.find((st) => st.statement === statement)!.read;
+    expect([read(one, 'select events'), read(ten, 'select events')]).toEqual([0, 10]);
+    expect([read(one, 'select event_shapes'), read(ten, 'select event_shapes')]).toEqual([1, 10]);
+    const others = (rows: typeof one) => rows.filter((st) => !['select events', 'select event_shapes'].includes(st.statement));
+    expect(others(ten)).toEqual(others(one));
+  });
+
   it("reads as many rows for an identify whatever the number of the site's other events", async () => {
     const site = await newSite();
     const identify = async (visitor: string, email: string) => {

@@ -10,13 +10,20 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 export const database = (d1: D1Database) => drizzle(d1);
 export type Database = ReturnType<typeof database>;
 
+/** Values a list binds one a parameter at most: past them, one JSON parameter (see `inList`). */
+const PLAIN_VALUES = 40;
+
 /**
- * `column IN (values)` with the values bound as one JSON parameter: D1 allows at most 100 bound
- * parameters per statement, and a batch of 100 events must not need several statements to look up.
- * One value is bound as it is: D1 counts a row read for each element of a JSON parameter.
+ * `column IN (values)`. D1 counts a row read for each element of a JSON parameter, so a few values
+ * are bound one a parameter (`= ?`, `IN (?, ?, …)`), which reads no row for them. Past
+ * `PLAIN_VALUES`, they are bound as one JSON parameter: D1 allows at most 100 bound parameters a
+ * statement, and a batch of 100 events must not need several statements to look up.
  */
-export const inJson = (column: SQLiteColumn, values: readonly string[]): SQL =>
-  values.length === 1 ? sql`${column} = ${values[0]}` : sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+export const inList = (column: SQLiteColumn, values: readonly (string | number)[]): SQL => {
+  if (values.length === 1) return sql`${column} = ${values[0]}`;
+  if (values.length <= PLAIN_VALUES) return sql`${column} IN (${sql.join(values.map((v) => sql`${v}`), sql`, `)})`;
+  return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+};
 
 /** Splits rows so that a multi-row insert stays under D1's 100 bound parameters. */
 export function chunksFor<T>(rows: readonly T[], columns: number): T[][] {

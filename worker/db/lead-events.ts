@@ -3,9 +3,8 @@
  * engine needs for a set of leads (from their packed histories, or from the log), and the site's
  * shapes by id.
  */
-import { eq, getTableColumns, sql } from 'drizzle-orm';
-import type { Database } from './client';
-import { inJson } from './client';
+import { eq, getTableColumns } from 'drizzle-orm';
+import { inList, type Database } from './client';
 import { eventShapes, events, leadHistoryPages } from './schema';
 import type { EventShape } from '../scoring/event-shapes';
 import { historyEvents, parseHistory, shapeIdsOf, type StoredEvent } from './lead-history';
@@ -43,7 +42,7 @@ export const loggedEventColumns = {
  * does not say, which visitor sent what (see `ingest`).
  */
 export const loggedEvents = (db: Database, leadIds: readonly string[]) =>
-  db.select(loggedEventColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(inJson(events.leadId, leadIds));
+  db.select(loggedEventColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(inList(events.leadId, leadIds));
 
 /** Shapes by id, added to `into`: a recompute reads each shape once, whatever its events. */
 export async function readShapes(db: Database, ids: readonly number[], into: Map<number, EventShape>): Promise<void> {
@@ -51,7 +50,7 @@ export async function readShapes(db: Database, ids: readonly number[], into: Map
   const rows = await db
     .select({ id: eventShapes.id, type: eventShapes.type, url: eventShapes.url, contentType: eventShapes.contentType, props: eventShapes.props })
     .from(eventShapes)
-    .where(sql`${eventShapes.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+    .where(inList(eventShapes.id, ids));
   for (const { id, ...shape } of rows) into.set(id, shape);
 }
 
@@ -94,7 +93,7 @@ async function pagesOf(db: Database, rows: readonly HistoryRow[]): Promise<Map<s
   const pages = await db
     .select({ leadId: leadHistoryPages.leadId, history: leadHistoryPages.history })
     .from(leadHistoryPages)
-    .where(inJson(leadHistoryPages.leadId, withPages));
+    .where(inList(leadHistoryPages.leadId, withPages));
   const out = new Map<string, string[]>();
   for (const { leadId, history } of pages) {
     const of = out.get(leadId);

@@ -13,7 +13,7 @@
 import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { fromDrizzle, insertedRows, runBatch, textFor, type Condition, type Statement } from '../db/statements';
-import { chunksFor, database, inJson, type Database } from '../db/client';
+import { chunksFor, database, inList, type Database } from '../db/client';
 import { historyEvents, parseHistory, withKnownShapes, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { loggedEventColumns, loggedEvents, shapesOfHistories, storedHistories } from '../db/lead-events';
 import { shapeCache } from '../db/shape-cache';
@@ -200,27 +200,27 @@ async function readStored(
   // and the leads the batch names by e-mail by their (site, e-mail) key: together the leads in play.
   // Written `email IN … OR id IN …`, SQLite walked every lead of the site and filtered.
   const [existing, visitorsRead, byEmail, anonEvents, [latest], knownShapes] = await db.batch([
-    db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inJson(events.id, ids))),
+    db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inList(events.id, ids))),
     db
       .select({ visitor: visitorColumns, lead: getTableColumns(leads) })
       .from(visitors)
       .leftJoin(leads, eq(leads.id, visitors.leadId))
-      .where(visitorIds.length ? and(eq(visitors.siteId, site.id), inJson(visitors.id, visitorIds)) : sql`0`),
+      .where(visitorIds.length ? and(eq(visitors.siteId, site.id), inList(visitors.id, visitorIds)) : sql`0`),
     // D1 counts a row read even for an empty JSON list: a batch without an e-mail (a page view), or
     // without an identify, asks for none.
-    db.select().from(leads).where(emails.length ? and(eq(leads.siteId, site.id), inJson(leads.email, emails)) : sql`0`),
+    db.select().from(leads).where(emails.length ? and(eq(leads.siteId, site.id), inList(leads.email, emails)) : sql`0`),
     db
       .select(loggedEventColumns)
       .from(events)
       .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
-      .where(identifying.length ? and(eq(events.siteId, site.id), isNull(events.leadId), inJson(events.visitorId, identifying)) : sql`0`),
+      .where(identifying.length ? and(eq(events.siteId, site.id), isNull(events.leadId), inList(events.visitorId, identifying)) : sql`0`),
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
     db
       .select({ id: eventShapes.id, key: eventShapes.key })
       .from(eventShapes)
-      .where(and(eq(eventShapes.siteId, site.id), inJson(eventShapes.key, [...new Set(shapeKeys)]))),
+      .where(and(eq(eventShapes.siteId, site.id), inList(eventShapes.key, [...new Set(shapeKeys)]))),
   ]);
   const visitorRows = visitorsRead.map((r) => r.visitor);
   // A lead named twice (two of its visitors, or a visitor and its e-mail) is one.
@@ -505,7 +505,7 @@ function robotWrites(
 ): BatchItem<'sqlite'>[] {
   const caught = [...paces].flatMap(([visitor, p]) => (p.caught ? [visitor] : []));
   if (count === 0 && caught.length === 0) return [];
-  const anonymous = and(eq(events.siteId, siteId), isNull(events.leadId), inJson(events.visitorId, caught));
+  const anonymous = and(eq(events.siteId, siteId), isNull(events.leadId), inList(events.visitorId, caught));
   const stored = sql<number>`(SELECT count(*) FROM ${events} WHERE ${anonymous})`;
   const out: BatchItem<'sqlite'>[] = [countRobot(db, siteId, caught.length ? sql`${count} + ${stored}` : count, now)];
   if (caught.length) out.push(db.delete(events).where(anonymous));
@@ -528,7 +528,7 @@ function robotWrites(
 function visitorGuard(db: Database, siteId: string, anonymous: string[], identified: Map<string, number>) {
   const checks = [
     ...(anonymous.length
-      ? [sql`SELECT ${visitors.leadId} FROM ${visitors} WHERE ${visitors.siteId} = ${siteId} AND ${inJson(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL`]
+      ? [sql`SELECT ${visitors.leadId} FROM ${visitors} WHERE ${visitors.siteId} = ${siteId} AND ${inList(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL`]
       : []),
     ...(identified.size
       ? [

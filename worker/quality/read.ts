@@ -6,7 +6,7 @@
  */
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { inJson } from '../db/client';
+import { inList } from '../db/client';
 import { eventsOfRows, type HistoryRow } from '../db/lead-events';
 import { feedback, leads, transitions } from '../db/schema';
 import { groupBy } from '../lib/group';
@@ -99,11 +99,11 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
       db
         .select({ id: leads.id, email: leads.email, band: leads.band, stage: leads.stage, profile: leads.profile, history: leads.history, historyPages: leads.historyPages })
         .from(leads)
-        .where(and(eq(leads.siteId, siteId), inJson(leads.id, part))),
+        .where(and(eq(leads.siteId, siteId), inList(leads.id, part))),
       db
         .select({ leadId: transitions.leadId, to: transitions.toValue, at: transitions.at })
         .from(transitions)
-        .where(and(inJson(transitions.leadId, part), eq(transitions.siteId, siteId), sql`${transitions.type} = 'lead.stage_changed'`)),
+        .where(and(inList(transitions.leadId, part), eq(transitions.siteId, siteId), sql`${transitions.type} = 'lead.stage_changed'`)),
     ]);
     const changesOf: Map<string, StageChange[]> = groupBy(changes, (c) => c.leadId);
     for (const r of rows) {

@@ -6,7 +6,7 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { CHANGE_TYPES } from '../changes/item';
-import { database, inJson, type Database } from '../db/client';
+import { database, inList, type Database } from '../db/client';
 import { deliveries, deliveryAttempts, transitions, webhooks } from '../db/schema';
 import { forgetSite } from '../db/site-cache';
 import type { AppEnv } from '../env';
@@ -145,7 +145,7 @@ webhooksRoutes.get('/:id/deliveries', async (c) => {
     .limit(query.limit + 1);
   const page = rows.slice(0, query.limit);
   const log = page.length
-    ? await db.select().from(deliveryAttempts).where(inJson(deliveryAttempts.deliveryId, page.map((d) => d.id))).orderBy(desc(deliveryAttempts.seq))
+    ? await db.select().from(deliveryAttempts).where(inList(deliveryAttempts.deliveryId, page.map((d) => d.id))).orderBy(desc(deliveryAttempts.seq))
     : [];
   const logOf = (id: string) => log.filter((a) => a.deliveryId === id).slice(0, ATTEMPTS_SHOWN);
   return c.json({

@@ -6,7 +6,7 @@
  */
 import { and, asc, eq, isNull, lt, lte, notExists, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
-import { inJson, type Database } from '../db/client';
+import { inList, type Database } from '../db/client';
 import { deliveries, deliveryAttempts, webhooks } from '../db/schema';
 import { rowsWrittenBy } from './rows';
 import { Signer } from './signature';
@@ -107,7 +107,7 @@ export async function sendDue(db: Database, now: number, limit = 100): Promise<{
     .set({ leaseUntil: now + LEASE_MS })
     .where(
       and(
-        inJson(deliveries.id, due.map((d) => d.id)),
+        inList(deliveries.id, due.map((d) => d.id)),
         eq(deliveries.status, 'pending'),
         or(isNull(deliveries.leaseUntil), lte(deliveries.leaseUntil, now)),
       ),
@@ -165,12 +165,12 @@ export async function recordAttempts(db: Database, now: number, attempts: Attemp
       })
       .from(sql`json_each(${json}) AS j`)
       .where(and(sql`${deliveries.id} = ${at(0)}`, eq(deliveries.status, 'pending'))),
-    db.update(webhooks).set({ failingSince: null }).where(inJson(webhooks.id, healthy)),
-    db.update(webhooks).set({ failingSince: sql`coalesce(${webhooks.failingSince}, ${now})` }).where(inJson(webhooks.id, failing)),
+    db.update(webhooks).set({ failingSince: null }).where(inList(webhooks.id, healthy)),
+    db.update(webhooks).set({ failingSince: sql`coalesce(${webhooks.failingSince}, ${now})` }).where(inList(webhooks.id, failing)),
     db
       .update(webhooks)
       .set({ disabledAt: now, disabledReason: `every delivery failed for ${DISABLE_AFTER_MS / 86_400_000} days` })
-      .where(and(inJson(webhooks.id, failing), isNull(webhooks.disabledAt), lte(webhooks.failingSince, now - DISABLE_AFTER_MS))),
+      .where(and(inList(webhooks.id, failing), isNull(webhooks.disabledAt), lte(webhooks.failingSince, now - DISABLE_AFTER_MS))),
   ]);
   return rowsWrittenBy(results);
 }
