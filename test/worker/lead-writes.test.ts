@@ -45,7 +45,7 @@ describe('lead writes by rowid', () => {
     const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 7, { band: lead.band, stage: 'prospect', excludedReason: null }, [], {}, now);
     const statements = leadWrites([{ row: lead, isNew: false, rescored }], 'recompute');
     // The statements find the lead by rowid, not through the index on id: one lead bound as it is.
-    expect(statements.map((s) => s.sql).join('\n')).toMatch(/WHERE rowid = \?\s*$/m);
+    expect(statements.map((s) => s.sql).join('\n')).toMatch(/WHERE rowid = \? AND id = \? AND rev = \?\s*$/m);
     await runBatch(env.DB, statements);
     const after = await env.DB.prepare('SELECT id, model_version, rev, score FROM leads WHERE id IN (?, ?)').bind(lead.id, other.id).all<{ id: string; model_version: number; rev: number; score: number }>();
     const byId = new Map(after.results.map((r) => [r.id, r]));
@@ -53,6 +53,31 @@ describe('lead writes by rowid', () => {
     expect(byId.get(other.id)).toMatchObject({ model_version: 0, rev: other.rev, score: other.score });
     // Written again from the same read: refused, the rev moved.
     expect(await refused(runBatch(env.DB, leadWrites([{ row: lead, isNew: false, rescored }], 'recompute')))).toBe(true);
+  });
+});
+
+describe('updates refuse their batch', () => {
+  it('when a lead changed since read, was erased, or another lead took its rowid: one lead or several, found by rowid or id, a profile written or not', async () => {
+    const now = Date.now();
+    const rescored = (lead: StoredLead) => rescore(DEFAULT_MODEL, 5, { band: lead.band, stage: 'prospect', excludedReason: null }, [], {}, now);
+    const writes = (rows: StoredLead[], profile?: LeadRow['profile']) =>
+      leadWrites(rows.map((row) => ({ row, isNew: false as const, rescored: rescored(row), ...(profile ? { profile } : {}) })), 'recompute');
+    const cases = [undefined, { jobTitle: 'CMO' }].flatMap((profile) => [false, true].flatMap((several) => [true, false].map((byRowid) => ({ profile, several, byRowid }))));
+    for (const { profile, several, byRowid } of cases) {
+      const found = (lead: StoredLead): StoredLead => (byRowid ? lead : { ...lead, rowid: undefined });
+      const [a, b] = [found(await aLead()), found(await aLead())];
+      const rows = (stale: StoredLead) => (several ? [a, stale] : [stale]);
+      // Changed since read: its rev moved.
+      expect(await refused(runBatch(env.DB, writes(rows({ ...b, rev: b.rev - 1 }), profile)))).toBe(true);
+      // Its rowid now another lead's, at the same rev by chance (found by id: no such lead).
+      expect(await refused(runBatch(env.DB, writes(rows({ ...b, id: 'ld_erased_meanwhile' }), profile)))).toBe(true);
+      // Gone altogether.
+      expect(await refused(runBatch(env.DB, writes(rows(byRowid ? { ...b, rowid: 2 ** 40 } : { ...b, id: 'ld_gone' }), profile)))).toBe(true);
+      // Nothing was written by the refused batches; as read, the batch goes through.
+      const revs = await env.DB.prepare('SELECT rev FROM leads WHERE id IN (?, ?) ORDER BY id').bind(a.id, b.id).all<{ rev: number }>();
+      expect(revs.results.map((r) => r.rev)).toEqual([a, b].sort((x, y) => (x.id < y.id ? -1 : 1)).map((l) => l.rev));
+      expect(await refused(runBatch(env.DB, writes(rows(b), profile)))).toBe(false);
+    }
   });
 });
 

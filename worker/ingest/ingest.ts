@@ -64,6 +64,8 @@ interface WorkingLead {
   added: AddedEvent[];
   /** Its history changes: events added, attributed or taken back. */
   historyChanged: boolean;
+  /** An identify merged into its profile: written only then (see `leads/write`). */
+  profileChanged: boolean;
   touched: boolean;
 }
 
@@ -236,7 +238,7 @@ async function readStored(
   await shapesOfHistories(db, [...histories.values()].map((h) => h.whole), shapeCache, shapes);
   const working = leadRows.map((row): WorkingLead => {
     const { kept, whole } = histories.get(row.id)!;
-    return { row, isNew: false, events: historyEvents(whole, shapes), kept, pages: row.historyPages, added: [], historyChanged: false, touched: false };
+    return { row, isNew: false, events: historyEvents(whole, shapes), kept, pages: row.historyPages, added: [], historyChanged: false, profileChanged: false, touched: false };
   });
   const known = new Set(existing.map((r) => r.id));
   const byId = new Map(working.map((l) => [l.row.id, l]));
@@ -266,7 +268,7 @@ function recalledReading(memory: Recall, site: SiteContext, batch: WireEvent[], 
     if (!leadId || working.has(leadId)) continue;
     const lead = memory.lead(site.id, leadId);
     if (!lead) return null;
-    working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], pages: lead.row.historyPages, added: [...lead.added], historyChanged: false, touched: false });
+    working.set(leadId, { row: { ...lead.row }, isNew: false, events: [...lead.events], kept: [...lead.kept], pages: lead.row.historyPages, added: [...lead.added], historyChanged: false, profileChanged: false, touched: false });
   }
   const known = new Set<string>();
   const { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => working.get(id));
@@ -344,6 +346,7 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
       byEmail.set(identity.email, lead);
       byId.set(lead.row.id, lead);
       lead.row.profile = mergeProfile(lead.row.profile as StoredProfile, identity.profile, identity.email);
+      lead.profileChanged = true;
       lead.touched = true;
       if (e.visitor && visitorLead.get(e.visitor) !== lead.row.id) {
         // The visitor's anonymous history, stored or earlier in this batch, now counts for the lead.
@@ -566,7 +569,7 @@ function createLead(siteId: string, email: string, now: number): WorkingLead {
     createdAt: now,
     updatedAt: now,
   };
-  return { row, isNew: true, events: [], kept: [], pages: 0, added: [], historyChanged: true, touched: true };
+  return { row, isNew: true, events: [], kept: [], pages: 0, added: [], historyChanged: true, profileChanged: true, touched: true };
 }
 
 function shapeOfWire(e: WireEvent): EventShape {
@@ -713,7 +716,7 @@ function writes(
     // The stored wake-up stands while it comes no later than the new next change: no index entry moved.
     const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.values.nextChangeAt, now);
     const rescored = wake === exact.values.nextChangeAt ? exact : { ...exact, values: { ...exact.values, nextChangeAt: wake } };
-    const profile = lead.row.profile;
+    const profile = lead.profileChanged ? lead.row.profile : undefined;
     const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added, pages: lead.pages }, (key) => shapesKnown.get(key)) : undefined;
     return lead.isNew
       ? { isNew: true as const, row: lead.row, rescored, profile, history, lead }

@@ -2,9 +2,9 @@
  * @module The statements that store rescored leads, for a caller's D1 batch. Every writer of lead
  * scores goes through here, so every one is guarded the same way against lost updates.
  *
- * Existing leads are written set-based: whatever their number, one guard, one UPDATE … FROM
- * json_each and one INSERT of transitions. A recompute chunk of thousands of leads thus costs a
- * handful of statements, not thousands. A live event's one lead is bound as it is, in the same
+ * Existing leads are written set-based: whatever their number, one UPDATE … FROM json_each that
+ * writes each at the rev read and the check that it wrote them all, and one INSERT of transitions.
+ * A recompute chunk of thousands of leads thus costs a handful of statements, not thousands. A live event's one lead is bound as it is, in the same
  * statements' other form: D1 counts a row read for each element of a JSON parameter.
  */
 import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
@@ -174,25 +174,47 @@ const movesKey = (m: Moves) => `${m.score}:${m.wake}:${m.state}:${m.tally}`;
  * (the time, the model version: each caller scores its leads at one `now` with one model) is bound
  * once rather than carried per row.
  *
- * The guard stays a statement of its own: folded into the UPDATE (`AND rev = …`, then a check of
- * `changes()`), it refused batches whose revs all matched in the fuzz test's database, where
- * triggers log every write.
+ * Each UPDATE is its own guard: it writes a lead only at the `rev` read (and, found by rowid, with
+ * the id read), and the statement after it fails the batch unless it wrote every one (`changes()`,
+ * the rows the statement before wrote itself, triggers' writes apart): a lead changed or erased
+ * since read fails the batch (see `writeConflicts`). A separate guard looked every lead up once more
+ * and sent its id and rev again: for a recompute's 25,000 leads, a statement and 0.9 MB of
+ * parameter; for a live event, its lead's row read twice. An UPDATE that writes a profile keeps
+ * the separate guard (see `guarded`).
  */
 function updates(existing: readonly (LeadWrite & { isNew: false })[], layouts: ReadonlyMap<string, HistoryLayout>): Statement[] {
   const { scoredAt, modelVersion, updatedAt } = existing[0]!.rescored.values;
   const mixed = existing.find(({ rescored: { values: v } }) => v.scoredAt !== scoredAt || v.modelVersion !== modelVersion || v.updatedAt !== updatedAt);
   if (mixed) throw new Error(`leadWrites: lead ${mixed.row.id} was scored at another time or with another model than the rest`);
   const [only] = existing;
-  if (existing.length === 1 && !only!.history?.added.length) return [conflictGuard([only!.row]), updateOne(only!, movesOf(only!), layouts.get(only!.row.id))];
+  if (existing.length === 1 && !only!.history?.added.length) return guarded([only!], updateOne(only!, movesOf(only!), layouts.get(only!.row.id)));
   const groups = new Map<string, { moves: Moves; items: (LeadWrite & { isNew: false })[] }>();
   for (const item of existing) {
     const moves = movesOf(item);
-    const group = groups.get(movesKey(moves));
+    // Apart, the leads whose profile is written: see `guarded`.
+    const key = `${movesKey(moves)}:${item.profile !== undefined}`;
+    const group = groups.get(key);
     if (group) group.items.push(item);
-    else groups.set(movesKey(moves), { moves, items: [item] });
+    else groups.set(key, { moves, items: [item] });
   }
-  return [conflictGuard(existing.map(({ row }) => row)), ...[...groups.values()].map(({ moves, items }) => update(items, moves, layouts))];
+  return [...groups.values()].flatMap(({ moves, items }) => guarded(items, update(items, moves, layouts)));
 }
+
+/**
+ * An UPDATE of `items` with its guard: the check after it, or, when it writes a profile, the guard
+ * before it. A new profile wakes the search index's trigger, whose FTS5 table runs statements of
+ * its own, and `changes()` then no longer counted the UPDATE's rows (the fuzz test's identifies
+ * with traits were refused every time).
+ */
+function guarded(items: readonly (LeadWrite & { isNew: false })[], update: Statement): Statement[] {
+  return items.some((i) => i.profile !== undefined) ? [conflictGuard(items.map(({ row }) => row)), update] : [update, allWritten(items.length)];
+}
+
+/** Fails the batch unless the statement just before it wrote `n` rows itself (see `updates`). */
+const allWritten = (n: number): Statement => ({
+  sql: "INSERT INTO write_conflicts (lead_id) SELECT 'changed since read' WHERE changes() <> ?",
+  params: [n],
+});
 
 /** The columns an update sets, in the order of `updatedValues`; the indexed ones that move last. */
 const updatedColumns = (moves: Moves) => [
@@ -226,7 +248,7 @@ function updateOne(item: LeadWrite & { isNew: false }, moves: Moves, layout: His
     if (profile !== undefined) set.push('profile');
     if (history !== undefined) set.push('history', 'history_pages');
     return `UPDATE leads SET ${set.map((column) => `${column} = ?`).join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = rev + 1
-      WHERE ${rowid ? 'rowid' : 'id'} = ?`;
+      WHERE ${rowid ? 'rowid = ? AND id = ?' : 'id = ?'} AND rev = ?`;
   });
   const { scoredAt, modelVersion, updatedAt } = rescored.values;
   return {
@@ -238,7 +260,8 @@ function updateOne(item: LeadWrite & { isNew: false }, moves: Moves, layout: His
       scoredAt,
       modelVersion,
       updatedAt,
-      rowid ? row.rowid : row.id,
+      ...(rowid ? [row.rowid, row.id] : [row.id]),
+      row.rev,
     ],
   };
 }
@@ -259,8 +282,11 @@ function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, 
       set.push(`history = ${historyAt(h, '"leads"."site_id"', '"leads"."history"')}`);
       set.push(`history_pages = coalesce(${at(next++)}, "leads"."history_pages")`);
     }
+    // The rev read, and with a rowid the id read, after the values.
+    const rev = at(next);
+    const found = rowid ? `"leads"."rowid" = ${at(0)} AND "leads"."id" = ${at(next + 1)}` : `"leads"."id" = ${at(0)}`;
     return `UPDATE leads SET ${set.join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = "leads"."rev" + 1
-      FROM json_each(?) AS j WHERE ${rowid ? '"leads"."rowid"' : '"leads"."id"'} = ${at(0)}`;
+      FROM json_each(?) AS j WHERE ${found} AND "leads"."rev" = ${rev}`;
   });
   const rows = items.map(({ row, rescored, profile }) => {
     const layout = layouts.get(row.id);
@@ -269,6 +295,8 @@ function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, 
       ...updatedValues(rescored, moves),
       ...(withProfile ? [profile ?? null] : []),
       ...(withHistory ? [layout?.row ?? null, layout?.pages ?? null] : []),
+      row.rev,
+      ...(rowid ? [row.id] : []),
     ];
   });
   const { scoredAt, modelVersion, updatedAt } = items[0]!.rescored.values;
