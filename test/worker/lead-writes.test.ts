@@ -81,6 +81,20 @@ describe('updates refuse their batch', () => {
   });
 });
 
+describe('profiles written', () => {
+  it('keep the guard before their UPDATE: a batch that gives two known leads new traits goes through', async () => {
+    const site = await newSite();
+    const identify = (visitor: string, traits: Record<string, string> = {}) => browserEvent(visitor, 'identify', { traits: { email: `${visitor}@acme.io`, ...traits } });
+    await collect({ site: site.siteKey, events: [identify('pa'), identify('pb')] });
+    // One UPDATE of both leads, their profiles new: checked after it, changes() counted FTS5's
+    // pending terms written, not the two leads, and every attempt was refused (503).
+    const res = await collect({ site: site.siteKey, events: [identify('pa', { company: 'Acme' }), identify('pb', { company: 'Acme' })] });
+    expect(res.status).toBe(202);
+    const stored = await env.DB.prepare(`SELECT count(*) AS n FROM leads WHERE site_id = ? AND profile ->> '$.company' = 'Acme'`).bind(site.id).first<number>('n');
+    expect(stored).toBe(2);
+  });
+});
+
 describe('updates of existing leads', () => {
   it('write one lead, bound as it is, exactly as the set-based statement writes several', async () => {
     const site = await newSite();

@@ -202,11 +202,10 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[], layouts: R
 
 /**
  * An UPDATE of `items` with its guard: the check after it, or, when it writes a profile, the guard
- * before it. Checked after, the fuzz test's identifies with traits (a new profile, which wakes the
- * search index's FTS5 trigger, new shapes and two leads in one UPDATE) were refused on every
- * attempt, though both leads were at the rev read and the same statements run again counted 2.
- * Why is not known: a refusal costs retries, never a lost write, but those requests failed, so
- * the UPDATEs that write a profile (identifies, a few in a thousand events) keep the guard.
+ * before it. A new profile wakes the search index's trigger, and FTS5 keeps the terms pending until
+ * the next statement that writes opens its savepoint: the check is one, and the pending terms'
+ * writes are what its `changes()` then counts (1 after an UPDATE of two profiles, where a SELECT
+ * counts 2). Every identify of two known leads with new traits was refused so.
  */
 function guarded(items: readonly (LeadWrite & { isNew: false })[], update: Statement): Statement[] {
   return items.some((i) => i.profile !== undefined) ? [conflictGuard(items.map(({ row }) => row)), update] : [update, allWritten(items.length)];
