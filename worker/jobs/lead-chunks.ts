@@ -28,7 +28,7 @@ const MAX_KEPT_SHAPES = 100_000;
 /** A lead as a chunk brings it: what rescoring and writing it back need of its row. */
 export type ChunkLead = Pick<
   LeadRow,
-  'id' | 'siteId' | 'email' | 'rev' | 'score' | 'band' | 'nextChangeAt' | 'stage' | 'excludedReason' | 'eventCount' | 'lastEventAt' | 'profile' | 'historyPages'
+  'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt' | 'stage' | 'excludedReason' | 'eventCount' | 'lastEventAt' | 'profile' | 'historyPages'
 > & {
   /** For the write that follows: it finds the row by rowid (see `leads/write`). */
   rowid: number;
@@ -43,7 +43,9 @@ export type ChunkLead = Pick<
  * more. Written out rather than built by drizzle, whose mapping of a result row walked every column
  * of it through its entity checks: some 300 ms of a recompute of 100,000 leads in a profile.
  */
-const COLUMNS = 'id, site_id, email, rev, score, band, next_change_at, stage, excluded_reason, event_count, last_event_at, profile, history, history_pages';
+// Not the site (the caller's) nor the e-mail (which a preview reads for its sample alone): some 50
+// bytes a lead, 5 MB of a recompute of 100,000 leads, to send and to parse.
+const COLUMNS = 'id, rev, score, band, next_change_at, stage, excluded_reason, event_count, last_event_at, profile, history, history_pages';
 const CHUNK_SQL = `SELECT rid, ${COLUMNS}
   FROM (SELECT rowid AS rid, ${COLUMNS}, sum(event_count) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - event_count AS before
     FROM leads WHERE site_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3) next
@@ -52,7 +54,7 @@ const CHUNK_SQL = `SELECT rid, ${COLUMNS}
 /** A row as `CHUNK_SQL` returns it, column for column; the profile still its JSON text. */
 type ChunkRow = [
   number,
-  ...[LeadRow['id'], LeadRow['siteId'], LeadRow['email'], LeadRow['rev'], LeadRow['score'], LeadRow['band'], LeadRow['nextChangeAt']],
+  ...[LeadRow['id'], LeadRow['rev'], LeadRow['score'], LeadRow['band'], LeadRow['nextChangeAt']],
   ...[LeadRow['stage'], LeadRow['excludedReason'], LeadRow['eventCount'], LeadRow['lastEventAt'], string, LeadRow['history'], LeadRow['historyPages']],
 ];
 
@@ -74,8 +76,8 @@ export async function readChunk(
   const rows = await db.$client.prepare(CHUNK_SQL).bind(siteId, cursor, limit, eventBudget).raw<ChunkRow>();
   const chunk: ChunkLead[] = [];
   const histories: HistoryRow[] = [];
-  for (const [rowid, id, site, email, rev, score, band, nextChangeAt, stage, excludedReason, eventCount, lastEventAt, profile, history, historyPages] of rows) {
-    chunk.push({ rowid, id, siteId: site, email, rev, score, band, nextChangeAt, stage, excludedReason, eventCount, lastEventAt, profile: JSON.parse(profile), historyPages });
+  for (const [rowid, id, rev, score, band, nextChangeAt, stage, excludedReason, eventCount, lastEventAt, profile, history, historyPages] of rows) {
+    chunk.push({ rowid, id, siteId, rev, score, band, nextChangeAt, stage, excludedReason, eventCount, lastEventAt, profile: JSON.parse(profile), historyPages });
     histories.push({ id, history, historyPages });
   }
   if (shapes.size > MAX_KEPT_SHAPES) shapes.clear();

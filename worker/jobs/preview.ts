@@ -2,7 +2,8 @@
  * @module What a candidate model would change, without saving anything: every lead of the site
  * scored now by the current model and by the candidate, read in chunks of leads.
  */
-import type { Database } from '../db/client';
+import { inList, type Database } from '../db/client';
+import { leads } from '../db/schema';
 import type { EventShape } from '../scoring/event-shapes';
 import type { Model, Stage } from '../scoring/model';
 import { scoreLead } from '../scoring/score';
@@ -27,7 +28,7 @@ export async function previewModel(db: Database, siteId: string, current: Model,
   for (const b of candidate.bands) after[b.name] = 0;
   before.excluded = after.excluded = 0;
   const flows: Record<string, number> = {};
-  const sample: PreviewMove[] = [];
+  const sample: Omit<PreviewMove, 'email'>[] = [];
   let total = 0;
   let moved = 0;
   const shapes = new Map<number, EventShape>();
@@ -48,11 +49,15 @@ export async function previewModel(db: Database, siteId: string, current: Model,
         moved++;
         flows[`${from}→${to}`] = (flows[`${from}→${to}`] ?? 0) + 1;
         if (sample.length < sampleSize) {
-          sample.push({ id: lead.id, email: lead.email, from, to, scoreBefore: a.total, scoreAfter: b.total });
+          sample.push({ id: lead.id, from, to, scoreBefore: a.total, scoreAfter: b.total });
         }
       }
     }
   }
+  // The sample's e-mails, read for it alone: the chunks carry none. A lead erased since is left out.
+  const emails = sample.length
+    ? new Map((await db.select({ id: leads.id, email: leads.email }).from(leads).where(inList(leads.id, sample.map((m) => m.id)))).map((r) => [r.id, r.email]))
+    : new Map<string, string>();
   return {
     leads: total,
     before,
@@ -62,6 +67,6 @@ export async function previewModel(db: Database, siteId: string, current: Model,
       const [from, to] = k.split('→');
       return { from, to, count: n };
     }),
-    sample,
+    sample: sample.flatMap((move) => (emails.has(move.id) ? [{ ...move, email: emails.get(move.id)! }] : [])),
   };
 }
