@@ -103,6 +103,10 @@ async function pagesOf(db: Database, rows: readonly HistoryRow[]): Promise<Map<s
   return out;
 }
 
+/** A lead's whole history: its pages' events, then its row's (`kept`). */
+const wholeHistory = (kept: StoredEvent[], pages: readonly string[] | undefined): StoredEvent[] =>
+  pages ? [...pages.flatMap(parseHistory), ...kept] : kept;
+
 /**
  * Leads' stored histories, by lead: the events each row keeps, and the whole history with its
  * pages' (see `db/lead-history`), read in one statement for the few leads that have some, a row a
@@ -113,8 +117,7 @@ export async function storedHistories(db: Database, rows: readonly HistoryRow[])
   return new Map(
     rows.map((row) => {
       const kept = parseHistory(row.history ?? '');
-      const pages = paged.get(row.id);
-      return [row.id, { kept, whole: pages ? [...pages.flatMap(parseHistory), ...kept] : kept }];
+      return [row.id, { kept, whole: wholeHistory(kept, paged.get(row.id)) }];
     }),
   );
 }
@@ -142,8 +145,6 @@ export async function eventsOfRows(
   return (leadId) => {
     const row = byId.get(leadId);
     if (!row) return [];
-    const kept = parseHistory(row.history ?? '');
-    const pages = paged.get(leadId);
-    return historyEvents(pages ? [...pages.flatMap(parseHistory), ...kept] : kept, shapes);
+    return historyEvents(wholeHistory(parseHistory(row.history ?? ''), paged.get(leadId)), shapes);
   };
 }
