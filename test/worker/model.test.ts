@@ -2,6 +2,9 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
+import { database } from '../../worker/db/client';
+import { previewModel } from '../../worker/jobs/preview';
+import { eraseLead } from '../../worker/leads/erase';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import type { Model } from '../../worker/scoring/model';
 import { api, browserEvent, collect, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
@@ -154,6 +157,41 @@ describe('the model as a document', () => {
     const bad = await api(site, '/v1/model/preview', { method: 'POST', body: JSON.stringify({ model: { bands: [] } }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { issues: { path: string[] }[] } }).error.issues[0]!.path[0]).toBe('model');
+  });
+
+  it('leaves out of its sample a lead erased after its chunk was read, the counts as scored', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('e1', 'e1@acme.io'), ...pages('e1', '/pricing')] });
+    await collect({ site: site.siteKey, events: [identify('e2', 'e2@acme.io'), ...pages('e2', '/pricing')] });
+    const erased = (await leadByEmail(site, 'e1@acme.io'))!.id;
+    // The real D1, the lead erased when the preview reads past its last chunk: after it was
+    // scored, before the sample's e-mails are looked up.
+    let chunkReads = 0;
+    const d1 = new Proxy(env.DB, {
+      get(target, key) {
+        if (key !== 'prepare') {
+          const value = Reflect.get(target, key);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return (sql: string) => {
+          const statement = target.prepare(sql);
+          if (!sql.includes('OVER (ORDER BY id')) return statement;
+          return {
+            bind: (...values: unknown[]) => ({
+              raw: async () => {
+                if (++chunkReads === 2) expect(await eraseLead(database(env.DB), site.id, erased)).toBe(true);
+                return statement.bind(...values).raw();
+              },
+            }),
+          };
+        };
+      },
+    });
+    const preview = await previewModel(database(d1), site.id, DEFAULT_MODEL, withPricing(60), 10, Date.now());
+    expect(chunkReads).toBe(2);
+    expect(preview).toMatchObject({ leads: 2, moved: 2, moves: [{ from: 'cold', to: 'warm', count: 2 }] });
+    expect(preview.sample).toEqual([expect.objectContaining({ email: 'e2@acme.io', from: 'cold', to: 'warm' })]);
+    expect(await leadByEmail(site, 'e1@acme.io')).toBeUndefined();
   });
 });
 
