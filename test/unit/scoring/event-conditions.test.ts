@@ -208,6 +208,23 @@ describe('several keys', () => {
 });
 
 describe('behaviour rules in scoreLead', () => {
+  it("count a campaign's events as its condition does, at either end of its window", () => {
+    // The engine tests windows on its own, against the rule's bounds as numbers: this ties it to
+    // `eventMatches`, whose ends are tested above, an instant before, at and after each bound.
+    for (const when of [
+      { from: '2026-03-01T08:30:00Z', until: '2026-03-31T18:00:00Z' },
+      { from: '2026-03-01', until: '2026-03-31' },
+    ]) {
+      const [from, until] = [Date.parse(when.from), Date.parse(when.until) + (when.until.length === 10 ? 86_400_000 : 0)];
+      const events = [from - 1, from, from + 1, until - 1, until, until + 1].map((ts) => ev('page_view', { ts }));
+      const counted = events.filter((e) => matches(when, e)).length;
+      expect(counted).toBe(3);
+      const s = scoreLead(model({ behaviourRules: [rule('spring', 7, when)] }), events, {}, until + 1000);
+      expect(s.breakdown.map((b) => [b.ruleId, b.count])).toEqual([['spring', counted]]);
+    }
+  });
+
+
   it('give their points for the matching events only, in their dimension', () => {
     const m = model({
       behaviourRules: [
