@@ -54,6 +54,22 @@ describe('nextChangeAt', () => {
     expect(scoreLead(m, events, {}, t - 2 * MINUTE).band).toBe('cold');
   });
 
+  it('finds a stage reached as negative points decay, the band staying the same', () => {
+    const m = model({
+      dimensions: { fit: {}, activity: {}, engagement: { halfLifeDays: 10 } },
+      behaviourRules: [rule('visit', 25, { type: 'page_view' }), rule('loss', -10, { type: 'unsubscribe' }, { dimension: 'engagement' })],
+      stages: { lead: { total: 1e9 }, mql: { total: 45 } },
+    });
+    const events = [ev('page_view', { ts: T0 }), ev('page_view', { ts: T0 + 1 }), ev('unsubscribe', { ts: T0 })];
+    const score = scoreLead(m, events, {}, T0);
+    expect([score.band, score.stage, score.total]).toEqual(['warm', 'prospect', 40]);
+    const t = nextChangeAt(m, score, T0)!;
+    expect(t).not.toBeNull();
+    const then = scoreLead(m, events, {}, t, score.stage);
+    expect([then.band, then.stage]).toEqual(['warm', 'mql']);
+    expect(scoreLead(m, events, {}, t - 2 * MINUTE, score.stage).stage).toBe('prospect');
+  });
+
   // Exact for events stamped up to `now`. An event stamped ahead (a client clock ahead) counts in
   // full until its time comes, and the search decays it from `now`: the time found is then early,
   // never late, and the lead woken early is rescored and given its next time again.
