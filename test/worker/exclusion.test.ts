@@ -37,10 +37,13 @@ describe('persona-fit exclusion', () => {
         browserEvent('x2', 'form_submit', { url: `${ORIGIN}/demo`, contentType: 'demo_request', fields: { email: 'lee@gmail.com' } }),
       ],
     });
+    // More events of the excluded lead: rescored, still excluded, and nothing more to announce.
+    await collect({ site: site.siteKey, events: [browserEvent('x2', 'page_view', { url: `${ORIGIN}/pricing` })] });
     const lead = (await leadByEmail(site, 'lee@gmail.com'))!;
     expect(lead.score).toBeGreaterThanOrEqual(75);
     expect(lead.band).toBeNull();
     expect(lead.stage).toBe('prospect');
+    expect(lead.timeline.filter((t) => t.kind === 'event')).toHaveLength(3);
     const transitions = lead.timeline.filter((t) => t.kind === 'transition');
     expect(transitions).toEqual([expect.objectContaining({ type: 'lead.excluded', reason: 'Free e-mail domain', branch: null })]);
   });

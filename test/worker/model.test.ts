@@ -124,11 +124,14 @@ describe('the model as a document', () => {
     for (let i = 0; i < 5; i++) {
       await collect({ site: site.siteKey, events: [identify(`r${i}`, `r${i}@acme.io`), ...pages(`r${i}`, '/pricing')] });
     }
+    // A lead the change leaves where it was: rescored, not counted as changed.
+    await collect({ site: site.siteKey, events: [identify('still', 'still@acme.io'), ...pages('still', '/about')] });
     expect((await leadByEmail(site, 'r0@acme.io'))?.band).toBe('cold'); // 20
     const res = await put(site, withPricing(40)); // page 5 + pricing 40 = 45: warm
-    expect(((await res.json()) as { recompute: { total: number } }).recompute.total).toBe(5);
+    expect(((await res.json()) as { recompute: { total: number } }).recompute.total).toBe(6);
     const job = await recomputeDone(site);
-    expect(job).toMatchObject({ processed: 5, total: 5, changed: 5 });
+    expect(job).toMatchObject({ processed: 6, total: 6, changed: 5 });
+    expect((await leadByEmail(site, 'still@acme.io'))?.band).toBe('cold');
     const lead = (await leadByEmail(site, 'r3@acme.io'))!;
     expect(lead.scores.activity).toBe(45);
     expect(lead.band).toBe('warm');
