@@ -100,6 +100,11 @@ describe('recompute', () => {
     expect(counts.length).toBeGreaterThanOrEqual(1);
     expect(counts.length).toBeLessThan(5);
     expect(counts.slice(0, -1).reduce((a, b) => a + b, 0)).toBeLessThan(10);
+    // Exactly at the budget: the events before the third lead are the budget, so it is left out.
+    const whole = await readChunk(db, site.id, '', { limit: 5, eventBudget: 1e9 });
+    const [first, second] = whole.chunk.map((l) => whole.eventsOf(l.id).length);
+    const atBudget = await readChunk(db, site.id, '', { limit: 5, eventBudget: first! + second! });
+    expect(atBudget.chunk.map((l) => l.id)).toEqual(whole.chunk.slice(0, 2).map((l) => l.id));
 
     const done = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, { chunkLeads: 5, eventBudget: 10 });
     expect(done).toMatchObject({ status: 'done', processed: 5 });
