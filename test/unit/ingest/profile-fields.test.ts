@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { profileFrom } from '../../../worker/ingest/profile-fields';
+import { normaliseEmail, profileFrom } from '../../../worker/ingest/profile-fields';
 
 describe('profileFrom: form fields and traits into profile properties', () => {
   it('maps the names forms and CRMs give the standard fields', () => {
@@ -66,5 +66,18 @@ describe('profileFrom: form fields and traits into profile properties', () => {
 
   it('never takes the asset type or a forged e-mail domain into the profile', () => {
     expect(profileFrom({ content_type: 'ebook', emailDomain: 'evil.example', email: 'ada@acme.io' })).toEqual({ email: 'ada@acme.io' });
+  });
+});
+
+describe('normaliseEmail', () => {
+  it('trims and lower-cases an address, and refuses one past 254 characters (the longest a mailbox can be sent to)', () => {
+    expect(normaliseEmail('  Ada@Acme.IO ')).toBe('ada@acme.io');
+    // 64 + 1 + 189: every label within its own limit of 63.
+    const at = (n: number) => `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(n)}.io`;
+    expect(at(58)).toHaveLength(254);
+    expect(normaliseEmail(at(58))).toBe(at(58));
+    expect(normaliseEmail(at(59))).toBeNull();
+    expect(normaliseEmail('ada@')).toBeNull();
+    expect(normaliseEmail(42)).toBeNull();
   });
 });
