@@ -54,6 +54,8 @@ describe('profileFrom: form fields and traits into profile properties', () => {
   it('keeps what only looks like an e-mail field as a property of its own', () => {
     expect(profileFrom({ email: 'ada@acme.io', email_opt_in: 'yes' })).toEqual({ email: 'ada@acme.io', email_opt_in: 'yes' });
     expect(profileFrom({ email: 'not an address' })).toEqual({});
+    // Alone, and not an address: not the e-mail, but not lost either.
+    expect(profileFrom({ email_opt_in: 'yes' })).toEqual({ email_opt_in: 'yes' });
   });
 
   it('keeps other short values as custom properties and drops what is too long or not a value', () => {
@@ -62,6 +64,12 @@ describe('profileFrom: form fields and traits into profile properties', () => {
       seats: 12,
       trial: true,
     });
+  });
+
+  it('keeps a value of 200 characters and a name of 64, at the edge of what it keeps', () => {
+    const [name, long] = [`k${'x'.repeat(63)}`, 'x'.repeat(200)];
+    expect(profileFrom({ [name]: long, [`${name}y`]: 'dropped', [`${'x'.repeat(64)}_email`]: 'no address' })).toEqual({ [name]: long });
+    expect(profileFrom({ [`${'x'.repeat(58)}_email`]: 'no address' })).toEqual({ [`${'x'.repeat(58)}_email`]: 'no address' });
   });
 
   it('never takes the asset type or a forged e-mail domain into the profile', () => {
