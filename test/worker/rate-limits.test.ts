@@ -107,6 +107,17 @@ describe('rate limits', () => {
     expect(await rowCounts(other.id)).toMatchObject({ events: 1, visitors: 1 });
   }, 120_000);
 
+  it('lets requests through when the limiter fails or is not bound: a guard against floods, not a gate', async () => {
+    const failing = { limit: async () => Promise.reject(new Error('rate limiter unavailable')) };
+    for (const limiters of [{ RATE_LIMIT_IP: failing }, { RATE_LIMIT_IP: undefined }]) {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request('https://leadscore.test/v1/model', { headers: { 'cf-connecting-ip': randomIp() } }), { ...env, ...limiters }, ctx);
+      await waitOnExecutionContext(ctx);
+      // As far as the key check, as any request with no key.
+      expect(res.status).toBe(401);
+    }
+  });
+
   it('does not limit requests that did not come through the edge (no client address)', async () => {
     for (let i = 0; i <= 2 * PER_ADDRESS; i++) {
       const answer = await call('/v1/model');
