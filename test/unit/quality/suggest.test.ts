@@ -77,6 +77,16 @@ describe('suggestWeights', () => {
     expect(s.needed).toEqual({ won: MIN_WON, lost: MIN_LOST });
     expect(s.won + s.lost).toBe(30);
   });
+
+  it('suggests from exactly the outcomes it needs, and counts won and lost apart', () => {
+    const leads = syntheticLeads(TRUTH, 200, 5);
+    const [won, lost] = [leads.filter((l) => l.label === 1), leads.filter((l) => l.label === 0)];
+    const justEnough = [...won.slice(0, MIN_WON), ...lost.slice(0, MIN_LOST)];
+    expect(suggestWeights(model, justEnough)).toMatchObject({ enough: true, won: MIN_WON, lost: MIN_LOST });
+    for (const [w, l] of [[MIN_WON - 1, MIN_LOST + 5], [MIN_WON + 5, MIN_LOST - 1]] as const) {
+      expect(suggestWeights(model, [...won.slice(0, w), ...lost.slice(0, l)])).toMatchObject({ enough: false, won: w, lost: l });
+    }
+  });
 });
 
 describe('backtest', () => {
