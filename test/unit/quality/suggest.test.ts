@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backtest } from '../../../worker/quality/backtest';
-import { FOLDS, MIN_LOST, MIN_WON, suggestWeights } from '../../../worker/quality/suggest';
+import { FOLDS, MIN_LOST, MIN_RULE_LEADS, MIN_WON, suggestWeights } from '../../../worker/quality/suggest';
 import { Model } from '../../../worker/scoring/model';
 import { pagesModel, syntheticLeads } from './synthetic';
 
@@ -47,6 +47,20 @@ describe('suggestWeights', () => {
     const never = s.rules.find((r) => r.ruleId === 'page-never')!;
     expect(never).toMatchObject({ suggested: 10, weight: null });
     expect(never.kept).toMatch(/fewer than/);
+  });
+
+  it('weighs a rule that fired for as many leads as it takes, and keeps one that fired for one fewer', () => {
+    const m = pagesModel([...Object.keys(TRUTH), 'rare']);
+    const rareFor = (n: number) => {
+      const leads = syntheticLeads(TRUTH, 600, 13).map((l, i) =>
+        i < n ? { ...l, events: [...l.events, { id: `rare-${i}`, type: 'page_view', ts: l.at - 1, url: 'https://acme.example/rare' }] } : l,
+      );
+      const s = suggestWeights(m, leads);
+      if (!s.enough) throw new Error(s.message);
+      return s.rules.find((r) => r.ruleId === 'page-rare')!;
+    };
+    expect(rareFor(MIN_RULE_LEADS).weight).not.toBeNull();
+    expect(rareFor(MIN_RULE_LEADS - 1)).toMatchObject({ suggested: 10, weight: null });
   });
 
   it('judges the suggestion on leads it did not learn from: better than the current model on a real signal', () => {
