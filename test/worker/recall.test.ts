@@ -117,6 +117,19 @@ describe('ingest on recalled state', () => {
     expect((await visitorRow(site, 'ot'))!.pace_count).toBe(4);
   });
 
+  it("refuses a guess on several visitors when any one's row moved elsewhere", async () => {
+    const site = await newSite();
+    const both = (path: string) => ['m1', 'm2'].map((v) => browserEvent(v, 'page_view', { url: `${ORIGIN}${path}` }));
+    await send(site, both('/blog/a'));
+    expect((await send(site, both('/blog/b'))).trips).toBe(1);
+    // The second visitor's pace moved elsewhere: the batch's one guard, on both rows, refuses it.
+    await env.DB.prepare('UPDATE visitors SET pace_count = pace_count + 5 WHERE site_id = ? AND id = ?').bind(site.id, 'm2').run();
+    expect((await send(site, both('/blog/c'))).trips).toBe(3);
+    expect((await visitorRow(site, 'm1'))!.pace_count).toBe(3);
+    expect((await visitorRow(site, 'm2'))!.pace_count).toBe(8);
+    expect((await send(site, both('/blog/d'))).trips).toBe(1);
+  });
+
   it("keeps the stage sales set since the isolate last wrote the lead", async () => {
     const site = await newSite();
     for (const events of journey('sl', 'sal@acme.io').slice(0, 4)) await send(site, events);
