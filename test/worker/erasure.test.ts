@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { describe, expect, inject, it } from 'vitest';
 import { database } from '../../worker/db/client';
+import { meteredD1, type D1Meter } from '../../worker/db/metering';
 import { siteBySiteKey } from '../../worker/db/sites';
 import { ingest } from '../../worker/ingest/ingest';
 import { leads } from '../../worker/db/schema';
@@ -439,9 +440,13 @@ describe('erasing a lead and exporting what is held about it', () => {
     expect(expected.length).toBe(51);
     expect(expected.slice(3, 5).sort()).toEqual(events.slice(-2).map((e) => e.id).sort());
 
-    // Pages of 4 events at first, then of ceil(51 / 5) = 11: several reads after the first batch.
-    const small = await exportLead(db, site.id, fay!.id, Date.now(), { firstPage: 4, maxReads: 5, maxEvents: 100 });
+    // Pages of 4 events at first, then of ceil(51 / 5) = 11: several reads after the first batch,
+    // no more than the budget of 5 (D1's round trips counted as the metered worker counts them).
+    const meter: D1Meter = { roundTrips: [] };
+    const small = await exportLead(database(meteredD1(env.DB, meter)), site.id, fay!.id, Date.now(), { firstPage: 4, maxReads: 5, maxEvents: 100 });
     const doc = JSON.parse(await new Response(small!.body).text()) as Json;
+    expect(meter.roundTrips.length).toBeGreaterThan(2);
+    expect(meter.roundTrips.length - 1).toBeLessThanOrEqual(5);
     expect(LeadExport.parse(doc)).toEqual(doc);
     expect(doc.eventCount).toBe(51);
     expect(doc.events.map((e: Json) => e.id)).toEqual(expected);
@@ -449,6 +454,9 @@ describe('erasing a lead and exporting what is held about it', () => {
     const whole = await exportLead(db, site.id, fay!.id, doc.exportedAt);
     expect(JSON.parse(await new Response(whole!.body).text())).toEqual(doc);
 
+    // At the limit it is exported; one event past it, refused.
+    const atLimit = await exportLead(db, site.id, fay!.id, doc.exportedAt, { firstPage: 4, maxReads: 5, maxEvents: 51 });
+    expect(JSON.parse(await new Response(atLimit!.body).text())).toEqual(doc);
     await expect(exportLead(db, site.id, fay!.id, Date.now(), { firstPage: 4, maxReads: 5, maxEvents: 50 })).rejects.toMatchObject({
       status: 413,
       code: 'export_too_large',
