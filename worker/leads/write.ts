@@ -4,8 +4,9 @@
  *
  * Existing leads are written set-based: whatever their number, one UPDATE … FROM json_each that
  * writes each at the rev read and the check that it wrote them all, and one INSERT of transitions.
- * A recompute chunk of thousands of leads thus costs a handful of statements, not thousands. A live event's one lead is bound as it is, in the same
- * statements' other form: D1 counts a row read for each element of a JSON parameter.
+ * A recompute chunk of thousands of leads thus costs a handful of statements, not thousands. A
+ * live event's one lead is bound as it is, in the same statements' other form: D1 counts a row
+ * read for each element of a JSON parameter.
  */
 import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
