@@ -39,6 +39,8 @@ export interface SegmentStats {
   bucket: number;
   bounds: { band: string; min: number }[];
   histogram: { min: number; count: number }[];
+  /** When `histogram` was counted: it is recounted every few seconds, not at each score change. */
+  countedAt: number;
   history: { day: string; bands: Record<string, number> }[];
   /** Robots' requests and events per day: counted apart, never scored. */
   robots: { day: string; requests: number; events: number }[];

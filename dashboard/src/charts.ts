@@ -5,6 +5,7 @@
  */
 import type { SegmentStats } from './api';
 import { h, s } from './dom';
+import { timeEl } from './format';
 
 const W = 600;
 const H = 180;
@@ -19,11 +20,11 @@ function niceMax(max: number): number {
   return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= max) ?? 10 * p;
 }
 
-function frame(label: string, summary: string, ...children: (SVGElement | null)[]): HTMLElement {
+function frame(label: string, summary: string, note: (Node | string)[], ...children: (SVGElement | null)[]): HTMLElement {
   return h(
     'figure',
     { class: 'chart' },
-    h('figcaption', null, label),
+    h('figcaption', null, label, note.length ? h('span', { class: 'muted' }, ' · ', ...note) : null),
     s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${label}. ${summary}`, preserveAspectRatio: 'xMidYMid meet' }, s('title', null, label), ...children),
   );
 }
@@ -50,9 +51,11 @@ export function histogramChart(stats: SegmentStats): HTMLElement {
   const summary = total
     ? `${total} leads in bands; the most, ${Math.max(...bars.map((b) => b.count))}, score between ${bars.reduce((a, b) => (b.count > a.count ? b : a)).min} and ${bars.reduce((a, b) => (b.count > a.count ? b : a)).min + stats.bucket}.`
     : 'No lead in a band yet.';
+  // Recounted from the leads every few seconds, not at each score change: the time says how fresh.
   return frame(
     'Score distribution',
     summary,
+    ['counted at ', timeEl(stats.countedAt, 'clock')],
     yAxis(max),
     s(
       'g',
@@ -88,6 +91,7 @@ export function historyChart(stats: SegmentStats): HTMLElement {
   return frame(
     'Leads per band, last 30 days',
     summary,
+    [],
     yAxis(max),
     s(
       'g',

@@ -16,7 +16,6 @@ import { makeVisitors, startTraffic } from '../../scripts/lib/traffic.js';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { Model, type Stage } from '../../worker/scoring/model';
 import { scoreLead } from '../../worker/scoring/score';
-import { bucketOf } from '../../worker/segments/buckets';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
 type Traffic = ReturnType<typeof startTraffic>;
@@ -83,7 +82,7 @@ interface LeadRow {
 /**
  * Everything the kills must not have broken, read from D1: the acknowledged events all stored; each
  * lead as the engine scores it from its stored events and profile, at the time it was scored; no
- * event of an identified visitor left out of its lead; the segment counters equal to a recount.
+ * event of an identified visitor left out of its lead; the band counters equal to a recount.
  * Answers the mismatches, so that a failure shows them.
  */
 async function verify(db: D1Database, acked: Set<string>) {
@@ -143,16 +142,11 @@ async function verify(db: D1Database, acked: Set<string>) {
 
   const recount = new Map<string, number>();
   const add = (k: string) => recount.set(k, (recount.get(k) ?? 0) + 1);
-  for (const l of leads) {
-    add(`band:${l.band ?? ''}`);
-    if (l.band !== null) add(`score:${bucketOf(l.score)}`);
-  }
+  for (const l of leads) add(l.band ?? '');
   const counters = new Map<string, number>();
   const row = await db.prepare(`SELECT counts FROM segment_histograms WHERE site_id = 'demo'`).first<{ counts: string }>();
-  const packed = JSON.parse(row?.counts ?? '{}') as Record<string, Record<string, number>>;
-  for (const [kind, counts] of Object.entries(packed)) {
-    for (const [key, count] of Object.entries(counts)) if (count !== 0) counters.set(`${kind}:${key}`, count);
-  }
+  const packed = JSON.parse(row?.counts ?? '{}') as { band?: Record<string, number> };
+  for (const [key, count] of Object.entries(packed.band ?? {})) if (count !== 0) counters.set(key, count);
   const sorted = (m: Map<string, number>) => JSON.stringify([...m].sort());
 
   return {
@@ -208,7 +202,7 @@ async function seed(db: D1Database) {
   // Unscored leads are in no band: they count under '' until the recompute moves them.
   await db
     .prepare(
-      `INSERT INTO segment_histograms (site_id, counts) VALUES ('demo', json_object('band', json_object('', CAST(?1 AS INTEGER)), 'score', json('{}')))
+      `INSERT INTO segment_histograms (site_id, counts) VALUES ('demo', json_object('band', json_object('', CAST(?1 AS INTEGER))))
        ON CONFLICT (site_id) DO UPDATE SET counts = json_set(counts, '$.band.""', coalesce(counts ->> '$.band.""', 0) + CAST(?1 AS INTEGER))`,
     )
     .bind(SEEDED)

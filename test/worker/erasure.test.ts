@@ -93,29 +93,16 @@ async function snapshotOf(siteId: string, leadId: string) {
   };
 }
 
-/** A site's segment counters (`?1`) as rows of (key, count, kind). */
-const COUNTERS = `SELECT j.key AS key, j.value AS count, 'band' AS kind FROM segment_histograms AS h, json_each(h.counts, '$.band') AS j WHERE h.site_id = ?1
-  UNION ALL SELECT j.key, j.value, 'score' FROM segment_histograms AS h, json_each(h.counts, '$.score') AS j WHERE h.site_id = ?1`;
-
-/** The segment counters, and the same counted from the leads (zero counters left out). */
+/**
+ * The band counters a site's writes keep (zero ones left out), and the same counted from the leads.
+ * The score histogram beside them is recounted when read (see `segments/histogram`): no write keeps it.
+ */
 async function counters(siteId: string) {
-  const kept = await rows<{ kind: string; key: string; count: number }>(
-    `SELECT kind, key, count FROM (${COUNTERS}) WHERE count <> 0 ORDER BY kind, key`,
+  const kept = await rows<{ key: string; count: number }>(
+    `SELECT j.key AS key, j.value AS count FROM segment_histograms AS h, json_each(h.counts, '$.band') AS j WHERE h.site_id = ? AND j.value <> 0 ORDER BY 1`,
     siteId,
   );
-  const bands = await rows<{ key: string; count: number }>(
-    `SELECT coalesce(band, '') AS key, count(*) AS count FROM leads WHERE site_id = ? GROUP BY 1`,
-    siteId,
-  );
-  const buckets = new Map<string, number>();
-  for (const { score } of await rows<{ score: number }>(`SELECT score FROM leads WHERE site_id = ? AND band IS NOT NULL`, siteId)) {
-    const key = String(Math.floor(score / 5) * 5);
-    buckets.set(key, (buckets.get(key) ?? 0) + 1);
-  }
-  const counted = [
-    ...bands.map((b) => ({ kind: 'band', key: b.key, count: b.count })),
-    ...[...buckets].map(([key, count]) => ({ kind: 'score', key, count })),
-  ].sort((a, b) => a.kind.localeCompare(b.kind) || a.key.localeCompare(b.key));
+  const counted = await rows<{ key: string; count: number }>(`SELECT coalesce(band, '') AS key, count(*) AS count FROM leads WHERE site_id = ? GROUP BY 1 ORDER BY 1`, siteId);
   return { kept, counted };
 }
 

@@ -273,7 +273,7 @@ describe('0017_lead_history_pages', () => {
       db.prepare(`INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, received_at) VALUES ('q1', 'o1', 'v2', 'ld_one', 1, 5, 1)`),
     ]);
 
-    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    await applyD1Migrations(db, upTo('0018_'));
 
     const leads = (await db.prepare(`SELECT id, history, history_pages FROM leads WHERE site_id = 'q1' ORDER BY id`).all()).results;
     expect(leads).toEqual([
@@ -299,5 +299,27 @@ describe('0017_lead_history_pages', () => {
       expect(pairs(eventsOf(lead))).toEqual(pairs(logged.get(lead)!));
     }
     expect(eventsOf('ld_big')).toHaveLength(12_001);
+  });
+});
+
+describe('0018_band_counters_only', () => {
+  it("takes the score histogram out of each site's counters row and keeps every band count", async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0018_'));
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('c1', 'c1', 'pk_c1', '[]'), ('c2', 'c2', 'pk_c2', '[]')`),
+      db.prepare(
+        `INSERT INTO segment_histograms (site_id, counts) VALUES
+           ('c1', '{"band":{"hot":2,"":1,"cold":0},"score":{"45":1,"-5":1}}'), ('c2', '{"band":{"warm":7},"score":{}}')`,
+      ),
+    ]);
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    const rows = (await db.prepare(`SELECT site_id, counts FROM segment_histograms WHERE site_id IN ('c1', 'c2') ORDER BY site_id`).all<{ site_id: string; counts: string }>()).results;
+    expect(rows).toEqual([
+      { site_id: 'c1', counts: '{"band":{"hot":2,"":1,"cold":0}}' },
+      { site_id: 'c2', counts: '{"band":{"warm":7}}' },
+    ]);
   });
 });

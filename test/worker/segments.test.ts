@@ -19,6 +19,7 @@ interface Bands {
 interface Stats {
   bucket: number;
   histogram: { min: number; count: number }[];
+  countedAt: number;
   history: { day: string; bands: Record<string, number> }[];
 }
 
@@ -52,7 +53,7 @@ async function waitForRecompute(site: TestSite) {
 }
 
 describe('segment counters', () => {
-  it('follow every lead write: events, exclusions, sales, a model change, and match a full count', async () => {
+  it('follow every lead write: events, exclusions, sales, a model change, and match a full count, the histogram when it is recounted', async () => {
     const site = await newSite();
     for (let i = 0; i < 8; i++) {
       await collect({ site: site.siteKey, events: [identify(`s${i}`, `s${i}@acme.io`, i % 3 ? { jobTitle: 'Marketing' } : {}), ...pages(`s${i}`, ...Array(i * 2).fill('/pricing'))] });
@@ -65,13 +66,15 @@ describe('segment counters', () => {
     await collect({ site: site.siteKey, events: [identify('st', 'student@acme.io', { jobTitle: 'Marketing' })] });
     const lead = ((await (await api(site, '/v1/leads?q=s3%40acme.io')).json()) as { leads: { id: string }[] }).leads[0]!;
     expect((await api(site, `/v1/leads/${lead.id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'sql' }) })).status).toBe(200);
-    expect(await shown(site)).toMatchObject(await counted(site.id));
+    // The band counts follow at once; the histogram counted a moment ago stands until it is old.
+    expect((await shown(site)).bands).toEqual((await counted(site.id)).bands);
 
     // A model that moves every score and every band boundary.
     const { model } = (await (await api(site, '/v1/model')).json()) as { model: { behaviourRules: { id: string; points: number }[]; bands: { min: number }[] } };
     model.behaviourRules = model.behaviourRules.map((r) => (r.id === 'pricing-page' ? { ...r, points: r.points + 7 } : r));
     model.bands = model.bands.map((b, i) => (i === 0 ? b : { ...b, min: b.min + 10 }));
     expect((await api(site, '/v1/model', { method: 'PUT', body: JSON.stringify(model) })).status).toBe(201);
+    // A new model version: the first look after it recounts.
     await waitForRecompute(site);
     const after = await shown(site);
     expect(after).toMatchObject(await counted(site.id));
@@ -100,31 +103,44 @@ describe('segment counters', () => {
     ]);
   });
 
-  it('recount the score buckets under the keys live writes use, so that leads moving afterwards leave them right', async () => {
+  it('recount the histogram when first looked at and under a new model, keep it between, and write nothing for it', async () => {
     const site = await newSite();
     for (let i = 0; i < 3; i++) {
       await collect({ site: site.siteKey, events: [identify(`b${i}`, `b${i}@acme.io`, { jobTitle: 'Marketing' }), ...pages(`b${i}`, '/pricing')] });
     }
-    // The first snapshot of the site's day recounts every counter from the leads.
-    await snapshotSegments(database(env.DB), Date.now());
-    const keys = (await env.DB.prepare(`SELECT j.key FROM segment_histograms AS h, json_each(h.counts, '$.score') AS j WHERE h.site_id = ?`).bind(site.id).all<{ key: string }>()).results;
-    expect(keys).toHaveLength(new Set(keys.map((k) => k.key)).size);
-    expect(keys.map((k) => k.key).every((k) => /^-?\d+$/.test(k)), JSON.stringify(keys)).toBe(true);
+    const from = Date.now();
+    const first = await shown(site);
+    expect(first.histogram).toEqual((await counted(site.id)).histogram);
+    expect(first.histogram.length).toBeGreaterThan(0);
+    expect(first.stats.countedAt).toBeGreaterThanOrEqual(from);
+    expect(first.stats.countedAt).toBeLessThanOrEqual(Date.now());
 
-    // Every lead leaves its bucket: the recounted rows must be the ones decremented.
+    // Every lead leaves its bucket; looked at again at once, the histogram is the one counted, and
+    // the counters row holds the band counts alone.
     for (let i = 0; i < 3; i++) await collect({ site: site.siteKey, events: pages(`b${i}`, '/pricing', '/references') });
-    expect((await shown(site)).histogram).toEqual((await counted(site.id)).histogram);
+    const moved = await counted(site.id);
+    expect(moved.histogram).not.toEqual(first.histogram);
+    expect((await shown(site)).stats).toMatchObject({ histogram: first.histogram, countedAt: first.stats.countedAt });
+    expect(Object.keys(JSON.parse((await env.DB.prepare('SELECT counts FROM segment_histograms WHERE site_id = ?').bind(site.id).first<string>('counts'))!))).toEqual(['band']);
+
+    // The same model saved again is a new version: counted afresh.
+    const { model } = (await (await api(site, '/v1/model')).json()) as { model: unknown };
+    expect((await api(site, '/v1/model', { method: 'PUT', body: JSON.stringify(model) })).status).toBe(201);
+    await waitForRecompute(site);
+    const again = await shown(site);
+    expect(again.histogram).toEqual(moved.histogram);
+    expect(again.stats.countedAt).toBeGreaterThanOrEqual(first.stats.countedAt);
   });
 
-  it('add up moves over more counters than one statement binds, across sites, and net them to zero', async () => {
+  it('add up band moves over more counters than one statement binds, across sites, and net them to zero', async () => {
     const [a, b] = [await newSite(), await newSite()];
-    // 120 leads in 120 buckets of one band and 3 excluded on one site, 2 leads on the other: 240
-    // parameters' worth of counters on the first, in several statements.
+    // 120 leads in 120 bands and 3 excluded on one site, 2 leads on the other: 242 parameters' worth
+    // of counters on the first, in several statements.
     const arrivals: Move[] = [
-      ...Array.from({ length: 120 }, (_, i) => ({ siteId: a.id, before: null, after: { band: 'hot', score: i * 5 - 100 } })),
-      ...Array.from({ length: 3 }, () => ({ siteId: a.id, before: null, after: { band: null, score: 0 } })),
-      { siteId: b.id, before: null, after: { band: 'warm', score: 12 } },
-      { siteId: b.id, before: null, after: { band: 'warm', score: 14.5 } },
+      ...Array.from({ length: 120 }, (_, i) => ({ siteId: a.id, before: null, after: { band: `b${i}` } })),
+      ...Array.from({ length: 3 }, () => ({ siteId: a.id, before: null, after: { band: null } })),
+      { siteId: b.id, before: null, after: { band: 'warm' } },
+      { siteId: b.id, before: null, after: { band: 'warm' } },
     ];
     const writes = counterWrites(arrivals);
     expect(writes.length).toBeGreaterThan(2);
@@ -132,25 +148,24 @@ describe('segment counters', () => {
     const db = database(env.DB);
     const histogram = async (siteId: string) => countsIn(await countersOf(db, siteId));
     const first = await histogram(a.id);
-    expect(first.band).toEqual({ hot: 120, '': 3 });
-    expect(Object.keys(first.score)).toHaveLength(120);
-    expect(Object.entries(first.score).every(([key, n]) => n === 1 && Number(key) % 5 === 0 && Number(key) >= -100 && Number(key) < 500)).toBe(true);
-    expect(await histogram(b.id)).toEqual({ band: { warm: 2 }, score: { '10': 2 } });
+    expect(Object.keys(first.band)).toHaveLength(121);
+    expect(first.band['']).toBe(3);
+    expect(Object.entries(first.band).every(([key, n]) => key === '' || n === 1)).toBe(true);
+    expect(await histogram(b.id)).toEqual({ band: { warm: 2 } });
     // Counts stay integers in the JSON: D1 binds numbers as REALs.
-    expect(await env.DB.prepare('SELECT counts FROM segment_histograms WHERE site_id = ?').bind(b.id).first('counts')).toBe('{"band":{"warm":2},"score":{"10":2}}');
+    expect(await env.DB.prepare('SELECT counts FROM segment_histograms WHERE site_id = ?').bind(b.id).first('counts')).toBe('{"band":{"warm":2}}');
 
-    // Each lead moves on (a's to the next bucket, b's within theirs, which changes nothing), then leaves.
-    const moved = arrivals.map((m) => ({ ...m, before: m.after, after: m.after && { ...m.after, score: m.after.score + (m.siteId === a.id ? 5 : 0.1) } }));
+    // Each lead moves on (a's to the next band, b's within theirs, which writes nothing), then leaves.
+    const next = (band: string | null) => (band === null ? null : `b${Number(band.slice(1)) + 1}`);
+    const moved = arrivals.map((m) => ({ ...m, before: m.after, after: m.after && { band: m.siteId === a.id ? next(m.after.band) : m.after.band } }));
     expect(counterWrites(moved.filter((m) => m.siteId === b.id))).toEqual([]);
     await runBatch(env.DB, counterWrites(moved));
-    const next = await histogram(a.id);
-    expect(next.score['-100']).toBe(0);
-    expect(next.score['500']).toBe(1);
-    expect(next.band).toEqual({ hot: 120, '': 3 });
+    const then = await histogram(a.id);
+    expect([then.band['b0'], then.band['b1'], then.band['b120'], then.band['']]).toEqual([0, 1, 1, 3]);
     await runBatch(env.DB, counterWrites(moved.map((m) => ({ ...m, before: m.after, after: null }))));
     const left = await histogram(a.id);
-    expect(Object.values(left.band).every((n) => n === 0) && Object.values(left.score).every((n) => n === 0)).toBe(true);
-    expect(await histogram(b.id)).toEqual({ band: { warm: 0 }, score: { '10': 0 } });
+    expect(Object.values(left.band).every((n) => n === 0)).toBe(true);
+    expect(await histogram(b.id)).toEqual({ band: { warm: 0 } });
   });
 });
 

@@ -402,15 +402,14 @@ export const triggers = sqliteTable(
 export interface SegmentHistogram {
   /** Leads per band, '' for the excluded. */
   band: Record<string, number>;
-  /** Leads in a band per score bucket, keyed by the bucket's lower bound. */
-  score: Record<string, number>;
 }
 
 /**
- * Counters of a site's leads per band and per score bucket, one JSON row a site: kept up to date in
- * the same batch as every lead write, so the segments view reads one row instead of counting every
- * lead, and a lead that changes bucket or band writes that one row (a row a counter wrote two, or
- * four on a band change). The daily snapshot recounts them exactly, which heals any drift.
+ * Counters of a site's leads per band, one JSON row a site, kept up to date in the same batch as
+ * every lead write, so the segments view reads one row instead of counting every lead, and a lead
+ * that changes band writes that one row (a row a counter wrote two, four on a band change). The
+ * daily snapshot recounts them exactly, which heals any drift. The table's name is from when the
+ * row held the score histogram too, which is now recounted when looked at (`segments/histogram`).
  * `WITHOUT ROWID` (migration 0015; drizzle-kit does not know it): its first write is one row too.
  */
 export const segmentHistograms = sqliteTable('segment_histograms', {

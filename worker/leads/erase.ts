@@ -81,7 +81,7 @@ export function erasureWrites(db: Database, lead: ErasedLead): Statement[] {
   const of = ofLead(db, lead);
   return [
     conflictGuard([lead]),
-    ...counterWrites([{ siteId: lead.siteId, before: { band: lead.band, score: lead.score }, after: null }]),
+    ...counterWrites([{ siteId: lead.siteId, before: { band: lead.band }, after: null }]),
     ...[
       db.delete(deliveryAttempts).where(inArray(deliveryAttempts.deliveryId, of.deliveryIds)),
       db.delete(deliveries).where(of.deliveries),

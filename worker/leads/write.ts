@@ -75,8 +75,8 @@ export function leadWrites(items: readonly LeadWrite[], cause: Cause): Statement
     ...counterWrites(
       items.map(({ isNew, row, rescored: { values: v } }) => ({
         siteId: row.siteId,
-        before: isNew ? null : { band: row.band, score: row.score },
-        after: { band: v.band, score: v.score },
+        before: isNew ? null : { band: row.band },
+        after: { band: v.band },
       })),
     ),
   );

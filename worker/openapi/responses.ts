@@ -60,8 +60,14 @@ export const SegmentStats = z.object({
   /** Points per histogram bucket. */
   bucket: z.number().int(),
   bounds: z.array(z.object({ band: z.string(), min: z.number() })),
-  /** Leads in a band per score bucket, `min` its lower bound; empty buckets left out. */
+  /**
+   * Leads in a band per score bucket, `min` its lower bound; empty buckets left out. Recounted when
+   * looked at once older than 5 s, or 1 s per 10,000 leads it counted: it lags the band counts by
+   * up to that much.
+   */
   histogram: z.array(z.object({ min: z.number(), count: z.number().int() })),
+  /** When `histogram` was counted. */
+  countedAt: Time,
   /** Leads per band (and `excluded`) at the end of each day, oldest first, today as it is now. */
   history: z.array(z.object({ day: z.string(), bands: z.record(z.string(), z.number().int()) })),
   /** Requests and events from robots per day, counted apart and never scored; days without any left out. */

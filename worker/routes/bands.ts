@@ -14,6 +14,7 @@ import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
 import { BUCKET } from '../segments/buckets';
 import { dayOf } from '../lib/day';
+import { bucketCounts, countedFrom, recentCounts } from '../segments/histogram';
 import { bandDaysOf, countersOf, countsIn, robotDaysOf } from '../segments/snapshot';
 import { dispatchSoon } from '../webhooks/dispatch';
 import { leadSummary } from '../leads/lead-json';
@@ -47,21 +48,26 @@ bandsRoutes.get('/', async (c) => {
 });
 
 /**
- * The segments' charts: the score histogram of the leads in a band (buckets of `bucket` points,
- * from the counters) and the leads per band at the end of each of the last 30 days; and the
- * requests and events of robots, set aside unscored, per day.
+ * The segments' charts: the score histogram of the leads in bands (buckets of `bucket` points,
+ * recounted once the isolate's count is old enough, see `segments/histogram`; `countedAt` when it
+ * was counted) and the leads per band at the end of each of the last 30 days; and the requests and
+ * events of robots, set aside unscored, per day. One round trip, and no write.
  */
 bandsRoutes.get('/stats', async (c) => {
   const site = c.get('site');
   const now = Date.now();
   const db = database(c.env.DB);
   const since = dayOf(now - 30 * 86_400_000);
-  const [counters, history, robots] = await db.batch([countersOf(db, site.id), bandDaysOf(db, site.id, since), robotDaysOf(db, site.id, since)]);
+  const kept = recentCounts.fresh(site.id, site.modelVersion, now);
+  const [counters, history, robots, buckets] = await db.batch([
+    countersOf(db, site.id),
+    bandDaysOf(db, site.id, since),
+    robotDaysOf(db, site.id, since),
+    bucketCounts(db, site.id, !kept),
+  ]);
+  let counted = kept;
+  if (!counted) recentCounts.keep(site.id, site.modelVersion, (counted = countedFrom(buckets, now)));
   const counts = countsIn(counters);
-  const histogram = Object.entries(counts.score)
-    .filter(([, count]) => count > 0)
-    .map(([key, count]) => ({ min: Number(key), count }))
-    .sort((a, b) => a.min - b.min);
   const label = (band: string) => (band === '' ? 'excluded' : band);
   const days = new Map<string, Record<string, number>>();
   for (const r of history) days.set(r.day, { ...days.get(r.day), [label(r.band)]: r.count });
@@ -70,7 +76,8 @@ bandsRoutes.get('/stats', async (c) => {
   return c.json({
     bucket: BUCKET,
     bounds: site.model.bands.map((b) => ({ band: b.name, min: b.min })),
-    histogram,
+    histogram: counted.histogram,
+    countedAt: counted.countedAt,
     history: [...days].map(([day, bands]) => ({ day, bands })),
     robots,
   });

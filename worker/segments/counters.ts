@@ -1,15 +1,14 @@
 /**
- * @module The segment counters' share of a lead write: per band and per score bucket, the leads that
- * came in minus those that left, added to the site's one histogram row (`segment_histograms`) in a
- * statement of the writer's own batch.
+ * @module The segment counters' share of a lead write: per band, the leads that came in minus those
+ * that left, added to the site's one counters row (`segment_histograms`) in a statement of the
+ * writer's own batch. Only a band change writes it: the score histogram is recounted when looked at
+ * (see `histogram`), so that a lead's score crossing a bucket costs no row.
  */
 import { textFor, type Statement } from '../db/statements';
-import { bucketOf } from './buckets';
 
-/** Where a lead counts: its band ('' when excluded) and, when in a band, its score's bucket. */
+/** Where a lead counts: its band, null when excluded (counted under ''). */
 export interface Place {
   band: string | null;
-  score: number;
 }
 
 export interface Move {
@@ -21,11 +20,10 @@ export interface Move {
 }
 
 /**
- * The JSON paths of a place's counters. Band names are ids (lower-case letters, digits, `-`, `_`)
- * and buckets numbers, so neither can close the quoted label.
+ * The JSON path of a place's counter. Band names are ids (lower-case letters, digits, `-`, `_`), so
+ * none can close the quoted label.
  */
-const pathsOf = ({ band, score }: Place): string[] =>
-  band === null ? ['$.band.""'] : [`$.band."${band}"`, `$.score."${bucketOf(score)}"`];
+const pathOf = ({ band }: Place): string => `$.band."${band ?? ''}"`;
 
 /** The statements adding the moves up, one per site that has counters to change, or none. */
 export function counterWrites(moves: readonly Move[]): Statement[] {
@@ -34,9 +32,10 @@ export function counterWrites(moves: readonly Move[]): Statement[] {
   const add = (siteId: string, place: Place, n: number) => {
     let delta = bySite.get(siteId);
     if (!delta) bySite.set(siteId, (delta = new Map()));
-    for (const path of pathsOf(place)) delta.set(path, (delta.get(path) ?? 0) + n);
+    const path = pathOf(place);
+    delta.set(path, (delta.get(path) ?? 0) + n);
   };
-  const stays = ({ before: b, after: a }: Move) => b && a && b.band === a.band && (b.band === null || bucketOf(b.score) === bucketOf(a.score));
+  const stays = ({ before: b, after: a }: Move) => b && a && b.band === a.band;
   for (const m of moves) {
     if (stays(m)) continue;
     if (m.before) add(m.siteId, m.before, -1);
@@ -58,7 +57,7 @@ export function counterWrites(moves: readonly Move[]): Statement[] {
 /** Counters a statement changes at most: the site, then a path and a change each. */
 const PER_STATEMENT = 49;
 
-const EMPTY = `'{"band":{},"score":{}}'`;
+const EMPTY = `'{"band":{}}'`;
 
 /**
  * The site's row with `n` counters changed: `?1` the site, then each counter's path and change. A

@@ -1,13 +1,12 @@
 /**
- * @module The daily side of the segment counters, run by the cron: the day's band counts kept for
- * the 30-day chart, and once a day an exact recount of the counters from the leads, which heals any
+ * @module The daily side of the band counters, run by the cron: the day's band counts kept for the
+ * 30-day chart, and once a day an exact recount of the counters from the leads, which heals any
  * drift (a write path that forgot them, a restored backup) at the cost of one pass a day.
  */
 import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { bandDaily, leads, robotDaily, segmentHistograms, sites, type SegmentHistogram } from '../db/schema';
 import { dayOf } from '../lib/day';
-import { bucketSql } from './buckets';
 
 
 /** Brings today's counts of every site up to date; recounts a site whose day has just begun. */
@@ -26,8 +25,7 @@ export async function snapshotSegments(db: Database, now: number): Promise<void>
             .insert(segmentHistograms)
             .select(
               sql`SELECT ${id}, json_object(
-                'band', json((SELECT json_group_object(b, n) FROM (SELECT coalesce(band, '') AS b, count(*) AS n FROM ${leads} WHERE site_id = ${id} GROUP BY 1))),
-                'score', json((SELECT json_group_object(k, n) FROM (SELECT ${bucketSql(leads.score)} AS k, count(*) AS n FROM ${leads} WHERE site_id = ${id} AND band IS NOT NULL GROUP BY 1))))`,
+                'band', json((SELECT json_group_object(b, n) FROM (SELECT coalesce(band, '') AS b, count(*) AS n FROM ${leads} WHERE site_id = ${id} GROUP BY 1))))`,
             )
             .onConflictDoUpdate({ target: segmentHistograms.siteId, set: { counts: sql`excluded.counts` } }),
         ];
@@ -46,7 +44,7 @@ export const countersOf = (db: Database, siteId: string) =>
   db.select({ counts: segmentHistograms.counts }).from(segmentHistograms).where(eq(segmentHistograms.siteId, siteId));
 
 /** The counters a `countersOf` read found: none yet for a site without leads. */
-export const countsIn = (rows: readonly { counts: SegmentHistogram }[]): SegmentHistogram => rows[0]?.counts ?? { band: {}, score: {} };
+export const countsIn = (rows: readonly { counts: SegmentHistogram }[]): SegmentHistogram => rows[0]?.counts ?? { band: {} };
 
 /** Leads per band at the end of each day from `since` (`YYYY-MM-DD`) on, oldest first. */
 export const bandDaysOf = (db: Database, siteId: string, since: string) =>

@@ -1,0 +1,87 @@
+/**
+ * @module The score histogram of a site's leads in bands, recounted when it is looked at rather than
+ * kept by every write: kept live, it cost a row written each time a lead's score crossed a bucket, a
+ * fifth of what a lead's page view wrote. A recount reads the `(site, band, score)` index, one entry
+ * a lead in a band, and the isolate keeps it until it has aged in proportion to what it read, so that
+ * a dashboard polling every few seconds makes D1 read at most `RECOUNT_ROWS_PER_SECOND` entries a
+ * second on average, whatever the site's size. A row written costs D1 what a thousand rows read do,
+ * and a site's writes share its database's one writer; reads do not. Kept in the isolate, not in D1,
+ * so that looking writes nothing: each isolate that serves the dashboard recounts on its own.
+ */
+import { and, count, eq, isNotNull, sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { leads } from '../db/schema';
+import { bucketSql } from './buckets';
+
+/** Index entries a recount may read per second of a dashboard's polling, on average. */
+export const RECOUNT_ROWS_PER_SECOND = 10_000;
+
+/** The youngest a histogram is recounted at. */
+export const MIN_AGE_MS = 5_000;
+
+/** Sites whose counts an isolate keeps, the least recently counted forgotten first. */
+const KEPT = 1_000;
+
+export interface Bucket {
+  /** The bucket's lower bound. */
+  min: number;
+  count: number;
+}
+
+export interface Counted {
+  /** Non-empty buckets, lowest first. */
+  histogram: Bucket[];
+  /** When it was counted (ms). */
+  countedAt: number;
+}
+
+/** How long a count of `leads` leads in bands stands: 5 s, or 1 s per 10,000 leads. */
+export const maxAge = (leads: number): number => Math.max(MIN_AGE_MS, (leads * 1000) / RECOUNT_ROWS_PER_SECOND);
+
+/** Leads counted in a histogram. */
+const leadsIn = (histogram: readonly Bucket[]) => histogram.reduce((n, b) => n + b.count, 0);
+
+/**
+ * The counts an isolate keeps, by site and model version: a saved model makes the next look recount,
+ * as the bands it draws have moved. A clock gone back counts again rather than trust an age below 0.
+ */
+export class RecentCounts {
+  private readonly counts = new Map<string, Counted>();
+
+  constructor(private readonly kept = KEPT) {}
+
+  fresh(siteId: string, modelVersion: number, now: number): Counted | undefined {
+    const c = this.counts.get(`${siteId}:${modelVersion}`);
+    return c && now >= c.countedAt && now - c.countedAt < maxAge(leadsIn(c.histogram)) ? c : undefined;
+  }
+
+  keep(siteId: string, modelVersion: number, counted: Counted): void {
+    const key = `${siteId}:${modelVersion}`;
+    this.counts.delete(key);
+    this.counts.set(key, counted);
+    if (this.counts.size > this.kept) this.counts.delete(this.counts.keys().next().value!);
+  }
+}
+
+export const recentCounts = new RecentCounts();
+
+/**
+ * Leads in bands per score bucket, for a batch of the caller's; `wanted` false makes it a statement
+ * SQLite answers without reading a row (a constant false condition), so that the batch keeps its
+ * shape whether the isolate recounts or not.
+ */
+export const bucketCounts = (db: Database, siteId: string, wanted: boolean) =>
+  db
+    .select({ key: sql<string>`${bucketSql(leads.score)}`, n: count() })
+    .from(leads)
+    .where(and(sql.raw(wanted ? '1' : '0'), eq(leads.siteId, siteId), isNotNull(leads.band)))
+    .groupBy(sql`1`);
+
+/** The rows of `bucketCounts` as a histogram, counted at `now`. */
+export function countedFrom(rows: readonly { key: string; n: number }[], now: number): Counted {
+  const histogram = rows
+    .filter((r) => r.n > 0)
+    .map((r) => ({ min: Number(r.key), count: r.n }))
+    .sort((a, b) => a.min - b.min);
+  return { histogram, countedAt: now };
+}
