@@ -2,19 +2,21 @@
  * @module The score histogram of a site's leads in bands, recounted when it is looked at rather than
  * kept by every write: kept live, it cost a row written each time a lead's score crossed a bucket, a
  * fifth of what a lead's page view wrote. A recount reads the `(site, band, score)` index, one entry
- * a lead in a band, and the isolate keeps it until it has aged in proportion to what it read, so that
- * a dashboard polling every few seconds makes D1 read at most `RECOUNT_ROWS_PER_SECOND` entries a
- * second on average, whatever the site's size. A row written costs D1 what a thousand rows read do,
- * and a site's writes share its database's one writer; reads do not. Kept in the isolate, not in D1,
- * so that looking writes nothing: each isolate that serves the dashboard recounts on its own.
+ * a lead in a band, and the isolate keeps it until it has aged in proportion to the leads it counted,
+ * so that a dashboard polling every few seconds makes D1 count at most `RECOUNT_LEADS_PER_SECOND`
+ * leads a second on average, whatever the site's size. D1 bills twice as many rows read: the GROUP
+ * BY sorts the entries in a temporary b-tree, whose rows it counts too. A row written costs D1 what
+ * a thousand rows read do, and a site's writes share its database's one writer; reads do not. Kept
+ * in the isolate, not in D1, so that looking writes nothing: each isolate serving a dashboard
+ * recounts on its own.
  */
 import { and, count, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { leads } from '../db/schema';
 import { bucketSql } from './buckets';
 
-/** Index entries a recount may read per second of a dashboard's polling, on average. */
-export const RECOUNT_ROWS_PER_SECOND = 10_000;
+/** Leads a recount may count per second of a dashboard's polling, on average. */
+export const RECOUNT_LEADS_PER_SECOND = 10_000;
 
 /** The youngest a histogram is recounted at. */
 export const MIN_AGE_MS = 5_000;
@@ -36,7 +38,7 @@ export interface Counted {
 }
 
 /** How long a count of `leads` leads in bands stands: 5 s, or 1 s per 10,000 leads. */
-export const maxAge = (leads: number): number => Math.max(MIN_AGE_MS, (leads * 1000) / RECOUNT_ROWS_PER_SECOND);
+export const maxAge = (leads: number): number => Math.max(MIN_AGE_MS, (leads * 1000) / RECOUNT_LEADS_PER_SECOND);
 
 /** Leads counted in a histogram. */
 const leadsIn = (histogram: readonly Bucket[]) => histogram.reduce((n, b) => n + b.count, 0);
