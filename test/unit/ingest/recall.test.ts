@@ -38,6 +38,9 @@ describe('recall', () => {
     // More than the whole budget is not kept at all, and pushes nothing out.
     recall.rememberLead('s', lead('e', MAX_RECALLED_EVENTS + 1));
     expect([recall.lead('s', 'e'), recall.lead('s', 'a')].map(Boolean)).toEqual([false, true]);
+    // The whole budget exactly is kept, alone.
+    recall.rememberLead('s', lead('f', MAX_RECALLED_EVENTS));
+    expect([recall.lead('s', 'f'), recall.lead('s', 'a'), recall.lead('s', 'c'), recall.lead('s', 'd')].map(Boolean)).toEqual([true, false, false, false]);
   });
 
   it('does not keep a lead whose write may start a page of its history, and drops what it held of it', () => {
