@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { database } from '../../worker/db/client';
 import { siteBySiteKey } from '../../worker/db/sites';
 import { ingest } from '../../worker/ingest/ingest';
+import { isWriteConflict } from '../../worker/leads/write';
 import { WireEvent } from '../../worker/ingest/wire';
 import { browserEvent, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
 
@@ -139,6 +140,36 @@ describe('identity', () => {
     const viewedMeanwhile = betweenReadAndWrite(() => collect({ site: site.siteKey, events: [browserEvent('gv-2', 'page_view', { url: `${ORIGIN}/pricing` })] }));
     expect((await read(viewedMeanwhile, identify)).accepted).toEqual([identify.id]);
     expect(await attributed('gv2@initech.io')).toEqual({ counted: 3, stored: 3 });
+  });
+  it('gives up with a 503 after 12 attempts on a lead that every other request changes, and writes nothing', async () => {
+    const site = await newSite();
+    const context = (await siteBySiteKey(database(env.DB), site.siteKey))!;
+    await collect({ site: site.siteKey, events: [browserEvent('busy', 'identify', { traits: { email: 'busy@initech.io' } })] });
+    const before = await rowCounts(site.id);
+    // Another writer moves the lead before each batch: every write finds its rev changed.
+    let conflicts = 0;
+    const busy = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === 'batch') {
+          return async (statements: D1PreparedStatement[]) => {
+            await target.prepare('UPDATE leads SET rev = rev + 1 WHERE site_id = ?').bind(site.id).run();
+            try {
+              return await target.batch(statements);
+            } catch (err) {
+              if (isWriteConflict(err)) conflicts++;
+              throw err;
+            }
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const view = WireEvent.parse(browserEvent('busy', 'page_view', { url: `${ORIGIN}/pricing` }));
+    const refused = await ingest(busy, context, [view], Date.now(), { recall: false }).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ status: 503, code: 'write_conflict' });
+    expect(conflicts).toBe(12);
+    expect(await rowCounts(site.id)).toEqual(before);
   });
 });
 
