@@ -362,7 +362,7 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
           lead.events.push(...stored, ...pending.map(scoringView));
           lead.kept.push(...stored.map(({ ts, shapeId }) => ({ ts, shapeId })));
           lead.added.push(...pending.map((r): AddedEvent => [r.ts, r.shapeKey]));
-          lead.historyChanged ||= stored.length + pending.length > 0;
+          // The history is marked changed with the identifying event itself, just below.
         }
       }
     }
