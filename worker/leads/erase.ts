@@ -18,7 +18,7 @@ import { counterWrites } from '../segments/counters';
 import { conflictGuard, isWriteConflict, type LeadRow } from './write';
 
 /** What erasing needs of the stored lead: its `rev` for the guard, its place for the counters. */
-export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band' | 'score'>;
+export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band'>;
 
 /** Attempts before answering 503, as `PATCH /v1/leads/{id}` does. */
 const MAX_ATTEMPTS = 5;
@@ -106,7 +106,7 @@ export function erasureWrites(db: Database, lead: ErasedLead): Statement[] {
 export async function eraseLead(db: Database, siteId: string, id: string): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     const [lead] = await db
-      .select({ id: leads.id, siteId: leads.siteId, rev: leads.rev, band: leads.band, score: leads.score })
+      .select({ id: leads.id, siteId: leads.siteId, rev: leads.rev, band: leads.band })
       .from(leads)
       .where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
     if (!lead) return false;
