@@ -334,6 +334,36 @@ describe('erasing a lead and exporting what is held about it', () => {
     expect(kept).toEqual(counted);
   });
 
+  it('gives up with a 503 after 5 attempts on a lead that every other request changes, erasing nothing', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('bz-1', 'bz@acme.io', { jobTitle: 'Marketing' })] });
+    const [lead] = await database(env.DB).select().from(leads).where(eq(leads.siteId, site.id));
+    // Another writer moves the lead before each batch: every erasure finds its rev changed.
+    let conflicts = 0;
+    const busy = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === 'batch') {
+          return async (statements: D1PreparedStatement[]) => {
+            await target.prepare('UPDATE leads SET rev = rev + 1 WHERE id = ?').bind(lead!.id).run();
+            try {
+              return await target.batch(statements);
+            } catch (err) {
+              if (isWriteConflict(err)) conflicts++;
+              throw err;
+            }
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const refused = await eraseLead(database(busy), site.id, lead!.id).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ status: 503, code: 'write_conflict' });
+    expect(conflicts).toBe(5);
+    expect(await one('SELECT count(*) AS n FROM leads WHERE id = ?', lead!.id)).toBe(1);
+    expect(await one('SELECT count(*) AS n FROM events WHERE lead_id = ?', lead!.id)).toBe(1);
+  });
+
   it('stores an event whose shape an erasure deleted between its read and its write, with the shape made again', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('gu-1', 'gus@acme.io'), page('gu-1', '/only-gus')] });
