@@ -184,10 +184,19 @@ describe('erasing a lead and exporting what is held about it', () => {
     const anaDeliveryIds = anaDeliveries.map((d) => d.id);
     const visitorIds = ['ana-1', 'ana-2'];
 
+    // Her first browser comes back. A lead's visitor's page view writes no row of the visitor (its
+    // lead's history paces it), yet the export says when that browser was last seen.
+    const back = Date.now() + 60_000;
+    await collect({ site: site.siteKey, events: [page('ana-1', '/blog', { ts: back })] });
+    expect(await one(`SELECT last_seen AS n FROM visitors WHERE site_id = ? AND id = 'ana-1'`, site.id)).toBeLessThan(back);
+
     // The export holds all of it.
     const doc = await exported(site, ana!.id);
     expect(doc.lead).toMatchObject({ id: ana!.id, email: 'ana@acme.io', stage: 'sql', profile: { firstName: 'Ana', company: 'Acme', jobTitle: 'Marketing' } });
     expect(doc.visitors.map((v: Json) => v.id).sort()).toEqual(visitorIds);
+    const lastSeen = async (visitor: string) =>
+      one(`SELECT max(ts) AS n FROM events WHERE site_id = ? AND visitor_id = ? AND lead_id IS NOT NULL`, site.id, visitor);
+    expect(Object.fromEntries(doc.visitors.map((v: Json) => [v.id, v.lastSeen]))).toEqual({ 'ana-1': back, 'ana-2': await lastSeen('ana-2') });
     const storedEventIds = (await rows<{ id: string }>(`SELECT id FROM events WHERE lead_id = ? OR (site_id = ? AND visitor_id IN ('ana-1', 'ana-2'))`, ana!.id, site.id)).map((e) => e.id);
     expect(doc.events.map((e: Json) => e.id).sort()).toEqual(storedEventIds.sort());
     expect(doc.eventCount).toBe(storedEventIds.length);
