@@ -14,7 +14,7 @@ import { isWriteConflict } from '../../worker/leads/write';
 import { LeadExport } from '../../worker/openapi/responses';
 import { dispatchWebhooks } from '../../worker/webhooks/dispatch';
 import { recordAttempts } from '../../worker/webhooks/send';
-import { api, browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
+import { api, browserEvent, busyD1, collect, newSite, ORIGIN, type TestSite } from './helpers';
 
 type Json = Record<string, any>;
 
@@ -348,27 +348,10 @@ describe('erasing a lead and exporting what is held about it', () => {
     await collect({ site: site.siteKey, events: [identify('bz-1', 'bz@acme.io', { jobTitle: 'Marketing' })] });
     const [lead] = await database(env.DB).select().from(leads).where(eq(leads.siteId, site.id));
     // Another writer moves the lead before each batch: every erasure finds its rev changed.
-    let conflicts = 0;
-    const busy = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === 'batch') {
-          return async (statements: D1PreparedStatement[]) => {
-            await target.prepare('UPDATE leads SET rev = rev + 1 WHERE id = ?').bind(lead!.id).run();
-            try {
-              return await target.batch(statements);
-            } catch (err) {
-              if (isWriteConflict(err)) conflicts++;
-              throw err;
-            }
-          };
-        }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const refused = await eraseLead(database(busy), site.id, lead!.id).catch((err: unknown) => err);
+    const busy = busyD1('UPDATE leads SET rev = rev + 1 WHERE id = ?', lead!.id);
+    const refused = await eraseLead(database(busy.d1), site.id, lead!.id).catch((err: unknown) => err);
     expect(refused).toMatchObject({ status: 503, code: 'write_conflict' });
-    expect(conflicts).toBe(5);
+    expect(busy.conflicts()).toBe(5);
     expect(await one('SELECT count(*) AS n FROM leads WHERE id = ?', lead!.id)).toBe(1);
     expect(await one('SELECT count(*) AS n FROM events WHERE lead_id = ?', lead!.id)).toBe(1);
   });

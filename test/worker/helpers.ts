@@ -1,6 +1,7 @@
 /** Helpers for route tests: requests through the worker's own fetch, sites made through /admin. */
 import { env, exports } from 'cloudflare:workers';
 import { parseHistory } from '../../worker/db/lead-history';
+import { isWriteConflict } from '../../worker/leads/write';
 
 export const ORIGIN = 'https://www.acme-shop.example';
 let counter = 0;
@@ -141,4 +142,31 @@ export async function packedHistory(leadId: string) {
     .bind(leadId)
     .all<{ history: string }>();
   return results.flatMap((r) => parseHistory(r.history)).map((e) => `${e.ts}:${e.shapeId}`).sort();
+}
+
+/**
+ * The test's D1 with another writer moving a lead before each batch (`rev` bumped by `bump`'s SQL,
+ * bound to `id`): every write built on a read finds its lead changed. `conflicts()` counts the
+ * batches that failed so.
+ */
+export function busyD1(bump: string, id: string): { d1: D1Database; conflicts: () => number } {
+  let conflicts = 0;
+  const d1 = new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === 'batch') {
+        return async (statements: D1PreparedStatement[]) => {
+          await target.prepare(bump).bind(id).run();
+          try {
+            return await target.batch(statements);
+          } catch (err) {
+            if (isWriteConflict(err)) conflicts++;
+            throw err;
+          }
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { d1, conflicts: () => conflicts };
 }

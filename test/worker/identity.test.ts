@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { database } from '../../worker/db/client';
 import { siteBySiteKey } from '../../worker/db/sites';
 import { ingest } from '../../worker/ingest/ingest';
-import { isWriteConflict } from '../../worker/leads/write';
 import { WireEvent } from '../../worker/ingest/wire';
-import { browserEvent, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
+import { browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
 
 /** The test's D1, running `between` once, after the first batch (the read) and before the next (the write). */
 function betweenReadAndWrite(between: () => Promise<unknown>): D1Database {
@@ -147,28 +146,11 @@ describe('identity', () => {
     await collect({ site: site.siteKey, events: [browserEvent('busy', 'identify', { traits: { email: 'busy@initech.io' } })] });
     const before = await rowCounts(site.id);
     // Another writer moves the lead before each batch: every write finds its rev changed.
-    let conflicts = 0;
-    const busy = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === 'batch') {
-          return async (statements: D1PreparedStatement[]) => {
-            await target.prepare('UPDATE leads SET rev = rev + 1 WHERE site_id = ?').bind(site.id).run();
-            try {
-              return await target.batch(statements);
-            } catch (err) {
-              if (isWriteConflict(err)) conflicts++;
-              throw err;
-            }
-          };
-        }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const busy = busyD1('UPDATE leads SET rev = rev + 1 WHERE site_id = ?', site.id);
     const view = WireEvent.parse(browserEvent('busy', 'page_view', { url: `${ORIGIN}/pricing` }));
-    const refused = await ingest(busy, context, [view], Date.now(), { recall: false }).catch((err: unknown) => err);
+    const refused = await ingest(busy.d1, context, [view], Date.now(), { recall: false }).catch((err: unknown) => err);
     expect(refused).toMatchObject({ status: 503, code: 'write_conflict' });
-    expect(conflicts).toBe(12);
+    expect(busy.conflicts()).toBe(12);
     expect(await rowCounts(site.id)).toEqual(before);
   });
 });
