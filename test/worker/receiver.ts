@@ -2,9 +2,9 @@
  * A real HTTP receiver for the webhook tests, started in Node by vitest's global setup: the worker
  * under test (inside workerd) POSTs to it over loopback as it would to a customer's endpoint. Each
  * path is one receiver; it verifies every signature with the `standardwebhooks` package, and can be
- * told to fail its first N requests or to answer late.
+ * told to fail its first N requests, to answer late, or to answer with another status than 204.
  *
- *   POST /_plan/{path} {"failFirst": N, "delayMs": M, "secret": "whsec_…"}   set a receiver up
+ *   POST /_plan/{path} {"failFirst": N, "delayMs": M, "answer": S, "secret": "whsec_…"}   set a receiver up
  *   GET  /_log/{path}                                                        what it received
  */
 import { createServer, type Server } from 'node:http';
@@ -21,6 +21,8 @@ interface Received {
 interface Plan {
   failFirst: number;
   delayMs: number;
+  /** The status of the requests after the first `failFirst` (204). */
+  answer?: number;
   secret?: string;
   seen: number;
   log: Received[];
@@ -68,7 +70,7 @@ export default async function setup(project: TestProject) {
         if (p.secret) new Webhook(p.secret).verify(body, headers);
         verified = !!p.secret;
       } catch {}
-      const answered = n <= p.failFirst ? 503 : 204;
+      const answered = n <= p.failFirst ? 503 : (p.answer ?? 204);
       setTimeout(() => {
         // Logged when answered: a request that timed out on the sender's side still shows here.
         p.log.push({ id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], verified, answered, body: JSON.parse(body) });

@@ -17,8 +17,8 @@ interface Received {
 
 const receiver = inject('receiverUrl');
 let paths = 0;
-/** A receiver of its own, set up to verify with `secret` and to fail its first `failFirst` requests. */
-async function newReceiver(plan: { failFirst?: number; delayMs?: number } = {}) {
+/** A receiver of its own, set up to verify with `secret`, to fail its first `failFirst` requests, and to answer `answer` (204). */
+async function newReceiver(plan: { failFirst?: number; delayMs?: number; answer?: number } = {}) {
   const path = `/hooks/${Date.now().toString(36)}-${++paths}`;
   return {
     url: `${receiver}${path}`,
@@ -207,5 +207,57 @@ describe('webhooks', () => {
     expect((await api(other, `/v1/webhooks/${hook.id}`)).status).toBe(404);
     expect((await api(site, `/v1/webhooks/${hook.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api(site, `/v1/webhooks/${hook.id}`)).status).toBe(404);
+  });
+  it('counts any 2xx answer as delivered, and a redirect as a failure it does not follow', async () => {
+    const site = await newSite();
+    const answers = [200, 299, 300, 302];
+    const hooks = [];
+    for (const answer of answers) {
+      const r = await newReceiver({ answer });
+      const hook = await subscribe(site, r.url);
+      await r.plan({ secret: hook.secret });
+      hooks.push({ answer, r, hook });
+    }
+    await makeChanges(site, 1);
+    for (const { r } of hooks) await settle(r);
+    await dispatch(Date.now());
+    const changes = (await feedIds(site)).length;
+    expect(changes).toBeGreaterThan(0);
+    for (const { answer, r, hook } of hooks) {
+      const { deliveries } = (await (await api(site, `/v1/webhooks/${hook.id}/deliveries?limit=200`)).json()) as {
+        deliveries: { status: string; log: { status: number | null; error: string | null }[] }[];
+      };
+      expect(deliveries, `answered ${answer}`).toHaveLength(changes);
+      expect((await r.log()).every((x) => x.verified && x.answered === answer)).toBe(true);
+      if (answer < 300) {
+        for (const d of deliveries) expect([d.status, d.log.map((a) => [a.status, a.error])], `answered ${answer}`).toEqual(['delivered', [[answer, null]]]);
+      } else {
+        // Pending, to be tried again; the lead's later changes wait behind its first.
+        expect(deliveries.every((d) => d.status === 'pending')).toBe(true);
+        const tried = deliveries.filter((d) => d.log.length);
+        expect(tried.length).toBeGreaterThan(0);
+        for (const d of tried) expect(d.log.map((a) => [a.status, a.error]), `answered ${answer}`).toEqual([[answer, `HTTP ${answer}`]]);
+      }
+    }
+  });
+
+  it("tells a band's subscription of the stage changes of its band's leads alone", async () => {
+    const site = await newSite();
+    const r = await newReceiver();
+    const hook = await subscribe(site, r.url, { band: 'hot', types: ['lead.stage_changed'] });
+    await r.plan({ secret: hook.secret });
+    // One lead hot, one warm; sales move both to SQL.
+    await makeChanges(site, 1);
+    await collect({ site: site.siteKey, events: [identify('lw', 'lw@acme.io', { jobTitle: 'Marketing' })] });
+    const [hot, warm] = await Promise.all(
+      ['w0@acme.io', 'lw@acme.io'].map(async (email) => ((await (await api(site, `/v1/leads?q=${encodeURIComponent(email)}`)).json()) as { leads: { id: string; band: string }[] }).leads[0]!),
+    );
+    expect([hot!.band, warm!.band]).toEqual(['hot', 'warm']);
+    for (const lead of [hot!, warm!]) expect((await api(site, `/v1/leads/${lead.id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'sql' }) })).status).toBe(200);
+    await settle(r);
+    await dispatch(Date.now());
+    const got = (await r.log()).map((x) => [x.body.data.type, x.body.data.lead?.id, (x.body.data as unknown as { to: string }).to]);
+    expect(got).toContainEqual(['lead.stage_changed', hot!.id, 'sql']);
+    expect(got.every(([, lead]) => lead === hot!.id)).toBe(true);
   });
 });
