@@ -1,17 +1,14 @@
-/** @module Score buckets of the histogram: the same bounds in JavaScript and in SQL. */
+/** @module Score buckets of the histogram, as the recount groups leads into them. */
 import { sql, type SQL } from 'drizzle-orm';
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 
 /** Points per bucket: fine enough to show band boundaries (multiples of 5 in practice), few rows. */
 export const BUCKET = 5;
 
-/** The lower bound of the bucket holding `score`. */
-export const bucketOf = (score: number): number => Math.floor(score / BUCKET) * BUCKET;
-
 /**
- * `bucketOf` in SQL, as text (the counters' key). SQLite has no floor() without its math extension.
- * The width is written into the statement: D1 binds every JavaScript number as a REAL, and an
- * integer times a REAL turns into "45.0", a key the live writes ("45") would never find again.
+ * The lower bound of the bucket holding `score` (`floor(score / BUCKET) * BUCKET`), in SQL, as text:
+ * SQLite has no floor() without its math extension. The width is written into the statement: D1
+ * binds every JavaScript number as a REAL, and an integer times a REAL turns into "45.0".
  */
 export const bucketSql = (score: AnySQLiteColumn): SQL => {
   const width = sql.raw(String(BUCKET));
