@@ -9,10 +9,21 @@ const pages = (visitor: string, ...paths: string[]) => paths.map((p) => browserE
 
 describe('the /v1 API', () => {
   it('refuses requests without a valid secret key', async () => {
-    for (const authorization of [undefined, 'Bearer nope', 'Bearer sk_0000000000000000000000000000000', 'Basic abc']) {
+    const refusals = [
+      // Not a key's form at all: said so, before any lookup.
+      [undefined, 'sign in to the dashboard'],
+      ['Bearer nope', 'send a secret API key as'],
+      ['Bearer', 'send a secret API key as'],
+      ['Basic abc', 'send a secret API key as'],
+      // A key's form, but no such key.
+      ['Bearer sk_0000000000000000000000000000000', 'unknown or revoked'],
+    ] as const;
+    for (const [authorization, message] of refusals) {
       const res = await call('/v1/leads', { headers: authorization ? { authorization } : {} });
       expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe('unauthorized');
+      expect(error.message, String(authorization)).toContain(message);
     }
   });
 
