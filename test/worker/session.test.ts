@@ -4,7 +4,7 @@
  */
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { newSession, sealSession, SESSION_TTL_SECONDS } from '../../worker/auth/session';
+import { newSession, openSession, sealSession, SESSION_TTL_SECONDS } from '../../worker/auth/session';
 import { sessionKey } from '../../worker/auth/session-secret';
 import { api, browserEvent, call, collect, newSite, type TestSite } from './helpers';
 
@@ -299,5 +299,34 @@ describe('the signing secret', () => {
     const expected = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     expect(await sealSession(configured, session)).toBe(await sealSession(expected, session));
     await expect(async () => sessionKey({ ...env, SESSION_SECRET: 'short' })).rejects.toThrow(/at least 32/);
+    // 32 characters exactly will do; 31 will not.
+    await expect(sessionKey({ ...env, SESSION_SECRET: 'k'.repeat(32) })).resolves.toBeDefined();
+    await expect(async () => sessionKey({ ...env, SESSION_SECRET: 'k'.repeat(31) })).rejects.toThrow(/31 characters long/);
+    // Neither key can be read back out of the isolate.
+    expect([(await sessionKey(env)).extractable, configured.extractable]).toEqual([false, false]);
+  });
+
+  it('is read from D1 again after a read that failed, not remembered failing', async () => {
+    // A configured secret first, so that the isolate holds no key from D1.
+    await sessionKey({ ...env, SESSION_SECRET: 'a-configured-secret-of-enough-length-0123' });
+    const unreachable = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === 'prepare' || prop === 'batch') return () => Promise.reject(new Error('D1 is unreachable'));
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await expect(sessionKey({ ...env, DB: unreachable })).rejects.toThrow();
+    const key = await sessionKey(env);
+    const session = newSession('key_x', Date.now());
+    expect(await openSession(key, await sealSession(key, session), Date.now())).toEqual({ ok: true, session });
+  });
+
+  it('ends a session at its expiry, to the millisecond', async () => {
+    const key = await sessionKey(env);
+    const session = { keyId: 'key_x', expiresAt: 1_800_000_000_000 };
+    const sealed = await sealSession(key, session);
+    expect(await openSession(key, sealed, session.expiresAt - 1)).toEqual({ ok: true, session });
+    expect(await openSession(key, sealed, session.expiresAt)).toEqual({ ok: false, reason: 'expired' });
   });
 });
