@@ -225,6 +225,37 @@ describe('sales on a lead', () => {
     );
   });
 
+  it('records a stage change only when the stage moves or the lead is recycled, and dates the recycling alone', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('s3', 'sol@acme.io', { jobTitle: 'Marketing' })] });
+    const { id } = (await leadByEmail(site, 'sol@acme.io'))!;
+    const patch = async (body: unknown) => {
+      const res = await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify(body) });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { stage: string; recycledAt: number | null };
+    };
+    const salesMoves = async () =>
+      (await env.DB.prepare(`SELECT from_value AS "from", to_value AS "to", reason FROM transitions WHERE lead_id = ? AND cause = 'sales' ORDER BY seq`).bind(id).all()).results;
+
+    // A move to SQL is not a recycling; the same stage again, or feedback alone, moves nothing.
+    expect(await patch({ stage: 'sql' })).toMatchObject({ stage: 'sql', recycledAt: null });
+    await patch({ stage: 'sql' });
+    await patch({ feedback: { note: 'Called back' } });
+    expect(await salesMoves()).toEqual([{ from: 'prospect', to: 'sql', reason: null }]);
+
+    // Recycled, then recycled again while already at the nurturing stage: each is recorded and dated.
+    const before = Date.now();
+    const recycled = await patch({ stage: 'recycled' });
+    expect(recycled.stage).toBe('lead');
+    expect(recycled.recycledAt).toBeGreaterThanOrEqual(before);
+    await patch({ stage: 'recycled' });
+    expect(await salesMoves()).toEqual([
+      { from: 'prospect', to: 'sql', reason: null },
+      { from: 'sql', to: 'lead', reason: 'recycled to nurturing' },
+      { from: 'lead', to: 'lead', reason: 'recycled to nurturing' },
+    ]);
+  });
+
   it('refuses unknown stages and empty updates', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('s2', 'sue@acme.io')] });
