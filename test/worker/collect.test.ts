@@ -57,16 +57,27 @@ describe('POST /v1/collect', () => {
     const good = browserEvent('v3', 'page_view');
     const res = await collect({
       site: site.siteKey,
-      events: [good, { ...browserEvent('v3', 'page_view'), ts: 'yesterday' }, browserEvent('v3', 'email_open'), { id: 'x', type: 'page_view', ts: Date.now() }],
+      events: [
+        good,
+        { ...browserEvent('v3', 'page_view'), id: 'bad-ts', ts: 'yesterday' },
+        browserEvent('v3', 'email_open'),
+        { id: 'x', type: 'page_view', ts: Date.now() },
+        { id: 42, type: 'page_view', ts: Date.now(), visitor: 'v3' },
+        'not an event',
+      ],
     });
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { accepted: string[]; rejected: { index: number; code: string; issues?: { path: unknown[] }[] }[] };
+    const body = (await res.json()) as { accepted: string[]; rejected: { index: number; id?: string; code: string; issues?: { path: unknown[] }[] }[] };
     expect(body.accepted).toEqual([good.id]);
-    expect(body.rejected.map((r) => [r.index, r.code])).toEqual([
-      [1, 'invalid_event'],
-      [2, 'server_only_type'],
-      [3, 'visitor_required'],
+    // Each refusal names the event's id when it sent one as a string, so that a client can drop it.
+    expect(body.rejected.map((r) => [r.index, r.id, r.code])).toEqual([
+      [1, 'bad-ts', 'invalid_event'],
+      [2, expect.stringMatching(/^ev-/), 'server_only_type'],
+      [3, 'x', 'visitor_required'],
+      [4, undefined, 'invalid_event'],
+      [5, undefined, 'invalid_event'],
     ]);
+    expect(body.rejected.slice(3).every((r) => !('id' in r))).toBe(true);
     expect(body.rejected[0]!.issues![0]!.path).toEqual(['ts']);
     expect(await rowCounts(site.id)).toMatchObject({ events: 1 });
   });
