@@ -84,13 +84,19 @@ describe('segment counters', () => {
 
   it('keep a count per day, show yesterday, and heal by recounting when a day begins', async () => {
     const site = await newSite();
-    for (let i = 0; i < 3; i++) await collect({ site: site.siteKey, events: [identify(`d${i}`, `d${i}@acme.io`, { jobTitle: 'Marketing' })] });
     const db = database(env.DB);
     const now = Date.now();
+    // Two days ago 2 leads, yesterday 3: "since yesterday" is yesterday's count, not an older one.
+    for (let i = 0; i < 2; i++) await collect({ site: site.siteKey, events: [identify(`d${i}`, `d${i}@acme.io`, { jobTitle: 'Marketing' })] });
+    await snapshotSegments(db, now - 2 * 86_400_000);
+    await collect({ site: site.siteKey, events: [identify('d2', 'd2@acme.io', { jobTitle: 'Marketing' })] });
+    // And an excluded lead, so that yesterday holds two counts, each told apart by its band.
+    await collect({ site: site.siteKey, events: [identify('dx', 'dx@gmail.com')] });
     await snapshotSegments(db, now - 86_400_000);
     await collect({ site: site.siteKey, events: [identify('d3', 'd3@acme.io', { jobTitle: 'Marketing' })] });
     const bands = (await (await api(site, '/v1/bands')).json()) as Bands;
     expect(bands.bands.find((b) => b.name === 'warm')).toMatchObject({ count: 4, yesterday: 3 });
+    expect(bands.excluded).toEqual({ count: 1, yesterday: 1 });
 
     // A counter gone wrong is put right by the first snapshot of a day.
     await env.DB.prepare(`UPDATE segment_histograms SET counts = json_set(counts, '$.band."warm"', 999) WHERE site_id = ?`).bind(site.id).run();
@@ -98,8 +104,9 @@ describe('segment counters', () => {
     expect((await shown(site)).bands).toEqual((await counted(site.id)).bands);
     const { history } = (await (await api(site, '/v1/bands/stats')).json()) as Stats;
     expect(history).toEqual([
-      { day: dayOf(now - 86_400_000), bands: { warm: 3 } },
-      { day: dayOf(now), bands: { warm: 4 } },
+      { day: dayOf(now - 2 * 86_400_000), bands: { warm: 2 } },
+      { day: dayOf(now - 86_400_000), bands: { warm: 3, excluded: 1 } },
+      { day: dayOf(now), bands: { warm: 4, excluded: 1 } },
     ]);
   });
 
