@@ -49,6 +49,8 @@ describe('the changes feed', () => {
     for (;;) {
       const page = await feed(site, `?limit=1${cursor ? `&after=${cursor}` : ''}`);
       seen.push(...page.items.map((i) => i.id));
+      // A full page may have more behind it; a short one has none.
+      expect(page.hasMore).toBe(page.items.length === 1);
       if (page.items.length === 0) {
         expect(page.nextCursor).toBe(cursor);
         break;
@@ -56,6 +58,7 @@ describe('the changes feed', () => {
       cursor = page.nextCursor;
     }
     expect(seen).toEqual(all.items.map((i) => i.id));
+    expect(all.hasMore).toBe(false);
     expect((await api(site, '/v1/changes?limit=0')).status).toBe(400);
     expect((await api(site, '/v1/changes?after=nonsense')).status).toBe(400);
   });
