@@ -311,7 +311,13 @@ describe('the signing secret', () => {
     await sessionKey({ ...env, SESSION_SECRET: 'a-configured-secret-of-enough-length-0123' });
     const unreachable = new Proxy(env.DB, {
       get(target, prop) {
-        if (prop === 'prepare' || prop === 'batch') return () => Promise.reject(new Error('D1 is unreachable'));
+        // As the binding fails: a statement cannot be made, a batch is refused.
+        if (prop === 'prepare') {
+          return () => {
+            throw new Error('D1 is unreachable');
+          };
+        }
+        if (prop === 'batch') return () => Promise.reject(new Error('D1 is unreachable'));
         const value = Reflect.get(target, prop) as unknown;
         return typeof value === 'function' ? value.bind(target) : value;
       },
