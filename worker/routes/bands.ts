@@ -59,14 +59,10 @@ bandsRoutes.get('/stats', async (c) => {
   const db = database(c.env.DB);
   const since = dayOf(now - 30 * 86_400_000);
   const kept = recentCounts.fresh(site.id, site.modelVersion, now);
-  const [counters, history, robots, buckets] = await db.batch([
-    countersOf(db, site.id),
-    bandDaysOf(db, site.id, since),
-    robotDaysOf(db, site.id, since),
-    bucketCounts(db, site.id, !kept),
-  ]);
-  let counted = kept;
-  if (!counted) recentCounts.keep(site.id, site.modelVersion, (counted = countedFrom(buckets, now)));
+  const reads = [countersOf(db, site.id), bandDaysOf(db, site.id, since), robotDaysOf(db, site.id, since)] as const;
+  const [counters, history, robots, buckets] = kept ? [...(await db.batch(reads)), null] : await db.batch([...reads, bucketCounts(db, site.id)]);
+  const counted = kept ?? countedFrom(buckets!, now);
+  if (!kept) recentCounts.keep(site.id, site.modelVersion, counted);
   const counts = countsIn(counters);
   const label = (band: string) => (band === '' ? 'excluded' : band);
   const days = new Map<string, Record<string, number>>();

@@ -13,6 +13,7 @@
 import { and, count, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { leads } from '../db/schema';
+import { Recent } from '../lib/recent';
 import { bucketSql } from './buckets';
 
 /** Leads a recount may count per second of a dashboard's polling, on average. */
@@ -21,7 +22,7 @@ export const RECOUNT_LEADS_PER_SECOND = 10_000;
 /** The youngest a histogram is recounted at. */
 export const MIN_AGE_MS = 5_000;
 
-/** Sites whose counts an isolate keeps, the least recently counted forgotten first. */
+/** Sites (and model versions) whose counts an isolate keeps, the least recently used forgotten first. */
 const KEPT = 1_000;
 
 export interface Bucket {
@@ -48,9 +49,11 @@ const leadsIn = (histogram: readonly Bucket[]) => histogram.reduce((n, b) => n +
  * as the bands it draws have moved. A clock gone back counts again rather than trust an age below 0.
  */
 export class RecentCounts {
-  private readonly counts = new Map<string, Counted>();
+  private readonly counts: Recent<Counted>;
 
-  constructor(private readonly kept = KEPT) {}
+  constructor(kept = KEPT) {
+    this.counts = new Recent(kept);
+  }
 
   fresh(siteId: string, modelVersion: number, now: number): Counted | undefined {
     const c = this.counts.get(`${siteId}:${modelVersion}`);
@@ -58,32 +61,22 @@ export class RecentCounts {
   }
 
   keep(siteId: string, modelVersion: number, counted: Counted): void {
-    const key = `${siteId}:${modelVersion}`;
-    this.counts.delete(key);
-    this.counts.set(key, counted);
-    if (this.counts.size > this.kept) this.counts.delete(this.counts.keys().next().value!);
+    this.counts.set(`${siteId}:${modelVersion}`, counted);
   }
 }
 
 export const recentCounts = new RecentCounts();
 
-/**
- * Leads in bands per score bucket, for a batch of the caller's; `wanted` false makes it a statement
- * SQLite answers without reading a row (a constant false condition), so that the batch keeps its
- * shape whether the isolate recounts or not.
- */
-export const bucketCounts = (db: Database, siteId: string, wanted: boolean) =>
+/** Leads in bands per score bucket, for a batch of the caller's. */
+export const bucketCounts = (db: Database, siteId: string) =>
   db
     .select({ key: sql<string>`${bucketSql(leads.score)}`, n: count() })
     .from(leads)
-    .where(and(sql.raw(wanted ? '1' : '0'), eq(leads.siteId, siteId), isNotNull(leads.band)))
+    .where(and(eq(leads.siteId, siteId), isNotNull(leads.band)))
     .groupBy(sql`1`);
 
-/** The rows of `bucketCounts` as a histogram, counted at `now`. */
+/** The rows of `bucketCounts` (no bucket counted empty) as a histogram, counted at `now`. */
 export function countedFrom(rows: readonly { key: string; n: number }[], now: number): Counted {
-  const histogram = rows
-    .filter((r) => r.n > 0)
-    .map((r) => ({ min: Number(r.key), count: r.n }))
-    .sort((a, b) => a.min - b.min);
+  const histogram = rows.map((r) => ({ min: Number(r.key), count: r.n })).sort((a, b) => a.min - b.min);
   return { histogram, countedAt: now };
 }

@@ -19,7 +19,7 @@ describe('the score histogram kept between recounts', () => {
     }
   });
 
-  it('is kept per site and model version, counted again after a clock gone back, and forgets the least recently counted past its limit', () => {
+  it('is kept per site and model version, counted again after a clock gone back, and forgets the least recently used past its limit', () => {
     const kept = new RecentCounts(2);
     kept.keep('a', 1, counted(3, 1_000));
     expect(kept.fresh('a', 2, 1_000)).toBeUndefined();
@@ -33,13 +33,12 @@ describe('the score histogram kept between recounts', () => {
     expect(kept.fresh('c', 1, 1_003)).toBeDefined();
   });
 
-  it('reads the recount as buckets by lower bound, lowest first, empty ones left out', () => {
+  it('reads the recount as buckets by lower bound, lowest first', () => {
     expect(
       countedFrom(
         [
           { key: '45', n: 2 },
           { key: '-5', n: 1 },
-          { key: '10', n: 0 },
           { key: '5', n: 3 },
         ],
         7,
