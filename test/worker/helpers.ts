@@ -144,6 +144,18 @@ export async function packedHistory(leadId: string) {
   return results.flatMap((r) => parseHistory(r.history)).map((e) => `${e.ts}:${e.shapeId}`).sort();
 }
 
+/** The test's D1 with `overrides` in place of its own methods (`batch`, `prepare`…). */
+export function proxiedD1(overrides: Partial<Pick<D1Database, 'batch' | 'prepare'>>): D1Database {
+  return new Proxy(env.DB, {
+    get(target, prop) {
+      const override = overrides[prop as keyof typeof overrides];
+      if (override) return override;
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /**
  * The test's D1 with another writer moving a lead before each batch (`rev` bumped by `bump`'s SQL,
  * bound to `id`): every write built on a read finds its lead changed. `conflicts()` counts the
@@ -151,21 +163,15 @@ export async function packedHistory(leadId: string) {
  */
 export function busyD1(bump: string, id: string): { d1: D1Database; conflicts: () => number } {
   let conflicts = 0;
-  const d1 = new Proxy(env.DB, {
-    get(target, prop) {
-      if (prop === 'batch') {
-        return async (statements: D1PreparedStatement[]) => {
-          await target.prepare(bump).bind(id).run();
-          try {
-            return await target.batch(statements);
-          } catch (err) {
-            if (isWriteConflict(err)) conflicts++;
-            throw err;
-          }
-        };
+  const d1 = proxiedD1({
+    batch: async <T>(statements: D1PreparedStatement[]) => {
+      await env.DB.prepare(bump).bind(id).run();
+      try {
+        return await env.DB.batch<T>(statements);
+      } catch (err) {
+        if (isWriteConflict(err)) conflicts++;
+        throw err;
       }
-      const value = Reflect.get(target, prop) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
     },
   });
   return { d1, conflicts: () => conflicts };

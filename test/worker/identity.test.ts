@@ -4,21 +4,15 @@ import { database } from '../../worker/db/client';
 import { siteBySiteKey } from '../../worker/db/sites';
 import { ingest } from '../../worker/ingest/ingest';
 import { WireEvent } from '../../worker/ingest/wire';
-import { browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
+import { browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, proxiedD1, rowCounts } from './helpers';
 
 /** The test's D1, running `between` once, after the first batch (the read) and before the next (the write). */
 function betweenReadAndWrite(between: () => Promise<unknown>): D1Database {
   let batches = 0;
-  return new Proxy(env.DB, {
-    get(target, prop) {
-      if (prop === 'batch') {
-        return async (statements: D1PreparedStatement[]) => {
-          if (++batches === 2) await between();
-          return target.batch(statements);
-        };
-      }
-      const value = Reflect.get(target, prop) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
+  return proxiedD1({
+    batch: async <T>(statements: D1PreparedStatement[]) => {
+      if (++batches === 2) await between();
+      return env.DB.batch<T>(statements);
     },
   });
 }

@@ -6,7 +6,7 @@ import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { newSession, openSession, sealSession, SESSION_TTL_SECONDS } from '../../worker/auth/session';
 import { sessionKey } from '../../worker/auth/session-secret';
-import { api, browserEvent, call, collect, newSite, type TestSite } from './helpers';
+import { api, browserEvent, call, collect, newSite, proxiedD1, type TestSite } from './helpers';
 
 const SELF = 'https://leadscore.test';
 const COOKIE = '__Host-leadscore_session';
@@ -309,18 +309,12 @@ describe('the signing secret', () => {
   it('is read from D1 again after a read that failed, not remembered failing', async () => {
     // A configured secret first, so that the isolate holds no key from D1.
     await sessionKey({ ...env, SESSION_SECRET: 'a-configured-secret-of-enough-length-0123' });
-    const unreachable = new Proxy(env.DB, {
-      get(target, prop) {
-        // As the binding fails: a statement cannot be made, a batch is refused.
-        if (prop === 'prepare') {
-          return () => {
-            throw new Error('D1 is unreachable');
-          };
-        }
-        if (prop === 'batch') return () => Promise.reject(new Error('D1 is unreachable'));
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
+    // As the binding fails: a statement cannot be made, a batch is refused.
+    const unreachable = proxiedD1({
+      prepare: () => {
+        throw new Error('D1 is unreachable');
       },
+      batch: () => Promise.reject(new Error('D1 is unreachable')),
     });
     await expect(sessionKey({ ...env, DB: unreachable })).rejects.toThrow();
     const key = await sessionKey(env);
