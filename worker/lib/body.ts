@@ -12,7 +12,7 @@ export async function readJsonBody(c: Context, maxBytes: number, empty?: unknown
   if (buf.byteLength === 0) throw new ApiError(400, 'empty_body', 'the request body is empty; send JSON');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+    text = UTF8.decode(buf);
   } catch {
     throw new ApiError(400, 'invalid_encoding', 'the request body is not valid UTF-8');
   }
@@ -37,6 +37,12 @@ export async function readJsonBody(c: Context, maxBytes: number, empty?: unknown
   if (!wellFormed) throw new ApiError(400, 'invalid_text', 'the request body holds a lone UTF-16 surrogate (\\ud800–\\udfff), which is not text');
   return parsed;
 }
+
+/**
+ * One decoder for every request: made per request, its constructor alone was 2% of collect's
+ * JavaScript in a CPU profile. Without `stream`, each `decode` starts afresh, a failed one included.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** With the `u` flag, a surrogate matches only when it is not half of a pair. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
