@@ -7,7 +7,7 @@ import { previewModel } from '../../worker/jobs/preview';
 import { eraseLead } from '../../worker/leads/erase';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import type { Model } from '../../worker/scoring/model';
-import { api, browserEvent, collect, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
+import { api, browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
 
 const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
   browserEvent(visitor, 'identify', { traits: { email, ...traits } });
@@ -264,6 +264,29 @@ describe('sales on a lead', () => {
       expect((await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify(body) })).status).toBe(400);
     }
     expect((await api(site, '/v1/leads/ld_nobody', { method: 'PATCH', body: JSON.stringify({ stage: 'sql' }) })).status).toBe(404);
+  });
+
+  it('gives up with a 503 after 5 attempts on a lead that every other request changes, writing nothing', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('s3', 'sam@acme.io')] });
+    const { id } = (await leadByEmail(site, 'sam@acme.io'))!;
+    const before = await env.DB.prepare('SELECT stage, rev FROM leads WHERE id = ?').bind(id).first<{ stage: string; rev: number }>();
+    // The route on a D1 where another writer moves the lead before each batch: every update finds its rev changed.
+    const busy = busyD1('UPDATE leads SET rev = rev + 1 WHERE id = ?', id);
+    const request = new Request(`https://leadscore.test/v1/leads/${id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${site.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ stage: 'opportunity', feedback: { note: 'Too late' } }),
+    });
+    const res = await worker.fetch(request, { ...env, DB: busy.d1 }, createExecutionContext());
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: 'write_conflict' } });
+    expect(busy.conflicts()).toBe(5);
+    const after = await env.DB.prepare('SELECT stage, rev FROM leads WHERE id = ?').bind(id).first<{ stage: string; rev: number }>();
+    // Five bumps of the other writer, nothing of the update's.
+    expect(after).toEqual({ stage: before!.stage, rev: before!.rev + 5 });
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM transitions WHERE lead_id = ? AND cause = 'sales'").bind(id).first('n')).toBe(0);
+    expect(await env.DB.prepare('SELECT count(*) AS n FROM feedback WHERE lead_id = ?').bind(id).first('n')).toBe(0);
   });
 });
 

@@ -20,7 +20,7 @@ import { conflictGuard, isWriteConflict, type LeadRow } from './write';
 /** What erasing needs of the stored lead: its `rev` for the guard, its place for the counters. */
 export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band'>;
 
-/** Attempts before answering 503, as `PATCH /v1/leads/{id}` does. */
+/** Attempts before answering 503, as a sales update does (`leads/sales`). */
 const MAX_ATTEMPTS = 5;
 
 /**

@@ -2,14 +2,18 @@
  * @module What sales do to a lead: move it to a later stage, recycle it to nurturing, and say how
  * it went. Each stage change is a transition like any other.
  */
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { z } from 'zod';
 import type { Database } from '../db/client';
 import { OUTCOMES } from '../quality/outcomes';
 import { feedback, leads, transitions } from '../db/schema';
-import { fromDrizzle, type Statement } from '../db/statements';
-import { conflictGuard, type LeadRow } from './write';
+import { fromDrizzle, runBatch, type Statement } from '../db/statements';
+import { ApiError } from '../lib/errors';
+import { conflictGuard, isWriteConflict, type LeadRow } from './write';
+
+/** Reads and writes of one sales update before it gives up: a lead a live visit keeps changing. */
+const MAX_ATTEMPTS = 5;
 
 /** `recycled` sends the lead back to nurturing at stage `lead`. */
 export const SALES_STAGES = ['sql', 'opportunity', 'customer', 'recycled'] as const;
@@ -64,4 +68,25 @@ export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by:
     out.push(db.insert(feedback).values({ siteId: row.siteId, leadId: row.id, ...update.feedback, createdAt: now, createdBy: by }));
   }
   return [conflictGuard([row]), ...out.map(fromDrizzle)];
+}
+
+/**
+ * Applies a sales update to the site's lead: the lead as it is after, or null when the site has no
+ * such lead. Redone from a fresh read when the lead changed between read and write (a live event,
+ * a recompute); after `MAX_ATTEMPTS` such conflicts, a 503 that asks to send again.
+ */
+export async function applySalesUpdate(db: Database, siteId: string, id: string, update: SalesUpdate, by: string): Promise<LeadRow | null> {
+  for (let attempt = 1; ; attempt++) {
+    const [row] = await db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
+    if (!row) return null;
+    try {
+      await runBatch(db.$client, salesWrites(db, row, update, by, Date.now()));
+      break;
+    } catch (err) {
+      if (!isWriteConflict(err)) throw err;
+      if (attempt >= MAX_ATTEMPTS) throw new ApiError(503, 'write_conflict', 'the lead is being changed by other requests; send again');
+    }
+  }
+  const [after] = await db.select().from(leads).where(eq(leads.id, id));
+  return after ?? null;
 }

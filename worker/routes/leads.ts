@@ -2,19 +2,15 @@
  * @module `GET /v1/leads` and `GET /v1/leads/{id}`: segments' members and why each has its score;
  * sales' changes; a lead's export and its erasure.
  */
-import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { database } from '../db/client';
 import { leadWithHistory, listLeads } from '../db/leads';
 import { meterD1 } from '../db/metering';
-import { leads } from '../db/schema';
-import { runBatch } from '../db/statements';
 import type { AppEnv } from '../env';
 import { eraseLead } from '../leads/erase';
 import { exportLead } from '../leads/export';
-import { SalesUpdate, salesWrites } from '../leads/sales';
-import { isWriteConflict } from '../leads/write';
+import { applySalesUpdate, SalesUpdate } from '../leads/sales';
 import { readJsonBody } from '../lib/body';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
@@ -94,20 +90,9 @@ leadsRoutes.patch('/:id', async (c) => {
   const site = c.get('site');
   const id = c.req.param('id');
   const update = parseOr400(SalesUpdate, await readJsonBody(c, 8 * 1024), 'the update');
-  const db = database(c.env.DB);
-  for (let attempt = 1; ; attempt++) {
-    const [row] = await db.select().from(leads).where(and(eq(leads.siteId, site.id), eq(leads.id, id)));
-    if (!row) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
-    try {
-      await runBatch(c.env.DB, salesWrites(db, row, update, c.get('apiKeyId'), Date.now()));
-      break;
-    } catch (err) {
-      if (!isWriteConflict(err)) throw err;
-      if (attempt >= 5) throw new ApiError(503, 'write_conflict', 'the lead is being changed by other requests; send again');
-    }
-  }
-  const [after] = await db.select().from(leads).where(eq(leads.id, id));
-  return c.json(leadSummary(after!));
+  const after = await applySalesUpdate(database(c.env.DB), site.id, id, update, c.get('apiKeyId'));
+  if (!after) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
+  return c.json(leadSummary(after));
 });
 
 leadsRoutes.get('/:id/export', async (c) => {
