@@ -23,7 +23,9 @@
  *     recalling, with `INGEST_RECALL=off`, and through visitors' Durable Objects (wrangler.toml's
  *     commented `VISITOR_INGEST` block in force). The four take turns in ROUNDS rounds, so that a
  *     change in the machine's load falls on all of them; the ratio is given over all rounds and
- *     round by round.
+ *     round by round. Beside the rates, the CPU a request cost the worker's workerd (the worker and
+ *     local D1) and `wrangler dev`'s own processes (Linux only, `bench/lib/cpu.js`): where each
+ *     path's cost lies, the harness being the same for all.
  *  3. The queue path (wrangler.toml's commented `EVENTS` producer and consumer, uncommented into a
  *     config of the run's own) end to end: from the first request until the consumer has stored the
  *     last event (events' `received_at`, read from D1 after the run), against the direct path.
@@ -44,6 +46,7 @@ import { getPlatformProxy } from 'wrangler';
 import { ROOT } from '../scripts/lib/root.js';
 import { freePort, startStack } from '../scripts/lib/stack.js';
 import { percentile, post } from '../scripts/lib/traffic.js';
+import { cpuSnapshot, cpuSpent } from './lib/cpu.js';
 
 const DURATION_S = Number(process.env.DURATION ?? 15);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -157,6 +160,7 @@ async function hammer(url, siteKey, visitors, size, seconds) {
   let events = 0;
   let next = 0;
   let stopping = false;
+  const cpuBefore = cpuSnapshot();
   const t0 = performance.now();
   const timer = setTimeout(() => (stopping = true), seconds * 1000);
   await Promise.all(
@@ -176,10 +180,11 @@ async function hammer(url, siteKey, visitors, size, seconds) {
     }),
   );
   clearTimeout(timer);
+  const cpu = cpuSpent(cpuBefore, cpuSnapshot());
   agent.destroy();
   const s = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  return { seconds: s, ok, events, rps: ok / s, eps: events / s, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: statuses, latencies };
+  return { seconds: s, ok, events, rps: ok / s, eps: events / s, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: statuses, latencies, cpu };
 }
 
 /** The rounds of one path and batch size as one run: their sums, and their latencies together. */
@@ -190,7 +195,12 @@ function combined(runs) {
   const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const errors = {};
   for (const r of runs) for (const [k, n] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + n;
-  return { seconds, ok, events, rps: ok / seconds, eps: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, runs };
+  let cpu = null;
+  if (runs.every((r) => r.cpu)) {
+    cpu = {};
+    for (const r of runs) for (const [role, ms] of Object.entries(r.cpu)) cpu[role] = (cpu[role] ?? 0) + ms;
+  }
+  return { seconds, ok, events, rps: ok / seconds, eps: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, runs, cpu };
 }
 
 /** Of the floor: over all rounds, and round by round (each against the floor's run of its round). */
@@ -209,7 +219,20 @@ const throughputRow = (path, size, r, floor) => ({
   p99: `${r.p99.toFixed(0)} ms`,
   errors: Object.keys(r.errors).length ? JSON.stringify(r.errors) : 0,
   'of the floor': floor ? ofTheFloor(r, floor) : '',
+  ...cpuColumns(r),
 });
+
+/**
+ * CPU milliseconds a request: the worker's workerd (the worker and local D1), and wrangler dev's
+ * own proxy and Node process, which every path pays alike (see `bench/lib/cpu.js`).
+ */
+const cpuColumns = (r) =>
+  r.cpu
+    ? {
+        'CPU ms/request: worker': (r.cpu.worker / r.ok).toFixed(2),
+        'wrangler dev': (((r.cpu.proxy ?? 0) + (r.cpu.wrangler ?? 0)) / r.ok).toFixed(2),
+      }
+    : {};
 
 const ports = { workerPort: await freePort(), demoPort: await freePort() };
 const floorPort = await freePort();
