@@ -13,15 +13,11 @@ import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { fromDrizzle, runBatch, type Statement } from '../db/statements';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors, webhooks } from '../db/schema';
-import { ApiError } from '../lib/errors';
 import { counterWrites } from '../segments/counters';
-import { conflictGuard, isWriteConflict, type LeadRow } from './write';
+import { conflictGuard, untilWritten, type LeadRow } from './write';
 
 /** What erasing needs of the stored lead: its `rev` for the guard, its place for the counters. */
 export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band'>;
-
-/** Attempts before answering 503, as a sales update does (`leads/sales`). */
-const MAX_ATTEMPTS = 5;
 
 /**
  * The lead's visitors, transitions and deliveries, as subqueries: every statement of the batch
@@ -103,19 +99,14 @@ export function erasureWrites(db: Database, lead: ErasedLead): Statement[] {
 }
 
 /** Erases the lead; false when the site has no such lead. Redone from a fresh read on a conflict. */
-export async function eraseLead(db: Database, siteId: string, id: string): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
+export function eraseLead(db: Database, siteId: string, id: string): Promise<boolean> {
+  return untilWritten(async () => {
     const [lead] = await db
       .select({ id: leads.id, siteId: leads.siteId, rev: leads.rev, band: leads.band })
       .from(leads)
       .where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
     if (!lead) return false;
-    try {
-      await runBatch(db.$client, erasureWrites(db, lead));
-      return true;
-    } catch (err) {
-      if (!isWriteConflict(err)) throw err;
-      if (attempt >= MAX_ATTEMPTS) throw new ApiError(503, 'write_conflict', 'the lead is being changed by other requests; send again');
-    }
-  }
+    await runBatch(db.$client, erasureWrites(db, lead));
+    return true;
+  });
 }

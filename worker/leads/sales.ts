@@ -9,11 +9,7 @@ import type { Database } from '../db/client';
 import { OUTCOMES } from '../quality/outcomes';
 import { feedback, leads, transitions } from '../db/schema';
 import { fromDrizzle, runBatch, type Statement } from '../db/statements';
-import { ApiError } from '../lib/errors';
-import { conflictGuard, isWriteConflict, type LeadRow } from './write';
-
-/** Reads and writes of one sales update before it gives up: a lead a live visit keeps changing. */
-const MAX_ATTEMPTS = 5;
+import { conflictGuard, untilWritten, type LeadRow } from './write';
 
 /** `recycled` sends the lead back to nurturing at stage `lead`. */
 export const SALES_STAGES = ['sql', 'opportunity', 'customer', 'recycled'] as const;
@@ -73,20 +69,16 @@ export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by:
 /**
  * Applies a sales update to the site's lead: the lead as it is after, or null when the site has no
  * such lead. Redone from a fresh read when the lead changed between read and write (a live event,
- * a recompute); after `MAX_ATTEMPTS` such conflicts, a 503 that asks to send again.
+ * a recompute), as `untilWritten` does.
  */
 export async function applySalesUpdate(db: Database, siteId: string, id: string, update: SalesUpdate, by: string): Promise<LeadRow | null> {
-  for (let attempt = 1; ; attempt++) {
+  const written = await untilWritten(async () => {
     const [row] = await db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
-    if (!row) return null;
-    try {
-      await runBatch(db.$client, salesWrites(db, row, update, by, Date.now()));
-      break;
-    } catch (err) {
-      if (!isWriteConflict(err)) throw err;
-      if (attempt >= MAX_ATTEMPTS) throw new ApiError(503, 'write_conflict', 'the lead is being changed by other requests; send again');
-    }
-  }
+    if (!row) return false;
+    await runBatch(db.$client, salesWrites(db, row, update, by, Date.now()));
+    return true;
+  });
+  if (!written) return null;
   const [after] = await db.select().from(leads).where(eq(leads.id, id));
   return after ?? null;
 }

@@ -11,6 +11,7 @@
 import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
 import { placeholders, textFor, type Statement } from '../db/statements';
+import { ApiError } from '../lib/errors';
 import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
 
@@ -340,4 +341,24 @@ export function conflictGuard(rows: readonly (Pick<LeadRow, 'id' | 'rev'> & { ro
 export function isWriteConflict(err: unknown): boolean {
   const text = `${String(err)} ${err instanceof Error && err.cause ? String(err.cause) : ''}`;
   return /CHECK constraint failed: write_conflict|UNIQUE constraint failed: (leads|events)\.|NOT NULL constraint failed: events\.shape_id/.test(text);
+}
+
+/** Reads and writes of one change to a lead by the API before it gives up: a lead a live visit keeps changing. */
+const MAX_LEAD_ATTEMPTS = 5;
+
+/**
+ * Runs `attempt` (a read of the lead, then a write built on it) until its write holds: redone from
+ * a fresh read when another writer changed the lead between the two, and answered 503 after
+ * `MAX_LEAD_ATTEMPTS` such conflicts, for the client to send again. Sales' updates and erasure go
+ * through it.
+ */
+export async function untilWritten<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isWriteConflict(err)) throw err;
+      if (n >= MAX_LEAD_ATTEMPTS) throw new ApiError(503, 'write_conflict', 'the lead is being changed by other requests; send again');
+    }
+  }
 }
