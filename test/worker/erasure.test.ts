@@ -14,7 +14,7 @@ import { isWriteConflict } from '../../worker/leads/write';
 import { LeadExport } from '../../worker/openapi/responses';
 import { dispatchWebhooks } from '../../worker/webhooks/dispatch';
 import { recordAttempts } from '../../worker/webhooks/send';
-import { api, browserEvent, busyD1, collect, newSite, ORIGIN, type TestSite } from './helpers';
+import { api, browserEvent, busyD1, collect, newSite, ORIGIN, proxiedD1, type TestSite } from './helpers';
 
 type Json = Record<string, any>;
 
@@ -120,16 +120,10 @@ async function exported(site: TestSite, id: string) {
 
 /** The test's D1, running `before` ahead of each batch: where an erasure is made to race a writer. */
 function beforeEachBatch(before: () => Promise<void>): D1Database {
-  return new Proxy(env.DB, {
-    get(target, prop) {
-      if (prop === 'batch') {
-        return async (statements: D1PreparedStatement[]) => {
-          await before();
-          return target.batch(statements);
-        };
-      }
-      const value = Reflect.get(target, prop) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
+  return proxiedD1({
+    batch: async <T>(statements: D1PreparedStatement[]) => {
+      await before();
+      return env.DB.batch<T>(statements);
     },
   });
 }

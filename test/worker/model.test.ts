@@ -7,7 +7,7 @@ import { previewModel } from '../../worker/jobs/preview';
 import { eraseLead } from '../../worker/leads/erase';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import type { Model } from '../../worker/scoring/model';
-import { api, browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
+import { api, browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, proxiedD1, type TestSite } from './helpers';
 
 const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
   browserEvent(visitor, 'identify', { traits: { email, ...traits } });
@@ -170,24 +170,18 @@ describe('the model as a document', () => {
     // The real D1, the lead erased when the preview reads past its last chunk: after it was
     // scored, before the sample's e-mails are looked up.
     let chunkReads = 0;
-    const d1 = new Proxy(env.DB, {
-      get(target, key) {
-        if (key !== 'prepare') {
-          const value = Reflect.get(target, key);
-          return typeof value === 'function' ? value.bind(target) : value;
-        }
-        return (sql: string) => {
-          const statement = target.prepare(sql);
-          if (!sql.includes('OVER (ORDER BY id')) return statement;
-          return {
-            bind: (...values: unknown[]) => ({
-              raw: async () => {
-                if (++chunkReads === 2) expect(await eraseLead(database(env.DB), site.id, erased)).toBe(true);
-                return statement.bind(...values).raw();
-              },
-            }),
-          };
-        };
+    const d1 = proxiedD1({
+      prepare: (sql: string) => {
+        const statement = env.DB.prepare(sql);
+        if (!sql.includes('OVER (ORDER BY id')) return statement;
+        return {
+          bind: (...values: unknown[]) => ({
+            raw: async () => {
+              if (++chunkReads === 2) expect(await eraseLead(database(env.DB), site.id, erased)).toBe(true);
+              return statement.bind(...values).raw();
+            },
+          }),
+        } as unknown as D1PreparedStatement;
       },
     });
     const preview = await previewModel(database(d1), site.id, DEFAULT_MODEL, withPricing(60), 10, Date.now());
