@@ -25,7 +25,7 @@
  *     change in the machine's load falls on all of them; the ratio is given over all rounds and
  *     round by round. Beside the rates, the CPU a request cost the worker's workerd (the worker and
  *     local D1) and `wrangler dev`'s own processes (Linux only, `bench/lib/cpu.js`): where each
- *     path's cost lies, the harness being the same for all.
+ *     path's cost lies.
  *  3. The queue path (wrangler.toml's commented `EVENTS` producer and consumer, uncommented into a
  *     config of the run's own) end to end: from the first request until the consumer has stored the
  *     last event (events' `received_at`, read from D1 after the run), against the direct path.
@@ -180,9 +180,10 @@ async function hammer(url, siteKey, visitors, size, seconds) {
     }),
   );
   clearTimeout(timer);
+  const s = (performance.now() - t0) / 1000;
+  // After the clock: reading /proc is the bench's time, not the path's.
   const cpu = cpuSpent(cpuBefore, cpuSnapshot());
   agent.destroy();
-  const s = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
   return { seconds: s, ok, events, rps: ok / s, eps: events / s, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: statuses, latencies, cpu };
 }
@@ -224,7 +225,7 @@ const throughputRow = (path, size, r, floor) => ({
 
 /**
  * CPU milliseconds a request: the worker's workerd (the worker and local D1), and wrangler dev's
- * own proxy and Node process, which every path pays alike (see `bench/lib/cpu.js`).
+ * own proxy and Node process, which every path goes through (see `bench/lib/cpu.js`).
  */
 const cpuColumns = (r) =>
   r.cpu
