@@ -187,6 +187,10 @@ describe('D1 metering (D1_METERING=on)', () => {
     res = await collectMetered(site, tenOf('rw'));
     expect(writtenBy(res, 'insert events')).toBe(20);
     expect(rowsHeader(res)!.written).toBeLessThanOrEqual(40);
+    // Ten more, its band kept: the lead's UPDATE, then the first insert of events carries its check
+    // and the recalled state's beside its 8 rows (96 bound values), the second the other 2 rows.
+    res = await collectMetered(site, tenOf('rw'));
+    expect(res.headers.get('leadscore-d1-statements')).toBe('update leads 1/1, insert events 10/16, insert events 2/4');
   });
 
   it("reads 4 rows for a lead's page view the isolate recalls and writes 4, its score changing bucket or not: each statement binds its one visitor and lead", async () => {
@@ -203,10 +207,11 @@ describe('D1 metering (D1_METERING=on)', () => {
       const res = await collectMetered(site, [browserEvent('rl', 'page_view', { url: `${ORIGIN}/pricing`, ts: t + i * 120_000 })]);
       const rows = rowsHeader(res)!;
       const statements = res.headers.get('leadscore-d1-statements')!;
-      // The visitor as recalled and the model (2), the lead's row (1: the UPDATE writes it at the rev
-      // read, and the check after it reads nothing), the event's shape (1); a band change (its
-      // counter and a transition) reads more.
-      expect(statements).toMatch(/^insert write_conflicts 2\/0, update leads 1\/\d, insert write_conflicts 0\/0(, insert segment_histograms \d\/\d, insert transitions \d\/\d)?, insert events 1\/2$/);
+      // Two statements: the lead's UPDATE at the rev read (1 row read), and the event's insert,
+      // which carries the checks: the UPDATE wrote the lead, the visitor is as recalled and no model
+      // was saved since (2), the event's shape (1). A band change writes its counter and a
+      // transition, after which the UPDATE's check is a statement of its own.
+      expect(statements).toMatch(/^update leads 1\/\d(, insert write_conflicts 0\/0, insert segment_histograms \d\/\d, insert transitions \d\/\d)?, insert events 3\/2$/);
       if (statements.includes('transitions')) {
         bandChanges++;
         continue;
@@ -236,10 +241,10 @@ describe('D1 metering (D1_METERING=on)', () => {
       const rows = rowsHeader(res)!;
       const statements = res.headers.get('leadscore-d1-statements')!;
       // No e-mail and nothing to attribute (no identify): no lead asked for by e-mail, no anonymous
-      // events, and the visitor guard, its visitor being neither anonymous nor identified here,
-      // checks nothing.
+      // events, and no visitor guard, its visitor being neither anonymous nor identified here.
       expect(readBatchOf(res).map((st) => st.read)).toEqual([0, 2, 0, 0, 0, 1]);
-      expect(statements).toMatch(/ \| insert write_conflicts 0\/0, update leads 1\/\d, insert write_conflicts 0\/0/);
+      // The write: the lead's UPDATE, and the event's insert carrying the UPDATE's check.
+      expect(statements).toMatch(/ \| update leads 1\/\d, (insert write_conflicts 0\/0, .*)?insert events 1\/2$/);
       if (statements.includes('transitions')) continue;
       expect(rows).toMatchObject({ roundTrips: 2, read: 5 });
     }

@@ -12,7 +12,7 @@
  */
 import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { fromDrizzle, insertedRows, runBatch, textFor, type Condition, type Statement } from '../db/statements';
+import { allOf, failUnless, fromDrizzle, insertedRows, insertedRowsOrFail, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inList, type Database } from '../db/client';
 import { historyEvents, parseHistory, withKnownShapes, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { loggedEventColumns, loggedEvents, shapesOfHistories, storedHistories } from '../db/lead-events';
@@ -34,7 +34,7 @@ import { identityOf } from './identity';
 import { advancePace, crowded, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
 import { anonymous, guessableVisitor, guessedState, guessHeld, guessRead } from './anonymous-guess';
-import { recall, recallGuards, recalledVisitors, type Recall, type RecalledVisitor } from './recall';
+import { recall, recallHeld, recalledVisitors, type Recall, type RecalledVisitor } from './recall';
 import { countRobot } from './robot-counts';
 import { visitorWrites, type VisitorWrite } from './visitor-writes';
 import type { WireEvent } from './wire';
@@ -380,18 +380,17 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
   const shapesKnown = new Map(knownShapes.map((s) => [s.key, s.id]));
   const touched = [...byId.values()].filter((l) => l.touched);
   const recalled = reading.recalled;
-  const { items, scored, newShapesAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, recalled !== null);
+  const trusted = recalled && !reading.justRead;
+  const held = trusted ? recallHeld(site.id, recalled, touched.length ? site.modelVersion : null) : undefined;
+  const { items, scored, newShapesAt } = writes(db, site, touched, newRows, shapesKnown, attributions, seen, paces, visitorLead, storedLead, now, recalled !== null, held);
   items.push(...robotWrites(db, site.id, paces, visitorLead, robotEvents + result.robots.length, now).map(fromDrizzle));
   const anonymous = [...new Set(newRows.flatMap((r) => (r.visitorId && !r.leadId ? [r.visitorId] : [])))];
-  // One guard first either way: `newShapesAt` counts from the statement after it.
-  const guard =
-    recalled && !reading.justRead
-      ? recallGuards(site.id, recalled, touched.length ? site.modelVersion : null)
-      : fromDrizzle(visitorGuard(db, site.id, anonymous, identified));
-  const written = await runBatch(db.$client, [guard, ...items]);
+  // After a read, the visitors' anonymity is checked first, when there is any to check.
+  const first = trusted ? [] : visitorGuard(db, site.id, anonymous, identified);
+  const written = await runBatch(db.$client, [...first, ...items]);
   // The shapes this request met, known or new, are cached with their ids: the next events of these
   // leads find their histories' shapes without a read.
-  rememberShapes(memory, site.id, newRows, knownShapes, newShapesAt.map((i) => written[i + 1]!));
+  rememberShapes(memory, site.id, newRows, knownShapes, newShapesAt.map((i) => written[i + first.length]!));
   remember(memory, site.id, scored, seen, paces, visitorLead);
   result.changed = scored.some((s) => s.rescored.transitions.length > 0);
   return result;
@@ -525,10 +524,10 @@ function robotWrites(
  * a concurrent request (its events would stay out of the lead for good), or a visitor identified
  * here got anonymous events the read did not see (the attribution would hand them to the lead
  * unscored). A browser sends both at once when a click on a download and a form go together. Each
- * check is left out when it has nothing to check: D1 counts a row read even for an empty list, and
- * a lead's page view, whose visitor is neither, then reads none.
+ * check is left out when it has nothing to check: D1 counts a row read even for an empty list. A
+ * lead's page view, whose visitor is neither, sends no guard at all.
  */
-function visitorGuard(db: Database, siteId: string, anonymous: string[], identified: Map<string, number>) {
+function visitorGuard(db: Database, siteId: string, anonymous: string[], identified: Map<string, number>): Statement[] {
   const checks = [
     ...(anonymous.length
       ? [sql`SELECT ${visitors.leadId} FROM ${visitors} WHERE ${visitors.siteId} = ${siteId} AND ${inList(visitors.id, anonymous)} AND ${visitors.leadId} IS NOT NULL`]
@@ -541,7 +540,7 @@ function visitorGuard(db: Database, siteId: string, anonymous: string[], identif
         ]
       : []),
   ];
-  return db.insert(writeConflicts).select(checks.length ? sql.join(checks, sql` UNION ALL `) : sql`SELECT NULL WHERE 0`);
+  return checks.length ? [fromDrizzle(db.insert(writeConflicts).select(sql.join(checks, sql` UNION ALL `)))] : [];
 }
 
 function createLead(siteId: string, email: string, now: number): WorkingLead {
@@ -599,21 +598,31 @@ function toRow(siteId: string, e: WireEvent, shape: EventShape, shapeKey: string
  * and fails the batch. Spelled as SQL rather than with drizzle's builder, whose building of each
  * row's subquery was a good part of a collect request's CPU; as VALUES rather than a JSON
  * parameter, which D1 bills a row read an event for. Unless `strict`, an event stored meanwhile by
- * another request is skipped.
+ * another request is skipped. The first statement may carry what must hold for the batch to stand
+ * (`mustHold`, see `writes`): its values take the room `chunksFor` leaves beside the rows' 88, at
+ * most 8 (`recallHeld`'s 7 and the lead check's 1).
  */
-function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean, guess?: Condition): Statement[] {
-  return chunksFor(rows, 12).map((chunk) => ({
-    sql: textFor(`events:${chunk.length}:${strict}:${guess?.key}`, () =>
-      `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, title, referrer, received_at)
-      ${insertedRows(chunk.length, '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)', guess?.sql)}
-      ${strict ? '' : 'ON CONFLICT DO NOTHING'}`,
-    ),
-    params: [
-      ...chunk.flatMap((r) => [siteId, r.id, r.visitorId ?? null, r.leadId ?? null, siteId, r.shapeKey, r.ts, r.url ?? null, r.title ?? null, r.referrer ?? null, r.receivedAt]),
-      ...(guess?.params ?? []),
-    ],
-  }));
+function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean, guess?: Condition, mustHold?: Condition): Statement[] {
+  return chunksFor(rows, 12).map((chunk, i) => {
+    // The first statement alone carries what must hold: the batch is one transaction.
+    const held = i === 0 ? mustHold : undefined;
+    return {
+      sql: textFor(`events:${chunk.length}:${strict}:${guess?.key}:${held?.key}`, () =>
+        `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, title, referrer, received_at)
+        ${held ? insertedRowsOrFail(chunk.length, EVENT_ROW, 10, 5, held.sql) : insertedRows(chunk.length, EVENT_ROW, guess?.sql)}
+        ${strict ? '' : 'ON CONFLICT DO NOTHING'}`,
+      ),
+      params: [
+        ...(held?.params ?? []),
+        ...chunk.flatMap((r) => [siteId, r.id, r.visitorId ?? null, r.leadId ?? null, siteId, r.shapeKey, r.ts, r.url ?? null, r.title ?? null, r.referrer ?? null, r.receivedAt]),
+        ...(guess?.params ?? []),
+      ],
+    };
+  });
 }
+
+/** An event's row, its shape id (the fifth of its ten columns) looked up by key. */
+const EVENT_ROW = '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)';
 
 /**
  * Inserts of the shapes of `rows` not in `known` (another request may add one meanwhile: nothing
@@ -706,6 +715,8 @@ function writes(
   now: number,
   /** Built on recalled state: an event stored before must fail the batch, not be skipped. */
   strict: boolean,
+  /** What the recalled state this write is built on must still hold to (see `recallHeld`). */
+  held: Condition | undefined,
 ): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
   const out: Statement[] = [];
   const writing = touched.map((lead) => {
@@ -729,8 +740,16 @@ function writes(
     out.push(statement);
   }
   // After the shapes, whose ids the leads' histories take by key; before the events, which name their lead.
-  out.push(...leadWrites(writing, 'event'));
-  out.push(...eventInserts(site.id, newRows, strict));
+  const leadStatements = leadWrites(writing, 'event');
+  // The events' first insert comes next and carries the checks: the one that must follow the last
+  // lead's UPDATE (a live event's lead is written by one UPDATE and this check), and what recalled
+  // state holds to. A recalled page view is thus two statements, not three or four. Without events
+  // (a robot's batch), the checks stay statements of their own.
+  const trailing = newRows.length ? leadStatements.at(-1)?.check : undefined;
+  if (trailing) leadStatements.pop();
+  out.push(...leadStatements);
+  out.push(...eventInserts(site.id, newRows, strict, undefined, allOf([trailing, held])));
+  if (held && !newRows.length) out.unshift(failUnless(held));
   for (const a of attributions) {
     const attribute = db
       .update(events)

@@ -11,7 +11,7 @@
  * that keep coming to one isolate, as a visit's usually do, are the ones that gain.
  */
 import { HISTORY_MAX, type AddedEvent, type StoredEvent } from '../db/lead-history';
-import { textFor, type Statement } from '../db/statements';
+import type { Condition } from '../db/statements';
 import type { LeadRow } from '../leads/write';
 import type { ScoringEvent } from '../scoring/types';
 import { Recent } from '../lib/recent';
@@ -114,35 +114,40 @@ export class Recall {
 export const recall = new Recall();
 
 /**
- * The checks a write built on recalled state carries, first in its batch: each visitor's row still
- * as recalled (a row gone or changed in any field ingest reads fails), and, when leads are scored,
- * no model saved since `modelVersion`. The leads are checked by their `rev` with every lead write
- * (`conflictGuard`), and an event stored before fails its insert, which is not told to ignore it.
+ * What a write built on recalled state holds to: each visitor's row still as recalled (a row gone
+ * or changed in any field ingest reads fails), and, when leads are scored, no model saved since
+ * `modelVersion`. The leads are checked by their `rev` with every lead write (`leadWrites`), and an
+ * event stored before fails its insert, which is not told to ignore it. Carried by the batch's
+ * first insert of events, or as a statement of its own when there is none (see `ingest`).
  */
-export function recallGuards(siteId: string, recalled: ReadonlyMap<string, RecalledVisitor>, modelVersion: number | null): Statement {
+export function recallHeld(siteId: string, recalled: ReadonlyMap<string, RecalledVisitor>, modelVersion: number | null): Condition {
   const expected = [...recalled].map(([id, v]) => [id, v.leadId, v.paceStart, v.paceCount, v.robotSince]);
   const model = (site: string, version: string) =>
-    modelVersion === null ? '' : `UNION ALL SELECT 'model' WHERE EXISTS (SELECT 1 FROM models WHERE site_id = ${site} AND version > ${version})`;
+    modelVersion === null ? '' : ` AND NOT EXISTS (SELECT 1 FROM models WHERE site_id = ${site} AND version > ${version})`;
+  const n = (first: number) => (k: number) => `?${first + k}`;
   if (expected.length === 1) {
     // A browser's one visitor, bound as it is: a scalar subquery reads its row alone, where a JSON
     // parameter's element is a row read more in D1's count.
-    const sql = textFor(`recall-guard-one:${modelVersion === null}`, () =>
-      `INSERT INTO write_conflicts (lead_id)
-      SELECT ?1 WHERE coalesce((SELECT lead_id IS ?2 AND pace_start IS ?3 AND pace_count IS ?4 AND robot_since IS ?5
-        FROM visitors WHERE site_id = ?6 AND id = ?1), 0) = 0
-      ${model('?6', '?7')}`,
-    );
-    return { sql, params: [...expected[0]!, siteId, ...(modelVersion === null ? [] : [modelVersion])] };
+    return {
+      key: `recall-one:${modelVersion === null}`,
+      sql: (first) => {
+        const p = n(first);
+        return `coalesce((SELECT lead_id IS ${p(1)} AND pace_start IS ${p(2)} AND pace_count IS ${p(3)} AND robot_since IS ${p(4)}
+          FROM visitors WHERE site_id = ${p(5)} AND id = ${p(0)}), 0)${model(p(5), p(6))}`;
+      },
+      params: [...expected[0]!, siteId, ...(modelVersion === null ? [] : [modelVersion])],
+    };
   }
-  const sql = textFor(`recall-guards:${modelVersion === null}`, () =>
-    `INSERT INTO write_conflicts (lead_id)
-    SELECT j.value ->> 0 FROM json_each(?1) AS j
-    LEFT JOIN visitors AS v ON v.site_id = ?2 AND v.id = j.value ->> 0
-    WHERE v.id IS NULL OR v.lead_id IS NOT j.value ->> 1 OR v.pace_start IS NOT j.value ->> 2
-      OR v.pace_count IS NOT j.value ->> 3 OR v.robot_since IS NOT j.value ->> 4
-    ${model('?2', '?3')}`,
-  );
-  return { sql, params: modelVersion === null ? [JSON.stringify(expected), siteId] : [JSON.stringify(expected), siteId, modelVersion] };
+  return {
+    key: `recall-many:${modelVersion === null}`,
+    sql: (first) => {
+      const p = n(first);
+      return `NOT EXISTS (SELECT 1 FROM json_each(${p(0)}) AS j LEFT JOIN visitors AS v ON v.site_id = ${p(1)} AND v.id = j.value ->> 0
+        WHERE v.id IS NULL OR v.lead_id IS NOT j.value ->> 1 OR v.pace_start IS NOT j.value ->> 2
+          OR v.pace_count IS NOT j.value ->> 3 OR v.robot_since IS NOT j.value ->> 4)${model(p(1), p(2))}`;
+    },
+    params: modelVersion === null ? [JSON.stringify(expected), siteId] : [JSON.stringify(expected), siteId, modelVersion],
+  };
 }
 
 /** Whether the worker's settings let ingest write from recalled state (`INGEST_RECALL=off`: never). */

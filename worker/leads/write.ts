@@ -10,7 +10,7 @@
  */
 import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
-import { placeholders, textFor, type Statement } from '../db/statements';
+import { failUnless, placeholders, textFor, type Statement } from '../db/statements';
 import { ApiError } from '../lib/errors';
 import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
@@ -214,11 +214,11 @@ function guarded(items: readonly (LeadWrite & { isNew: false })[], update: State
   return items.some((i) => i.profile !== undefined) ? [conflictGuard(items.map(({ row }) => row)), update] : [update, allWritten(items.length)];
 }
 
-/** Fails the batch unless the statement just before it wrote `n` rows itself (see `updates`). */
-const allWritten = (n: number): Statement => ({
-  sql: "INSERT INTO write_conflicts (lead_id) SELECT 'changed since read' WHERE changes() <> ?",
-  params: [n],
-});
+/**
+ * Fails the batch unless the statement just before it wrote `n` rows itself (see `updates`). A
+ * check: when it comes last, a caller may fold it into its next statement (see `ingest`).
+ */
+const allWritten = (n: number): Statement => failUnless({ key: 'all-written', sql: (first) => `changes() = ?${first}`, params: [n] });
 
 /** The columns an update sets, in the order of `updatedValues`; the indexed ones that move last. */
 const updatedColumns = (moves: Moves) => [
