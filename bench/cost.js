@@ -44,7 +44,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPlatformProxy } from 'wrangler';
 import { ROOT } from '../scripts/lib/root.js';
-import { freePort, startStack } from '../scripts/lib/stack.js';
+import { freePort, startStack, wranglerEnv } from '../scripts/lib/stack.js';
 import { percentile, post } from '../scripts/lib/traffic.js';
 import { cpuSnapshot, cpuSpent } from './lib/cpu.js';
 
@@ -59,9 +59,9 @@ const HISTORIES = [10, 100, 1000, 12_000];
 const PAGES = ['/', '/pricing', '/blog/why-lead-scoring', '/references', '/contact'];
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
-const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' };
 
 const stateDir = mkdtempSync(join(tmpdir(), 'leadscore-cost-'));
+const quietEnv = wranglerEnv(stateDir);
 const rid = () => randomBytes(12).toString('base64url');
 const int = (n) => Math.round(n).toLocaleString('en');
 const dec = (n) => (Number.isInteger(n) ? String(n) : n.toFixed(1));

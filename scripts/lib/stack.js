@@ -13,8 +13,15 @@ import { ROOT } from './root.js';
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' };
 
-function run(args) {
-  const r = spawnSync(WRANGLER, args, { cwd: ROOT, env: quietEnv, encoding: 'utf8' });
+/**
+ * wrangler's environment for a stack kept in `stateDir`. Its debug log goes there too, not to the
+ * user's `~/.config/.wrangler/logs`: `wrangler dev` writes every inspector message to it, some
+ * 3 KB a D1 call, so that a benchmark's run left 100 MB there per worker started.
+ */
+export const wranglerEnv = (stateDir) => ({ ...quietEnv, WRANGLER_LOG_PATH: join(stateDir, 'wrangler-logs') });
+
+function run(args, env) {
+  const r = spawnSync(WRANGLER, args, { cwd: ROOT, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrangler ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
@@ -69,7 +76,7 @@ export function freePort() {
 
 /**
  * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number, rateLimits?: boolean, vars?: Record<string, string>, config?: string }} options
- * stateDir holds the local D1, the admin token, the demo keys and wrangler's log; cronEveryMs is
+ * stateDir holds the local D1, the admin token, the demo keys and wrangler's output and debug logs; cronEveryMs is
  * how often the cron trigger is fired; rateLimits false lifts the rate limits (load benchmarks);
  * vars are passed to the worker with `--var`; config is another wrangler config than wrangler.toml
  * (a benchmark's, with the same worker and D1).
@@ -78,7 +85,8 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
   const configArgs = config ? ['--config', config] : [];
-  run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, ...configArgs]);
+  const env = wranglerEnv(stateDir);
+  run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, ...configArgs], env);
 
   const adminToken = remembered(stateDir, 'admin-token', () => randomBytes(24).toString('hex'));
   const log = createWriteStream(join(stateDir, 'wrangler.log'), { flags: 'a' });
@@ -92,7 +100,7 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
         '--var', `ADMIN_TOKEN:${adminToken}`, ...(rateLimits ? [] : ['--var', 'RATE_LIMITS:off']),
         ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
       ],
-      { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' },
     );
     output = '';
     for (const stream of [worker.stdout, worker.stderr]) {
