@@ -603,6 +603,8 @@ function toRow(siteId: string, e: WireEvent, shape: EventShape, shapeKey: string
  * most 8 (`recallHeld`'s 7 and the lead check's 1).
  */
 function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean, guess?: Condition, mustHold?: Condition): Statement[] {
+  // A guessed batch skips its rows when the guess fails; a checked one fails: never both at once.
+  if (guess && mustHold) throw new Error('eventInserts: rows kept on a guess cannot also carry checks');
   return chunksFor(rows, 12).map((chunk, i) => {
     // The first statement alone carries what must hold: the batch is one transaction.
     const held = i === 0 ? mustHold : undefined;
