@@ -15,7 +15,7 @@ const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1'
 
 /**
  * wrangler's environment for a stack kept in `stateDir`. Its debug log goes there too, not to the
- * user's `~/.config/.wrangler/logs`: `wrangler dev` writes every inspector message to it, some
+ * user's `~/.config/.wrangler/logs`: `wrangler dev` writes every inspector message to it, 2 to
  * 3 KB a D1 call: tens of megabytes for each worker a benchmark starts.
  */
 export const wranglerEnv = (stateDir) => ({ ...quietEnv, WRANGLER_LOG_PATH: join(stateDir, 'wrangler-logs') });

@@ -745,8 +745,10 @@ function writes(
   const leadStatements = leadWrites(writing, 'event');
   // The events' first insert comes next and carries the checks: the one that must follow the last
   // lead's UPDATE (a live event's lead is written by one UPDATE and this check), and what recalled
-  // state holds to. A recalled page view is thus two statements, not three or four. Without events
-  // (a robot's batch), the checks stay statements of their own.
+  // state holds to. A recalled page view is thus two statements, not three or four. A batch with no
+  // event to insert (its every event a robot's, always read first) keeps the lead's check where it
+  // is. Recalled state always brings events (no robot, nothing known as stored); were it ever not
+  // to, its check would go first as a statement of its own rather than be lost.
   const trailing = newRows.length ? leadStatements.at(-1)?.check : undefined;
   if (trailing) leadStatements.pop();
   out.push(...leadStatements);
