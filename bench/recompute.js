@@ -152,7 +152,7 @@ SQL floor, one GROUP BY pass over the same events (median of 3): ${ms(floorShape
 ratio recompute / floor: ${(recompute / floor).toFixed(1)}× the lower floor (goal: 3×); ${(recompute / floorFlat).toFixed(1)}× the floor laid out as before
 reading every lead with its events as a recompute does, nothing else: ${ms(reading)} (${(reading / floor).toFixed(1)}× the floor)
 rewriting every lead's scores and both its index entries, in SQL alone, ${CHUNK.toLocaleString('en')} leads a batch (median of ${writeRuns.map(ms).join(', ')}): ${ms(writing)} (${(writing / floor).toFixed(1)}× the floor)
-reading and rewriting alone, nothing scored nor sent: ${((reading + writing) / floor).toFixed(1)}× the floor`);
+the read pass and the rewrite above, together: ${((reading + writing) / floor).toFixed(1)}× the floor, nothing scored nor sent`);
 } finally {
   await proxy.dispose().catch(() => {});
   await stack?.stop();
