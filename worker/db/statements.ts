@@ -88,13 +88,13 @@ export function insertedRows(rows: number, row: string, onlyIf?: Condition['sql'
 }
 
 /**
- * The rows of a multi-row INSERT of `columns` columns that fails its batch unless `held` holds: the
- * column `nulled` (1-based) of each row is made NULL when it does not, which a NOT NULL column
- * refuses. `held` is written first and numbers its bound values from 1, so they are bound before the
- * rows'; its subqueries, which do not depend on the row, are evaluated once.
+ * The rows of a multi-row INSERT into `columns` that fails its batch unless `held` holds: each row's
+ * `nulled` column is made NULL when it does not, which the column, NOT NULL, refuses. `held` is
+ * written first and numbers its bound values from 1, so they are bound before the rows'; its
+ * subqueries, which do not depend on the row, are evaluated once.
  */
-export function insertedRowsOrFail(rows: number, row: string, columns: number, nulled: number, held: Condition['sql']): string {
-  const select = Array.from({ length: columns }, (_, i) => (i + 1 === nulled ? `CASE WHEN ${held(1)} THEN v.column${i + 1} END` : `v.column${i + 1}`));
+export function insertedRowsOrFail<C extends string>(rows: number, row: string, columns: readonly C[], nulled: C, held: Condition['sql']): string {
+  const select = columns.map((column, i) => (column === nulled ? `CASE WHEN ${held(1)} THEN v.column${i + 1} END` : `v.column${i + 1}`));
   // `WHERE true`: an upsert clause after the FROM would otherwise be read as a join's ON.
   return `SELECT ${select.join(', ')} FROM (VALUES ${placeholders(rows, row)}) AS v WHERE true`;
 }

@@ -610,8 +610,8 @@ function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean
     const held = i === 0 ? mustHold : undefined;
     return {
       sql: textFor(`events:${chunk.length}:${strict}:${guess?.key}:${held?.key}`, () =>
-        `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, title, referrer, received_at)
-        ${held ? insertedRowsOrFail(chunk.length, EVENT_ROW, 10, 5, held.sql) : insertedRows(chunk.length, EVENT_ROW, guess?.sql)}
+        `INSERT INTO events (${EVENT_COLUMNS.join(', ')})
+        ${held ? insertedRowsOrFail(chunk.length, EVENT_ROW, EVENT_COLUMNS, 'shape_id', held.sql) : insertedRows(chunk.length, EVENT_ROW, guess?.sql)}
         ${strict ? '' : 'ON CONFLICT DO NOTHING'}`,
       ),
       params: [
@@ -623,7 +623,10 @@ function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean
   });
 }
 
-/** An event's row, its shape id (the fifth of its ten columns) looked up by key. */
+/** An event's columns, in the order of `EVENT_ROW`'s values. */
+const EVENT_COLUMNS = ['site_id', 'id', 'visitor_id', 'lead_id', 'shape_id', 'ts', 'url', 'title', 'referrer', 'received_at'] as const;
+
+/** An event's row, one value a column of `EVENT_COLUMNS`: its shape id looked up by key. */
 const EVENT_ROW = '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)';
 
 /**
