@@ -10,7 +10,7 @@
  */
 import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
-import { failUnless, placeholders, textFor, type Statement } from '../db/statements';
+import { failUnless, placeholders, textFor, type Condition, type Statement } from '../db/statements';
 import { ApiError } from '../lib/errors';
 import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
@@ -313,24 +313,28 @@ function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, 
  * transitions to a lead that no longer exists, and count it again in the segment counters.
  */
 export function conflictGuard(rows: readonly (Pick<LeadRow, 'id' | 'rev'> & { rowid?: number })[]): Statement {
+  return failUnless(leadsAsRead(rows));
+}
+
+/** That every one of the leads is still at the `rev` read, and, found by rowid, still the lead read. */
+function leadsAsRead(rows: readonly (Pick<LeadRow, 'id' | 'rev'> & { rowid?: number })[]): Condition {
   const rowid = byRowid(rows);
   if (rows.length === 1) {
-    // One lead, bound as it is: a scalar subquery reads its row alone.
+    // One lead, bound as it is: a scalar subquery reads its row alone (NULL when it is gone).
     const [{ id, rev, rowid: at }] = rows as [(typeof rows)[0]];
-    const sql = textFor(`lead-guard-one:${rowid}`, () =>
-      `INSERT INTO write_conflicts (lead_id) SELECT ?1
-        WHERE coalesce((SELECT rev = ?2 AND id = ?1 FROM leads WHERE ${rowid ? 'rowid = ?3' : 'id = ?1'}), 0) = 0`,
-    );
-    return { sql, params: rowid ? [id, rev, at] : [id, rev] };
+    return {
+      key: `lead-as-read:${rowid}`,
+      sql: (f) => `(SELECT rev = ?${f + 1} AND id = ?${f} FROM leads WHERE ${rowid ? `rowid = ?${f + 2}` : `id = ?${f}`})`,
+      params: rowid ? [id, rev, at] : [id, rev],
+    };
   }
-  const sql = textFor(`lead-guard:${rowid}`, () =>
-    rowid
-      ? `INSERT INTO write_conflicts (lead_id) SELECT ${at(0)} FROM json_each(?) AS j LEFT JOIN leads ON "leads"."rowid" = ${at(2)}
-          WHERE "leads"."rev" IS NOT ${at(1)} OR "leads"."id" IS NOT ${at(0)}`
-      : `INSERT INTO write_conflicts (lead_id) SELECT ${at(0)} FROM json_each(?) AS j LEFT JOIN leads ON "leads"."id" = ${at(0)}
-          WHERE "leads"."rev" IS NOT ${at(1)}`,
-  );
-  return { sql, params: [JSON.stringify(rows.map((r) => (rowid ? [r.id, r.rev, r.rowid] : [r.id, r.rev])))] };
+  return {
+    key: `leads-as-read:${rowid}`,
+    sql: (f) =>
+      `NOT EXISTS (SELECT 1 FROM json_each(?${f}) AS j LEFT JOIN leads ON ${rowid ? `"leads"."rowid" = ${at(2)}` : `"leads"."id" = ${at(0)}`}
+        WHERE "leads"."rev" IS NOT ${at(1)}${rowid ? ` OR "leads"."id" IS NOT ${at(0)}` : ''})`,
+    params: [JSON.stringify(rows.map((r) => (rowid ? [r.id, r.rev, r.rowid] : [r.id, r.rev])))],
+  };
 }
 
 /**
