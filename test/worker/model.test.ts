@@ -1,10 +1,13 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
 import worker from '../../worker/index';
 import { database } from '../../worker/db/client';
+import { leads } from '../../worker/db/schema';
 import { previewModel } from '../../worker/jobs/preview';
 import { eraseLead } from '../../worker/leads/erase';
+import { applySalesUpdate } from '../../worker/leads/sales';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import type { Model } from '../../worker/scoring/model';
 import { api, browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, proxiedD1, type TestSite } from './helpers';
@@ -248,6 +251,23 @@ describe('sales on a lead', () => {
       { from: 'sql', to: 'lead', reason: 'recycled to nurturing' },
       { from: 'lead', to: 'lead', reason: 'recycled to nurturing' },
     ]);
+  });
+
+  it('answers with the lead as stored after the update, whether it moved the stage or not', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('s4', 'sid@acme.io', { jobTitle: 'Marketing' })] });
+    const { id } = (await leadByEmail(site, 'sid@acme.io'))!;
+    for (const body of [{ stage: 'opportunity' }, { feedback: { fit: 'good' } }, { stage: 'opportunity' }, { stage: 'recycled' }]) {
+      const answer = (await (await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify(body) })).json()) as Record<string, unknown>;
+      const stored = (await (await api(site, `/v1/leads/${id}`)).json()) as Record<string, unknown>;
+      expect(Object.keys(answer).length).toBeGreaterThan(5);
+      for (const [key, value] of Object.entries(answer)) expect([key, stored[key]]).toEqual([key, value]);
+    }
+    // Whole, as the row reads after, its rev included: what a caller of applySalesUpdate builds on.
+    const db = database(env.DB);
+    const after = await applySalesUpdate(db, site.id, id, { stage: 'customer' }, 'key');
+    expect(after).toEqual((await db.select().from(leads).where(eq(leads.id, id)))[0]);
+    expect(await applySalesUpdate(db, site.id, 'ld_none', { stage: 'customer' }, 'key')).toBeNull();
   });
 
   it('refuses unknown stages and empty updates', async () => {

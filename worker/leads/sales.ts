@@ -34,26 +34,31 @@ export const SalesUpdate = z
   .refine((u) => u.stage || u.feedback, 'give a stage, feedback, or both');
 export type SalesUpdate = z.infer<typeof SalesUpdate>;
 
+/**
+ * What a sales update changes in the lead's row, or null when it leaves the row as it is: feedback
+ * alone, or a move to the stage the lead already has. A recycling is always a change, and dated.
+ */
+function salesChange(row: LeadRow, update: SalesUpdate, now: number): Pick<LeadRow, 'stage' | 'updatedAt' | 'recycledAt'> | null {
+  const stage = update.stage === 'recycled' ? 'lead' : update.stage;
+  if (!stage || (stage === row.stage && update.stage !== 'recycled')) return null;
+  return { stage, updatedAt: now, recycledAt: update.stage === 'recycled' ? now : row.recycledAt };
+}
+
 export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by: string, now: number): Statement[] {
   const out: BatchItem<'sqlite'>[] = [];
-  const stage = update.stage === 'recycled' ? 'lead' : update.stage;
-  if (stage && (stage !== row.stage || update.stage === 'recycled')) {
+  const change = salesChange(row, update, now);
+  if (change) {
     out.push(
       db
         .update(leads)
-        .set({
-          stage,
-          updatedAt: now,
-          rev: sql`${leads.rev} + 1`,
-          ...(update.stage === 'recycled' ? { recycledAt: now } : {}),
-        })
+        .set({ ...change, rev: sql`${leads.rev} + 1` })
         .where(eq(leads.id, row.id)),
       db.insert(transitions).values({
         siteId: row.siteId,
         leadId: row.id,
         type: 'lead.stage_changed',
         fromValue: row.stage,
-        toValue: stage,
+        toValue: change.stage,
         reason: update.stage === 'recycled' ? 'recycled to nurturing' : null,
         cause: 'sales',
         at: now,
@@ -69,16 +74,16 @@ export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by:
 /**
  * Applies a sales update to the site's lead: the lead as it is after, or null when the site has no
  * such lead. Redone from a fresh read when the lead changed between read and write (a live event,
- * a recompute), as `untilWritten` does.
+ * a recompute), as `untilWritten` does. The batch's guard held the row to the one read, so the
+ * lead after is that row with the update's change: no read after the write.
  */
 export async function applySalesUpdate(db: Database, siteId: string, id: string, update: SalesUpdate, by: string): Promise<LeadRow | null> {
-  const written = await untilWritten(async () => {
+  return untilWritten(async () => {
     const [row] = await db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
-    if (!row) return false;
-    await runBatch(db.$client, salesWrites(db, row, update, by, Date.now()));
-    return true;
+    if (!row) return null;
+    const now = Date.now();
+    await runBatch(db.$client, salesWrites(db, row, update, by, now));
+    const change = salesChange(row, update, now);
+    return change ? { ...row, ...change, rev: row.rev + 1 } : row;
   });
-  if (!written) return null;
-  const [after] = await db.select().from(leads).where(eq(leads.id, id));
-  return after ?? null;
 }
