@@ -57,26 +57,36 @@ describe('lead writes by rowid', () => {
 });
 
 describe('updates refuse their batch', () => {
-  it('when a lead changed since read, was erased, or another lead took its rowid: one lead or several, found by rowid or id, a profile written or not', async () => {
+  it('when a lead changed since read, was erased, or another lead took its rowid: one lead or several, in one statement or several, found by rowid or id, a profile written or not', async () => {
     const now = Date.now();
     const rescored = (lead: StoredLead) => rescore(DEFAULT_MODEL, 5, { band: lead.band, stage: 'prospect', excludedReason: null }, [], {}, now);
-    const writes = (rows: StoredLead[], profile?: LeadRow['profile']) =>
-      leadWrites(rows.map((row) => ({ row, isNew: false as const, rescored: rescored(row), ...(profile ? { profile } : {}) })), 'recompute');
-    const cases = [undefined, { jobTitle: 'CMO' }].flatMap((profile) => [false, true].flatMap((several) => [true, false].map((byRowid) => ({ profile, several, byRowid }))));
-    for (const { profile, several, byRowid } of cases) {
+    // `split`: a JSON parameter too small for two leads, so that each lead has its UPDATE (and its
+    // check or guard), the stale one in the second.
+    const writes = (rows: StoredLead[], profile: LeadRow['profile'] | undefined, split: boolean) =>
+      leadWrites(rows.map((row) => ({ row, isNew: false as const, rescored: rescored(row), ...(profile ? { profile } : {}) })), 'recompute', split ? 10 : undefined);
+    const cases = [undefined, { jobTitle: 'CMO' }].flatMap((profile) =>
+      [false, true].flatMap((several) => [true, false].flatMap((byRowid) => (several ? [false, true] : [false]).map((split) => ({ profile, several, byRowid, split })))),
+    );
+    for (const { profile, several, byRowid, split } of cases) {
       const found = (lead: StoredLead): StoredLead => (byRowid ? lead : { ...lead, rowid: undefined });
       const [a, b] = [found(await aLead()), found(await aLead())];
       const rows = (stale: StoredLead) => (several ? [a, stale] : [stale]);
+      const statements = writes(rows(b), profile, split);
+      expect(statements.filter((st) => st.sql.startsWith('UPDATE leads'))).toHaveLength(split ? 2 : 1);
+      expect(statements.filter((st) => st.check)).toHaveLength(split ? 2 : 1);
+      const batchFor = (leads: StoredLead[]) => writes(leads, profile, split);
       // Changed since read: its rev moved.
-      expect(await refused(runBatch(env.DB, writes(rows({ ...b, rev: b.rev - 1 }), profile)))).toBe(true);
+      expect(await refused(runBatch(env.DB, batchFor(rows({ ...b, rev: b.rev - 1 }))))).toBe(true);
       // Its rowid now another lead's, at the same rev by chance (found by id: no such lead).
-      expect(await refused(runBatch(env.DB, writes(rows({ ...b, id: 'ld_erased_meanwhile' }), profile)))).toBe(true);
+      expect(await refused(runBatch(env.DB, batchFor(rows({ ...b, id: 'ld_erased_meanwhile' }))))).toBe(true);
       // Gone altogether.
-      expect(await refused(runBatch(env.DB, writes(rows(byRowid ? { ...b, rowid: 2 ** 40 } : { ...b, id: 'ld_gone' }), profile)))).toBe(true);
-      // Nothing was written by the refused batches; as read, the batch goes through.
-      const revs = await env.DB.prepare('SELECT rev FROM leads WHERE id IN (?, ?) ORDER BY id').bind(a.id, b.id).all<{ rev: number }>();
-      expect(revs.results.map((r) => r.rev)).toEqual([a, b].sort((x, y) => (x.id < y.id ? -1 : 1)).map((l) => l.rev));
-      expect(await refused(runBatch(env.DB, writes(rows(b), profile)))).toBe(false);
+      expect(await refused(runBatch(env.DB, batchFor(rows(byRowid ? { ...b, rowid: 2 ** 40 } : { ...b, id: 'ld_gone' }))))).toBe(true);
+      // Nothing was written by the refused batches; as read, the batch goes through and writes them all.
+      const revs = () => env.DB.prepare('SELECT rev FROM leads WHERE id IN (?, ?) ORDER BY id').bind(a.id, b.id).all<{ rev: number }>();
+      const sorted = [a, b].sort((x, y) => (x.id < y.id ? -1 : 1));
+      expect((await revs()).results.map((r) => r.rev)).toEqual(sorted.map((l) => l.rev));
+      expect(await refused(runBatch(env.DB, statements))).toBe(false);
+      expect((await revs()).results.map((r) => r.rev)).toEqual(sorted.map((l) => (several || l === b ? l.rev + 1 : l.rev)));
     }
   });
 });
@@ -181,6 +191,36 @@ describe('new leads', () => {
       { ...scored, id: 'ld_new2', email: 'n2@acme.io', profile: '{"plain":"x"}', history: '' },
     ]);
     expect(JSON.parse(results[0]!.profile as string)).toEqual(profile);
+  });
+
+  it('are inserted in as many statements as their JSON needs, with their transitions, none lost, in order', async () => {
+    const site = await newSite();
+    const now = Date.now();
+    const model = { ...DEFAULT_MODEL, profileRules: [] };
+    const rescored = rescore(model, 3, null, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], {}, now);
+    expect(rescored.transitions.length).toBeGreaterThan(0);
+    // More transitions than are bound one value a parameter, so that they go as JSON too.
+    const n = 14;
+    const items = Array.from({ length: n }, (_, i) => ({
+      row: {
+        id: `ld_part${String(i).padStart(2, '0')}`, siteId: site.id, email: `p${i}@acme.io`, profile: {}, fit: 0, activity: 0, engagement: 0, score: 0,
+        band: null, stage: 'prospect', excludedReason: null, rev: 0, eventCount: 0, lastEventAt: null, scoredAt: null, modelVersion: 0,
+        nextChangeAt: null, recycledAt: null, history: '', historyPages: 0, createdAt: now - 1, updatedAt: now - 1,
+      } satisfies LeadRow,
+      isNew: true as const,
+      rescored,
+    }));
+    const whole = leadWrites(items, 'event');
+    const split = leadWrites(items, 'event', 400);
+    const count = (statements: typeof whole, start: string) => statements.filter((st) => st.sql.trimStart().startsWith(start)).length;
+    expect([count(whole, 'INSERT INTO leads'), count(whole, 'INSERT INTO transitions')]).toEqual([1, 1]);
+    expect(count(split, 'INSERT INTO leads')).toBeGreaterThan(2);
+    expect(count(split, 'INSERT INTO transitions')).toBeGreaterThan(1);
+    await runBatch(env.DB, split);
+    const leads = await env.DB.prepare('SELECT id FROM leads WHERE site_id = ? ORDER BY id').bind(site.id).all<{ id: string }>();
+    expect(leads.results.map((r) => r.id)).toEqual(items.map((i) => i.row.id));
+    const moves = await env.DB.prepare('SELECT lead_id AS lead, type, to_value AS "to" FROM transitions WHERE site_id = ? ORDER BY seq').bind(site.id).all();
+    expect(moves.results).toEqual(items.flatMap((i) => rescored.transitions.map((t) => ({ lead: i.row.id, type: t.type, to: t.to }))));
   });
 });
 

@@ -99,6 +99,42 @@ export function insertedRowsOrFail<C extends string>(rows: number, row: string, 
   return `SELECT ${select.join(', ')} FROM (VALUES ${placeholders(rows, row)}) AS v WHERE true`;
 }
 
+/**
+ * The most a set-based statement's JSON parameter holds, in UTF-16 units: D1 refuses a bound value
+ * over 2 MB, and a unit is at most 3 bytes of UTF-8. The fewer statements the better: SQLite
+ * journals the pages a statement changes once per statement, and a recompute's updates move index
+ * entries across the same pages in every one. An UPDATE of 100,000 leads in batches of 25,000 took
+ * 2.41–2.67 s in statements of 2,000 leads, 1.81–1.97 s in statements of 10,000 (local D1).
+ */
+export const MAX_JSON_PARAM = 600_000;
+
+/**
+ * `items` as few JSON parameters as fit within `max` units each, in order: each part's array of
+ * rows (`rowOf`), and the items it holds. A row longer than `max` makes a part of its own.
+ */
+export function jsonParts<T>(items: readonly T[], rowOf: (item: T) => unknown, max = MAX_JSON_PARAM): { json: string; items: T[] }[] {
+  const parts: { json: string; items: T[] }[] = [];
+  let rows: string[] = [];
+  let held: T[] = [];
+  // The part's length as JSON: its brackets, its rows and the commas between them.
+  let size = 2;
+  const close = () => parts.push({ json: `[${rows.join(',')}]`, items: held });
+  for (const item of items) {
+    const row = JSON.stringify(rowOf(item));
+    if (held.length > 0 && size + 1 + row.length > max) {
+      close();
+      rows = [];
+      held = [];
+      size = 2;
+    }
+    size += (held.length > 0 ? 1 : 0) + row.length;
+    rows.push(row);
+    held.push(item);
+  }
+  if (held.length > 0) close();
+  return parts;
+}
+
 /** The statements in one batch (one transaction), in order. */
 export const runBatch = (d1: D1Database, statements: readonly Statement[]): Promise<D1Result[]> =>
   d1.batch(statements.map((s) => d1.prepare(s.sql).bind(...s.params)));

@@ -10,7 +10,7 @@
  */
 import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
-import { failUnless, placeholders, textFor, type Condition, type Statement } from '../db/statements';
+import { failUnless, jsonParts, MAX_JSON_PARAM, placeholders, textFor, type Condition, type Statement } from '../db/statements';
 import { ApiError } from '../lib/errors';
 import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
@@ -56,17 +56,17 @@ const historyAt = (h: number, siteId: string, otherwise: string) =>
  * guard fails the whole batch and the caller redoes its work from a fresh read), and appends the
  * transitions in the order given.
  *
- * Every statement is set-based, its rows in one JSON parameter, and keeps its SQL text (see
- * `db/statements`): built by drizzle, these statements were some 8% of a collect request's CPU.
+ * Every statement is set-based, its rows in a JSON parameter of at most `maxJson` units (as few
+ * statements as that allows, see `jsonParts`), and keeps its SQL text (see `db/statements`): built
+ * by drizzle, these statements were some 8% of a collect request's CPU.
  */
-export function leadWrites(items: readonly LeadWrite[], cause: Cause): Statement[] {
+export function leadWrites(items: readonly LeadWrite[], cause: Cause, maxJson = MAX_JSON_PARAM): Statement[] {
   const out: Statement[] = [];
   const layouts = new Map(items.flatMap(({ row, history }) => (history ? [[row.id, historyLayout(history)] as const] : [])));
   const created = items.filter((i): i is LeadWrite & { isNew: true } => i.isNew);
-  for (let i = 0; i < created.length; i += 2000) out.push(inserts(created.slice(i, i + 2000), layouts));
-  // Statements of at most 2,000 leads keep each JSON parameter far below D1's 2 MB limit on a value.
+  if (created.length > 0) out.push(...inserts(created, layouts, maxJson));
   const existing = items.filter((i): i is LeadWrite & { isNew: false } => !i.isNew);
-  for (let i = 0; i < existing.length; i += 2000) out.push(...updates(existing.slice(i, i + 2000), layouts));
+  if (existing.length > 0) out.push(...updates(existing, layouts, maxJson));
   // After the leads' rows, which the pages' foreign key needs.
   for (const item of items) out.push(...pageWrites(item, layouts.get(item.row.id)));
   const moves = items.flatMap(({ row, rescored }) =>
@@ -90,7 +90,7 @@ export function leadWrites(items: readonly LeadWrite[], cause: Cause): Statement
     out.push({ sql, params: moves.flatMap((m) => [...m.slice(0, 7), cause, m[7]]) });
   } else {
     const appendTransitions = `${columns} SELECT NULL, ${[0, 1, 2, 3, 4, 5, 6].map(at).join(', ')}, ?, ${at(7)} FROM json_each(?) AS j ORDER BY j.key`;
-    for (let i = 0; i < moves.length; i += 2000) out.push({ sql: appendTransitions, params: [cause, JSON.stringify(moves.slice(i, i + 2000))] });
+    for (const { json } of jsonParts(moves, (m) => m, maxJson)) out.push({ sql: appendTransitions, params: [cause, json] });
   }
   return out;
 }
@@ -122,7 +122,7 @@ function pageWrites({ row, history }: LeadWrite, layout: HistoryLayout | undefin
 }
 
 /** New leads, whole. The history comes last: packed from the new events, or as the row has it. */
-function inserts(items: readonly (LeadWrite & { isNew: true })[], layouts: ReadonlyMap<string, HistoryLayout>): Statement {
+function inserts(items: readonly (LeadWrite & { isNew: true })[], layouts: ReadonlyMap<string, HistoryLayout>, maxJson: number): Statement[] {
   const sql = textFor('lead-insert', () => {
     const h = INSERTED.length;
     return `INSERT INTO leads (${INSERTED.join(', ')}, history_pages, history)
@@ -130,7 +130,7 @@ function inserts(items: readonly (LeadWrite & { isNew: true })[], layouts: Reado
         ${historyAt(h + 1, at(1), at(h + 1))}
       FROM json_each(?) AS j`;
   });
-  const rows = items.map(({ row, rescored: { values: v }, profile }) => {
+  const rowOf = ({ row, rescored: { values: v }, profile }: LeadWrite & { isNew: true }) => {
     const layout = layouts.get(row.id);
     return [
       row.id, row.siteId, row.email, profile ?? row.profile, v.fit, v.activity, v.engagement, v.score, v.band, v.stage, v.excludedReason, row.rev,
@@ -138,8 +138,8 @@ function inserts(items: readonly (LeadWrite & { isNew: true })[], layouts: Reado
       layout ? layout.pages : row.historyPages,
       layout ? layout.row : row.history,
     ];
-  });
-  return { sql, params: [JSON.stringify(rows)] };
+  };
+  return jsonParts(items, rowOf, maxJson).map(({ json }) => ({ sql, params: [json] }));
 }
 
 /**
@@ -168,7 +168,7 @@ const movesOf = ({ row, rescored: { values: v } }: LeadWrite & { isNew: false })
 const movesKey = (m: Moves) => `${m.score}:${m.wake}:${m.state}:${m.tally}`;
 
 /**
- * The guard and the updates of existing leads, set-based: one JSON parameter for all of them.
+ * The guard and the updates of existing leads, set-based: as few JSON parameters as they fit in.
  * Leads are updated with only the indexed columns that move for them, so SQLite leaves the other
  * indexes alone: a recompute after a change that concerns few leads writes the others' rows only,
  * not three index entries each, and a page view that keeps its lead's next change (see
@@ -185,7 +185,7 @@ const movesKey = (m: Moves) => `${m.score}:${m.wake}:${m.state}:${m.tally}`;
  * event, its lead's row read twice. An UPDATE that writes a profile keeps
  * the separate guard (see `guarded`).
  */
-function updates(existing: readonly (LeadWrite & { isNew: false })[], layouts: ReadonlyMap<string, HistoryLayout>): Statement[] {
+function updates(existing: readonly (LeadWrite & { isNew: false })[], layouts: ReadonlyMap<string, HistoryLayout>, maxJson: number): Statement[] {
   const { scoredAt, modelVersion, updatedAt } = existing[0]!.rescored.values;
   const mixed = existing.find(({ rescored: { values: v } }) => v.scoredAt !== scoredAt || v.modelVersion !== modelVersion || v.updatedAt !== updatedAt);
   if (mixed) throw new Error(`leadWrites: lead ${mixed.row.id} was scored at another time or with another model than the rest`);
@@ -200,7 +200,7 @@ function updates(existing: readonly (LeadWrite & { isNew: false })[], layouts: R
     if (group) group.items.push(item);
     else groups.set(key, { moves, items: [item] });
   }
-  return [...groups.values()].flatMap(({ moves, items }) => guarded(items, update(items, moves, layouts)));
+  return [...groups.values()].flatMap(({ moves, items }) => update(items, moves, layouts, maxJson).flatMap((part) => guarded(part.items, part.statement)));
 }
 
 /**
@@ -270,8 +270,13 @@ function updateOne(item: LeadWrite & { isNew: false }, moves: Moves, layout: His
   };
 }
 
-/** One UPDATE of `items`, which share their time and model version. */
-function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, layouts: ReadonlyMap<string, HistoryLayout>): Statement {
+/** The UPDATEs of `items`, which share their time and model version: as few as their JSON fits in, each with the leads it writes. */
+function update(
+  items: readonly (LeadWrite & { isNew: false })[],
+  moves: Moves,
+  layouts: ReadonlyMap<string, HistoryLayout>,
+  maxJson: number,
+): { statement: Statement; items: (LeadWrite & { isNew: false })[] }[] {
   const withProfile = items.some((i) => i.profile);
   const withHistory = items.some((i) => i.history);
   const rowid = byRowid(items.map((i) => i.row));
@@ -292,7 +297,7 @@ function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, 
     return `UPDATE leads SET ${set.join(', ')}, scored_at = ?, model_version = ?, updated_at = ?, rev = "leads"."rev" + 1
       FROM json_each(?) AS j WHERE ${found} AND "leads"."rev" = ${rev}`;
   });
-  const rows = items.map(({ row, rescored, profile }) => {
+  const rowOf = ({ row, rescored, profile }: LeadWrite & { isNew: false }) => {
     const layout = layouts.get(row.id);
     return [
       rowid ? row.rowid : row.id,
@@ -302,9 +307,9 @@ function update(items: readonly (LeadWrite & { isNew: false })[], moves: Moves, 
       row.rev,
       ...(rowid ? [row.id] : []),
     ];
-  });
+  };
   const { scoredAt, modelVersion, updatedAt } = items[0]!.rescored.values;
-  return { sql, params: [scoredAt, modelVersion, updatedAt, JSON.stringify(rows)] };
+  return jsonParts(items, rowOf, maxJson).map(({ json, items: part }) => ({ statement: { sql, params: [scoredAt, modelVersion, updatedAt, json] }, items: part }));
 }
 
 /**
