@@ -101,10 +101,11 @@ export function insertedRowsOrFail<C extends string>(rows: number, row: string, 
 
 /**
  * The most a set-based statement's JSON parameter holds, in UTF-16 units: D1 refuses a bound value
- * over 2 MB, and a unit is at most 3 bytes of UTF-8. The fewer statements the better: SQLite
- * journals the pages a statement changes once per statement, and a recompute's updates move index
- * entries across the same pages in every one. An UPDATE of 100,000 leads in batches of 25,000 took
- * 2.41–2.67 s in statements of 2,000 leads, 1.81–1.97 s in statements of 10,000 (local D1).
+ * over 2 MB, and a unit is at most 3 bytes of UTF-8. The fewer statements the better: a statement
+ * is undone alone when it fails, so the pages it changes are journaled for it, and a recompute's
+ * updates move index entries across the same pages in every one. An UPDATE of 100,000 leads in
+ * batches of 25,000 took 2.41–2.67 s in statements of 2,000 leads, 1.81–1.97 s in statements of
+ * 10,000 (local D1).
  */
 export const MAX_JSON_PARAM = 600_000;
 
