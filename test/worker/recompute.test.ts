@@ -118,6 +118,32 @@ describe('recompute', () => {
     }
   });
 
+  it('stops a chunk at its events, across its reads: heavy leads make chunks of fewer leads', async () => {
+    const site = await newSite();
+    for (const [i, n] of [4, 2, 5, 3, 6, 1].entries()) {
+      const pages = Array.from({ length: n }, (_, k) => browserEvent(`e${i}`, 'page_view', { url: `${ORIGIN}/p${k}` }));
+      await collect({ site: site.siteKey, events: [browserEvent(`e${i}`, 'identify', { traits: { email: `e${i}@acme.io` } }), ...pages] });
+    }
+    const { results } = await env.DB.prepare('SELECT event_count AS n FROM leads WHERE site_id = ? ORDER BY id').bind(site.id).all<{ n: number }>();
+    const counts = results.map((r) => r.n);
+    const db = database(env.DB);
+    // Leads a first chunk holds: up to and with the one whose events reach the budget.
+    const leadsWithin = (budget: number) => {
+      let events = 0;
+      for (const [i, n] of counts.entries()) if ((events += n) >= budget) return i + 1;
+      return counts.length;
+    };
+    for (const budget of [1, 7, 12, 1e9]) {
+      const start = await recomputeStart(db, site.id, 1, Date.now());
+      await db.batch([db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() }).onConflictDoNothing(), ...start.statements]);
+      // Reads of 2 leads, so that the chunk's budget holds across several of them.
+      const first = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, { chunkEvents: budget, limit: 2, maxChunks: 1 });
+      expect([budget, first?.processed]).toEqual([budget, leadsWithin(budget)]);
+      const done = await runRecompute(env.DB, start.row.id, Date.now() + 10_000, { chunkEvents: budget, limit: 2 });
+      expect(done).toMatchObject({ status: 'done', processed: counts.length });
+    }
+  });
+
   it("reads each lead's row once a chunk, with its events", async () => {
     const site = await newSite();
     for (let i = 0; i < 30; i++) {

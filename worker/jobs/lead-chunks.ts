@@ -19,8 +19,8 @@ export interface ChunkOptions {
   eventBudget: number;
 }
 
-/** A chunk stops adding leads once it holds this many events, so heavy leads make smaller chunks. */
-const EVENT_BUDGET = 100_000;
+/** A read stops adding leads once it holds this many events, so heavy leads make smaller reads. */
+export const EVENT_BUDGET = 100_000;
 
 /** A site whose events come in more shapes than this has them read again chunk by chunk. */
 const MAX_KEPT_SHAPES = 100_000;

@@ -14,7 +14,7 @@ import { fromDrizzle, runBatch } from '../db/statements';
 import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
-import { READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
+import { EVENT_BUDGET, READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
 import type { EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
 
@@ -30,6 +30,14 @@ export type RecomputeRow = typeof recomputes.$inferSelect;
  * and a chunk a live event lands in is redone at half the size.
  */
 export const CHUNK_LEADS = 25_000;
+
+/**
+ * Events a chunk holds at most: its reads keep every lead's packed history (some 18 bytes an event)
+ * until the chunk is scored and written, and a chunk of 25,000 leads of a few hundred events each
+ * would take most of a Worker's 128 MB. A chunk of the bench's leads (10 events each) is far below
+ * it; a site of heavy leads gets chunks of fewer leads.
+ */
+export const CHUNK_EVENTS = 1_000_000;
 
 const LEASE_MS = 60_000;
 
@@ -90,11 +98,13 @@ export async function runRecompute(
   deadline: number,
   {
     chunkLeads = CHUNK_LEADS,
+    chunkEvents = CHUNK_EVENTS,
     maxChunks = Infinity,
     beforeWrite,
     ...reading
   }: {
     chunkLeads?: number;
+    chunkEvents?: number;
     maxChunks?: number;
     /** Called between scoring a chunk and writing it: where tests make a live event land. */
     beforeWrite?: () => Promise<void>;
@@ -110,14 +120,20 @@ export async function runRecompute(
   // The site's shapes as read so far: kept for the whole run, as shape ids are never reused.
   const shapes = new Map<number, EventShape>();
   const perRead = reading.limit ?? READ_LEADS;
-  /** The leads after `cursor`, up to `size`, with their events, in reads of `perRead` leads. */
+  const perReadEvents = reading.eventBudget ?? EVENT_BUDGET;
+  /**
+   * The leads after `cursor`, up to `size` and `chunkEvents` events (the lead that reaches it
+   * included), with their events, in reads of `perRead` leads.
+   */
   const gather = async (cursor: string, size: number) => {
     const reads = [];
-    for (let n = 0; n < size; ) {
-      const read = await readChunk(db, job.siteId, cursor, { ...reading, limit: Math.min(perRead, size - n) }, shapes);
+    for (let n = 0, events = 0; n < size && events < chunkEvents; ) {
+      const limits = { limit: Math.min(perRead, size - n), eventBudget: Math.min(perReadEvents, chunkEvents - events) };
+      const read = await readChunk(db, job.siteId, cursor, limits, shapes);
       if (read.chunk.length === 0) break;
       reads.push(read);
       n += read.chunk.length;
+      for (const lead of read.chunk) events += lead.eventCount;
       cursor = read.chunk[read.chunk.length - 1]!.id;
     }
     return reads;
