@@ -5,6 +5,7 @@ import { eq } from 'drizzle-orm';
 import worker from '../../worker/index';
 import { database } from '../../worker/db/client';
 import { leads } from '../../worker/db/schema';
+import { runDecay } from '../../worker/jobs/decay';
 import { previewModel } from '../../worker/jobs/preview';
 import { eraseLead } from '../../worker/leads/erase';
 import { applySalesUpdate } from '../../worker/leads/sales';
@@ -327,6 +328,23 @@ describe('decay over time', () => {
     const after = (await leadByEmail(site, 'dora@acme.io'))!;
     expect(after.band).toBe('cold');
     expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));
+  });
+
+  it('rescores the leads due, the earliest first, up to a run\'s events: the rest wait for the next run', async () => {
+    const site = await newSite();
+    const visits = [3, 1, 4, 2];
+    for (const [i, n] of visits.entries()) await collect({ site: site.siteKey, events: [identify(`dd${i}`, `dd${i}@acme.io`), ...pages(`dd${i}`, ...Array.from({ length: n }, (_, k) => `/pricing?k=${k}`))] });
+    const ids: string[] = [];
+    for (const i of visits.keys()) ids.push((await leadByEmail(site, `dd${i}@acme.io`))!.id);
+    const counts = await Promise.all(ids.map((id) => env.DB.prepare('SELECT event_count AS n FROM leads WHERE id = ?').bind(id).first<number>('n')));
+    expect(counts).toEqual(visits.map((n) => n + 1));
+    for (const [budget, rescored] of [[1, 1], [counts[0]! + 1, 2], [counts[0]! + counts[1]!, 2], [counts[0]! + counts[1]! + 1, 3]] as const) {
+      // Due long ago, in the order of the leads: before any other lead of the database.
+      await env.DB.batch(ids.map((id, i) => env.DB.prepare('UPDATE leads SET next_change_at = ? WHERE id = ?').bind(i + 1, id)));
+      expect(await runDecay(env.DB, Date.now(), budget)).toBe(rescored);
+      const wakes = await Promise.all(ids.map((id) => env.DB.prepare('SELECT next_change_at AS t FROM leads WHERE id = ?').bind(id).first<number>('t')));
+      expect(wakes.map((t, i) => t !== i + 1)).toEqual(ids.map((_, i) => i < rescored));
+    }
   });
 
   it("keeps a lead's wake-up when a page view pushes its next change later; woken early, the lead is rescored and moves only when due", async () => {

@@ -12,12 +12,17 @@ import { runBatch } from '../db/statements';
 import { groupBy } from '../lib/group';
 import { rescore } from '../leads/rescore';
 import { isWriteConflict, leadWrites } from '../leads/write';
+import { MAX_HELD_EVENTS } from './lead-chunks';
 import type { Stage } from '../scoring/model';
 
 const PER_RUN = 500;
 
-/** Rescores the leads due at `now`; returns how many were rescored. */
-export async function runDecay(d1: D1Database, now: number): Promise<number> {
+/**
+ * Rescores the leads due at `now`, the earliest first, up to `PER_RUN` of them and `maxEvents`
+ * events (the lead that reaches it included): the others wait for the next run. Returns how many
+ * were rescored.
+ */
+export async function runDecay(d1: D1Database, now: number, maxEvents = MAX_HELD_EVENTS): Promise<number> {
   const db = database(d1);
   const due = await db
     .select()
@@ -25,8 +30,13 @@ export async function runDecay(d1: D1Database, now: number): Promise<number> {
     .where(and(isNotNull(leads.nextChangeAt), lte(leads.nextChangeAt, now)))
     .orderBy(asc(leads.nextChangeAt))
     .limit(PER_RUN);
+  const taken: typeof due = [];
+  for (let events = 0, i = 0; i < due.length && events < maxEvents; i++) {
+    taken.push(due[i]!);
+    events += due[i]!.eventCount;
+  }
   let done = 0;
-  for (const [siteId, rows] of groupBy(due, (l) => l.siteId)) {
+  for (const [siteId, rows] of groupBy(taken, (l) => l.siteId)) {
     const { model, version } = await latestModel(db, siteId);
     const eventsOf = await eventsOfRows(db, rows);
     const writes = leadWrites(

@@ -22,6 +22,14 @@ export interface ChunkOptions {
 /** A read stops adding leads once it holds this many events, so heavy leads make smaller reads. */
 export const EVENT_BUDGET = 100_000;
 
+/**
+ * Events a job holds at once at most, a recompute's chunk or a decay run: it keeps every lead's
+ * packed history (some 18 bytes an event) until the leads are scored and written, and 25,000 leads
+ * of a few hundred events each would take most of a Worker's 128 MB. The bench's chunks (25,000
+ * leads of 10 events) are far below it; a site of heavy leads gets chunks of fewer leads.
+ */
+export const MAX_HELD_EVENTS = 1_000_000;
+
 /** A site whose events come in more shapes than this has them read again chunk by chunk. */
 const MAX_KEPT_SHAPES = 100_000;
 

@@ -14,7 +14,7 @@ import { fromDrizzle, runBatch } from '../db/statements';
 import { rescore } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
-import { EVENT_BUDGET, READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
+import { EVENT_BUDGET, MAX_HELD_EVENTS, READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
 import type { EventShape } from '../scoring/event-shapes';
 import type { Stage } from '../scoring/model';
 
@@ -30,14 +30,6 @@ export type RecomputeRow = typeof recomputes.$inferSelect;
  * and a chunk a live event lands in is redone at half the size.
  */
 export const CHUNK_LEADS = 25_000;
-
-/**
- * Events a chunk holds at most: its reads keep every lead's packed history (some 18 bytes an event)
- * until the chunk is scored and written, and a chunk of 25,000 leads of a few hundred events each
- * would take most of a Worker's 128 MB. A chunk of the bench's leads (10 events each) is far below
- * it; a site of heavy leads gets chunks of fewer leads.
- */
-export const CHUNK_EVENTS = 1_000_000;
 
 const LEASE_MS = 60_000;
 
@@ -98,7 +90,7 @@ export async function runRecompute(
   deadline: number,
   {
     chunkLeads = CHUNK_LEADS,
-    chunkEvents = CHUNK_EVENTS,
+    chunkEvents = MAX_HELD_EVENTS,
     maxChunks = Infinity,
     beforeWrite,
     ...reading
