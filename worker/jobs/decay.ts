@@ -3,7 +3,7 @@
  * event. Scoring stores when that will happen (`next_change_at`, indexed), so each run reads only
  * the leads that are due, never the whole table.
  */
-import { and, asc, isNotNull, lte } from 'drizzle-orm';
+import { and, asc, getTableColumns, isNotNull, lt, lte, sql } from 'drizzle-orm';
 import { database } from '../db/client';
 import { eventsOfRows } from '../db/lead-events';
 import { latestModel } from '../db/models';
@@ -24,17 +24,19 @@ const PER_RUN = 500;
  */
 export async function runDecay(d1: D1Database, now: number, maxEvents = MAX_HELD_EVENTS): Promise<number> {
   const db = database(d1);
-  const due = await db
-    .select()
+  // The events before each due lead summed by a window, as a recompute's reads do (`lead-chunks`):
+  // SQLite walks the due leads in the index's order, and those past the budget never leave D1.
+  const due = db
+    .select({
+      ...getTableColumns(leads),
+      before: sql<number>`sum(${leads.eventCount}) OVER (ORDER BY ${leads.nextChangeAt} ROWS UNBOUNDED PRECEDING) - ${leads.eventCount}`.as('before'),
+    })
     .from(leads)
     .where(and(isNotNull(leads.nextChangeAt), lte(leads.nextChangeAt, now)))
     .orderBy(asc(leads.nextChangeAt))
-    .limit(PER_RUN);
-  const taken: typeof due = [];
-  for (let events = 0, i = 0; i < due.length && events < maxEvents; i++) {
-    taken.push(due[i]!);
-    events += due[i]!.eventCount;
-  }
+    .limit(PER_RUN)
+    .as('due');
+  const taken = await db.select().from(due).where(lt(due.before, maxEvents));
   let done = 0;
   for (const [siteId, rows] of groupBy(taken, (l) => l.siteId)) {
     const { model, version } = await latestModel(db, siteId);
