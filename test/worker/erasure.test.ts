@@ -328,7 +328,7 @@ describe('erasing a lead and exporting what is held about it', () => {
     // A sales change computed before the erasure fails after it: no transition, feedback or count
     // left pointing at a lead that is gone.
     const countersBefore = await rows('SELECT counts FROM segment_histograms WHERE site_id = ?', site.id);
-    const late = await batch(salesWrites(db, read!, { stage: 'sql', feedback: { note: 'late' } }, 'key', Date.now())).catch((err: unknown) => err);
+    const late = await batch(salesWrites(db, read!, { stage: 'sql', feedback: { note: 'late' } }, 'key', Date.now()).statements).catch((err: unknown) => err);
     expect(isWriteConflict(late)).toBe(true);
     expect(await one('SELECT count(*) AS n FROM transitions WHERE lead_id = ?', read!.id)).toBe(0);
     expect(await one('SELECT count(*) AS n FROM feedback WHERE lead_id = ?', read!.id)).toBe(0);

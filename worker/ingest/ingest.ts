@@ -598,13 +598,18 @@ function toRow(siteId: string, e: WireEvent, shape: EventShape, shapeKey: string
  * and fails the batch. Spelled as SQL rather than with drizzle's builder, whose building of each
  * row's subquery was a good part of a collect request's CPU; as VALUES rather than a JSON
  * parameter, which D1 bills a row read an event for. Unless `strict`, an event stored meanwhile by
- * another request is skipped. The first statement may carry what must hold for the batch to stand
- * (`mustHold`, see `writes`): its values take the room `chunksFor` leaves beside the rows' 88, at
- * most 8 (`recallHeld`'s 7 and the lead check's 1).
+ * another request is skipped. The rows may hang on a condition, one of two kinds, never both: a
+ * guessed batch's rows are skipped when its `guess` fails (see `anonymous-guess`); a checked
+ * batch's first statement carries what must hold for the batch to stand (`mustHold`, see
+ * `writes`), its values in the room `chunksFor` leaves beside the rows' 88, at most 8
+ * (`recallHeld`'s 7 and the lead check's 1).
  */
-function eventInserts(siteId: string, rows: readonly NewEvent[], strict: boolean, guess?: Condition, mustHold?: Condition): Statement[] {
-  // A guessed batch skips its rows when the guess fails; a checked one fails: never both at once.
-  if (guess && mustHold) throw new Error('eventInserts: rows kept on a guess cannot also carry checks');
+function eventInserts(
+  siteId: string,
+  rows: readonly NewEvent[],
+  strict: boolean,
+  { guess, mustHold }: { guess: Condition; mustHold?: never } | { guess?: never; mustHold?: Condition },
+): Statement[] {
   return chunksFor(rows, 12).map((chunk, i) => {
     // The first statement alone carries what must hold: the batch is one transaction.
     const held = i === 0 ? mustHold : undefined;
@@ -679,7 +684,7 @@ async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, b
   };
   const written = await runBatch(db.$client, [
     ...shaping,
-    ...eventInserts(site.id, rows, true, guess),
+    ...eventInserts(site.id, rows, true, { guess }),
     // Right after the events' last insert, whose rows say whether the guess held.
     ...visitorWrites(site.id, [upsert], guessHeld),
     guessRead(site.id, visitor),
@@ -755,7 +760,7 @@ function writes(
   const trailing = newRows.length ? leadStatements.at(-1)?.check : undefined;
   if (trailing) leadStatements.pop();
   out.push(...leadStatements);
-  out.push(...eventInserts(site.id, newRows, strict, undefined, allOf([trailing, held])));
+  out.push(...eventInserts(site.id, newRows, strict, { mustHold: allOf([trailing, held]) }));
   if (held && !newRows.length) out.unshift(failUnless(held));
   for (const a of attributions) {
     const attribute = db

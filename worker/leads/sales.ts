@@ -44,7 +44,11 @@ function salesChange(row: LeadRow, update: SalesUpdate, now: number): Pick<LeadR
   return { stage, updatedAt: now, recycledAt: update.stage === 'recycled' ? now : row.recycledAt };
 }
 
-export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by: string, now: number): Statement[] {
+/**
+ * The statements of a sales update, guarded by the row read, and the row as they leave it: the guard
+ * holds the lead to that row, so the row after is it with the update's change, no read after.
+ */
+export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by: string, now: number): { statements: Statement[]; after: LeadRow } {
   const out: BatchItem<'sqlite'>[] = [];
   const change = salesChange(row, update, now);
   if (change) {
@@ -68,22 +72,20 @@ export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by:
   if (update.feedback) {
     out.push(db.insert(feedback).values({ siteId: row.siteId, leadId: row.id, ...update.feedback, createdAt: now, createdBy: by }));
   }
-  return [conflictGuard([row]), ...out.map(fromDrizzle)];
+  return { statements: [conflictGuard([row]), ...out.map(fromDrizzle)], after: change ? { ...row, ...change, rev: row.rev + 1 } : row };
 }
 
 /**
  * Applies a sales update to the site's lead: the lead as it is after, or null when the site has no
  * such lead. Redone from a fresh read when the lead changed between read and write (a live event,
- * a recompute), as `untilWritten` does. The batch's guard held the row to the one read, so the
- * lead after is that row with the update's change: no read after the write.
+ * a recompute), as `untilWritten` does.
  */
 export async function applySalesUpdate(db: Database, siteId: string, id: string, update: SalesUpdate, by: string): Promise<LeadRow | null> {
   return untilWritten(async () => {
     const [row] = await db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id)));
     if (!row) return null;
-    const now = Date.now();
-    await runBatch(db.$client, salesWrites(db, row, update, by, now));
-    const change = salesChange(row, update, now);
-    return change ? { ...row, ...change, rev: row.rev + 1 } : row;
+    const { statements, after } = salesWrites(db, row, update, by, Date.now());
+    await runBatch(db.$client, statements);
+    return after;
   });
 }
