@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { SNIPPET_JS } from '../../worker/generated/assets';
+import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { api, browserEvent, call, collect, eventId, leadByEmail, newSite, ORIGIN, type LeadJson } from './helpers';
 
 const identify = (visitor: string, email: string, traits: Record<string, unknown> = {}) =>
@@ -130,6 +131,21 @@ describe('the /v1 API', () => {
     ]);
     expect(lead.timeline.filter((t) => t.kind === 'event')).toHaveLength(4);
     expect((await api(site, '/v1/leads/ld_missing')).status).toBe(404);
+  });
+
+  it('explains a lead with the model version that scored it, not one a recompute has yet to bring it to', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('mv1', 'mia@acme.io'), ...pages('mv1', '/pricing', '/about')] });
+    // A version saved without its recompute having run yet, pricing pages worth 60 where they were 15.
+    const candidate = { ...DEFAULT_MODEL, behaviourRules: DEFAULT_MODEL.behaviourRules.map((r) => (r.id === 'pricing-page' ? { ...r, points: 60 } : r)) };
+    await env.DB.prepare('INSERT INTO models (site_id, version, document, created_at) VALUES (?, 1, ?, ?)').bind(site.id, JSON.stringify(candidate), Date.now()).run();
+    const lead = (await leadByEmail(site, 'mia@acme.io'))!;
+    expect(lead.modelVersion).toBe(0);
+    expect(lead.scores.activity).toBe(5 + 15 + 5);
+    expect(lead.breakdown.find((b) => b.ruleId === 'pricing-page')).toMatchObject({ points: 15, count: 1 });
+    expect(lead.breakdown.reduce((n, b) => n + b.points, 0)).toBe(lead.score);
+    const events = lead.timeline.filter((t) => t.kind === 'event') as unknown as { score: number | null }[];
+    expect(Math.max(...events.map((e) => e.score ?? 0))).toBe(lead.score);
   });
 
   it('stores a page once per site as a shape, and still shows each event whole', async () => {

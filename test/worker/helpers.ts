@@ -96,6 +96,7 @@ export interface LeadJson {
   band: string | null;
   stage: string;
   excluded: { reason: string } | null;
+  modelVersion: number;
   breakdown: { ruleId: string; points: number; count: number }[];
   timeline: { kind: string; type: string }[];
 }

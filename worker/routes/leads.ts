@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { database } from '../db/client';
 import { leadWithHistory, listLeads } from '../db/leads';
 import { meterD1 } from '../db/metering';
+import { modelVersion } from '../db/models';
 import type { AppEnv } from '../env';
 import { eraseLead } from '../leads/erase';
 import { exportLead } from '../leads/export';
@@ -55,13 +56,16 @@ const TIMELINE_LIMIT = 200;
 leadsRoutes.get('/:id', async (c) => {
   const site = c.get('site');
   const id = c.req.param('id');
-  const found = await leadWithHistory(database(c.env.DB), site.id, id, TIMELINE_LIMIT);
+  const db = database(c.env.DB);
+  const found = await leadWithHistory(db, site.id, id, TIMELINE_LIMIT);
   if (!found) throw new ApiError(404, 'lead_not_found', `no lead ${JSON.stringify(id)} on this site`);
   const { lead, events, recent, transitions, feedback } = found;
-  // Explained as of the last scoring, so that the breakdown adds up to the stored scores.
-  const explained = scoreLead(site.model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
+  // Explained as of the last scoring, with the model that scored it, so that the breakdown adds up
+  // to the stored scores: a lead a recompute has not reached yet is still on the version before.
+  const model = lead.modelVersion === site.modelVersion ? site.model : ((await modelVersion(db, site.id, lead.modelVersion)) ?? site.model);
+  const explained = scoreLead(model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
   // Each point sums the rule contributions of the events before it: fewer points for a lead with a long history.
-  const history = scoreHistory(site.model, events, lead.profile, events.length > 2000 ? 50 : TIMELINE_LIMIT);
+  const history = scoreHistory(model, events, lead.profile, events.length > 2000 ? 50 : TIMELINE_LIMIT);
   const scoreAfter = new Map(history.map((h) => [h.eventId, h]));
   const timeline = [
     ...recent.map((e) => ({
