@@ -145,6 +145,57 @@ describe('the model as a document', () => {
     expect((await leadByEmail(site, 'r9@acme.io'))?.scores).toEqual(lead.scores);
   });
 
+  it('takes leads out of their band and back in, and up automatic stages, and leaves the stages sales set', async () => {
+    const site = await newSite();
+    const visit = (v: string, email: string) => collect({ site: site.siteKey, events: [identify(v, email, { jobTitle: 'Marketing' }), ...pages(v, '/pricing', '/references')] });
+    await visit('x1', 'ada@acme.io');
+    await visit('x2', 'bob@acme.io');
+    await visit('x3', 'cy@rival.io');
+    const ada = (await leadByEmail(site, 'ada@acme.io'))!;
+    const bob = (await leadByEmail(site, 'bob@acme.io'))!;
+    const cy = (await leadByEmail(site, 'cy@rival.io'))!;
+    // fit 25, activity 35, engagement 0: short of the lead stage's engagement minimum of 10.
+    expect([ada.stage, ada.band, ada.scores]).toEqual(['prospect', 'warm', { fit: 25, activity: 35, engagement: 0 }]);
+    expect((await api(site, `/v1/leads/${bob.id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'customer' }) })).status).toBe(200);
+
+    const changed: Model = {
+      ...DEFAULT_MODEL,
+      exclusions: [...DEFAULT_MODEL.exclusions, { id: 'rival', reason: 'Rival', when: { property: 'emailDomain', op: 'in', value: ['rival.io'] } }],
+      stages: { ...DEFAULT_MODEL.stages, lead: { fit: 25, activity: 30 } },
+    };
+    expect((await put(site, changed)).status).toBe(201);
+    expect(await recomputeDone(site)).toMatchObject({ processed: 3, changed: 2 });
+    const moves = async (lead: { id: string }) =>
+      ((await (await api(site, `/v1/leads/${lead.id}`)).json()) as { timeline: { kind: string; type: string; from: string | null; to: string | null; reason: string | null; cause: string }[] }).timeline
+        .filter((t) => t.kind === 'transition' && t.cause === 'recompute')
+        .map(({ type, from, to, reason }) => ({ type, from, to, reason }));
+    const after = async (lead: { email: string }) => (await leadByEmail(site, lead.email))!;
+    // An excluded lead is never sales-ready: it does not advance.
+    expect([(await after(ada)).stage, (await after(bob)).stage, (await after(cy)).stage]).toEqual(['lead', 'customer', 'prospect']);
+    expect((await after(cy)).excluded).toEqual({ reason: 'Rival' });
+    expect((await after(cy)).band).toBeNull();
+    expect(await moves(ada)).toEqual([{ type: 'lead.stage_changed', from: 'prospect', to: 'lead', reason: null }]);
+    expect(await moves(bob)).toEqual([]);
+    expect(await moves(cy)).toEqual([{ type: 'lead.excluded', from: 'warm', to: null, reason: 'Rival' }]);
+    const bands = async () => {
+      const body = (await (await api(site, '/v1/bands')).json()) as { bands: { name: string; count: number }[]; excluded: { count: number } };
+      return [...body.bands.map((b) => [b.name, b.count]), ['excluded', body.excluded.count]];
+    };
+    expect(await bands()).toEqual([['cold', 0], ['warm', 2], ['hot', 0], ['excluded', 1]]);
+
+    // Back to the model before: the rival is back in its band; the stage reached stays, though the
+    // lead no longer meets its minimums.
+    expect((await put(site, DEFAULT_MODEL)).status).toBe(201);
+    expect(await recomputeDone(site)).toMatchObject({ processed: 3, changed: 1 });
+    expect([(await after(ada)).stage, (await after(bob)).stage, (await after(cy)).stage]).toEqual(['lead', 'customer', 'prospect']);
+    expect((await after(cy)).excluded).toBeNull();
+    expect(await moves(cy)).toEqual([
+      { type: 'lead.included', from: null, to: 'warm', reason: null },
+      { type: 'lead.excluded', from: 'warm', to: null, reason: 'Rival' },
+    ]);
+    expect(await bands()).toEqual([['cold', 0], ['warm', 3], ['hot', 0], ['excluded', 0]]);
+  });
+
   it('previews a candidate without saving it: leads per band before and after, who moves', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('p1', 'p1@acme.io'), ...pages('p1', '/pricing')] });
@@ -193,6 +244,24 @@ describe('the model as a document', () => {
     expect(preview).toMatchObject({ leads: 2, moved: 2, moves: [{ from: 'cold', to: 'warm', count: 2 }] });
     expect(preview.sample).toEqual([expect.objectContaining({ email: 'e2@acme.io', from: 'cold', to: 'warm' })]);
     expect(await leadByEmail(site, 'e1@acme.io')).toBeUndefined();
+  });
+
+  it('counts every lead once across reads, and keeps its sample to the size asked', async () => {
+    const site = await newSite();
+    // Seven leads: four move (pricing pages), three stay (another page); one gmail lead is excluded.
+    for (let i = 0; i < 7; i++) {
+      const email = i === 6 ? 'pm6@gmail.com' : `pm${i}@acme.io`;
+      await collect({ site: site.siteKey, events: [identify(`pm${i}`, email), ...pages(`pm${i}`, i < 4 ? '/pricing' : '/about')] });
+    }
+    const preview = await previewModel(database(env.DB), site.id, DEFAULT_MODEL, withPricing(60), 3, Date.now(), { limit: 2 });
+    expect(preview).toMatchObject({
+      leads: 7,
+      before: { cold: 6, warm: 0, hot: 0, excluded: 1 },
+      after: { cold: 2, warm: 4, hot: 0, excluded: 1 },
+      moved: 4,
+      moves: [{ from: 'cold', to: 'warm', count: 4 }],
+    });
+    expect(preview.sample.map((m) => m.email)).toEqual(['pm0@acme.io', 'pm1@acme.io', 'pm2@acme.io']);
   });
 });
 
@@ -258,15 +327,23 @@ describe('sales on a lead', () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('s4', 'sid@acme.io', { jobTitle: 'Marketing' })] });
     const { id } = (await leadByEmail(site, 'sid@acme.io'))!;
-    for (const body of [{ stage: 'opportunity' }, { feedback: { fit: 'good' } }, { stage: 'opportunity' }, { stage: 'recycled' }]) {
+    const steps = [
+      [{ stage: 'opportunity' }, 'opportunity'],
+      [{ feedback: { fit: 'good' } }, 'opportunity'],
+      [{ stage: 'opportunity' }, 'opportunity'],
+      [{ stage: 'recycled' }, 'lead'],
+    ] as const;
+    for (const [body, stage] of steps) {
       const answer = (await (await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify(body) })).json()) as Record<string, unknown>;
       const stored = (await (await api(site, `/v1/leads/${id}`)).json()) as Record<string, unknown>;
+      expect(answer.stage).toBe(stage);
       expect(Object.keys(answer).length).toBeGreaterThan(5);
       for (const [key, value] of Object.entries(answer)) expect([key, stored[key]]).toEqual([key, value]);
     }
     // Whole, as the row reads after, its rev included: what a caller of applySalesUpdate builds on.
     const db = database(env.DB);
     const after = await applySalesUpdate(db, site.id, id, { stage: 'customer' }, 'key');
+    expect(after?.stage).toBe('customer');
     expect(after).toEqual((await db.select().from(leads).where(eq(leads.id, id)))[0]);
     expect(await applySalesUpdate(db, site.id, 'ld_none', { stage: 'customer' }, 'key')).toBeNull();
   });
@@ -322,8 +399,12 @@ describe('decay over time', () => {
       worker.scheduled(createScheduledController({ scheduledTime: at, cron: '* * * * *' }), env, ctx);
       await waitOnExecutionContext(ctx);
     };
+    // Before it is due, the run leaves the lead alone: not rescored, not even rewritten.
+    const stored = () => env.DB.prepare('SELECT rev, scored_at FROM leads WHERE id = ?').bind(lead.id).first();
+    const untouched = await stored();
     await tick(row!.next_change_at - 60 * 60_000);
     expect((await leadByEmail(site, 'dora@acme.io'))?.band).toBe('warm');
+    expect(await stored()).toEqual(untouched);
     await tick(row!.next_change_at + 60_000);
     const after = (await leadByEmail(site, 'dora@acme.io'))!;
     expect(after.band).toBe('cold');

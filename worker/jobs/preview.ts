@@ -7,7 +7,7 @@ import { leads } from '../db/schema';
 import type { EventShape } from '../scoring/event-shapes';
 import type { Model, Stage } from '../scoring/model';
 import { scoreLead } from '../scoring/score';
-import { readChunk } from './lead-chunks';
+import { readChunk, type ChunkOptions } from './lead-chunks';
 
 /** Where a lead stands: its band, or `excluded`. */
 const segmentOf = (s: { band: string | null; exclusion: unknown }) => (s.exclusion ? 'excluded' : s.band!);
@@ -21,7 +21,16 @@ export interface PreviewMove {
   scoreAfter: number;
 }
 
-export async function previewModel(db: Database, siteId: string, current: Model, candidate: Model, sampleSize: number, now: number) {
+export async function previewModel(
+  db: Database,
+  siteId: string,
+  current: Model,
+  candidate: Model,
+  sampleSize: number,
+  now: number,
+  /** How many leads a read takes (tests read a few at a time to walk several reads). */
+  reading: Partial<ChunkOptions> = {},
+) {
   const before: Record<string, number> = {};
   const after: Record<string, number> = {};
   for (const b of current.bands) before[b.name] = 0;
@@ -33,7 +42,7 @@ export async function previewModel(db: Database, siteId: string, current: Model,
   let moved = 0;
   const shapes = new Map<number, EventShape>();
   for (let cursor = ''; ; ) {
-    const { chunk, eventsOf } = await readChunk(db, siteId, cursor, {}, shapes);
+    const { chunk, eventsOf } = await readChunk(db, siteId, cursor, reading, shapes);
     if (chunk.length === 0) break;
     cursor = chunk[chunk.length - 1]!.id;
     for (const lead of chunk) {
