@@ -119,6 +119,26 @@ describe('POST /v1/collect', () => {
     expect(await env.DB.prepare('SELECT title FROM events WHERE id = ?').bind(event.id).first('title')).toBe('Pricing \u{1F600}');
   });
 
+  it("cuts a page's address, title and referrer that run long, rather than lose the event", async () => {
+    const site = await newSite();
+    const url = `${ORIGIN}/pricing?state=${'s'.repeat(3000)}`;
+    // The title's 500th character is the first half of an emoji: cut before it, not through it.
+    const title = `${'t'.repeat(499)}\u{1F600} and more`;
+    const events = [
+      browserEvent('lg', 'page_view', { url, title, referrer: `https://search.example/?q=${'r'.repeat(3000)}` }),
+      browserEvent('lg', 'form_submit', { url, title, fields: { email: 'long@acme.io' }, contentType: 'demo_request' }),
+    ];
+    const res = await collect({ site: site.siteKey, events });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as { accepted: string[] }).accepted).toEqual(events.map((e) => e.id));
+    const stored = await env.DB.prepare('SELECT url, title, referrer FROM events WHERE id = ?').bind(events[0]!.id).first<Record<string, string>>();
+    expect(stored!.url).toBe(url.slice(0, 2048));
+    expect(stored!.title).toBe('t'.repeat(499));
+    expect(stored!.referrer).toHaveLength(2048);
+    // The pricing page and the demo request scored, the lead made from the form's e-mail.
+    expect((await leadByEmail(site, 'long@acme.io'))?.breakdown.map((b) => b.ruleId)).toEqual(expect.arrayContaining(['pricing-page', 'demo-or-quote-request']));
+  });
+
   it('names the path of each mistake', async () => {
     const site = await newSite();
     const res = await collect({ site: site.siteKey, events: [{ id: '', type: 'page view', ts: 1, visitor: 'v' }] });

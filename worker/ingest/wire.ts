@@ -20,6 +20,17 @@ const scalar = z.union([z.string().max(500), z.number().finite(), z.boolean(), z
 export const BROWSER_TYPES = ['page_view', 'download', 'form_submit', 'identify'] as const;
 export const SERVER_ONLY_TYPES = ['email_open', 'email_click'] as const;
 
+/**
+ * Text the browser makes, not the site's developer: a page's address, title and referrer. Longer
+ * than `max`, it is cut, not refused, as refusing it would lose the event (a form's submission and
+ * its e-mail with it, on a page whose title runs long). Never in the middle of a surrogate pair.
+ */
+const pageText = (max: number) =>
+  z
+    .string()
+    .transform((s) => (s.length <= max ? s : s.slice(0, /[\uD800-\uDBFF]/.test(s[max - 1]!) ? max - 1 : max)))
+    .meta({ description: `cut to ${max} characters when longer` });
+
 /** 2000-01-01: anything older is a broken clock, not an event. */
 const MIN_TS = 946_684_800_000;
 
@@ -32,9 +43,9 @@ export const WireEvent = z.object({
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only'),
   ts: z.number().int().min(MIN_TS),
   visitor: z.string().min(1).max(64).optional(),
-  url: z.string().max(2048).optional(),
-  title: z.string().max(500).optional(),
-  referrer: z.string().max(2048).optional(),
+  url: pageText(2048).optional(),
+  title: pageText(500).optional(),
+  referrer: pageText(2048).optional(),
   contentType: z.string().max(64).optional(),
   fields: boundedRecord(z.string().max(1000), 50).optional(),
   traits: boundedRecord(scalar, 50).optional(),
