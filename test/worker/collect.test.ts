@@ -1,5 +1,7 @@
+import { createExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import worker from '../../worker/index';
 import { api, browserEvent, BROWSER_UA, call, collect, leadByEmail, newSite, ORIGIN, rowCounts } from './helpers';
 
 describe('POST /v1/collect', () => {
@@ -137,6 +139,38 @@ describe('POST /v1/collect', () => {
     expect(stored!.referrer).toHaveLength(2048);
     // The pricing page and the demo request scored, the lead made from the form's e-mail.
     expect((await leadByEmail(site, 'long@acme.io'))?.breakdown.map((b) => b.ruleId)).toEqual(expect.arrayContaining(['pricing-page', 'demo-or-quote-request']));
+  });
+
+  it.each([
+    ['recalled by the isolate', {}],
+    ['read first', { INGEST_RECALL: 'off' }],
+  ])("takes what a known lead's later form or identify says of them without the e-mail (%s)", async (_, vars) => {
+    const site = await newSite();
+    const send = async (events: unknown[]) => {
+      const request = new Request('https://leadscore.test/v1/collect', {
+        method: 'POST',
+        headers: { origin: ORIGIN, 'user-agent': BROWSER_UA },
+        body: JSON.stringify({ site: site.siteKey, events }),
+      });
+      expect((await worker.fetch(request, { ...env, ...vars }, createExecutionContext())).status).toBe(202);
+    };
+    await send([browserEvent('pp', 'form_submit', { fields: { email: 'pia@acme.io', first_name: 'Pia' } })]);
+    expect((await leadByEmail(site, 'pia@acme.io'))!.scores.fit).toBe(0);
+    // The second form asks for what the first did not; a bad e-mail in it changes no one's.
+    await send([browserEvent('pp', 'form_submit', { fields: { job_title: 'Marketing director', company_size: '200', email: 'not an e-mail' } })]);
+    await send([browserEvent('pp', 'identify', { traits: { industry: 'Software' } })]);
+    const lead = (await leadByEmail(site, 'pia@acme.io'))!;
+    expect(lead.profile).toEqual({
+      email: 'pia@acme.io',
+      emailDomain: 'acme.io',
+      firstName: 'Pia',
+      jobTitle: 'Marketing director',
+      companySize: '200',
+      industry: 'Software',
+    });
+    // Marketing 25, decision maker 15, 50 people or more 10, target industry 10.
+    expect(lead.scores.fit).toBe(60);
+    expect(await rowCounts(site.id)).toMatchObject({ leads: 1, visitors: 1, events: 3 });
   });
 
   it('names the path of each mistake', async () => {

@@ -2,14 +2,18 @@
 import { normaliseEmail, profileFrom, type StoredProfile } from './profile-fields';
 import type { WireEvent } from './wire';
 
+/** The profile an event reveals, e-mail or not: a server-side event's traits, identify's, a form's fields. */
+export function revealedProfile(e: WireEvent): StoredProfile {
+  return profileFrom(e.email || e.type === 'identify' ? e.traits : e.type === 'form_submit' ? e.fields : undefined);
+}
+
 /** The e-mail an event ties its visitor to: an explicit server-side `email`, identify, or a form. */
 export function identityOf(e: WireEvent): { email: string; profile: StoredProfile } | null {
   if (e.email) {
     const email = normaliseEmail(e.email);
-    return email ? { email, profile: profileFrom(e.traits) } : null;
+    return email ? { email, profile: revealedProfile(e) } : null;
   }
-  const source = e.type === 'identify' ? e.traits : e.type === 'form_submit' ? e.fields : undefined;
-  const profile = profileFrom(source);
+  const profile = revealedProfile(e);
   const email = typeof profile.email === 'string' ? profile.email : null;
   return email ? { email, profile } : null;
 }

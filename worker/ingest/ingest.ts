@@ -30,7 +30,7 @@ import type { ScoringEvent } from '../scoring/types';
 import { rescore, type Rescored } from '../leads/rescore';
 import type { StoredState } from '../leads/transitions';
 import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
-import { identityOf } from './identity';
+import { identityOf, revealedProfile } from './identity';
 import { advancePace, crowded, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
 import { anonymous, guessableVisitor, guessedState, guessHeld, guessRead } from './anonymous-guess';
@@ -364,6 +364,14 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
           lead.added.push(...pending.map((r): AddedEvent => [r.ts, r.shapeKey]));
           // The history is marked changed with the identifying event itself, just below.
         }
+      }
+    } else if (lead && (e.type === 'identify' || e.type === 'form_submit' || e.traits)) {
+      // A known lead's visitor says more of them without giving the e-mail again: a second,
+      // shorter form (progressive profiling), identify called with new traits.
+      const revealed = Object.entries(revealedProfile(e)).filter(([k, v]) => k !== 'email' && lead!.row.profile[k] !== v);
+      if (revealed.length) {
+        lead.row.profile = mergeProfile(lead.row.profile as StoredProfile, Object.fromEntries(revealed), lead.row.email);
+        lead.profileChanged = true;
       }
     }
     const row = toRow(site.id, e, shapes[i]!, shapeKeys[i]!, lead?.row.id ?? null, now);
