@@ -116,6 +116,8 @@ export const DEFAULT_MODEL: Model = Model.parse({
   ],
   stages: {
     lead: { fit: 25, activity: 30, engagement: 10 },
-    mql: { total: 100 },
+    // Reaching 100 makes a fitting lead an MQL: activity alone, from someone who fits no persona
+    // (no role, size or industry the rules know), does not.
+    mql: { fit: 25, total: 100 },
   },
 });

@@ -83,6 +83,15 @@ describe('the default model', () => {
     expect(s.stage).toBe('mql');
   });
 
+  it('makes a lead an MQL at 100 only when it fits', () => {
+    const events = [ev('form_submit', '/demo', { contentType: 'demo_request' }), ...Array.from({ length: 8 }, (_, i) => ev('page_view', `/p${i}`))];
+    const stage = (jobTitle: string) => scoreLead(DEFAULT_MODEL, events, { ...fitting, jobTitle }, AT(events));
+    const unfit = stage('Accountant');
+    expect([unfit.scores.fit, unfit.scores.activity, unfit.stage]).toEqual([0, 100, 'prospect']);
+    const fit = stage('Marketing assistant');
+    expect([fit.scores.fit, fit.total, fit.stage]).toEqual([25, 125, 'mql']);
+  });
+
   it('bands: cold below 25, warm from 25, hot from 75', () => {
     const band = (jobTitle: string, pages: number) => {
       const events = Array.from({ length: pages }, (_, i) => ev('page_view', `/p${i}`));
