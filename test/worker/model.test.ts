@@ -65,6 +65,25 @@ describe('the model as a document', () => {
     expect(((await (await api(site, '/v1/model/versions')).json()) as { versions: unknown[] }).versions).toHaveLength(1);
   });
 
+  it("runs a pattern against a visitor's value in one pass, and refuses one that needs backtracking", async () => {
+    const site = await newSite();
+    const rule = (value: string) => ({ id: 'plain-title', label: 'A plain title', points: 10, when: { property: 'jobTitle', op: 'matches', value } });
+    const refused = await put(site, { ...DEFAULT_MODEL, profileRules: [...DEFAULT_MODEL.profileRules, rule('^(?!student)')] });
+    expect(refused.status).toBe(400);
+    const { error } = (await refused.json()) as { error: { issues: { path: (string | number)[]; message: string }[] } };
+    expect(error.issues).toEqual([
+      { path: ['profileRules', 4, 'when', 'value'], message: expect.stringMatching(/^lookahead and lookbehind .* not supported: a pattern must run in time proportional/) },
+    ]);
+    // Words separated by single spaces: RegExp tries 2^149 ways of splitting 150 letters before
+    // saying no to a title that ends in "!". The lead below would never be scored.
+    expect((await put(site, { ...DEFAULT_MODEL, profileRules: [...DEFAULT_MODEL.profileRules, rule('^(\\w+\\s?)+$')] })).status).toBe(201);
+    await recomputeDone(site);
+    await collect({ site: site.siteKey, events: [identify('rx1', 'rex@acme.io', { jobTitle: `${'a'.repeat(150)}!` })] });
+    await collect({ site: site.siteKey, events: [identify('rx2', 'rea@acme.io', { jobTitle: 'Marketing lead' })] });
+    expect((await leadByEmail(site, 'rex@acme.io'))!.scores.fit).toBe(0);
+    expect((await leadByEmail(site, 'rea@acme.io'))!.breakdown.map((b) => b.ruleId).sort()).toEqual(['job-marketing', 'plain-title']);
+  });
+
   // Found by test/fuzz: zod left `__proto__` out of the record, so this condition was saved as
   // `props: {}`, which every event meets.
   it('refuses a `__proto__` key in a props condition rather than saving the condition empty', async () => {

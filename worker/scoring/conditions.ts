@@ -2,6 +2,7 @@
 import type { EventFacts } from './event-facts';
 import { FREE_EMAIL_DOMAINS } from './free-email-domains';
 import { globMatch } from './glob';
+import { compilePattern, type Pattern } from './pattern';
 import type { EventCondition, ProfileCondition } from './model';
 import type { Profile } from './types';
 
@@ -55,15 +56,16 @@ export function inWindow(c: { from?: string | undefined; until?: string | undefi
   return ts >= from && ts < until;
 }
 
-const regexCache = new Map<string, RegExp>();
-function regex(src: string): RegExp {
-  let re = regexCache.get(src);
-  if (!re) {
-    re = new RegExp(src, 'i');
-    if (regexCache.size > 2000) regexCache.clear();
-    regexCache.set(src, re);
+const patternCache = new Map<string, Pattern>();
+/** A `matches` pattern compiled once per isolate (see `pattern`: linear in the text, never `RegExp`). */
+function pattern(src: string): Pattern {
+  let p = patternCache.get(src);
+  if (!p) {
+    p = compilePattern(src);
+    if (patternCache.size > 2000) patternCache.clear();
+    patternCache.set(src, p);
   }
-  return re;
+  return p;
 }
 
 /** First number in a value: `"50-200"` is 50, `"1,000+"` is 1000. */
@@ -86,7 +88,7 @@ function profileMatches(c: ProfileCondition, profile: Profile): boolean {
     case 'contains':
       return text.toLowerCase().includes(c.value.toLowerCase());
     case 'matches':
-      return regex(c.value).test(text);
+      return pattern(c.value).test(text);
     case 'gte': {
       const n = numeric(raw);
       return n !== null && n >= c.value;

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { campaignWindow } from './conditions';
+import { patternProblem } from './pattern';
 
 export const DIMENSIONS = ['fit', 'activity', 'engagement'] as const;
 export const Dimension = z.enum(DIMENSIONS);
@@ -94,14 +95,11 @@ export const ProfileCondition = z.discriminatedUnion('op', [
   z.strictObject({
     property: shortText,
     op: z.literal('matches'),
-    value: shortText.refine((s) => {
-      try {
-        new RegExp(s, 'i');
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'not a valid regular expression'),
+    // JavaScript's syntax, case-insensitive, without what needs backtracking (see `pattern`).
+    value: shortText.superRefine((s, ctx) => {
+      const problem = patternProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   }),
   z.strictObject({ property: shortText, op: z.literal('gte'), value: z.number().finite() }),
   z.strictObject({ property: shortText, op: z.literal('lte'), value: z.number().finite() }),

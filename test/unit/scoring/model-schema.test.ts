@@ -139,6 +139,16 @@ describe('regular expressions', () => {
     rejectedAt(m, ['profileRules', 0, 'when', 1, 'value']);
   });
 
+  it('rejects a pattern that needs backtracking, saying why', () => {
+    const m = json();
+    m.exclusions[0].when.value = '^(?!.*@acme)';
+    const result = Model.safeParse(m);
+    expect(result.success).toBe(false);
+    expect(result.error!.issues).toEqual([
+      expect.objectContaining({ path: ['exclusions', 0, 'when', 'value'], message: expect.stringMatching(/^lookahead and lookbehind .* are not supported/) }),
+    ]);
+  });
+
   it('rejects an invalid regex in an exclusion', () => {
     const m = json();
     m.exclusions[0].when.value = '*student';
