@@ -17,6 +17,9 @@ export interface SalesActionsOptions {
 }
 
 const FORWARD: readonly NonNullable<SalesUpdate['stage']>[] = ['sql', 'opportunity', 'customer'];
+const ORDER = ['prospect', 'lead', 'mql', ...FORWARD];
+/** The stages sales may move a lead at `stage` to: later ones only (the server refuses the others). */
+const laterThan = (stage: string) => FORWARD.filter((s) => ORDER.indexOf(s) > ORDER.indexOf(stage));
 
 const OUTCOMES: readonly [Outcome, string][] = [
   ['won', 'Won'],
@@ -66,7 +69,7 @@ export function salesActions({ lead, update, message }: SalesActionsOptions): HT
   const stage = h(
     'select',
     { id: 'sales-stage', name: 'stage' },
-    FORWARD.map((s) => h('option', { value: s }, stageLabel(s))),
+    laterThan(lead.stage).map((s) => h('option', { value: s }, stageLabel(s))),
   );
   const move = h('button', { type: 'submit' }, 'Move');
   const recycle = h('button', { type: 'button', class: 'secondary' }, 'Recycle to nurturing');
@@ -74,7 +77,8 @@ export function salesActions({ lead, update, message }: SalesActionsOptions): HT
     'form',
     { class: 'sales-stage', 'aria-labelledby': 'sales-stage-label' },
     h('label', { id: 'sales-stage-label', for: 'sales-stage' }, `Stage (now ${stageLabel(lead.stage)})`),
-    h('div', { class: 'row' }, stage, move, recycle),
+    // A customer has no later stage: recycling is all that is left to do.
+    laterThan(lead.stage).length ? h('div', { class: 'row' }, stage, move, recycle) : h('div', { class: 'row' }, recycle),
   );
   stageForm.addEventListener('submit', (e) => {
     e.preventDefault();

@@ -285,6 +285,32 @@ describe('the model as a document', () => {
 });
 
 describe('sales on a lead', () => {
+  it('keeps a recycled lead in nurturing until what it does after makes it an MQL again', async () => {
+    const site = await newSite();
+    const demo = (v: string) => browserEvent(v, 'form_submit', { url: `${ORIGIN}/demo`, contentType: 'demo_request', fields: { email: 'rae@acme.io' } });
+    // fit 50 (marketing head, 200 people), activity 60 (the form, the demo request): 110, an MQL.
+    await collect({ site: site.siteKey, events: [identify('rc1', 'rae@acme.io', { jobTitle: 'Head of Marketing', companySize: 200 }), demo('rc1')] });
+    const { id, stage } = (await leadByEmail(site, 'rae@acme.io'))!;
+    expect(stage).toBe('mql');
+    expect((await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'recycled' }) })).status).toBe(200);
+    const stageMoves = async () =>
+      ((await (await api(site, `/v1/leads/${id}`)).json()) as { timeline: { kind: string; type: string; to: string; cause: string }[] }).timeline
+        .filter((t) => t.kind === 'transition' && t.type === 'lead.stage_changed')
+        .map((t) => `${t.to} (${t.cause})`)
+        .reverse();
+    // Its points still make it a hot lead of 110, but not an MQL again: a page view, a recompute.
+    await collect({ site: site.siteKey, events: pages('rc1', '/pricing') });
+    expect((await leadByEmail(site, 'rae@acme.io'))!).toMatchObject({ stage: 'lead', band: 'hot' });
+    expect((await put(site, withPricing(16))).status).toBe(201);
+    await recomputeDone(site);
+    expect((await leadByEmail(site, 'rae@acme.io'))!.stage).toBe('lead');
+    expect(await stageMoves()).toEqual(['mql (event)', 'lead (sales)']);
+    // A new demo request: fit 50 and, since, 10 + 50 + 16 for the pricing page: an MQL again.
+    await collect({ site: site.siteKey, events: [demo('rc1')] });
+    expect((await leadByEmail(site, 'rae@acme.io'))!.stage).toBe('mql');
+    expect(await stageMoves()).toEqual(['mql (event)', 'lead (sales)', 'mql (event)']);
+  });
+
   it('moves a lead to a later stage, recycles it, and keeps their feedback', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('s1', 'sam@acme.io', { jobTitle: 'Marketing' })] });
@@ -365,6 +391,25 @@ describe('sales on a lead', () => {
     expect(after?.stage).toBe('customer');
     expect(after).toEqual((await db.select().from(leads).where(eq(leads.id, id)))[0]);
     expect(await applySalesUpdate(db, site.id, 'ld_none', { stage: 'customer' }, 'key')).toBeNull();
+  });
+
+  it('refuses a move to an earlier stage, writing nothing of the request: a lead goes back by being recycled', async () => {
+    const site = await newSite();
+    await collect({ site: site.siteKey, events: [identify('bk', 'bea@acme.io')] });
+    const { id } = (await leadByEmail(site, 'bea@acme.io'))!;
+    const patch = (body: unknown) => api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify(body) });
+    expect((await patch({ stage: 'opportunity' })).status).toBe(200);
+    const back = await patch({ stage: 'sql', feedback: { note: 'Wrong button' } });
+    expect(back.status).toBe(409);
+    expect(await back.json()).toEqual({
+      error: expect.objectContaining({ code: 'stage_not_later', message: 'the lead is at opportunity: sales move a lead to a later stage, or recycle it to nurturing' }),
+    });
+    const lead = (await (await api(site, `/v1/leads/${id}`)).json()) as { stage: string; feedback: unknown[] };
+    expect([lead.stage, lead.feedback]).toEqual(['opportunity', []]);
+    // The same stage again changes nothing and is no error; recycling, then moving on, is the way back.
+    expect((await patch({ stage: 'opportunity' })).status).toBe(200);
+    expect((await patch({ stage: 'recycled' })).status).toBe(200);
+    expect(((await (await patch({ stage: 'sql' })).json()) as { stage: string }).stage).toBe('sql');
   });
 
   it('refuses unknown stages and empty updates', async () => {

@@ -740,7 +740,7 @@ function writes(
   const writing = touched.map((lead) => {
     const before: StoredState | null = lead.isNew
       ? null
-      : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason };
+      : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason, recycledAt: lead.row.recycledAt };
     const exact = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
     // The stored wake-up stands while it comes no later than the new next change: no index entry moved.
     const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.values.nextChangeAt, now);

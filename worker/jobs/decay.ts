@@ -45,7 +45,7 @@ export async function runDecay(d1: D1Database, now: number, maxEvents = MAX_HELD
       rows.map((row) => ({
         row,
         isNew: false,
-        rescored: rescore(model, version, { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason }, eventsOf(row.id), row.profile, now),
+        rescored: rescore(model, version, { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason, recycledAt: row.recycledAt }, eventsOf(row.id), row.profile, now),
       })),
       'decay',
     );

@@ -36,7 +36,7 @@ const MAX_KEPT_SHAPES = 100_000;
 /** A lead as a chunk brings it: what rescoring and writing it back need of its row. */
 export type ChunkLead = Pick<
   LeadRow,
-  'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt' | 'stage' | 'excludedReason' | 'eventCount' | 'lastEventAt' | 'profile' | 'historyPages'
+  'id' | 'siteId' | 'rev' | 'score' | 'band' | 'nextChangeAt' | 'stage' | 'excludedReason' | 'recycledAt' | 'eventCount' | 'lastEventAt' | 'profile' | 'historyPages'
 > & {
   /** For the write that follows: it finds the row by rowid (see `leads/write`). */
   rowid: number;
@@ -45,7 +45,7 @@ export type ChunkLead = Pick<
 // Not the site (the caller's) nor the e-mail (which a preview reads for its sample alone): some 38
 // bytes a lead of the bench's (an e-mail of 28 characters, a site id of 4, quoted), 3.8 MB of a
 // recompute of 100,000 leads, not sent nor parsed.
-const COLUMNS = 'id, rev, score, band, next_change_at, stage, excluded_reason, event_count, last_event_at, profile, history, history_pages';
+const COLUMNS = 'id, rev, score, band, next_change_at, stage, excluded_reason, recycled_at, event_count, last_event_at, profile, history, history_pages';
 
 /**
  * One pass over the leads' rows: the next `?3` in id order with the events before each summed by a
@@ -65,7 +65,7 @@ const CHUNK_SQL = `SELECT rid, ${COLUMNS}
 type ChunkRow = [
   number,
   ...[LeadRow['id'], LeadRow['rev'], LeadRow['score'], LeadRow['band'], LeadRow['nextChangeAt']],
-  ...[LeadRow['stage'], LeadRow['excludedReason'], LeadRow['eventCount'], LeadRow['lastEventAt'], string, LeadRow['history'], LeadRow['historyPages']],
+  ...[LeadRow['stage'], LeadRow['excludedReason'], LeadRow['recycledAt'], LeadRow['eventCount'], LeadRow['lastEventAt'], string, LeadRow['history'], LeadRow['historyPages']],
 ];
 
 /**
@@ -86,8 +86,8 @@ export async function readChunk(
   const rows = await db.$client.prepare(CHUNK_SQL).bind(siteId, cursor, limit, eventBudget).raw<ChunkRow>();
   const chunk: ChunkLead[] = [];
   const histories: HistoryRow[] = [];
-  for (const [rowid, id, rev, score, band, nextChangeAt, stage, excludedReason, eventCount, lastEventAt, profile, history, historyPages] of rows) {
-    chunk.push({ rowid, id, siteId, rev, score, band, nextChangeAt, stage, excludedReason, eventCount, lastEventAt, profile: JSON.parse(profile), historyPages });
+  for (const [rowid, id, rev, score, band, nextChangeAt, stage, excludedReason, recycledAt, eventCount, lastEventAt, profile, history, historyPages] of rows) {
+    chunk.push({ rowid, id, siteId, rev, score, band, nextChangeAt, stage, excludedReason, recycledAt, eventCount, lastEventAt, profile: JSON.parse(profile), historyPages });
     histories.push({ id, history, historyPages });
   }
   if (shapes.size > MAX_KEPT_SHAPES) shapes.clear();

@@ -47,8 +47,8 @@ export async function previewModel(
     cursor = chunk[chunk.length - 1]!.id;
     for (const lead of chunk) {
       const evs = eventsOf(lead.id);
-      const a = scoreLead(current, evs, lead.profile, now, lead.stage as Stage);
-      const b = scoreLead(candidate, evs, lead.profile, now, lead.stage as Stage);
+      const a = scoreLead(current, evs, lead.profile, now, lead.stage as Stage, lead.recycledAt);
+      const b = scoreLead(candidate, evs, lead.profile, now, lead.stage as Stage, lead.recycledAt);
       const from = segmentOf(a);
       const to = segmentOf(b);
       total++;

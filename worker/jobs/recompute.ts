@@ -133,7 +133,7 @@ export async function runRecompute(
   const score = (reads: Awaited<ReturnType<typeof gather>>, now: number) =>
     reads.flatMap(({ chunk, eventsOf }) =>
       chunk.map((row) => {
-        const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason };
+        const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason, recycledAt: row.recycledAt };
         return { row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf(row.id), row.profile, now) };
       }),
     );

@@ -36,7 +36,8 @@ export function rescore(
   profile: Profile,
   now: number,
 ): Rescored {
-  const score = scoreLead(model, events, profile, now, before?.stage ?? 'prospect');
+  const recycledAt = before?.recycledAt ?? null;
+  const score = scoreLead(model, events, profile, now, before?.stage ?? 'prospect', recycledAt);
   return {
     values: {
       ...score.scores,
@@ -48,7 +49,7 @@ export function rescore(
       lastEventAt: events.reduce((m, e) => Math.max(m, e.ts), 0) || null,
       scoredAt: now,
       modelVersion,
-      nextChangeAt: nextChangeAt(model, score, now),
+      nextChangeAt: nextChangeAt(model, score, now, { stages: recycledAt === null }),
       updatedAt: now,
     },
     transitions: transitionsBetween(model, before, score),

@@ -9,6 +9,9 @@ import type { Database } from '../db/client';
 import { OUTCOMES } from '../quality/outcomes';
 import { feedback, leads, transitions } from '../db/schema';
 import { fromDrizzle, runBatch, type Statement } from '../db/statements';
+import { ApiError } from '../lib/errors';
+import type { Stage } from '../scoring/model';
+import { stageRank } from '../scoring/stages';
 import { conflictGuard, untilWritten, type LeadRow } from './write';
 
 /** `recycled` sends the lead back to nurturing at stage `lead`. */
@@ -37,9 +40,14 @@ export type SalesUpdate = z.infer<typeof SalesUpdate>;
 /**
  * What a sales update changes in the lead's row, or null when it leaves the row as it is: feedback
  * alone, or a move to the stage the lead already has. A recycling is always a change, and dated.
+ * A move to an earlier stage is refused: a lead goes back only by being recycled, which starts its
+ * way up again (see `scoreLead`), so that no stage is left without a transition that says why.
  */
 function salesChange(row: LeadRow, update: SalesUpdate, now: number): Pick<LeadRow, 'stage' | 'updatedAt' | 'recycledAt'> | null {
   const stage = update.stage === 'recycled' ? 'lead' : update.stage;
+  if (update.stage !== 'recycled' && stage && stageRank(stage) < stageRank(row.stage as Stage)) {
+    throw new ApiError(409, 'stage_not_later', `the lead is at ${row.stage}: sales move a lead to a later stage, or recycle it to nurturing`);
+  }
   if (!stage || (stage === row.stage && update.stage !== 'recycled')) return null;
   return { stage, updatedAt: now, recycledAt: update.stage === 'recycled' ? now : row.recycledAt };
 }

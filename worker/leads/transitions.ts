@@ -16,6 +16,8 @@ export interface StoredState {
   band: string | null;
   stage: Stage;
   excludedReason: string | null;
+  /** When sales last recycled the lead (see `scoreLead`). */
+  recycledAt?: number | null;
 }
 
 const branchOf = (model: Model, band: string | null) => model.bands.find((b) => b.name === band)?.branch ?? null;

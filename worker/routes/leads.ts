@@ -63,7 +63,7 @@ leadsRoutes.get('/:id', async (c) => {
   // Explained as of the last scoring, with the model that scored it, so that the breakdown adds up
   // to the stored scores: a lead a recompute has not reached yet is still on the version before.
   const model = lead.modelVersion === site.modelVersion ? site.model : ((await modelVersion(db, site.id, lead.modelVersion)) ?? site.model);
-  const explained = scoreLead(model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage);
+  const explained = scoreLead(model, events, lead.profile, lead.scoredAt ?? Date.now(), lead.stage as Stage, lead.recycledAt);
   // Each point sums the rule contributions of the events before it: fewer points for a lead with a long history.
   const history = scoreHistory(model, events, lead.profile, events.length > 2000 ? 50 : TIMELINE_LIMIT);
   const scoreAfter = new Map(history.map((h) => [h.eventId, h]));

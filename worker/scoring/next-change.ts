@@ -17,8 +17,12 @@ const HORIZON = 5 * 365 * 86_400_000;
  * 5 years). An event stamped ahead of `now` (a client clock ahead) counts in full until its time
  * comes, while the search decays it from `now`: the minute found is then early, never late, and the
  * lead woken early is rescored and given its next minute again.
+ *
+ * `stages: false` for a recycled lead, whose stage follows the events since it was recycled rather
+ * than `score`'s (see `scoreLead`): the search then looks at its band alone. A recycled lead whose
+ * stage only decay could raise (negative points fading) waits for its next event or recompute.
  */
-export function nextChangeAt(model: Model, score: LeadScore, now: number): number | null {
+export function nextChangeAt(model: Model, score: LeadScore, now: number, { stages = true }: { stages?: boolean } = {}): number | null {
   if (score.exclusion) return null;
   const { decaying, fixed } = score.raw;
   if (DIMENSIONS.every((d) => decaying[d] === 0)) return null;
@@ -44,7 +48,7 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number): numbe
   };
   const differsAt = (t: number): boolean => {
     const total = totalAt(t);
-    return bandFor(model.bands, total).name !== score.band || nextStage(model, scores, total, false, score.stage) !== score.stage;
+    return bandFor(model.bands, total).name !== score.band || (stages && nextStage(model, scores, total, false, score.stage) !== score.stage);
   };
 
   if (DIMENSIONS.every((d) => decaying[d] >= 0)) {

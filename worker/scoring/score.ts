@@ -93,6 +93,10 @@ function behaviourPoints(model: Model, made: Contributions, upto: number, now: n
  * Scores one lead.
  *
  * @param stage the stage the lead has now: automatic stages only ever move it forward.
+ * @param recycledAt when sales last sent the lead back to nurturing, if ever: from then on it moves
+ *   up the automatic stages again on what it did since alone. Its scores and band still count every
+ *   event; only the stage is decided so, or the points that made it an MQL before sales turned it
+ *   down would make it one again at its next event.
  * @example scoreLead(DEFAULT_MODEL, events, { email: 'ana@acme.io', jobTitle: 'CMO' }, Date.now())
  */
 export function scoreLead(
@@ -101,9 +105,12 @@ export function scoreLead(
   profile: Profile,
   now: number,
   stage: Stage = 'prospect',
+  recycledAt: number | null = null,
 ): LeadScore {
   const made = contributions(model, chronological(events));
-  return scoreOfContributions(model, made, made.rule.length, profile, now, stage);
+  const score = scoreOfContributions(model, made, made.rule.length, profile, now, stage);
+  if (recycledAt === null) return score;
+  return { ...score, stage: scoreLead(model, events.filter((e) => e.ts >= recycledAt), profile, now, stage).stage };
 }
 
 /**

@@ -95,6 +95,31 @@ describe('forward only', () => {
   });
 });
 
+describe('recycled leads', () => {
+  // Five page views and an open: activity 50, engagement 10, with fit 50 a total of 110, an MQL.
+  const before = [...evs(5, 'page_view'), ...evs(1, 'email_open')];
+  const recycledAt = T0 + DAY;
+  const after = (views: number) => evs(views, 'page_view', recycledAt + 1000);
+
+  it('move up again on what they do after sales recycled them, not on the points that made them MQL', () => {
+    expect(scoreLead(m, before, { fit: 50 }, recycledAt, 'lead').stage).toBe('mql');
+    const again = (views: number) => scoreLead(m, [...before, ...after(views)], { fit: 50 }, recycledAt + DAY, 'lead', recycledAt);
+    // Their scores and band count every event; the stage, only those since.
+    expect(again(1).total).toBeGreaterThan(100);
+    expect(again(1).stage).toBe('lead');
+    expect(again(4).stage).toBe('lead'); // since: fit 50 + activity 40, less a day's decay
+    expect(again(6).stage).toBe('mql'); // since: fit 50 + activity 60, less a day's decay
+  });
+
+  it('never fall back below the stage sales left them at', () => {
+    expect(scoreLead(m, before, {}, recycledAt + DAY, 'lead', recycledAt).stage).toBe('lead');
+  });
+
+  it('see an event stamped at the moment of the recycling as after it', () => {
+    expect(scoreLead(m, evs(6, 'page_view', recycledAt), { fit: 50 }, recycledAt + DAY, 'lead', recycledAt).stage).toBe('mql');
+  });
+});
+
 describe('excluded leads', () => {
   it('do not advance, however high their score', () => {
     const s = lead(20, 5, { fit: 50, jobTitle: 'Student' });
