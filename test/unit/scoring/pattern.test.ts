@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePattern, patternProblem } from '../../../worker/scoring/pattern';
+import { canonical, compilePattern, patternProblem, preimages } from '../../../worker/scoring/pattern';
 
 const CHARS = fc.constantFrom('a', 'b', 'A', 'é', 'É', 'ß', 'ſ', 'K', 'k', '1', ' ', '-', '_', '.', '{', '}', ']');
 const ESCAPES = fc.constantFrom('\\d', '\\w', '\\s', '\\D', '\\W', '\\S', '\\.', '\\x41', '\\u00e9', '\\n', '\\-', '\\cJ', '(?:\\0)');
@@ -65,6 +65,15 @@ describe('matches patterns', () => {
     // 30,000 distinct characters, each a step not met before.
     const many = Array.from({ length: 30_000 }, (_, i) => String.fromCharCode(0x4e00 + i)).join('');
     for (const t of [`${many}é`, many, `${many}xyÉ`, 'é', `${many}${many}é`]) expect(compiled.test(t)).toBe(expected.test(t));
+  });
+
+  it("knows, for every character, the characters of the same case-folded form, as this runtime's case mapping says", () => {
+    const byForm = new Map<number, number[]>();
+    for (let c = 0; c < 65_536; c++) {
+      const form = canonical(c);
+      byForm.set(form, [...(byForm.get(form) ?? []), c]);
+    }
+    for (const [form, units] of byForm) expect([form, [...preimages(form)].sort((a, b) => a - b)]).toEqual([form, units]);
   });
 
   it("matches the default model's patterns as written", () => {
