@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonical, compilePattern, patternProblem, preimages } from '../../../worker/scoring/pattern';
+import { canonical, preimages } from '../../../worker/scoring/case-fold';
+import { compilePattern, patternProblem } from '../../../worker/scoring/pattern';
 
 const CHARS = fc.constantFrom('a', 'b', 'A', 'é', 'É', 'ß', 'ſ', 'K', 'k', '1', ' ', '-', '_', '.', '{', '}', ']');
 const ESCAPES = fc.constantFrom('\\d', '\\w', '\\s', '\\D', '\\W', '\\S', '\\.', '\\x41', '\\u00e9', '\\n', '\\-', '\\cJ', '(?:\\0)');
