@@ -24,13 +24,12 @@ import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
 import { groupBy } from '../lib/group';
 import { shapeKeyOf, shapeOf, type EventShape } from '../scoring/event-shapes';
-import type { Stage } from '../scoring/model';
 import { wakeAfterEvent } from '../scoring/next-change';
 import type { ScoringEvent } from '../scoring/types';
 import { rescore, type Rescored } from '../leads/rescore';
-import type { StoredState } from '../leads/transitions';
+import { storedState } from '../leads/transitions';
 import { isWriteConflict, leadWrites, type LeadRow } from '../leads/write';
-import { identityOf, revealedProfile } from './identity';
+import { identityOf, profileSource, revealedProfile } from './identity';
 import { advancePace, crowded, type Pace } from './pace';
 import { mergeProfile, type StoredProfile } from './profile-fields';
 import { anonymous, guessableVisitor, guessedState, guessHeld, guessRead } from './anonymous-guess';
@@ -365,7 +364,7 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
           // The history is marked changed with the identifying event itself, just below.
         }
       }
-    } else if (lead && (e.type === 'identify' || e.type === 'form_submit' || e.traits)) {
+    } else if (lead && profileSource(e)) {
       // A known lead's visitor says more of them without giving the e-mail again: a second,
       // shorter form (progressive profiling), identify called with new traits.
       const revealed = Object.entries(revealedProfile(e)).filter(([k, v]) => k !== 'email' && lead!.row.profile[k] !== v);
@@ -738,10 +737,7 @@ function writes(
 ): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
   const out: Statement[] = [];
   const writing = touched.map((lead) => {
-    const before: StoredState | null = lead.isNew
-      ? null
-      : { band: lead.row.band, stage: lead.row.stage as Stage, excludedReason: lead.row.excludedReason, recycledAt: lead.row.recycledAt };
-    const exact = rescore(site.model, site.modelVersion, before, lead.events, lead.row.profile, now);
+    const exact = rescore(site.model, site.modelVersion, lead.isNew ? null : storedState(lead.row), lead.events, lead.row.profile, now);
     // The stored wake-up stands while it comes no later than the new next change: no index entry moved.
     const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.values.nextChangeAt, now);
     const rescored = wake === exact.values.nextChangeAt ? exact : { ...exact, values: { ...exact.values, nextChangeAt: wake } };

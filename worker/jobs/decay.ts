@@ -11,9 +11,9 @@ import { leads } from '../db/schema';
 import { runBatch } from '../db/statements';
 import { groupBy } from '../lib/group';
 import { rescore } from '../leads/rescore';
+import { storedState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
 import { MAX_HELD_EVENTS } from './lead-chunks';
-import type { Stage } from '../scoring/model';
 
 const PER_RUN = 500;
 
@@ -45,7 +45,7 @@ export async function runDecay(d1: D1Database, now: number, maxEvents = MAX_HELD
       rows.map((row) => ({
         row,
         isNew: false,
-        rescored: rescore(model, version, { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason, recycledAt: row.recycledAt }, eventsOf(row.id), row.profile, now),
+        rescored: rescore(model, version, storedState(row), eventsOf(row.id), row.profile, now),
       })),
       'decay',
     );

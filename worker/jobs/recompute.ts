@@ -12,11 +12,10 @@ import { leads, recomputes } from '../db/schema';
 import { randomToken } from '../lib/ids';
 import { fromDrizzle, runBatch } from '../db/statements';
 import { rescore } from '../leads/rescore';
-import type { StoredState } from '../leads/transitions';
+import { storedState } from '../leads/transitions';
 import { isWriteConflict, leadWrites } from '../leads/write';
 import { EVENT_BUDGET, MAX_HELD_EVENTS, READ_LEADS, readChunk, type ChunkOptions } from './lead-chunks';
 import type { EventShape } from '../scoring/event-shapes';
-import type { Stage } from '../scoring/model';
 
 export type RecomputeRow = typeof recomputes.$inferSelect;
 
@@ -133,8 +132,7 @@ export async function runRecompute(
   const score = (reads: Awaited<ReturnType<typeof gather>>, now: number) =>
     reads.flatMap(({ chunk, eventsOf }) =>
       chunk.map((row) => {
-        const before: StoredState = { band: row.band, stage: row.stage as Stage, excludedReason: row.excludedReason, recycledAt: row.recycledAt };
-        return { row, isNew: false as const, rescored: rescore(model, job.modelVersion, before, eventsOf(row.id), row.profile, now) };
+        return { row, isNew: false as const, rescored: rescore(model, job.modelVersion, storedState(row), eventsOf(row.id), row.profile, now) };
       }),
     );
   type Scored = ReturnType<typeof score>;

@@ -1,4 +1,5 @@
 /** @module The transitions a re-score causes: what nurturing tools are told through the feed. */
+import type { leads } from '../db/schema';
 import type { Model, Stage } from '../scoring/model';
 import type { LeadScore } from '../scoring/types';
 
@@ -17,8 +18,16 @@ export interface StoredState {
   stage: Stage;
   excludedReason: string | null;
   /** When sales last recycled the lead (see `scoreLead`). */
-  recycledAt?: number | null;
+  recycledAt: number | null;
 }
+
+/** A stored lead's state, as its row has it: what its rescore starts from and is compared with. */
+export const storedState = (row: Pick<typeof leads.$inferSelect, 'band' | 'stage' | 'excludedReason' | 'recycledAt'>): StoredState => ({
+  band: row.band,
+  stage: row.stage as Stage,
+  excludedReason: row.excludedReason,
+  recycledAt: row.recycledAt,
+});
 
 const branchOf = (model: Model, band: string | null) => model.bands.find((b) => b.name === band)?.branch ?? null;
 

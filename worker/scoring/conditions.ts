@@ -2,7 +2,7 @@
 import type { EventFacts } from './event-facts';
 import { FREE_EMAIL_DOMAINS } from './free-email-domains';
 import { globMatch } from './glob';
-import { compilePattern, type Pattern } from './pattern';
+import { pattern } from './pattern';
 import type { EventCondition, ProfileCondition } from './model';
 import type { Profile } from './types';
 
@@ -54,18 +54,6 @@ export function campaignWindow(c: { from?: string | undefined; until?: string | 
 export function inWindow(c: { from?: string | undefined; until?: string | undefined }, ts: number): boolean {
   const [from, until] = campaignWindow(c);
   return ts >= from && ts < until;
-}
-
-const patternCache = new Map<string, Pattern>();
-/** A `matches` pattern compiled once per isolate (see `pattern`: linear in the text, never `RegExp`). */
-function pattern(src: string): Pattern {
-  let p = patternCache.get(src);
-  if (!p) {
-    p = compilePattern(src);
-    if (patternCache.size > 2000) patternCache.clear();
-    patternCache.set(src, p);
-  }
-  return p;
 }
 
 /** First number in a value: `"50-200"` is 50, `"1,000+"` is 1000. */

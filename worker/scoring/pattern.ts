@@ -263,7 +263,6 @@ interface Automaton {
   tests: (CharTest | undefined)[];
   asserts: (Assertion | undefined)[];
   start: number;
-  match: number;
 }
 
 function compile(root: Node): Automaton {
@@ -315,7 +314,6 @@ function compile(root: Node): Automaton {
     tests,
     asserts,
     start,
-    match,
   };
 }
 
@@ -433,14 +431,13 @@ export function compilePattern(source: string): Pattern {
     test(text) {
       let at = initial;
       for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        const cc = c >= 97 && c <= 122 ? c - 32 : c < 128 ? c : canonical(c);
+        const cc = canonical(text.charCodeAt(i));
         const d = dfa[at]!;
         let to = cc < 128 ? d.ascii[cc]! : (d.next.get(cc) ?? UNKNOWN);
         if (to === UNKNOWN) {
           if (transitions >= MAX_TRANSITIONS) {
             // A pattern and texts that make many states: start over, keeping where this text is.
-            const { states, before } = dfa[at]!;
+            const { states, before } = d;
             ids = new Map();
             dfa = [];
             transitions = 0;
@@ -461,10 +458,25 @@ export function compilePattern(source: string): Pattern {
   };
 }
 
+const compiled = new Map<string, Pattern>();
+/**
+ * `source` compiled once per isolate, its DFA's steps kept with it: a model's validation compiles
+ * what its scoring then uses.
+ */
+export function pattern(source: string): Pattern {
+  let p = compiled.get(source);
+  if (!p) {
+    p = compilePattern(source);
+    if (compiled.size > 2000) compiled.clear();
+    compiled.set(source, p);
+  }
+  return p;
+}
+
 /** Why `source` cannot be a pattern, or null when it can. */
 export function patternProblem(source: string): string | null {
   try {
-    compilePattern(source);
+    pattern(source);
     return null;
   } catch (err) {
     if (err instanceof PatternError) return err.message;

@@ -7,9 +7,9 @@ import { bandFor } from './bands';
 import { profileMeets } from './conditions';
 import { decayWeight } from './decay';
 import { ruleMatcher } from './event-shapes';
-import { DIMENSIONS, type Model, type Stage } from './model';
+import { AUTOMATIC_STAGES, DIMENSIONS, type Model, type Stage } from './model';
 import { round2 } from './round';
-import { nextStage } from './stages';
+import { nextStage, stageRank } from './stages';
 import type { BreakdownItem, DimensionScores, LeadScore, Profile, ScoringEvent } from './types';
 
 /** Events in the order they happened; the id breaks ties so that arrival order never matters. */
@@ -109,7 +109,8 @@ export function scoreLead(
 ): LeadScore {
   const made = contributions(model, chronological(events));
   const score = scoreOfContributions(model, made, made.rule.length, profile, now, stage);
-  if (recycledAt === null) return score;
+  // Past the last automatic stage (sales moved it on since), there is no stage left to decide.
+  if (recycledAt === null || stageRank(stage) >= stageRank(AUTOMATIC_STAGES.at(-1)!)) return score;
   return { ...score, stage: scoreLead(model, events.filter((e) => e.ts >= recycledAt), profile, now, stage).stage };
 }
 
