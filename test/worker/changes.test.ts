@@ -126,11 +126,19 @@ describe('bands: members and branch triggers', () => {
     expect(again.status).toBe(200);
     expect(((await again.json()) as { trigger: { id: string }; replayed: boolean })).toMatchObject({ trigger: { id: created.trigger.id }, replayed: true });
     expect((await trigger('cold', 'campaign-2026-11')).status).toBe(409);
-    expect((await trigger('warm')).status).toBe(400);
     expect((await trigger('lukewarm', 'k2')).status).toBe(404);
 
     const triggered = (await feed(site, '?limit=1000')).items.filter((i) => i.type === 'branch.triggered');
     expect(triggered.map((i) => i.lead!.email)).toEqual(members);
     expect(new Set(triggered.map((i) => [i.to, i.branch, i.cause].join()))).toEqual(new Set(['warm,technical-content,trigger']));
+
+    // Without a key, as SPEC writes the call: each call runs the branch again, a trigger of its own.
+    const plain = await Promise.all([trigger('warm'), trigger('warm')]);
+    expect(plain.map((r) => r.status)).toEqual([202, 202]);
+    const [one, two] = (await Promise.all(plain.map((r) => r.json()))) as { trigger: { id: string; count: number }; replayed: boolean }[];
+    expect(one).toMatchObject({ trigger: { count: 5 }, replayed: false });
+    expect(two!.trigger.id).not.toBe(one!.trigger.id);
+    const after = (await feed(site, '?limit=1000')).items.filter((i) => i.type === 'branch.triggered');
+    expect(after.map((i) => i.lead!.email)).toEqual([...members, ...members, ...members]);
   });
 });

@@ -48,7 +48,7 @@ function pathParameters(op: Operation): Json[] {
 }
 
 const headerParameters = (op: Operation): Json[] =>
-  Object.entries(op.headers ?? {}).map(([name, schema]) => ({ name, in: 'header', required: true, schema: inline(schema) }));
+  Object.entries(op.headers ?? {}).map(([name, schema]) => ({ name, in: 'header', required: !schema.safeParse(undefined).success, schema: inline(schema) }));
 
 type Status = ErrorStatus | 401 | 429;
 

@@ -343,9 +343,9 @@ export const operations: Operation[] = [
     summary: "Run the band's nurturing branch for its current members",
     description:
       'Writes one `branch.triggered` change per current member, with the trigger, in one transaction; the feed and the ' +
-      'webhooks deliver them. The `Idempotency-Key` header is required: the same key answers 200 with the first ' +
-      'trigger (`replayed: true`) and writes nothing.',
-    headers: { 'Idempotency-Key': IdempotencyKey },
+      'webhooks deliver them. With an `Idempotency-Key` header, the same key answers 200 with the first trigger ' +
+      '(`replayed: true`) and writes nothing; without one, every call runs the branch again.',
+    headers: { 'Idempotency-Key': IdempotencyKey.optional() },
     status: 202,
     response: answer.TriggerAnswer,
     errors: { 409: 'the Idempotency-Key was used for another band' },
