@@ -142,6 +142,34 @@ describe('the model as a document', () => {
     await recomputeDone(site);
   });
 
+  it("takes back GET's answer edited, its version checked as If-Match, and names a mistake at its path", async () => {
+    const site = await newSite();
+    const loaded = (await (await api(site, '/v1/model')).json()) as { version: number; model: Model };
+    const edited = { ...loaded, model: withPricing(35) };
+    const saved = await put(site, edited);
+    expect(saved.status).toBe(201);
+    expect(await saved.json()).toMatchObject({ version: 1 });
+    await recomputeDone(site);
+    expect(((await (await api(site, '/v1/model')).json()) as { model: Model }).model.behaviourRules.find((r) => r.id === 'pricing-page')?.points).toBe(35);
+
+    // The same edit again, still at version 0: someone saved meanwhile, so it is refused, nothing written.
+    const stale = await put(site, { ...edited, model: withPricing(60) });
+    expect(stale.status).toBe(412);
+    expect(((await stale.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'model_changed', message: expect.stringContaining('"v1"') });
+    expect(((await (await api(site, '/v1/model/versions')).json()) as { current: number }).current).toBe(1);
+
+    const bands = withPricing(35).bands.map((b, i) => (i === 1 ? { ...b, min: -1 } : b));
+    const wrong = await put(site, { version: 1, model: { ...withPricing(35), bands } });
+    expect(wrong.status).toBe(400);
+    const { issues } = ((await wrong.json()) as { error: { issues: { path: (string | number)[] }[] } }).error;
+    expect(issues.map((i) => i.path)).toEqual([['model', 'bands', 1, 'min']]);
+    const extra = await put(site, { version: 1, model: withPricing(35), note: 'x' });
+    expect(extra.status).toBe(400);
+    // Without a version the envelope saves like the bare document.
+    expect((await put(site, { model: withPricing(45) })).status).toBe(201);
+    await recomputeDone(site);
+  });
+
   it('recomputes every lead with the new model, as live scoring would, and records the moves', async () => {
     const site = await newSite();
     for (let i = 0; i < 5; i++) {

@@ -13,7 +13,7 @@ import { IdempotencyKey, MembersQuery } from '../routes/bands';
 import { ChangesQuery } from '../routes/changes';
 import { LeadListQuery } from '../routes/leads';
 import { DeliveriesQuery, WebhookInput } from '../routes/webhooks';
-import { PreviewBody, VersionParam } from '../routes/model';
+import { ModelBody, ModelEnvelope, PreviewBody, VersionParam } from '../routes/model';
 import { BacktestBody } from '../routes/quality';
 import { Model } from '../scoring/model';
 import * as answer from './responses';
@@ -59,6 +59,7 @@ export const named: Record<string, z.ZodType> = {
   IngestResult: answer.IngestAnswer,
   Model,
   VersionedModel: answer.ModelAnswer,
+  EditedModel: ModelEnvelope,
   SavedModel: answer.ModelSaved,
   Recompute: answer.Recompute,
   LeadSummary: answer.LeadSummary,
@@ -208,10 +209,13 @@ export const operations: Operation[] = [
     path: '/v1/model',
     tag: 'model',
     summary: 'Save a new model version and start recomputing every lead',
-    body: Model,
+    description:
+      'The body is the model document, or what `GET /v1/model` answers once edited (`{version, model}`), whose `version` ' +
+      'is checked as `If-Match: "v<version>"` would be: a version saved since it was loaded answers 412.',
+    body: ModelBody,
     status: 201,
     response: answer.ModelSaved,
-    errors: { 409: 'another version was saved meanwhile; load the model again', 412: 'If-Match names a version that is no longer the newest' },
+    errors: { 409: 'another version was saved meanwhile; load the model again', 412: 'If-Match, or the body\'s `version`, names a version that is no longer the newest' },
   },
   {
     id: 'listModelVersions',

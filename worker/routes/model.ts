@@ -68,15 +68,32 @@ async function saveVersion(c: Context<AppEnv>, model: Model, restoredFrom?: numb
   );
 }
 
+/**
+ * What `GET /v1/model` answers, sent back as it is once edited: `version` is the one it was loaded
+ * at, checked as `If-Match` would be.
+ */
+export const ModelEnvelope = z.strictObject({ version: z.number().int().min(0).optional(), model: Model });
+
+/** The bare document, or `GET`'s answer edited (an object with a `model` key). */
+export const ModelBody = z.union([Model, ModelEnvelope]);
+
 modelRoutes.put('/', async (c) => {
-  const model = parseOr400(Model, await readJsonBody(c, MAX_MODEL_BYTES), 'the model');
-  // An editor that loaded version N sends If-Match: "vN"; a version saved meanwhile by someone else
-  // makes this save fail instead of silently replacing theirs. The new version's primary key
-  // (site, N + 1) closes the window between this check and the insert.
-  const ifMatch = c.req.header('if-match');
+  const body = await readJsonBody(c, MAX_MODEL_BYTES);
+  // Parsed by shape rather than through the union, so that a mistake is named at its own path
+  // (`model.bands.0.min`, or `bands.0.min`) instead of once for each of the union's forms.
+  const enveloped = typeof body === 'object' && body !== null && !Array.isArray(body) && 'model' in body;
+  const { version, model } = enveloped ? parseOr400(ModelEnvelope, body, 'the model') : { version: undefined, model: parseOr400(Model, body, 'the model') };
+  // An editor that loaded version N sends If-Match: "vN" (or N as the envelope's version); a
+  // version saved meanwhile by someone else makes this save fail instead of silently replacing
+  // theirs. The new version's primary key (site, N + 1) closes the window between this check and
+  // the insert.
   const current = etag(c.get('site').modelVersion);
+  const ifMatch = c.req.header('if-match');
   if (ifMatch !== undefined && ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => t.trim() === current)) {
     throw new ApiError(412, 'model_changed', `the model is now at ${current}, not ${ifMatch.trim()}: load it again before saving`);
+  }
+  if (version !== undefined && etag(version) !== current) {
+    throw new ApiError(412, 'model_changed', `the model is now at ${current}, not "v${version}" as loaded: load it again before saving`);
   }
   return saveVersion(c, model);
 });
