@@ -208,6 +208,29 @@ describe('webhooks', () => {
     expect((await api(site, `/v1/webhooks/${hook.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api(site, `/v1/webhooks/${hook.id}`)).status).toBe(404);
   });
+
+  it('unsubscribes by target URL: every subscription of the site to it, and no other', async () => {
+    const site = await newSite();
+    const other = await newSite();
+    const url = 'https://hooks.example/n8n/abc?x=1';
+    const mine = [await subscribe(site, url, { types: ['lead.band_changed'] }), await subscribe(site, url, { types: ['lead.excluded'] })];
+    const kept = await subscribe(site, 'https://hooks.example/other', { types: ['lead.band_changed'] });
+    const theirs = await subscribe(other, url, { types: ['lead.band_changed'] });
+    const unsubscribe = (s: TestSite, query: string) => api(s, `/v1/webhooks${query}`, { method: 'DELETE' });
+
+    const res = await unsubscribe(site, `?url=${encodeURIComponent(url)}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { deleted: string[] }).deleted.sort()).toEqual(mine.map((h) => h.id).sort());
+    const left = (await (await api(site, '/v1/webhooks')).json()) as { webhooks: { id: string }[] };
+    expect(left.webhooks.map((w) => w.id)).toEqual([kept.id]);
+    expect((await api(other, `/v1/webhooks/${theirs.id}`)).status).toBe(200);
+    // Retried, it finds nothing and says so; without a URL it deletes nothing at all.
+    expect(await (await unsubscribe(site, `?url=${encodeURIComponent(url)}`)).json()).toEqual({ deleted: [] });
+    const bare = await unsubscribe(site, '');
+    expect(bare.status).toBe(400);
+    expect(((await bare.json()) as { error: { issues: { path: unknown[] }[] } }).error.issues[0]!.path).toEqual(['url']);
+    expect((await api(site, `/v1/webhooks/${kept.id}`)).status).toBe(200);
+  });
   it('counts any 2xx answer as delivered, and a redirect as a failure it does not follow', async () => {
     const site = await newSite();
     const answers = [200, 299, 300, 302];

@@ -213,6 +213,7 @@ export const Webhook = z.object({
 });
 export const WebhookCreated = z.object({ webhook: Webhook.extend({ secret: z.string() }) });
 export const WebhookList = z.object({ webhooks: z.array(Webhook) });
+export const Unsubscribed = z.object({ deleted: z.array(z.string()).describe('the ids of the subscriptions deleted; none is not an error') });
 export const WebhookDetail = z.object({
   webhook: Webhook.extend({ deliveries: z.object({ pending: z.number().int(), delivered: z.number().int(), failed: z.number().int() }) }),
 });

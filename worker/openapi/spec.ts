@@ -12,7 +12,7 @@ import { ApiKeyInput, MAX_ACTIVE_KEYS } from '../routes/api-keys';
 import { IdempotencyKey, MembersQuery } from '../routes/bands';
 import { ChangesQuery } from '../routes/changes';
 import { LeadListQuery } from '../routes/leads';
-import { DeliveriesQuery, WebhookInput } from '../routes/webhooks';
+import { DeliveriesQuery, UnsubscribeQuery, WebhookInput } from '../routes/webhooks';
 import { ModelBody, ModelEnvelope, PreviewBody, VersionParam } from '../routes/model';
 import { BacktestBody } from '../routes/quality';
 import { Model } from '../scoring/model';
@@ -371,6 +371,15 @@ export const operations: Operation[] = [
   },
   { id: 'listWebhooks', method: 'get', path: '/v1/webhooks', tag: 'webhooks', summary: 'The subscriptions, without their secrets', response: answer.WebhookList },
   { id: 'getWebhook', method: 'get', path: '/v1/webhooks/{id}', tag: 'webhooks', summary: 'One subscription and its deliveries per status', response: answer.WebhookDetail },
+  {
+    id: 'unsubscribeByUrl',
+    method: 'delete',
+    path: '/v1/webhooks',
+    tag: 'webhooks',
+    summary: "Unsubscribe by target URL: every subscription of the site to `url` goes, with its deliveries",
+    query: UnsubscribeQuery,
+    response: answer.Unsubscribed,
+  },
   { id: 'deleteWebhook', method: 'delete', path: '/v1/webhooks/{id}', tag: 'webhooks', summary: 'Unsubscribe; its deliveries and their log go too', status: 204 },
   {
     id: 'listDeliveries',

@@ -114,6 +114,24 @@ webhooksRoutes.get('/:id', async (c) => {
   return c.json({ webhook: { ...webhookJson(w), deliveries: deliveryCounts } });
 });
 
+export const UnsubscribeQuery = z.strictObject({ url: z.string().min(1).max(2000) });
+
+/**
+ * Unsubscribes by target URL, for a REST-hook client that knows the URL it registered and not the
+ * id: every subscription of the site to that URL goes, with its deliveries. Nothing to delete is
+ * not an error (an unsubscribe retried finds none); a missing `url` is, rather than a delete of all.
+ */
+webhooksRoutes.delete('/', async (c) => {
+  const { url } = parseOr400(UnsubscribeQuery, c.req.query(), 'the query');
+  const siteId = c.get('site').id;
+  const gone = await database(c.env.DB)
+    .delete(webhooks)
+    .where(and(eq(webhooks.siteId, siteId), eq(webhooks.url, url)))
+    .returning({ id: webhooks.id });
+  if (gone.length) forgetSite(siteId);
+  return c.json({ deleted: gone.map((w) => w.id) });
+});
+
 webhooksRoutes.delete('/:id', async (c) => {
   const db = database(c.env.DB);
   const w = await webhookOf(db, c.get('site').id, c.req.param('id'));
