@@ -178,6 +178,15 @@ const CASES: Record<string, (w: World) => Case[]> = {
   ],
   'GET /v1/webhooks': (w) => [{ path: '/v1/webhooks', status: 200, check: (body) => allOf(w, 'webhooks', body.webhooks.map((h: Json) => h.id)) }],
   'GET /v1/webhooks/:id': (w) => [{ path: `/v1/webhooks/${w.webhook.id}`, status: 404 }],
+  'DELETE /v1/webhooks': () => [
+    {
+      what: "unsubscribing A's target URL: none of B's, nothing of A's",
+      path: `/v1/webhooks?url=${encodeURIComponent(`${inject('receiverUrl')}/isolation-a`)}`,
+      init: { method: 'DELETE' },
+      status: 200,
+      check: (body) => expect(body.deleted).toEqual([]),
+    },
+  ],
   'DELETE /v1/webhooks/:id': (w) => [{ path: `/v1/webhooks/${w.webhook.id}`, init: { method: 'DELETE' }, status: 404 }],
   'GET /v1/webhooks/:id/deliveries': (w) => [{ path: `/v1/webhooks/${w.webhook.id}/deliveries`, status: 404 }],
   'POST /v1/webhooks/:id/deliveries/:delivery/retry': (w) => [
