@@ -484,31 +484,60 @@ describe('sales on a lead', () => {
 });
 
 describe('decay over time', () => {
-  it('moves a lead whose score decays across a band boundary with no new event, from the cron', async () => {
+  const DAY = 86_400_000;
+  const tick = async (at: number) => {
+    const ctx = createExecutionContext();
+    worker.scheduled(createScheduledController({ scheduledTime: at, cron: '* * * * *' }), env, ctx);
+    await waitOnExecutionContext(ctx);
+  };
+  /**
+   * Runs the cron a minute after each of the lead's wake-ups until it is cold: what each wake-up
+   * left, its activity, band and the transitions it added.
+   */
+  async function walkUntilCold(site: TestSite, email: string, wakeOf: () => Promise<number | null>) {
+    const seen: { at: number; activity: number; band: string | null; transitions: number }[] = [];
+    const moves = async () => (await leadByEmail(site, email))!.timeline.filter((t) => t.kind === 'transition').length;
+    for (let lead = (await leadByEmail(site, email))!; lead.band !== 'cold'; ) {
+      expect(seen.length).toBeLessThan(20);
+      const at = (await wakeOf())!;
+      const before = await moves();
+      await tick(at + 60_000);
+      lead = (await leadByEmail(site, email))!;
+      seen.push({ at, activity: lead.scores.activity, band: lead.band, transitions: (await moves()) - before });
+    }
+    return seen;
+  }
+
+  it('moves a lead whose score decays across a band boundary with no new event, from the cron, its score refreshed on the way', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [identify('d1', 'dora@acme.io'), ...pages('d1', '/pricing', '/references')] });
     const lead = (await leadByEmail(site, 'dora@acme.io'))!;
     expect(lead.scores.activity).toBe(35);
     expect(lead.band).toBe('warm');
-    const row = await env.DB.prepare('SELECT next_change_at FROM leads WHERE id = ?').bind(lead.id).first<{ next_change_at: number }>();
-    // 35 · 2^(-t/90 days) rounds below 25 (under 24.995) after 90 · log2(35/24.995) ≈ 43.7 days.
-    const expected = Date.now() + 90 * Math.log2(35 / 24.995) * 86_400_000;
-    expect(Math.abs(row!.next_change_at - expected)).toBeLessThan(3 * 60_000);
+    const sent = Date.now();
+    const wakeOf = () => env.DB.prepare('SELECT next_change_at AS t FROM leads WHERE id = ?').bind(lead.id).first<number>('t');
+    // The first wake-up is a refresh: 35 · 2^(-t/90 days) rounds below 33.75 (a step, 75 / 20, lower)
+    // after 90 · log2(35/33.745) ≈ 4.7 days.
+    const first = (await wakeOf())!;
+    expect(Math.abs(first - (sent + 90 * Math.log2(35 / 33.745) * DAY))).toBeLessThan(3 * 60_000);
 
-    const tick = async (at: number) => {
-      const ctx = createExecutionContext();
-      worker.scheduled(createScheduledController({ scheduledTime: at, cron: '* * * * *' }), env, ctx);
-      await waitOnExecutionContext(ctx);
-    };
     // Before it is due, the run leaves the lead alone: not rescored, not even rewritten.
     const stored = () => env.DB.prepare('SELECT rev, scored_at FROM leads WHERE id = ?').bind(lead.id).first();
     const untouched = await stored();
-    await tick(row!.next_change_at - 60 * 60_000);
-    expect((await leadByEmail(site, 'dora@acme.io'))?.band).toBe('warm');
+    await tick(first - 60 * 60_000);
     expect(await stored()).toEqual(untouched);
-    await tick(row!.next_change_at + 60_000);
+
+    const seen = await walkUntilCold(site, 'dora@acme.io', wakeOf);
+    // Refreshed as it fell through the steps below 37.5, 33.75 and 30 (no change to announce), then
+    // moved to cold when it rounded below 25, after 90 · log2(35/24.995) ≈ 43.7 days.
+    expect(seen.map((w) => [Math.floor(w.activity / 3.75), w.band, w.transitions])).toEqual([
+      [8, 'warm', 0],
+      [7, 'warm', 0],
+      [6, 'warm', 0],
+      [6, 'cold', 1],
+    ]);
+    expect(Math.abs(seen[3]!.at - (sent + 90 * Math.log2(35 / 24.995) * DAY))).toBeLessThan(3 * 60_000);
     const after = (await leadByEmail(site, 'dora@acme.io'))!;
-    expect(after.band).toBe('cold');
     expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));
   });
 
@@ -535,29 +564,25 @@ describe('decay over time', () => {
     const { id } = (await leadByEmail(site, 'dan@acme.io'))!;
     const wakeOf = () => env.DB.prepare('SELECT next_change_at AS t FROM leads WHERE id = ?').bind(id).first<number>('t');
     const first = (await wakeOf())!;
-    // 40 points now: they fall below 25 after 90 · log2(40/24.995) ≈ 61 days, not 43.7. The
-    // stored minute, earlier, stands.
+    // 40 points now: they fall below 25 after 90 · log2(40/24.995) ≈ 61 days, and below the step
+    // of 37.5 after 90 · log2(40/37.495) ≈ 8.4 days. The stored minute, earlier (35 points fall
+    // below 33.75 after 4.7 days), stands: no index entry moved.
     const sent = Date.now();
     await collect({ site: site.siteKey, events: pages('d2', '/') });
     const before = (await leadByEmail(site, 'dan@acme.io'))!;
     expect(before.scores.activity).toBe(40);
     expect(await wakeOf()).toBe(first);
 
-    const tick = async (at: number) => {
-      const ctx = createExecutionContext();
-      worker.scheduled(createScheduledController({ scheduledTime: at, cron: '* * * * *' }), env, ctx);
-      await waitOnExecutionContext(ctx);
-    };
-    // Woken at the old minute: still warm, no change announced, the exact minute stored.
+    // Woken at the old minute: still warm, no change announced, the next refresh stored.
     await tick(first + 60_000);
     const woken = (await leadByEmail(site, 'dan@acme.io'))!;
     expect(woken.band).toBe('warm');
     expect(woken.timeline.filter((t) => t.kind === 'transition')).toEqual(before.timeline.filter((t) => t.kind === 'transition'));
-    const exact = (await wakeOf())!;
-    expect(Math.abs(exact - (sent + 90 * Math.log2(40 / 24.995) * 86_400_000))).toBeLessThan(3 * 60_000);
-    await tick(exact - 60 * 60_000);
-    expect((await leadByEmail(site, 'dan@acme.io'))!.band).toBe('warm');
-    await tick(exact + 60_000);
+    expect(Math.abs((await wakeOf())! - (sent + 90 * Math.log2(40 / 37.495) * DAY))).toBeLessThan(3 * 60_000);
+
+    const seen = await walkUntilCold(site, 'dan@acme.io', wakeOf);
+    expect(seen.filter((w) => w.transitions > 0)).toHaveLength(1);
+    expect(Math.abs(seen[seen.length - 1]!.at - (sent + 90 * Math.log2(40 / 24.995) * DAY))).toBeLessThan(3 * 60_000);
     const after = (await leadByEmail(site, 'dan@acme.io'))!;
     expect(after.band).toBe('cold');
     expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));

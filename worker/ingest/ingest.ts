@@ -739,7 +739,7 @@ function writes(
   const writing = touched.map((lead) => {
     const exact = rescore(site.model, site.modelVersion, lead.isNew ? null : storedState(lead.row), lead.events, lead.row.profile, now);
     // The stored wake-up stands while it comes no later than the new next change: no index entry moved.
-    const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.values.nextChangeAt, now);
+    const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.changeAt, exact.values.nextChangeAt, now);
     const rescored = wake === exact.values.nextChangeAt ? exact : { ...exact, values: { ...exact.values, nextChangeAt: wake } };
     const profile = lead.profileChanged ? lead.row.profile : undefined;
     const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added, pages: lead.pages }, (key) => shapesKnown.get(key)) : undefined;

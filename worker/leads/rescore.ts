@@ -3,7 +3,7 @@
  * transitions to announce. Used alike by live ingest, recomputes, decay and sales' stage changes.
  */
 import type { Model, Stage } from '../scoring/model';
-import { nextChangeAt } from '../scoring/next-change';
+import { earliest, nextChangeAt, nextRefreshAt } from '../scoring/next-change';
 import { scoreLead } from '../scoring/score';
 import type { Profile, ScoringEvent } from '../scoring/types';
 import { transitionsBetween, type StoredState, type Transition } from './transitions';
@@ -21,10 +21,13 @@ export interface Rescored {
     lastEventAt: number | null;
     scoredAt: number;
     modelVersion: number;
+    /** The decay job's wake-up: the next change of band or stage, or the next refresh if sooner. */
     nextChangeAt: number | null;
     updatedAt: number;
   };
   transitions: Transition[];
+  /** The next change of band or stage alone: what a live event's kept wake-up must not pass (see `wakeAfterEvent`). */
+  changeAt: number | null;
 }
 
 /** @param before the stored state, or null for a lead being created. */
@@ -38,6 +41,7 @@ export function rescore(
 ): Rescored {
   const recycledAt = before?.recycledAt ?? null;
   const score = scoreLead(model, events, profile, now, before?.stage ?? 'prospect', recycledAt);
+  const changeAt = nextChangeAt(model, score, now, { stages: recycledAt === null });
   return {
     values: {
       ...score.scores,
@@ -49,9 +53,10 @@ export function rescore(
       lastEventAt: events.reduce((m, e) => Math.max(m, e.ts), 0) || null,
       scoredAt: now,
       modelVersion,
-      nextChangeAt: nextChangeAt(model, score, now, { stages: recycledAt === null }),
+      nextChangeAt: earliest(changeAt, nextRefreshAt(model, score, now)),
       updatedAt: now,
     },
     transitions: transitionsBetween(model, before, score),
+    changeAt,
   };
 }

@@ -1,7 +1,8 @@
 /**
- * @module When decay alone will next move a lead to another band or stage. Caps and counts do not
+ * @module When decay alone will next move a lead to another band or stage, or take its score a
+ * step lower (when the stored score is refreshed): the decay job's wake-ups. Caps and counts do not
  * depend on the time of looking, so past `now` each dimension's decaying points only scale by
- * `2^(-Δ/halfLife)`: the search re-evaluates three numbers, not the events.
+ * `2^(-Δ/halfLife)`: the searches re-evaluate three numbers, not the events.
  */
 import { bandFor } from './bands';
 import { DIMENSIONS, type Model } from './model';
@@ -11,6 +12,102 @@ import type { DimensionScores, LeadScore } from './types';
 
 const MINUTE = 60_000;
 const HORIZON = 5 * 365 * 86_400_000;
+
+/**
+ * A stored score is refreshed each time decay takes it past another step of this share of the
+ * model's scale (its highest band threshold, or 100 for a model whose bands all start at 0): 3.75
+ * points in the default model. Without it, a lead's stored score stayed as of its last event until
+ * it crossed a band boundary, so a hot lead untouched for three months still showed, and sorted
+ * at, the score it had then. A step a twentieth of the scale keeps the lists' order and the
+ * scores shown within it, and costs a lead some twenty rescorings over the whole of its decay.
+ */
+const REFRESH_SHARE = 1 / 20;
+
+const refreshStep = (model: Model): number => {
+  const scale = Math.max(0, ...model.bands.map((b) => Math.abs(b.min)));
+  return (scale > 0 ? scale : 100) * REFRESH_SHARE;
+};
+
+/**
+ * The step a total stands in (see `REFRESH_SHARE`): steps are fixed by the model, not by when the
+ * lead was scored, so that a lead rescored with nothing new keeps its next refresh.
+ */
+export const scoreStep = (model: Model, total: number): number => Math.floor(total / refreshStep(model));
+
+/**
+ * The lead's totals as time passes with no new event, or null when nothing in them decays. Caps and
+ * counts do not depend on the time of looking, so past `now` each dimension's decaying points only
+ * scale by `2^(-Δ/halfLife)`.
+ */
+function decayCurve(model: Model, score: LeadScore, now: number) {
+  const { decaying, fixed } = score.raw;
+  // Called some twenty times per search: what does not depend on `t` is taken out (a dimension
+  // with nothing decaying keeps its score), and the scores object is reused.
+  const scores = {} as DimensionScores;
+  const moving: { d: (typeof DIMENSIONS)[number]; fixed: number; decaying: number; halfLifeDays: number; max: number | undefined }[] = [];
+  for (const d of DIMENSIONS) {
+    const { halfLifeDays, max } = model.dimensions[d];
+    const raw = fixed[d] + decaying[d];
+    if (halfLifeDays && decaying[d] !== 0) moving.push({ d, fixed: fixed[d], decaying: decaying[d], halfLifeDays, max });
+    else scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
+  }
+  if (moving.length === 0) return null;
+  return {
+    scores,
+    /** Only positive points decay: the total only falls. */
+    falling: moving.every((m) => m.decaying > 0),
+    /** The scores at `t`, into `scores`, and their total: rounded exactly as scoreLead rounds them. */
+    totalAt(t: number): number {
+      for (const { d, fixed: f, decaying: dec, halfLifeDays, max } of moving) {
+        const raw = f + dec * 2 ** (-(t - now) / 86_400_000 / halfLifeDays);
+        scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
+      }
+      return round2(scores.fit + scores.activity + scores.engagement);
+    },
+  };
+}
+
+/**
+ * The first whole minute after `now` at which `after` holds, for a predicate that, once true, stays
+ * true: found by bisection over the horizon, null if it never holds within it. On the minute grid
+ * the answer does not depend on `now`, so a lead rescored with nothing new keeps it, and its index
+ * entry stays untouched.
+ */
+function firstMinute(now: number, after: (t: number) => boolean): number | null {
+  let lo = Math.floor(now / MINUTE);
+  let hi = Math.ceil((now + HORIZON) / MINUTE);
+  if (!after(hi * MINUTE)) return null;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (after(mid * MINUTE)) hi = mid;
+    else lo = mid;
+  }
+  return hi * MINUTE;
+}
+
+/**
+ * A time within a minute after which `differs` holds, for a predicate that need not stay true
+ * (points of both signs decaying at different rates): the first time found by doubling steps from an
+ * hour, then bisection; null if none within the horizon.
+ */
+function someChange(now: number, differs: (t: number) => boolean): number | null {
+  let lo = now;
+  let hi: number | null = null;
+  for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
+    if (differs(now + step)) {
+      hi = now + step;
+      break;
+    }
+    lo = now + step;
+  }
+  if (hi === null) return null;
+  while (hi - lo > MINUTE) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (differs(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
 
 /**
  * The first minute after `now` at which band or stage differ from `score`'s, or null if never (within
@@ -24,81 +121,51 @@ const HORIZON = 5 * 365 * 86_400_000;
  */
 export function nextChangeAt(model: Model, score: LeadScore, now: number, { stages = true }: { stages?: boolean } = {}): number | null {
   if (score.exclusion) return null;
-  const { decaying, fixed } = score.raw;
-  if (DIMENSIONS.every((d) => decaying[d] === 0)) return null;
-
-  // Called some twenty times per lead by the search below: what does not depend on `t` is taken
-  // out (a dimension with nothing decaying keeps its score), and the scores object is reused.
-  const scores = {} as DimensionScores;
-  const moving: { d: (typeof DIMENSIONS)[number]; fixed: number; decaying: number; halfLifeDays: number; max: number | undefined }[] = [];
-  for (const d of DIMENSIONS) {
-    const { halfLifeDays, max } = model.dimensions[d];
-    const raw = fixed[d] + decaying[d];
-    if (halfLifeDays && decaying[d] !== 0) moving.push({ d, fixed: fixed[d], decaying: decaying[d], halfLifeDays, max });
-    else scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
-  }
-  if (moving.length === 0) return null;
-  /** The scores at `t`, into `scores`, and their total: rounded exactly as scoreLead rounds them. */
-  const totalAt = (t: number): number => {
-    for (const { d, fixed: f, decaying: dec, halfLifeDays, max } of moving) {
-      const raw = f + dec * 2 ** (-(t - now) / 86_400_000 / halfLifeDays);
-      scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
-    }
-    return round2(scores.fit + scores.activity + scores.engagement);
-  };
-  const differsAt = (t: number): boolean => {
-    const total = totalAt(t);
-    return bandFor(model.bands, total).name !== score.band || (stages && nextStage(model, scores, total, false, score.stage) !== score.stage);
-  };
-
-  if (DIMENSIONS.every((d) => decaying[d] >= 0)) {
-    // Only positive points decay: scores only fall, so once band or stage differ they stay so. The
-    // stage cannot differ (automatic stages are only ever reached, and each needs minimums that
-    // held at `now`), and the band only by falling below its own `min` (bands are in increasing
-    // order): the lowest band never changes. The first whole minute below it is found by bisection
-    // over the whole horizon. On the minute grid, the answer does not depend on `now`: a lead
-    // rescored with nothing new keeps its next change, and its index entry stays untouched.
+  const curve = decayCurve(model, score, now);
+  if (!curve) return null;
+  if (curve.falling) {
+    // Scores only fall, so once band or stage differ they stay so. The stage cannot differ
+    // (automatic stages are only ever reached, and each needs minimums that held at `now`), and
+    // the band only by falling below its own `min` (bands are in increasing order): the lowest
+    // band never changes.
     const band = model.bands.findIndex((b) => b.name === score.band);
     if (band <= 0) return null;
     const floor = model.bands[band]!.min;
-    const fallenAt = (t: number) => totalAt(t) < floor;
-    let lo = Math.floor(now / MINUTE);
-    let hi = Math.ceil((now + HORIZON) / MINUTE);
-    if (!fallenAt(hi * MINUTE)) return null;
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (fallenAt(mid * MINUTE)) hi = mid;
-      else lo = mid;
-    }
-    return hi * MINUTE;
+    return firstMinute(now, (t) => curve.totalAt(t) < floor);
   }
-  let lo = now;
-  let hi: number | null = null;
-  for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
-    if (differsAt(now + step)) {
-      hi = now + step;
-      break;
-    }
-    lo = now + step;
-  }
-  if (hi === null) return null;
-  while (hi - lo > MINUTE) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (differsAt(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return someChange(now, (t) => {
+    const total = curve.totalAt(t);
+    return bandFor(model.bands, total).name !== score.band || (stages && nextStage(model, curve.scores, total, false, score.stage) !== score.stage);
+  });
 }
 
 /**
- * The next change a live event stores for a lead that had `stored`, its new one being `exact`: the
- * stored minute while it is still ahead and no later than the new one, else the new one. The column
- * is the decay job's wake-up, which may be early but never late: a lead woken early is rescored and
- * given its exact minute. Most page views push a lead's next change later (new points take longer
- * to decay away), and SQLite rewrites an index entry whenever its column is written, so keeping the
- * stored minute saves a live event a row written in `leads_next_change`. Such early wake-ups come
- * no more often than the changes they were once computed for, spread as those were.
+ * The first minute after `now` at which decay takes the total to another step (see
+ * `REFRESH_SHARE`), or null if it never does (within 5 years): when the stored score is rescored
+ * to stay true, band and stage alike. Excluded leads too: they are listed by score as well.
  */
-export function wakeAfterEvent(stored: number | null, exact: number | null, now: number): number | null {
-  return stored !== null && stored > now && (exact === null || stored <= exact) ? stored : exact;
+export function nextRefreshAt(model: Model, score: LeadScore, now: number): number | null {
+  const curve = decayCurve(model, score, now);
+  if (!curve) return null;
+  const step = scoreStep(model, score.total);
+  const left = (t: number) => scoreStep(model, curve.totalAt(t)) !== step;
+  return curve.falling ? firstMinute(now, left) : someChange(now, left);
 }
+
+/**
+ * The wake-up a live event stores for a lead that had `stored`: the stored minute while it is still
+ * ahead and no later than the new next change of band or stage (`change`), else the new wake-up
+ * (`wake`: that change or the next refresh, whichever comes first). The column is the decay job's
+ * wake-up, which may be early but never late for a change: a lead woken early is rescored and given
+ * its exact minute. Most page views push a lead's next change later (new points take longer to decay
+ * away) and its next refresh earlier (its score climbs into higher steps), and SQLite rewrites an
+ * index entry whenever its column is written, so keeping the stored minute saves a live event a row
+ * written in `leads_next_change`. A refresh may then come later than its step: at the stored
+ * minute, itself no later than a step's decay from the score it was computed for.
+ */
+export function wakeAfterEvent(stored: number | null, change: number | null, wake: number | null, now: number): number | null {
+  return stored !== null && stored > now && (change === null || stored <= change) ? stored : wake;
+}
+
+/** The earlier of two wake-ups, either of which may be none. */
+export const earliest = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));

@@ -1,12 +1,13 @@
 /** When decay alone next moves a lead: the time the cron job reads from the index. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nextChangeAt, wakeAfterEvent } from '../../../worker/scoring/next-change';
+import { earliest, nextChangeAt, nextRefreshAt, scoreStep, wakeAfterEvent } from '../../../worker/scoring/next-change';
 import { scoreLead } from '../../../worker/scoring/score';
 import { eventsArb, modelArb, nowArb, profileArb, stageArb } from './arbitraries';
 import { DAY, T0, ev, model, rule } from './fixtures';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 const decaying = model({
   dimensions: { fit: {}, activity: { halfLifeDays: 30 }, engagement: {} },
   behaviourRules: [rule('visit', 20, { type: 'page_view' }), rule('loss', -10, { type: 'unsubscribe' }, { dimension: 'engagement' })],
@@ -95,33 +96,126 @@ describe('nextChangeAt', () => {
   });
 });
 
+describe('nextRefreshAt', () => {
+  // The default bands' scale: the highest band starts at 75, so a step is 3.75 points.
+  const STEP = 3.75;
+
+  it('is the first whole minute at which decay takes the total a step lower: not a minute before', () => {
+    const now = T0 + 3 * DAY + 12_345;
+    const score = scoreLead(decaying, visits, profile, now);
+    const t = nextRefreshAt(decaying, score, now)!;
+    expect(t % MINUTE).toBe(0);
+    const step = Math.floor(score.total / STEP);
+    expect(Math.floor(scoreLead(decaying, visits, profile, t).total / STEP)).toBe(step - 1);
+    expect(Math.floor(scoreLead(decaying, visits, profile, t - MINUTE).total / STEP)).toBe(step);
+    // Before the band changes: the score shown is refreshed on its way down.
+    expect(t).toBeLessThan(nextChangeAt(decaying, score, now)!);
+  });
+
+  it('does not depend on when it is computed within a step, so a rescore with nothing new keeps it', () => {
+    const now = T0 + 3 * DAY;
+    const first = nextRefreshAt(decaying, scoreLead(decaying, visits, profile, now), now)!;
+    for (const later of [now + 7_000, now + 59_000, first - 2 * MINUTE]) {
+      expect(nextRefreshAt(decaying, scoreLead(decaying, visits, profile, later), later)).toBe(first);
+    }
+    // Rescored at that minute, the lead is given the next step's.
+    const next = nextRefreshAt(decaying, scoreLead(decaying, visits, profile, first), first)!;
+    expect(next).toBeGreaterThan(first);
+  });
+
+  it('stops once the total has settled in its last step, and is null with nothing that decays', () => {
+    // 10 fit points that never decay, and 20 activity points fading: 30 at first (step 8), then
+    // steps 7 down to 2 (7.5 to 11.25), where the total settles above 10, and then none.
+    const events = [ev('page_view', { ts: T0 })];
+    let now = T0;
+    const steps: number[] = [];
+    for (let t = nextRefreshAt(decaying, scoreLead(decaying, events, profile, now), now); t !== null; ) {
+      now = t;
+      const score = scoreLead(decaying, events, profile, now);
+      steps.push(Math.floor(score.total / STEP));
+      t = nextRefreshAt(decaying, score, now);
+    }
+    expect(steps).toEqual([7, 6, 5, 4, 3, 2]);
+    const still = model({ behaviourRules: [rule('visit', 30, { type: 'page_view' })] });
+    expect(nextRefreshAt(still, scoreLead(still, events, {}, T0), T0)).toBeNull();
+  });
+
+  it('refreshes an excluded lead too, whose band never changes: it is listed by score as well', () => {
+    const m = model({ ...decaying, exclusions: [{ id: 'cmo', reason: 'Not our persona', when: { property: 'jobTitle', op: 'equals', value: 'CMO' } }] });
+    const score = scoreLead(m, visits, profile, T0 + 3 * DAY);
+    expect(score.exclusion).not.toBeNull();
+    expect(nextChangeAt(m, score, T0 + 3 * DAY)).toBeNull();
+    expect(nextRefreshAt(m, score, T0 + 3 * DAY)).not.toBeNull();
+  });
+
+  it('for random models and leads whose decaying points are all positive: the first minute the step differs, or null if it never does', () => {
+    const HORIZON = 5 * 365 * DAY;
+    fc.assert(
+      fc.property(modelArb({ positivePoints: true }), eventsArb(), profileArb, stageArb, nowArb, (m, events, profile, stage, now) => {
+        const score = scoreLead(m, events, profile, now, stage);
+        const at = (t: number) => scoreStep(m, scoreLead(m, events, profile, t, score.stage).total);
+        const t = nextRefreshAt(m, score, now);
+        if (t === null) {
+          for (const later of [now + DAY, now + 90 * DAY, now + HORIZON]) expect(at(later)).toBe(scoreStep(m, score.total));
+          return;
+        }
+        expect(t % MINUTE).toBe(0);
+        if (t - MINUTE >= now) expect(at(t - MINUTE)).toBe(scoreStep(m, score.total));
+        if (events.every((e) => e.ts <= now)) expect(at(t)).toBeLessThan(scoreStep(m, score.total));
+      }),
+      { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20_261_207) },
+    );
+  });
+});
+
+describe('nextRefreshAt with points of both signs decaying', () => {
+  it('for random models and leads: a time after now at which the step differs, when there is one', () => {
+    fc.assert(
+      fc.property(modelArb(), eventsArb(), profileArb, stageArb, nowArb, (m, events, profile, stage, now) => {
+        fc.pre(events.every((e) => e.ts <= now));
+        const score = scoreLead(m, events, profile, now, stage);
+        const at = (t: number) => scoreStep(m, scoreLead(m, events, profile, t, score.stage).total);
+        const t = nextRefreshAt(m, score, now);
+        if (t === null) return;
+        expect(t).toBeGreaterThan(now);
+        expect(at(t)).not.toBe(scoreStep(m, score.total));
+      }),
+      { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20_261_207) },
+    );
+  });
+});
+
 describe('wakeAfterEvent', () => {
   const now = T0;
-  it('keeps the stored minute while it is ahead and no later than the new next change', () => {
-    expect(wakeAfterEvent(now + DAY, now + 2 * DAY, now)).toBe(now + DAY);
-    expect(wakeAfterEvent(now + DAY, now + DAY, now)).toBe(now + DAY);
+  it('keeps the stored minute while it is ahead and no later than the next change of band or stage, even past the next refresh', () => {
+    expect(wakeAfterEvent(now + DAY, now + 2 * DAY, now + 2 * DAY, now)).toBe(now + DAY);
+    expect(wakeAfterEvent(now + DAY, now + DAY, now + DAY, now)).toBe(now + DAY);
+    // The score climbed into a higher step, refreshed sooner: the stored minute, later, stands.
+    expect(wakeAfterEvent(now + DAY, now + 30 * DAY, now + 2 * MINUTE, now)).toBe(now + DAY);
     // Nothing will change any more: woken once, early, the lead is rescored and left alone.
-    expect(wakeAfterEvent(now + DAY, null, now)).toBe(now + DAY);
+    expect(wakeAfterEvent(now + DAY, null, null, now)).toBe(now + DAY);
   });
 
-  it('takes the new next change when it comes first, when nothing was stored, and when the stored minute is due', () => {
-    expect(wakeAfterEvent(now + 2 * DAY, now + DAY, now)).toBe(now + DAY);
-    expect(wakeAfterEvent(null, now + DAY, now)).toBe(now + DAY);
-    expect(wakeAfterEvent(null, null, now)).toBeNull();
-    // Due: the event did what the decay job would have done; the job has nothing left to wake for.
-    expect(wakeAfterEvent(now, now + DAY, now)).toBe(now + DAY);
-    expect(wakeAfterEvent(now - MINUTE, null, now)).toBeNull();
+  it('takes the new wake-up when the change comes first, when nothing was stored, and when the stored minute is due', () => {
+    expect(wakeAfterEvent(now + 2 * DAY, now + DAY, now + DAY, now)).toBe(now + DAY);
+    expect(wakeAfterEvent(now + 2 * DAY, now + DAY, now + HOUR, now)).toBe(now + HOUR);
+    expect(wakeAfterEvent(null, now + DAY, now + HOUR, now)).toBe(now + HOUR);
+    expect(wakeAfterEvent(null, null, null, now)).toBeNull();
+    // Due: the event did what the decay job would have done; the job has nothing left to wake for but the new wake-up.
+    expect(wakeAfterEvent(now, now + DAY, now + HOUR, now)).toBe(now + HOUR);
+    expect(wakeAfterEvent(now - MINUTE, null, null, now)).toBeNull();
   });
 
-  it('is never later than the new next change, and is one of the two', () => {
+  it('is never later than the next change, and is the stored minute or the new wake-up', () => {
     const time = fc.option(fc.integer({ min: now - 10 * DAY, max: now + 10 * DAY }), { nil: null });
     fc.assert(
-      fc.property(time, time, (stored, exact) => {
-        const wake = wakeAfterEvent(stored, exact, now);
-        expect([stored, exact]).toContain(wake);
-        if (exact !== null) expect(wake).not.toBeNull();
-        if (exact !== null) expect(wake!).toBeLessThanOrEqual(exact);
-        if (wake !== null && wake !== exact) expect(wake).toBeGreaterThan(now);
+      fc.property(time, time, time, (stored, change, refresh) => {
+        const wake = earliest(change, refresh);
+        const kept = wakeAfterEvent(stored, change, wake, now);
+        expect([stored, wake]).toContain(kept);
+        if (change !== null) expect(kept).not.toBeNull();
+        if (change !== null) expect(kept!).toBeLessThanOrEqual(change);
+        if (kept !== null && kept !== wake) expect(kept).toBeGreaterThan(now);
       }),
       { numRuns: 500 },
     );
