@@ -42,7 +42,7 @@ describe('lead writes by rowid', () => {
     const lead = await aLead();
     const other = await aLead();
     const now = Date.now();
-    const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 7, { band: lead.band, stage: 'prospect', excludedReason: null, recycledAt: null }, [], {}, now);
+    const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 7, { band: lead.band, stage: 'prospect', excludedReason: null, recycledAt: null, nextChangeAt: null }, [], {}, now);
     const statements = leadWrites([{ row: lead, isNew: false, rescored }], 'recompute');
     // The statements find the lead by rowid, not through the index on id: one lead bound as it is.
     expect(statements.map((s) => s.sql).join('\n')).toMatch(/WHERE rowid = \? AND id = \? AND rev = \?\s*$/m);
@@ -59,7 +59,7 @@ describe('lead writes by rowid', () => {
 describe('updates refuse their batch', () => {
   it('when a lead changed since read, was erased, or another lead took its rowid: one lead or several, in one statement or several, found by rowid or id, a profile written or not', async () => {
     const now = Date.now();
-    const rescored = (lead: StoredLead) => rescore(DEFAULT_MODEL, 5, { band: lead.band, stage: 'prospect', excludedReason: null, recycledAt: null }, [], {}, now);
+    const rescored = (lead: StoredLead) => rescore(DEFAULT_MODEL, 5, { band: lead.band, stage: 'prospect', excludedReason: null, recycledAt: null, nextChangeAt: null }, [], {}, now);
     // `split`: a JSON parameter too small for two leads, so that each lead has its UPDATE (and its
     // check or guard), the stale one in the second.
     const writes = (rows: StoredLead[], profile: LeadRow['profile'] | undefined, split: boolean) =>
@@ -116,7 +116,7 @@ describe('updates of existing leads', () => {
       .all<StoredLead & { rowid: number }>();
     const now = Date.now();
     const profile = { name: 'Zoë «Ω»', note: 'a "quoted" \\ line\nbreak', size: 0.5 };
-    const rescored = rescore(DEFAULT_MODEL, 4, { band: stored[0]!.band, stage: 'prospect', excludedReason: null, recycledAt: null }, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], profile, now);
+    const rescored = rescore(DEFAULT_MODEL, 4, { band: stored[0]!.band, stage: 'prospect', excludedReason: null, recycledAt: null, nextChangeAt: null }, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], profile, now);
     const write = (row: StoredLead) => ({ row, isNew: false as const, rescored, profile, history: { kept: [{ ts: now - 9, shapeId: shape! }, { ts: now - 5, shapeId: shape! }], added: [], pages: 0 } });
     const one = leadWrites([write(stored[0]!)], 'event');
     const several = leadWrites([write(stored[1]!), write(stored[2]!)], 'event');
@@ -135,7 +135,7 @@ describe('columns an update leaves out', () => {
   it('are the stage, exclusion and event tally that stay as the writer read them; those that change are written', async () => {
     const [a, b, c] = [await aLead(), await aLead(), await aLead()];
     const now = Date.now();
-    const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [], exclusions: [] }, 3, { band: a.band, stage: 'prospect', excludedReason: null, recycledAt: null }, [], {}, now);
+    const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [], exclusions: [] }, 3, { band: a.band, stage: 'prospect', excludedReason: null, recycledAt: null, nextChangeAt: null }, [], {}, now);
     // As read: what the rescore gives for a and c, another stage and tally for b.
     const same = { stage: rescored.values.stage, excludedReason: null, eventCount: 0, lastEventAt: null };
     const rows = [{ ...a, ...same }, { ...b, stage: 'mql', excludedReason: null, eventCount: 5, lastEventAt: 1 }, { ...c, ...same }];
@@ -239,7 +239,7 @@ describe('histories past the row', () => {
     };
     const write = async (kept: StoredEvent[], added: AddedEvent[], pages: number) => {
       const { row } = await stored();
-      const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 1, { band: row.band, stage: 'prospect', excludedReason: null, recycledAt: null }, [], {}, now);
+      const rescored = rescore({ ...DEFAULT_MODEL, profileRules: [] }, 1, { band: row.band, stage: 'prospect', excludedReason: null, recycledAt: null, nextChangeAt: null }, [], {}, now);
       await runBatch(env.DB, leadWrites([{ row, isNew: false, rescored, history: { kept, added, pages } }], 'event'));
       return stored();
     };

@@ -222,7 +222,7 @@ describe('D1 metering (D1_METERING=on)', () => {
       // Written: the event and its (lead, time) entry, the lead's row and its (band, score) entry.
       // The score histogram is recounted when read (see `segments/histogram`): a score crossing a
       // bucket writes no counter. The lead's next change moves later and the stored one stands (see
-      // `wakeAfterEvent`): its index is left alone. The visitor's row is not written: its lead's
+      // `nextWake`): its index is left alone. The visitor's row is not written: its lead's
       // history paces it.
       expect(statements).toContain('update leads 1/2');
       expect(rows.written).toBe(4);

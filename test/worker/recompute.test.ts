@@ -277,7 +277,7 @@ describe('live scoring equals a recompute from the stored events', () => {
           expect(parseHistory(row.history as string).map((e) => `${e.ts}:${e.shapeId}`).sort()).toEqual(log.map((e) => `${e.ts}:${e.shape_id}`).sort());
           expect({ fit: row.fit, activity: row.activity, engagement: row.engagement, band: row.band }).toEqual({ ...replay.scores, band: replay.band });
           expect(row.excluded_reason).toBe(replay.exclusion?.reason ?? null);
-          // The stored wake-up may come early (see `wakeAfterEvent`), never late.
+          // The stored wake-up may come early (see `nextWake`), never late.
           const exact = nextChangeAt(DEFAULT_MODEL, replay, row.scored_at as number);
           if (exact !== null) expect(row.next_change_at).toBeLessThanOrEqual(exact);
           // Forward-only stages: live can only be at or past what one pass over the log reaches.

@@ -24,7 +24,6 @@ import { ApiError } from '../lib/errors';
 import { newLeadId } from '../lib/ids';
 import { groupBy } from '../lib/group';
 import { shapeKeyOf, shapeOf, type EventShape } from '../scoring/event-shapes';
-import { wakeAfterEvent } from '../scoring/next-change';
 import type { ScoringEvent } from '../scoring/types';
 import { rescore, type Rescored } from '../leads/rescore';
 import { storedState } from '../leads/transitions';
@@ -737,10 +736,7 @@ function writes(
 ): { items: Statement[]; scored: { lead: WorkingLead; rescored: Rescored }[]; newShapesAt: number[] } {
   const out: Statement[] = [];
   const writing = touched.map((lead) => {
-    const exact = rescore(site.model, site.modelVersion, lead.isNew ? null : storedState(lead.row), lead.events, lead.row.profile, now);
-    // The stored wake-up stands while it comes no later than the new next change: no index entry moved.
-    const wake = lead.isNew ? exact.values.nextChangeAt : wakeAfterEvent(lead.row.nextChangeAt, exact.changeAt, exact.values.nextChangeAt, now);
-    const rescored = wake === exact.values.nextChangeAt ? exact : { ...exact, values: { ...exact.values, nextChangeAt: wake } };
+    const rescored = rescore(site.model, site.modelVersion, lead.isNew ? null : storedState(lead.row), lead.events, lead.row.profile, now);
     const profile = lead.profileChanged ? lead.row.profile : undefined;
     const history = lead.historyChanged ? withKnownShapes({ kept: lead.kept, added: lead.added, pages: lead.pages }, (key) => shapesKnown.get(key)) : undefined;
     return lead.isNew

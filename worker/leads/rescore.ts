@@ -3,7 +3,7 @@
  * transitions to announce. Used alike by live ingest, recomputes, decay and sales' stage changes.
  */
 import type { Model, Stage } from '../scoring/model';
-import { earliest, nextChangeAt, nextRefreshAt } from '../scoring/next-change';
+import { earliest, nextChangeAt, nextRefreshAt, nextWake } from '../scoring/next-change';
 import { scoreLead } from '../scoring/score';
 import type { Profile, ScoringEvent } from '../scoring/types';
 import { transitionsBetween, type StoredState, type Transition } from './transitions';
@@ -21,13 +21,11 @@ export interface Rescored {
     lastEventAt: number | null;
     scoredAt: number;
     modelVersion: number;
-    /** The decay job's wake-up: the next change of band or stage, or the next refresh if sooner. */
+    /** The decay job's wake-up: the next change of band or stage, or the next refresh if sooner, or the stored one kept (see `nextWake`). */
     nextChangeAt: number | null;
     updatedAt: number;
   };
   transitions: Transition[];
-  /** The next change of band or stage alone: what a live event's kept wake-up must not pass (see `wakeAfterEvent`). */
-  changeAt: number | null;
 }
 
 /** @param before the stored state, or null for a lead being created. */
@@ -53,10 +51,9 @@ export function rescore(
       lastEventAt: events.reduce((m, e) => Math.max(m, e.ts), 0) || null,
       scoredAt: now,
       modelVersion,
-      nextChangeAt: earliest(changeAt, nextRefreshAt(model, score, now)),
+      nextChangeAt: nextWake(before?.nextChangeAt ?? null, changeAt, earliest(changeAt, nextRefreshAt(model, score, now)), now),
       updatedAt: now,
     },
     transitions: transitionsBetween(model, before, score),
-    changeAt,
   };
 }

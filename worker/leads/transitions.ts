@@ -19,14 +19,17 @@ export interface StoredState {
   excludedReason: string | null;
   /** When sales last recycled the lead (see `scoreLead`). */
   recycledAt: number | null;
+  /** The decay job's stored wake-up, which a rescore keeps when it may (see `nextWake`). */
+  nextChangeAt: number | null;
 }
 
 /** A stored lead's state, as its row has it: what its rescore starts from and is compared with. */
-export const storedState = (row: Pick<typeof leads.$inferSelect, 'band' | 'stage' | 'excludedReason' | 'recycledAt'>): StoredState => ({
+export const storedState = (row: Pick<typeof leads.$inferSelect, 'band' | 'stage' | 'excludedReason' | 'recycledAt' | 'nextChangeAt'>): StoredState => ({
   band: row.band,
   stage: row.stage as Stage,
   excludedReason: row.excludedReason,
   recycledAt: row.recycledAt,
+  nextChangeAt: row.nextChangeAt,
 });
 
 const branchOf = (model: Model, band: string | null) => model.bands.find((b) => b.name === band)?.branch ?? null;

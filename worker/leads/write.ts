@@ -172,7 +172,7 @@ const movesKey = (m: Moves) => `${m.score}:${m.wake}:${m.state}:${m.tally}`;
  * Leads are updated with only the indexed columns that move for them, so SQLite leaves the other
  * indexes alone: a recompute after a change that concerns few leads writes the others' rows only,
  * not three index entries each, and a page view that keeps its lead's next change (see
- * `wakeAfterEvent`) leaves `leads_next_change` as it is. What every lead of a call shares
+ * `nextWake`) leaves `leads_next_change` as it is. What every lead of a call shares
  * (the time, the model version: each caller scores its leads at one `now` with one model) is bound
  * once rather than carried per row.
  *

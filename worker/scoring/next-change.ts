@@ -153,17 +153,18 @@ export function nextRefreshAt(model: Model, score: LeadScore, now: number): numb
 }
 
 /**
- * The wake-up a live event stores for a lead that had `stored`: the stored minute while it is still
+ * The wake-up a rescore stores for a lead that had `stored`: the stored minute while it is still
  * ahead and no later than the new next change of band or stage (`change`), else the new wake-up
  * (`wake`: that change or the next refresh, whichever comes first). The column is the decay job's
  * wake-up, which may be early but never late for a change: a lead woken early is rescored and given
- * its exact minute. Most page views push a lead's next change later (new points take longer to decay
- * away) and its next refresh earlier (its score climbs into higher steps), and SQLite rewrites an
- * index entry whenever its column is written, so keeping the stored minute saves a live event a row
- * written in `leads_next_change`. A refresh may then come later than its step: at the stored
- * minute, itself no later than a step's decay from the score it was computed for.
+ * its exact minute. SQLite rewrites an index entry whenever its column is written, and D1 bills it
+ * as a row: most page views push a lead's next change later (new points take longer to decay away)
+ * and its next refresh earlier (its score climbs into higher steps), and a model saved moves every
+ * lead's, so keeping the stored minute saves a live event, or a recompute's lead, a row written in
+ * `leads_next_change`. A refresh may then come later than its step: at the stored minute, itself no
+ * later than a step's decay from the score it was computed for, or a change's.
  */
-export function wakeAfterEvent(stored: number | null, change: number | null, wake: number | null, now: number): number | null {
+export function nextWake(stored: number | null, change: number | null, wake: number | null, now: number): number | null {
   return stored !== null && stored > now && (change === null || stored <= change) ? stored : wake;
 }
 

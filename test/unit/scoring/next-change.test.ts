@@ -1,7 +1,7 @@
 /** When decay alone next moves a lead: the time the cron job reads from the index. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { earliest, nextChangeAt, nextRefreshAt, scoreStep, wakeAfterEvent } from '../../../worker/scoring/next-change';
+import { earliest, nextChangeAt, nextRefreshAt, nextWake, scoreStep } from '../../../worker/scoring/next-change';
 import { scoreLead } from '../../../worker/scoring/score';
 import { eventsArb, modelArb, nowArb, profileArb, stageArb } from './arbitraries';
 import { DAY, T0, ev, model, rule } from './fixtures';
@@ -185,25 +185,25 @@ describe('nextRefreshAt with points of both signs decaying', () => {
   });
 });
 
-describe('wakeAfterEvent', () => {
+describe('nextWake', () => {
   const now = T0;
   it('keeps the stored minute while it is ahead and no later than the next change of band or stage, even past the next refresh', () => {
-    expect(wakeAfterEvent(now + DAY, now + 2 * DAY, now + 2 * DAY, now)).toBe(now + DAY);
-    expect(wakeAfterEvent(now + DAY, now + DAY, now + DAY, now)).toBe(now + DAY);
+    expect(nextWake(now + DAY, now + 2 * DAY, now + 2 * DAY, now)).toBe(now + DAY);
+    expect(nextWake(now + DAY, now + DAY, now + DAY, now)).toBe(now + DAY);
     // The score climbed into a higher step, refreshed sooner: the stored minute, later, stands.
-    expect(wakeAfterEvent(now + DAY, now + 30 * DAY, now + 2 * MINUTE, now)).toBe(now + DAY);
+    expect(nextWake(now + DAY, now + 30 * DAY, now + 2 * MINUTE, now)).toBe(now + DAY);
     // Nothing will change any more: woken once, early, the lead is rescored and left alone.
-    expect(wakeAfterEvent(now + DAY, null, null, now)).toBe(now + DAY);
+    expect(nextWake(now + DAY, null, null, now)).toBe(now + DAY);
   });
 
   it('takes the new wake-up when the change comes first, when nothing was stored, and when the stored minute is due', () => {
-    expect(wakeAfterEvent(now + 2 * DAY, now + DAY, now + DAY, now)).toBe(now + DAY);
-    expect(wakeAfterEvent(now + 2 * DAY, now + DAY, now + HOUR, now)).toBe(now + HOUR);
-    expect(wakeAfterEvent(null, now + DAY, now + HOUR, now)).toBe(now + HOUR);
-    expect(wakeAfterEvent(null, null, null, now)).toBeNull();
+    expect(nextWake(now + 2 * DAY, now + DAY, now + DAY, now)).toBe(now + DAY);
+    expect(nextWake(now + 2 * DAY, now + DAY, now + HOUR, now)).toBe(now + HOUR);
+    expect(nextWake(null, now + DAY, now + HOUR, now)).toBe(now + HOUR);
+    expect(nextWake(null, null, null, now)).toBeNull();
     // Due: the event did what the decay job would have done; the job has nothing left to wake for but the new wake-up.
-    expect(wakeAfterEvent(now, now + DAY, now + HOUR, now)).toBe(now + HOUR);
-    expect(wakeAfterEvent(now - MINUTE, null, null, now)).toBeNull();
+    expect(nextWake(now, now + DAY, now + HOUR, now)).toBe(now + HOUR);
+    expect(nextWake(now - MINUTE, null, null, now)).toBeNull();
   });
 
   it('is never later than the next change, and is the stored minute or the new wake-up', () => {
@@ -211,7 +211,7 @@ describe('wakeAfterEvent', () => {
     fc.assert(
       fc.property(time, time, time, (stored, change, refresh) => {
         const wake = earliest(change, refresh);
-        const kept = wakeAfterEvent(stored, change, wake, now);
+        const kept = nextWake(stored, change, wake, now);
         expect([stored, wake]).toContain(kept);
         if (change !== null) expect(kept).not.toBeNull();
         if (change !== null) expect(kept!).toBeLessThanOrEqual(change);
