@@ -3,7 +3,7 @@
  * transitions to announce. Used alike by live ingest, recomputes, decay and sales' stage changes.
  */
 import type { Model, Stage } from '../scoring/model';
-import { earliest, nextChangeAt, nextRefreshAt, nextWake } from '../scoring/next-change';
+import { nextWakeAt } from '../scoring/next-change';
 import { scoreLead } from '../scoring/score';
 import type { Profile, ScoringEvent } from '../scoring/types';
 import { transitionsBetween, type StoredState, type Transition } from './transitions';
@@ -39,7 +39,6 @@ export function rescore(
 ): Rescored {
   const recycledAt = before?.recycledAt ?? null;
   const score = scoreLead(model, events, profile, now, before?.stage ?? 'prospect', recycledAt);
-  const changeAt = nextChangeAt(model, score, now, { stages: recycledAt === null });
   return {
     values: {
       ...score.scores,
@@ -51,7 +50,7 @@ export function rescore(
       lastEventAt: events.reduce((m, e) => Math.max(m, e.ts), 0) || null,
       scoredAt: now,
       modelVersion,
-      nextChangeAt: nextWake(before?.nextChangeAt ?? null, changeAt, earliest(changeAt, nextRefreshAt(model, score, now)), now),
+      nextChangeAt: nextWakeAt(model, score, now, before?.nextChangeAt ?? null, { stages: recycledAt === null }),
       updatedAt: now,
     },
     transitions: transitionsBetween(model, before, score),

@@ -1,7 +1,7 @@
 /** When decay alone next moves a lead: the time the cron job reads from the index. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { earliest, nextChangeAt, nextRefreshAt, nextWake, scoreStep } from '../../../worker/scoring/next-change';
+import { earliest, nextChangeAt, nextRefreshAt, nextWake, nextWakeAt, scoreStep } from '../../../worker/scoring/next-change';
 import { scoreLead } from '../../../worker/scoring/score';
 import { eventsArb, modelArb, nowArb, profileArb, stageArb } from './arbitraries';
 import { DAY, T0, ev, model, rule } from './fixtures';
@@ -183,6 +183,56 @@ describe('nextRefreshAt with points of both signs decaying', () => {
       { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20_261_207) },
     );
   });
+});
+
+describe('nextWakeAt', () => {
+  it('wakes at the band change when the band floor comes before the next step, and at the step otherwise', () => {
+    const m = model({ dimensions: { fit: {}, activity: { halfLifeDays: 30 }, engagement: {} }, behaviourRules: [rule('visit', 26, { type: 'page_view' })] });
+    // 26 points: warm (from 25), in the step from 22.5 to 26.25. The band changes first.
+    const score = scoreLead(m, [ev('page_view', { ts: T0 })], {}, T0);
+    const change = nextChangeAt(m, score, T0)!;
+    expect(change).toBeLessThan(nextRefreshAt(m, score, T0)!);
+    expect(nextWakeAt(m, score, T0, null)).toBe(change);
+    // 40 points: the step down to 37.5 comes first.
+    const higher = model({ ...m, behaviourRules: [rule('visit', 40, { type: 'page_view' })] });
+    const score40 = scoreLead(higher, [ev('page_view', { ts: T0 })], {}, T0);
+    expect(nextWakeAt(higher, score40, T0, null)).toBe(nextRefreshAt(higher, score40, T0));
+    expect(nextRefreshAt(higher, score40, T0)!).toBeLessThan(nextChangeAt(higher, score40, T0)!);
+  });
+
+  // What a rescore stores, by its one search (or none): the same as the two searches composed.
+  for (const positivePoints of [true, false]) {
+    it(`equals nextWake over nextChangeAt and nextRefreshAt, for random models${positivePoints ? ' of positive points' : ''}, leads and stored minutes`, () => {
+      fc.assert(
+        fc.property(
+          modelArb({ positivePoints }),
+          eventsArb(),
+          profileArb,
+          stageArb,
+          nowArb,
+          fc.boolean(),
+          fc.oneof(fc.constant(null), fc.integer({ min: -2 * DAY, max: 400 * DAY }), fc.constantFrom('change', 'change-1', 'change+1', 'refresh', 'horizon')),
+          (m, events, profile, stage, now, recycled, pick) => {
+            const score = scoreLead(m, events, profile, now, stage);
+            const stages = !recycled;
+            const change = nextChangeAt(m, score, now, { stages });
+            const refresh = nextRefreshAt(m, score, now);
+            const near = (t: number | null, d: number) => (t === null ? null : t + d);
+            const stored =
+              pick === null ? null
+              : typeof pick === 'number' ? now + pick
+              : pick === 'change' ? change
+              : pick === 'change-1' ? near(change, -MINUTE)
+              : pick === 'change+1' ? near(change, 1)
+              : pick === 'refresh' ? refresh
+              : now + 6 * 365 * DAY;
+            expect(nextWakeAt(m, score, now, stored, { stages })).toBe(nextWake(stored, change, earliest(change, refresh), now));
+          },
+        ),
+        { numRuns: 400, seed: Number(process.env.FC_SEED ?? 20_261_207) },
+      );
+    });
+  }
 });
 
 describe('nextWake', () => {
