@@ -170,7 +170,9 @@ export function nextRefreshAt(model: Model, score: LeadScore, now: number): numb
  * minute a falling total crosses a threshold, so whether the stored minute comes no later than the
  * change is one look at the minute before it, and the first of change and refresh is one search
  * for the first of the two thresholds: a recompute, which keeps most leads' stored minute, pays one
- * evaluation a lead where the two searches cost some forty (0.7 s of 100,000 leads in a probe).
+ * evaluation a lead where the two searches cost some forty. In a probe of 20,000 leads of the
+ * recompute bench's kind: 16-21 ms with the stored minute kept, 80 ms with none, against 120 ms for
+ * the two searches (and 210 ms to score the leads).
  */
 export function nextWakeAt(model: Model, score: LeadScore, now: number, stored: number | null, { stages = true }: { stages?: boolean } = {}): number | null {
   const curve = decayCurve(model, score, now);
