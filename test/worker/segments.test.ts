@@ -1,9 +1,12 @@
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import worker from '../../worker/index';
 import { database } from '../../worker/db/client';
 import { dayOf } from '../../worker/lib/day';
 import { runBatch } from '../../worker/db/statements';
 import { counterWrites, type Move } from '../../worker/segments/counters';
+import { recentCounts } from '../../worker/segments/histogram';
 import { countersOf, countsIn, snapshotSegments } from '../../worker/segments/snapshot';
 import { api, browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
 
@@ -137,6 +140,38 @@ describe('segment counters', () => {
     const again = await shown(site);
     expect(again.histogram).toEqual(moved.histogram);
     expect(again.stats.countedAt).toBeGreaterThanOrEqual(first.stats.countedAt);
+  });
+
+  it('answer a count past its age at once, and recount it after the answer for the next look', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 3; i++) {
+      await collect({ site: site.siteKey, events: [identify(`s${i}`, `s${i}@acme.io`, { jobTitle: 'Marketing' }), ...pages(`s${i}`, '/pricing')] });
+    }
+    const look = async () => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request('https://leadscore.test/v1/bands/stats', { headers: { authorization: `Bearer ${site.apiKey}` } }), env, ctx);
+      expect(res.status).toBe(200);
+      return { stats: (await res.json()) as Stats, after: () => waitOnExecutionContext(ctx) };
+    };
+    const first = await look();
+    await first.after();
+    expect(first.stats.histogram).toEqual((await counted(site.id)).histogram);
+
+    // Every lead leaves its bucket, and the isolate's count is made a minute old.
+    for (let i = 0; i < 3; i++) await collect({ site: site.siteKey, events: pages(`s${i}`, '/pricing', '/references') });
+    const moved = await counted(site.id);
+    expect(moved.histogram).not.toEqual(first.stats.histogram);
+    const { version } = (await (await api(site, '/v1/model')).json()) as { version: number };
+    const old = Date.now() - 60_000;
+    recentCounts.keep(site.id, version, { histogram: first.stats.histogram, countedAt: old });
+
+    // Answered with the old count, which says how old it is; recounted once the answer is sent.
+    const stale = await look();
+    expect(stale.stats).toMatchObject({ histogram: first.stats.histogram, countedAt: old });
+    await stale.after();
+    const fresh = await look();
+    expect(fresh.stats.histogram).toEqual(moved.histogram);
+    expect(fresh.stats.countedAt).toBeGreaterThan(old);
   });
 
   it('add up band moves over more counters than one statement binds, across sites, and net them to zero', async () => {

@@ -49,8 +49,8 @@ bandsRoutes.get('/', async (c) => {
 
 /**
  * The segments' charts: the score histogram of the leads in bands (buckets of `bucket` points,
- * recounted once the isolate's count is old enough, see `segments/histogram`; `countedAt` when it
- * was counted) and the leads per band at the end of each of the last 30 days; and the requests and
+ * recounted after the answer once the isolate's count is old enough, see `segments/histogram`;
+ * `countedAt` when it was counted) and the leads per band at the end of each of the last 30 days; and the requests and
  * events of robots, set aside unscored, per day. One round trip, and no write.
  */
 bandsRoutes.get('/stats', async (c) => {
@@ -58,11 +58,23 @@ bandsRoutes.get('/stats', async (c) => {
   const now = Date.now();
   const db = database(c.env.DB);
   const since = dayOf(now - 30 * 86_400_000);
-  const kept = recentCounts.fresh(site.id, site.modelVersion, now);
+  const kept = recentCounts.last(site.id, site.modelVersion);
   const reads = [countersOf(db, site.id), bandDaysOf(db, site.id, since), robotDaysOf(db, site.id, since)] as const;
   const [counters, history, robots, buckets] = kept ? [...(await db.batch(reads)), null] : await db.batch([...reads, bucketCounts(db, site.id)]);
   const counted = kept ?? countedFrom(buckets!, now);
   if (!kept) recentCounts.keep(site.id, site.modelVersion, counted);
+  else if (!recentCounts.fresh(site.id, site.modelVersion, now) && recentCounts.claim(site.id, site.modelVersion, now)) {
+    // Past its age: answered as it is, and recounted after the answer for the next look.
+    c.executionCtx.waitUntil(
+      bucketCounts(db, site.id).then(
+        (rows) => recentCounts.keep(site.id, site.modelVersion, countedFrom(rows, Date.now())),
+        (err) => {
+          recentCounts.release(site.id, site.modelVersion);
+          console.error('histogram recount failed', err);
+        },
+      ),
+    );
+  }
   const counts = countsIn(counters);
   const label = (band: string) => (band === '' ? 'excluded' : band);
   const days = new Map<string, Record<string, number>>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countedFrom, maxAge, MIN_AGE_MS, RecentCounts } from '../../../worker/segments/histogram';
+import { countedFrom, maxAge, MIN_AGE_MS, RECOUNT_TIMEOUT_MS, RecentCounts } from '../../../worker/segments/histogram';
 
 const counted = (leads: number, countedAt: number) => ({ histogram: leads ? [{ min: 0, count: leads }] : [], countedAt });
 
@@ -31,6 +31,28 @@ describe('the score histogram kept between recounts', () => {
     expect(kept.fresh('b', 1, 1_003)).toBeUndefined();
     expect(kept.fresh('a', 1, 1_003)).toEqual(counted(4, 1_001));
     expect(kept.fresh('c', 1, 1_003)).toBeDefined();
+  });
+
+  it('keeps the last count past its age, and lets one look at a time claim its recount', () => {
+    const kept = new RecentCounts();
+    expect(kept.last('s', 1)).toBeUndefined();
+    kept.keep('s', 1, counted(3, 1_000));
+    const old = 1_000 + MIN_AGE_MS;
+    expect(kept.fresh('s', 1, old)).toBeUndefined();
+    expect(kept.last('s', 1)).toEqual(counted(3, 1_000));
+    expect(kept.last('s', 2)).toBeUndefined();
+    // The first look claims the recount; the next ones, while it runs, answer the old count alone.
+    expect(kept.claim('s', 1, old)).toBe(true);
+    expect(kept.claim('s', 1, old + 1)).toBe(false);
+    expect(kept.claim('s', 2, old + 1)).toBe(true);
+    // Kept, the claim is over: the next stale look may claim again.
+    kept.keep('s', 1, counted(4, old + 10));
+    expect(kept.claim('s', 1, old + 10 + MIN_AGE_MS)).toBe(true);
+    // A failed recount is released at once; a lost one (its request ended first) after the timeout.
+    kept.release('s', 1);
+    expect(kept.claim('s', 1, old + 20)).toBe(true);
+    expect(kept.claim('s', 1, old + 20 + RECOUNT_TIMEOUT_MS - 1)).toBe(false);
+    expect(kept.claim('s', 1, old + 20 + RECOUNT_TIMEOUT_MS)).toBe(true);
   });
 
   it('reads the recount as buckets by lower bound, lowest first', () => {
