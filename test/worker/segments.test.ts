@@ -6,7 +6,7 @@ import { database } from '../../worker/db/client';
 import { dayOf } from '../../worker/lib/day';
 import { runBatch } from '../../worker/db/statements';
 import { counterWrites, type Move } from '../../worker/segments/counters';
-import { recentCounts } from '../../worker/segments/histogram';
+import { bucketCounts, countedFrom, recentCounts } from '../../worker/segments/histogram';
 import { countersOf, countsIn, snapshotSegments } from '../../worker/segments/snapshot';
 import { api, browserEvent, collect, newSite, ORIGIN, type TestSite } from './helpers';
 
@@ -172,6 +172,26 @@ describe('segment counters', () => {
     const fresh = await look();
     expect(fresh.stats.histogram).toEqual(moved.histogram);
     expect(fresh.stats.countedAt).toBeGreaterThan(old);
+  });
+
+  it('recount by walking the index what a GROUP BY over every lead counts: negative scores, bucket edges, stale band names, far outliers', async () => {
+    const [site, other] = [await newSite(), await newSite()];
+    const scores: [string | null, number][] = [
+      ['cold', -12.5], ['cold', -5], ['cold', -0.01], ['cold', 0], ['cold', 4.99], ['cold', 5], ['cold', 24.99],
+      ['warm', 25], ['warm', 25.01], ['warm', 27.5], ['warm', 29.99], ['warm', 74.99],
+      ['hot', 75], ['hot', 75], ['hot', 1000.5], ['hot', 1e6],
+      // A band a saved model no longer has, as leads keep it until the recompute reaches them.
+      ['lukewarm', 26], ['lukewarm', 33.33],
+      // Excluded: in no band, in no bucket.
+      [null, 50], [null, -3],
+    ];
+    const insert = (siteId: string, [band, score]: [string | null, number], i: number) =>
+      env.DB.prepare(`INSERT INTO leads (id, site_id, email, profile, score, band) VALUES (?, ?, ?, '{}', ?, ?)`).bind(`ld_${siteId}_${i}`, siteId, `l${i}@${siteId}.example`, score, band);
+    await env.DB.batch([...scores.map((s, i) => insert(site.id, s, i)), insert(other.id, ['warm', 27], 0)]);
+    const rows = await database(env.DB).batch([bucketCounts(database(env.DB), site.id)]);
+    const expected = new Map<number, number>();
+    for (const [band, score] of scores) if (band !== null) expected.set(Math.floor(score / 5) * 5, (expected.get(Math.floor(score / 5) * 5) ?? 0) + 1);
+    expect(countedFrom(rows[0], 0).histogram).toEqual([...expected].map(([min, count]) => ({ min, count })).sort((a, b) => a.min - b.min));
   });
 
   it('add up band moves over more counters than one statement binds, across sites, and net them to zero', async () => {

@@ -10,11 +10,11 @@
  * in the isolate, not in D1, so that looking writes nothing: each isolate serving a dashboard
  * recounts on its own.
  */
-import { and, count, eq, isNotNull, sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { leads } from '../db/schema';
 import { Recent } from '../lib/recent';
-import { bucketSql } from './buckets';
+import { BUCKET, bucketSql } from './buckets';
 
 /** Leads a recount may count per second of a dashboard's polling, on average. */
 export const RECOUNT_LEADS_PER_SECOND = 10_000;
@@ -101,13 +101,34 @@ export const RECOUNT_TIMEOUT_MS = 30_000;
 
 export const recentCounts = new RecentCounts();
 
-/** Leads in bands per score bucket, for a batch of the caller's. */
-export const bucketCounts = (db: Database, siteId: string) =>
-  db
-    .select({ key: sql<string>`${bucketSql(leads.score)}`, n: count() })
-    .from(leads)
-    .where(and(eq(leads.siteId, siteId), isNotNull(leads.band)))
-    .groupBy(sql`1`);
+/**
+ * Leads in bands per score bucket, for a batch of the caller's: a walk of the `(site, band, score)`
+ * index rather than a GROUP BY over it. The bands are found by skipping from one to the next, each
+ * band's non-empty buckets by skipping to its first score past the bucket, and each bucket is
+ * counted by its range, so that every entry is stepped over once and no temporary b-tree sorts
+ * them. On the bench's 75,000 leads in bands (sqlite3 shell): 13-14 ms against 70-79 ms for the
+ * GROUP BY, whose sort D1 also counted as a second row read per lead.
+ */
+export const bucketCounts = (db: Database, siteId: string) => {
+  const width = sql.raw(String(BUCKET));
+  const first = (where: SQL) => sql`(SELECT ${bucketSql(leads.score)} FROM ${leads} WHERE ${leads.siteId} = ${siteId} AND ${where} ORDER BY ${leads.score} LIMIT 1)`;
+  // A select from the statement as a subquery: drizzle's batch takes query builders, not raw SQL.
+  const counts = sql`(WITH RECURSIVE
+    bands(b) AS (
+      SELECT (SELECT ${leads.band} FROM ${leads} WHERE ${leads.siteId} = ${siteId} AND ${leads.band} IS NOT NULL ORDER BY ${leads.band} LIMIT 1)
+      UNION ALL
+      SELECT (SELECT ${leads.band} FROM ${leads} WHERE ${leads.siteId} = ${siteId} AND ${leads.band} > bands.b ORDER BY ${leads.band} LIMIT 1) FROM bands WHERE b IS NOT NULL
+    ),
+    buckets(b, k) AS (
+      SELECT b, CAST(${first(sql`${leads.band} = bands.b`)} AS INTEGER) FROM bands WHERE b IS NOT NULL
+      UNION ALL
+      SELECT b, CAST(${first(sql`${leads.band} = buckets.b AND ${leads.score} >= buckets.k + ${width}`)} AS INTEGER) FROM buckets WHERE k IS NOT NULL
+    )
+    SELECT CAST(k AS TEXT) AS key,
+      sum((SELECT count(*) FROM ${leads} WHERE ${leads.siteId} = ${siteId} AND ${leads.band} = buckets.b AND ${leads.score} >= buckets.k AND ${leads.score} < buckets.k + ${width})) AS n
+    FROM buckets WHERE k IS NOT NULL GROUP BY k)`;
+  return db.select({ key: sql<string>`key`, n: sql<number>`n` }).from(counts);
+};
 
 /** The rows of `bucketCounts` (no bucket counted empty) as a histogram, counted at `now`. */
 export function countedFrom(rows: readonly { key: string; n: number }[], now: number): Counted {
