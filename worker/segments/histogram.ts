@@ -4,8 +4,9 @@
  * fifth of what a lead's page view wrote. A recount reads the `(site, band, score)` index, one entry
  * a lead in a band, and the isolate keeps it until it has aged in proportion to the leads it counted,
  * so that a dashboard polling every few seconds makes D1 count at most `RECOUNT_LEADS_PER_SECOND`
- * leads a second on average, whatever the site's size. D1 bills twice as many rows read: the GROUP
- * BY sorts the entries in a temporary b-tree, whose rows it counts too. A row written costs D1 what
+ * leads a second on average, whatever the site's size, and bills as many rows read (see
+ * `bucketCounts`: the GROUP BY it replaced sorted the entries in a temporary b-tree, whose rows D1
+ * counted too, twice as many). A row written costs D1 what
  * a thousand rows read do, and a site's writes share its database's one writer; reads do not. Kept
  * in the isolate, not in D1, so that looking writes nothing: each isolate serving a dashboard
  * recounts on its own.
