@@ -50,8 +50,9 @@ bandsRoutes.get('/', async (c) => {
 /**
  * The segments' charts: the score histogram of the leads in bands (buckets of `bucket` points,
  * recounted after the answer once the isolate's count is old enough, see `segments/histogram`;
- * `countedAt` when it was counted) and the leads per band at the end of each of the last 30 days; and the requests and
- * events of robots, set aside unscored, per day. One round trip, and no write.
+ * `countedAt` when it was counted) and the leads per band at the end of each of the last 30 days;
+ * and the requests and events of robots, set aside unscored, per day. One round trip before the
+ * answer, and no write.
  */
 bandsRoutes.get('/stats', async (c) => {
   const site = c.get('site');
