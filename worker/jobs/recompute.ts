@@ -131,9 +131,7 @@ export async function runRecompute(
   };
   const score = (reads: Awaited<ReturnType<typeof gather>>, now: number) =>
     reads.flatMap(({ chunk, eventsOf }) =>
-      chunk.map((row) => {
-        return { row, isNew: false as const, rescored: rescore(model, job.modelVersion, storedState(row), eventsOf(row.id), row.profile, now) };
-      }),
+      chunk.map((row) => ({ row, isNew: false as const, rescored: rescore(model, job.modelVersion, storedState(row), eventsOf(row.id), row.profile, now) })),
     );
   type Scored = ReturnType<typeof score>;
 

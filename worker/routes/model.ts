@@ -88,13 +88,14 @@ modelRoutes.put('/', async (c) => {
   // theirs. The new version's primary key (site, N + 1) closes the window between this check and
   // the insert.
   const current = etag(c.get('site').modelVersion);
-  const ifMatch = c.req.header('if-match');
-  if (ifMatch !== undefined && ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => t.trim() === current)) {
-    throw new ApiError(412, 'model_changed', `the model is now at ${current}, not ${ifMatch.trim()}: load it again before saving`);
-  }
-  if (version !== undefined && etag(version) !== current) {
-    throw new ApiError(412, 'model_changed', `the model is now at ${current}, not "v${version}" as loaded: load it again before saving`);
-  }
+  const ifMatch = c.req.header('if-match')?.trim();
+  const loaded =
+    ifMatch !== undefined && ifMatch !== '*' && !ifMatch.split(',').some((t) => t.trim() === current)
+      ? ifMatch
+      : version !== undefined && etag(version) !== current
+        ? etag(version)
+        : null;
+  if (loaded) throw new ApiError(412, 'model_changed', `the model is now at ${current}, not ${loaded}: load it again before saving`);
   return saveVersion(c, model);
 });
 

@@ -19,7 +19,8 @@ const HORIZON = 5 * 365 * 86_400_000;
  * points in the default model. Without it, a lead's stored score stayed as of its last event until
  * it crossed a band boundary, so a hot lead untouched for three months still showed, and sorted
  * at, the score it had then. A step a twentieth of the scale keeps the lists' order and the
- * scores shown within it, and costs a lead some twenty rescorings over the whole of its decay.
+ * scores shown within it, and costs a lead some twenty rescorings over the whole of its decay
+ * (reckoned from the step, not measured).
  */
 const REFRESH_SHARE = 1 / 20;
 
@@ -36,10 +37,28 @@ const refreshStep = (model: Model): number => {
 };
 
 /**
- * The step a total stands in (see `REFRESH_SHARE`): steps are fixed by the model, not by when the
- * lead was scored, so that a lead rescored with nothing new keeps its next refresh.
+ * The step a total stands in (see `REFRESH_SHARE`), as a function of the total for the searches to
+ * call: steps are fixed by the model, not by when the lead was scored, so that a lead rescored with
+ * nothing new keeps its next refresh.
  */
-export const scoreStep = (model: Model, total: number): number => Math.floor(total / refreshStep(model));
+const stepOf = (model: Model): ((total: number) => number) => {
+  const size = refreshStep(model);
+  return (total) => Math.floor(total / size);
+};
+
+export const scoreStep = (model: Model, total: number): number => stepOf(model)(total);
+
+/**
+ * When only positive points decay, the one way band or stage can change: the total falling below
+ * its band's own `min` (bands are in increasing order; automatic stages are only ever reached, and
+ * each needs minimums that held at `now`). Null for the lowest band, which never changes, and for
+ * an excluded lead, which is in none.
+ */
+function fallingFloor(model: Model, score: LeadScore): number | null {
+  if (score.exclusion) return null;
+  const band = model.bands.findIndex((b) => b.name === score.band);
+  return band > 0 ? model.bands[band]!.min : null;
+}
 
 /**
  * The lead's totals as time passes with no new event, or null when nothing in them decays. Caps and
@@ -134,14 +153,9 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number, { stag
   const curve = decayCurve(model, score, now);
   if (!curve) return null;
   if (curve.falling) {
-    // Scores only fall, so once band or stage differ they stay so. The stage cannot differ
-    // (automatic stages are only ever reached, and each needs minimums that held at `now`), and
-    // the band only by falling below its own `min` (bands are in increasing order): the lowest
-    // band never changes.
-    const band = model.bands.findIndex((b) => b.name === score.band);
-    if (band <= 0) return null;
-    const floor = model.bands[band]!.min;
-    return firstMinute(now, (t) => curve.totalAt(t) < floor);
+    // Scores only fall, so once band or stage differ they stay so.
+    const floor = fallingFloor(model, score);
+    return floor === null ? null : firstMinute(now, (t) => curve.totalAt(t) < floor);
   }
   return someChange(now, (t) => {
     const total = curve.totalAt(t);
@@ -157,9 +171,9 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number, { stag
 export function nextRefreshAt(model: Model, score: LeadScore, now: number): number | null {
   const curve = decayCurve(model, score, now);
   if (!curve) return null;
-  const size = refreshStep(model);
-  const step = Math.floor(score.total / size);
-  const left = (t: number) => Math.floor(curve.totalAt(t) / size) !== step;
+  const stepAt = stepOf(model);
+  const step = stepAt(score.total);
+  const left = (t: number) => stepAt(curve.totalAt(t)) !== step;
   return curve.falling ? firstMinute(now, left) : someChange(now, left);
 }
 
@@ -176,18 +190,16 @@ export function nextRefreshAt(model: Model, score: LeadScore, now: number): numb
  */
 export function nextWakeAt(model: Model, score: LeadScore, now: number, stored: number | null, { stages = true }: { stages?: boolean } = {}): number | null {
   const curve = decayCurve(model, score, now);
-  const ahead = stored !== null && stored > now;
-  if (!curve) return ahead ? stored : null;
+  // Nothing decays: no change nor refresh to come.
+  if (!curve) return nextWake(stored, null, null, now);
   if (!curve.falling) {
     const change = nextChangeAt(model, score, now, { stages });
     return nextWake(stored, change, earliest(change, nextRefreshAt(model, score, now)), now);
   }
-  const size = refreshStep(model);
-  const step = Math.floor(score.total / size);
-  const band = score.exclusion ? -1 : model.bands.findIndex((b) => b.name === score.band);
-  // As in nextChangeAt: the band changes only by falling below its own min, the lowest never.
-  const floor = band > 0 ? model.bands[band]!.min : null;
-  if (ahead) {
+  const stepAt = stepOf(model);
+  const step = stepAt(score.total);
+  const floor = fallingFloor(model, score);
+  if (stored !== null && stored > now) {
     // The change is the first whole minute the total is below `floor`: the stored minute comes no
     // later unless the total is already below it at the last whole minute before the stored one
     // (or at the search's last minute, past which there is no change).
@@ -197,7 +209,7 @@ export function nextWakeAt(model: Model, score: LeadScore, now: number, stored: 
   }
   return firstMinute(now, (t) => {
     const total = curve.totalAt(t);
-    return (floor !== null && total < floor) || Math.floor(total / size) !== step;
+    return (floor !== null && total < floor) || stepAt(total) !== step;
   });
 }
 
