@@ -158,8 +158,8 @@ describe('erasing a lead and exporting what is held about it', () => {
       body: JSON.stringify({ stage: 'sql', feedback: { fit: 'good', note: 'Ana asked for a call' } }),
     });
     expect(patched.status).toBe(200);
-    // An anonymous event of one of her browsers that was never attributed (a collect that read the
-    // browser as anonymous while another identified it): hers too.
+    // An event of her second browser stored without a lead, as those a browser sends before it
+    // identifies are (ana-1's first two are): hers too, by its visitor.
     await env.DB.prepare(
       `INSERT INTO events (site_id, id, visitor_id, lead_id, shape_id, ts, url, received_at) VALUES (?, 'ev-anon-race', 'ana-2', NULL, ?, ?, ?, ?)`,
     )
@@ -194,7 +194,8 @@ describe('erasing a lead and exporting what is held about it', () => {
     const storedEventIds = (await rows<{ id: string }>(`SELECT id FROM events WHERE lead_id = ? OR (site_id = ? AND visitor_id IN ('ana-1', 'ana-2'))`, ana!.id, site.id)).map((e) => e.id);
     expect(doc.events.map((e: Json) => e.id).sort()).toEqual(storedEventIds.sort());
     expect(doc.eventCount).toBe(storedEventIds.length);
-    expect(doc.events.find((e: Json) => e.id === 'ev-anon-race')).toMatchObject({ visitor: 'ana-2', leadId: null });
+    expect(doc.events.find((e: Json) => e.id === 'ev-anon-race')).toMatchObject({ visitor: 'ana-2', leadId: ana!.id });
+    expect(doc.events.every((e: Json) => e.leadId === ana!.id)).toBe(true);
     expect(doc.events.find((e: Json) => e.title === 'Pricing')).toMatchObject({
       url: `${ORIGIN}/pricing`,
       referrer: 'https://search.example/?q=lead+scoring',

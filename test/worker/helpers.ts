@@ -110,6 +110,17 @@ export async function leadByEmail(site: TestSite, email: string): Promise<LeadJs
 }
 
 /**
+ * The log of the lead whose id `lead` gives (a parameter, a column), as a subquery: the events
+ * stored with its id, and those its visitors sent before they identified, which stay stored without
+ * a lead (see `worker/db/lead-events`).
+ */
+export const leadLogOf = (lead: string) => `(SELECT * FROM events WHERE lead_id = ${lead}
+  UNION ALL SELECT e.* FROM visitors AS v JOIN events AS e ON e.site_id = v.site_id AND e.visitor_id = v.id AND e.lead_id IS NULL WHERE v.lead_id = ${lead})`;
+
+/** A lead's log, for `FROM ${LEAD_LOG} AS e` with the lead's id bound first. */
+export const LEAD_LOG = leadLogOf('?1');
+
+/**
  * Page views of the lead's first page view's visitor and shape, an hour apart from `start`, until
  * the lead has `total` events: stored as ingest stores them (the log, the packed history, the
  * count, the rev moved) without a request each, for the leads of thousands of events a test needs.
@@ -117,11 +128,11 @@ export async function leadByEmail(site: TestSite, email: string): Promise<LeadJs
  */
 export async function fillHistory(leadId: string, total: number, start: number) {
   const view = await env.DB.prepare(
-    `SELECT e.site_id, e.visitor_id, e.shape_id, e.url FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ? AND s.type = 'page_view' LIMIT 1`,
+    `SELECT e.site_id, e.visitor_id, e.shape_id, e.url FROM ${LEAD_LOG} AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE s.type = 'page_view' LIMIT 1`,
   )
     .bind(leadId)
     .first<{ site_id: string; visitor_id: string; shape_id: number; url: string | null }>();
-  const count = await env.DB.prepare('SELECT count(*) AS n FROM events WHERE lead_id = ?').bind(leadId).first<number>('n');
+  const count = await env.DB.prepare(`SELECT count(*) AS n FROM ${LEAD_LOG}`).bind(leadId).first<number>('n');
   await env.DB.batch([
     env.DB.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?6)
@@ -129,8 +140,8 @@ export async function fillHistory(leadId: string, total: number, start: number) 
        SELECT ?1, 'fill-' || ?2 || '-' || i, ?3, ?2, ?4, ?5 + i * 3600000, ?7, ?5 FROM n`,
     ).bind(view!.site_id, leadId, view!.visitor_id, view!.shape_id, start, total - count!, view!.url),
     env.DB.prepare(
-      `UPDATE leads SET history = (SELECT group_concat(ts || ':' || shape_id, ',') FROM events WHERE lead_id = ?1),
-         event_count = (SELECT count(*) FROM events WHERE lead_id = ?1), rev = rev + 1 WHERE id = ?1 AND history_pages = 0`,
+      `UPDATE leads SET history = (SELECT group_concat(ts || ':' || shape_id, ',') FROM ${LEAD_LOG}),
+         event_count = (SELECT count(*) FROM ${LEAD_LOG}), rev = rev + 1 WHERE id = ?1 AND history_pages = 0`,
     ).bind(leadId),
   ]);
 }

@@ -4,7 +4,7 @@ import { database } from '../../worker/db/client';
 import { siteBySiteKey } from '../../worker/db/sites';
 import { ingest } from '../../worker/ingest/ingest';
 import { WireEvent } from '../../worker/ingest/wire';
-import { browserEvent, busyD1, collect, leadByEmail, newSite, ORIGIN, proxiedD1, rowCounts } from './helpers';
+import { browserEvent, busyD1, collect, LEAD_LOG, leadByEmail, leadLogOf, newSite, ORIGIN, proxiedD1, rowCounts, type LeadJson } from './helpers';
 
 /** The test's D1, running `between` once, after the first batch (the read) and before the next (the write). */
 function betweenReadAndWrite(between: () => Promise<unknown>): D1Database {
@@ -41,8 +41,10 @@ describe('identity', () => {
     expect(lead?.band).toBe('hot');
     expect(lead?.profile).toMatchObject({ jobTitle: 'VP Marketing', company: 'Globex', companySize: '250' });
     expect(lead?.profile).not.toHaveProperty('content_type');
-    const unattributed = await env.DB.prepare('SELECT count(*) AS n FROM events WHERE site_id = ? AND lead_id IS NULL').bind(site.id).first<{ n: number }>();
-    expect(unattributed?.n).toBe(0);
+    // Its anonymous past is the lead's by the visitor's link: no event of the site is anyone else's.
+    const { n: logged } = (await env.DB.prepare(`SELECT count(*) AS n FROM ${LEAD_LOG}`).bind(lead!.id).first<{ n: number }>())!;
+    expect(await rowCounts(site.id)).toMatchObject({ events: logged });
+    expect(logged).toBe(4);
   });
 
   it('attributes anonymous events earlier in the same batch', async () => {
@@ -56,6 +58,35 @@ describe('identity', () => {
       ],
     });
     expect((await leadByEmail(site, 'dan@initech.io'))?.scores.activity).toBe(25);
+  });
+
+  it('keeps a visitor\'s anonymous past with the lead it first identified as, when it identifies as another', async () => {
+    const site = await newSite();
+    const t = Date.now() - 60_000;
+    const view = (path: string, ts: number) => browserEvent('shared', 'page_view', { url: `${ORIGIN}${path}`, ts });
+    await collect({ site: site.siteKey, events: [view('/pricing', t), view('/references', t + 1000)] });
+    await collect({ site: site.siteKey, events: [browserEvent('shared', 'identify', { traits: { email: 'ida@acme.io' }, ts: t + 2000 })] });
+    await collect({ site: site.siteKey, events: [view('/contact', t + 3000)] });
+    // The two page views from before it identified stay stored as they came, without a lead.
+    expect(await env.DB.prepare('SELECT count(*) AS n FROM events WHERE site_id = ? AND lead_id IS NULL').bind(site.id).first('n')).toBe(2);
+    const ida = (await leadByEmail(site, 'ida@acme.io'))!;
+    const eventsOf = (lead: LeadJson) => lead.timeline.filter((e) => e.kind === 'event').map((e) => e.type);
+    expect(eventsOf(ida)).toEqual(['page_view', 'identify', 'page_view', 'page_view']);
+
+    // A shared computer: someone else identifies on the same browser.
+    await collect({ site: site.siteKey, events: [browserEvent('shared', 'identify', { traits: { email: 'jo@acme.io' }, ts: t + 4000 })] });
+    await collect({ site: site.siteKey, events: [view('/pricing', t + 5000)] });
+    const count = (email: string) =>
+      env.DB.prepare(`SELECT l.event_count AS counted, (SELECT count(*) FROM ${leadLogOf('l.id')}) AS logged FROM leads AS l WHERE l.site_id = ? AND l.email = ?`)
+        .bind(site.id, email)
+        .first();
+    expect(await count('ida@acme.io')).toEqual({ counted: 4, logged: 4 });
+    expect(await count('jo@acme.io')).toEqual({ counted: 2, logged: 2 });
+    // Ida's part of the browser's past is now stored with her id, since the browser is Jo's.
+    expect(await env.DB.prepare('SELECT count(*) AS n FROM events WHERE site_id = ? AND lead_id = ?').bind(site.id, ida.id).first('n')).toBe(4);
+    expect(eventsOf((await leadByEmail(site, 'ida@acme.io'))!)).toEqual(eventsOf(ida));
+    expect(eventsOf((await leadByEmail(site, 'jo@acme.io'))!)).toEqual(['page_view', 'identify']);
+    expect((await leadByEmail(site, 'ida@acme.io'))!.scores).toEqual(ida.scores);
   });
 
   it('merges two visitors with the same e-mail into one lead', async () => {
@@ -98,7 +129,7 @@ describe('identity', () => {
       }),
     );
     const { results } = await env.DB.prepare(
-      `SELECT l.email, l.event_count AS counted, (SELECT count(*) FROM events AS e WHERE e.lead_id = l.id) AS attributed,
+      `SELECT l.email, l.event_count AS counted, (SELECT count(*) FROM ${leadLogOf('l.id')}) AS attributed,
               (SELECT count(*) FROM events AS e WHERE e.site_id = l.site_id AND e.visitor_id = replace(substr(l.email, 1, instr(l.email, '@') - 1), 'racer', 'racer-')) AS sent
        FROM leads AS l WHERE l.site_id = ?`,
     )
@@ -113,7 +144,7 @@ describe('identity', () => {
     const context = (await siteBySiteKey(database(env.DB), site.siteKey))!;
     const read = (d1: D1Database, event: ReturnType<typeof browserEvent>) => ingest(d1, context, [WireEvent.parse(event)], Date.now(), { recall: false });
     const attributed = async (email: string) =>
-      (await env.DB.prepare('SELECT l.event_count AS counted, (SELECT count(*) FROM events AS e WHERE e.lead_id = l.id) AS stored FROM leads AS l WHERE l.site_id = ? AND l.email = ?')
+      (await env.DB.prepare(`SELECT l.event_count AS counted, (SELECT count(*) FROM ${leadLogOf('l.id')}) AS stored FROM leads AS l WHERE l.site_id = ? AND l.email = ?`)
         .bind(site.id, email)
         .first<{ counted: number; stored: number }>())!;
 
@@ -133,6 +164,12 @@ describe('identity', () => {
     const viewedMeanwhile = betweenReadAndWrite(() => collect({ site: site.siteKey, events: [browserEvent('gv-2', 'page_view', { url: `${ORIGIN}/pricing` })] }));
     expect((await read(viewedMeanwhile, identify)).accepted).toEqual([identify.id]);
     expect(await attributed('gv2@initech.io')).toEqual({ counted: 3, stored: 3 });
+
+    // The same for a visitor whose first page view lands then: the read found no row of it at all.
+    const first = browserEvent('gv-3', 'identify', { traits: { email: 'gv3@initech.io' } });
+    const firstViewMeanwhile = betweenReadAndWrite(() => collect({ site: site.siteKey, events: [browserEvent('gv-3', 'page_view', { url: `${ORIGIN}/pricing` })] }));
+    expect((await read(firstViewMeanwhile, first)).accepted).toEqual([first.id]);
+    expect(await attributed('gv3@initech.io')).toEqual({ counted: 2, stored: 2 });
   });
   it('gives up with a 503 after 12 attempts on a lead that every other request changes, and writes nothing', async () => {
     const site = await newSite();

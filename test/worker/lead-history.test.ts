@@ -11,7 +11,7 @@ import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { scoreHistory } from '../../worker/scoring/history';
 import { scoreLead } from '../../worker/scoring/score';
 import type { Profile, ScoringEvent } from '../../worker/scoring/types';
-import { api, browserEvent, collect, fillHistory, newSite, ORIGIN, packedHistory, type LeadJson, type TestSite } from './helpers';
+import { api, browserEvent, collect, fillHistory, LEAD_LOG, newSite, ORIGIN, packedHistory, type LeadJson, type TestSite } from './helpers';
 
 async function leadRow(site: TestSite, email: string) {
   return env.DB.prepare('SELECT id, history, history_pages, event_count, activity, scored_at FROM leads WHERE site_id = ? AND email = ?')
@@ -21,14 +21,14 @@ async function leadRow(site: TestSite, email: string) {
 
 /** The lead's events as the log holds them: `ts:shape` pairs, sorted. */
 async function logOf(leadId: string) {
-  const { results } = await env.DB.prepare('SELECT ts, shape_id FROM events WHERE lead_id = ?').bind(leadId).all<{ ts: number; shape_id: number }>();
+  const { results } = await env.DB.prepare(`SELECT ts, shape_id FROM ${LEAD_LOG}`).bind(leadId).all<{ ts: number; shape_id: number }>();
   return results.map((e) => `${e.ts}:${e.shape_id}`).sort();
 }
 
 /** The lead's logged events as the engine sees them: the shape's rule URL stands for the event's. */
 async function loggedOf(leadId: string): Promise<ScoringEvent[]> {
   const { results } = await env.DB.prepare(
-    'SELECT e.id, s.type, e.ts, s.url, s.content_type AS contentType, s.props FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ?',
+    `SELECT e.id, s.type, e.ts, s.url, s.content_type AS contentType, s.props FROM ${LEAD_LOG} AS e JOIN event_shapes AS s ON s.id = e.shape_id`,
   )
     .bind(leadId)
     .all<{ id: string; type: string; ts: number; url: string | null; contentType: string | null; props: string | null }>();

@@ -299,6 +299,35 @@ describe('D1 metering (D1_METERING=on)', () => {
     expect(crowded - alone).toBeLessThan(30);
   });
 
+  it("writes as many rows for an identify whatever the visitor's anonymous past, which it leaves as stored", async () => {
+    const site = await newSite();
+    const pages = ['/pricing', '/references', '/contact'];
+    const identifyAfter = async (visitor: string, views: number) => {
+      for (let i = 0; i < views; i++) await collectMetered(site, [browserEvent(visitor, 'page_view', { url: `${ORIGIN}${pages[i % pages.length]}` })]);
+      const res = await collectMetered(site, [browserEvent(visitor, 'identify', { traits: { email: `${visitor}@acme.io` } })]);
+      expect(res.status).toBe(202);
+      return res;
+    };
+    await identifyAfter('pa-0', 3); // the shapes are new once
+    const three = await identifyAfter('pa-3', 3);
+    const twelve = await identifyAfter('pa-12', 12);
+    // The past is the lead's by its visitor's link: no event rewritten, two rows apiece before.
+    for (const res of [three, twelve]) expect(res.headers.get('leadscore-d1-statements')).not.toMatch(/update events/);
+    expect(rowsHeader(twelve)!.written).toBe(rowsHeader(three)!.written);
+    // The lead made, its band entered and counted, the identify stored, the visitor linked: 4 rows
+    // or fewer for each of the 4 events it scores.
+    expect(rowsHeader(three)!.written).toBeLessThanOrEqual(4 * 4);
+    // And the lead counts all of it.
+    const counted = (email: string) => env.DB.prepare('SELECT event_count FROM leads WHERE site_id = ? AND email = ?').bind(site.id, email).first<number>('event_count');
+    expect([await counted('pa-3@acme.io'), await counted('pa-12@acme.io')]).toEqual([4, 13]);
+
+    // Identifying again, as the same lead, reads none of that past: the visitor's row says it is had.
+    const again = await collectMetered(site, [browserEvent('pa-12', 'identify', { traits: { email: 'pa-12@acme.io' } })], true);
+    const [ids, past] = readBatchOf(again).filter((st) => st.statement === 'select events').map((st) => st.read);
+    expect(ids).toBe(0);
+    expect(past).toBeLessThanOrEqual(2); // its row, none of its 12 events
+  });
+
   it('is off by default: no header, and a refused request is metered too when on', async () => {
     const site = await newSite();
     const res = await collect({ site: site.siteKey, events: [browserEvent('off', 'page_view')] });

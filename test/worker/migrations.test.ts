@@ -62,7 +62,7 @@ describe('0010_event_shapes', () => {
     // packed history (0012) holds its events. (Migrations in this file apply in order on one
     // database: the chunk reader of today, which needs 0017, reads migrated rows in 0017's test.)
     const drizzle = database(db);
-    const byLead = groupBy(await loggedEvents(drizzle, ['ld_a', 'ld_b']), (e) => e.leadId!);
+    const byLead = groupBy(await loggedEvents(drizzle, 's', ['ld_a', 'ld_b']), (e) => e.leadId!);
     const histories = (await db.prepare(`SELECT id, history FROM leads ORDER BY id`).all<{ id: string; history: string }>()).results;
     for (const { id, history } of histories) {
       const logged = byLead.get(id)!;
@@ -141,7 +141,7 @@ describe('0013_events_keyed_by_id', () => {
     expect((await db.prepare('PRAGMA foreign_key_check(events)').all()).results).toEqual([]);
     // The readers page the migrated events in their new orders.
     const drizzle = database(db);
-    expect((await loggedEvents(drizzle, ['ld_m1'])).map((e) => e.id).sort()).toEqual(['e1', 'e2']);
+    expect((await loggedEvents(drizzle, 'm1', ['ld_m1'])).map((e) => e.id).sort()).toEqual(['e1', 'e2']);
     await db.prepare(`UPDATE visitors SET lead_id = 'ld_m1' WHERE site_id = 'm1' AND id = 'v2'`).run();
     const doc = JSON.parse(await new Response((await exportLead(drizzle, 'm1', 'ld_m1', 1))!.body).text()) as { events: { id: string }[] };
     expect(doc.events.map((e) => e.id)).toEqual(['e2', 'e1', 'e3']);
@@ -293,7 +293,7 @@ describe('0017_lead_history_pages', () => {
     // A recompute reads from the pages exactly the events the log holds.
     const drizzle = database(db);
     const { eventsOf } = await readChunk(drizzle, 'q1', '');
-    const logged = groupBy(await loggedEvents(drizzle, ['ld_big', 'ld_one']), (e) => e.leadId!);
+    const logged = groupBy(await loggedEvents(drizzle, 'q1', ['ld_big', 'ld_one']), (e) => e.leadId!);
     for (const lead of ['ld_big', 'ld_one']) {
       const pairs = (es: readonly { ts: number; type: string }[]) => es.map((e) => `${e.ts}:${e.type}`).sort();
       expect(pairs(eventsOf(lead))).toEqual(pairs(logged.get(lead)!));

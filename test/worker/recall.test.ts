@@ -13,7 +13,7 @@ import { parseHistory } from '../../worker/db/lead-history';
 import { recall } from '../../worker/ingest/recall';
 import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { scoreLead } from '../../worker/scoring/score';
-import { api, browserEvent, BROWSER_UA, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
+import { api, BROWSER_UA, browserEvent, LEAD_LOG, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
 
 /** Collect through the worker with D1 metered: the answer, and the round trips it took. */
 async function send(site: TestSite, events: unknown[], vars: Record<string, string> = {}) {
@@ -39,7 +39,7 @@ const visitorRow = (site: TestSite, id: string) =>
 /** The lead's logged events, scored by the engine at `now`, and as `ts:shape` pairs. */
 async function fromLog(leadId: string, now: number) {
   const { results } = await env.DB.prepare(
-    'SELECT e.id, s.type, e.ts, e.url, s.content_type AS contentType, s.props, e.shape_id FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ?',
+    `SELECT e.id, s.type, e.ts, e.url, s.content_type AS contentType, s.props, e.shape_id FROM ${LEAD_LOG} AS e JOIN event_shapes AS s ON s.id = e.shape_id`,
   )
     .bind(leadId)
     .all<{ id: string; type: string; ts: number; url: string | null; contentType: string | null; props: string | null; shape_id: number }>();

@@ -16,7 +16,7 @@ import { DEFAULT_MODEL } from '../../worker/scoring/default-model';
 import { nextChangeAt } from '../../worker/scoring/next-change';
 import { scoreLead } from '../../worker/scoring/score';
 import type { Stage } from '../../worker/scoring/model';
-import { api, browserEvent, collect, eventId, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
+import { api, browserEvent, collect, eventId, LEAD_LOG, leadByEmail, newSite, ORIGIN, type TestSite } from './helpers';
 
 const pricingWorth = (points: number) => ({
   ...DEFAULT_MODEL,
@@ -33,7 +33,7 @@ async function storedLead(id: string) {
  */
 async function fromTheLog(leadId: string, model = DEFAULT_MODEL, now: number) {
   const { results } = await env.DB.prepare(
-    'SELECT e.id, s.type, e.ts, e.url, s.content_type AS contentType, s.props FROM events AS e JOIN event_shapes AS s ON s.id = e.shape_id WHERE e.lead_id = ?',
+    `SELECT e.id, s.type, e.ts, e.url, s.content_type AS contentType, s.props FROM ${LEAD_LOG} AS e JOIN event_shapes AS s ON s.id = e.shape_id`,
   )
     .bind(leadId)
     .all<{ id: string; type: string; ts: number; url: string | null; contentType: string | null; props: string | null }>();
@@ -273,7 +273,7 @@ describe('live scoring equals a recompute from the stored events', () => {
           const replay = await fromTheLog(lead.id, DEFAULT_MODEL, row.scored_at as number);
           expect(row.event_count).toBe(events.length);
           // The packed history in the lead's row holds exactly the log's events, whatever the batches.
-          const { results: log } = await env.DB.prepare('SELECT ts, shape_id FROM events WHERE lead_id = ?').bind(lead.id).all<{ ts: number; shape_id: number }>();
+          const { results: log } = await env.DB.prepare(`SELECT ts, shape_id FROM ${LEAD_LOG}`).bind(lead.id).all<{ ts: number; shape_id: number }>();
           expect(parseHistory(row.history as string).map((e) => `${e.ts}:${e.shapeId}`).sort()).toEqual(log.map((e) => `${e.ts}:${e.shape_id}`).sort());
           expect({ fit: row.fit, activity: row.activity, engagement: row.engagement, band: row.band }).toEqual({ ...replay.scores, band: replay.band });
           expect(row.excluded_reason).toBe(replay.exclusion?.reason ?? null);

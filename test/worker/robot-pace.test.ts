@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { MAX_PAGE_VIEWS } from '../../worker/ingest/pace';
 import { HISTORY_MAX } from '../../worker/db/lead-history';
-import { api, browserEvent, collect, fillHistory, leadByEmail, newSite, ORIGIN, packedHistory, rowCounts, type TestSite } from './helpers';
+import { api, browserEvent, collect, fillHistory, LEAD_LOG, leadByEmail, newSite, ORIGIN, packedHistory, rowCounts, type TestSite } from './helpers';
 
 interface CollectAnswer {
   accepted: string[];
@@ -29,9 +29,11 @@ describe('robots by their pace', () => {
     await send(site, [browserEvent('h1', 'identify', { traits: { email: 'ana@acme.io' } }), browserEvent('h1', 'page_view', { url: `${ORIGIN}/pricing` })]);
     const person = (await leadByEmail(site, 'ana@acme.io'))!;
 
-    // A crawler walks the site, then fills the contact form with Ana's address: it counts for her.
+    // A crawler walks the site, then, in a request of its own, fills the contact form with Ana's
+    // address: it counts for her, what it sent before too (stored without a lead, hers by its visitor).
     const first = crawl('c1', MAX_PAGE_VIEWS / 2, start);
-    expect((await send(site, [...first, browserEvent('c1', 'identify', { traits: { email: 'ana@acme.io' }, ts: start + 101_000 })])).accepted).toHaveLength(first.length + 1);
+    expect((await send(site, first)).accepted).toHaveLength(first.length);
+    expect((await send(site, [browserEvent('c1', 'identify', { traits: { email: 'ana@acme.io' }, ts: start + 101_000 })])).accepted).toHaveLength(1);
     const inflated = (await leadByEmail(site, 'ana@acme.io'))!;
     expect(inflated.score).toBeGreaterThan(person.score);
     expect(await rowCounts(site.id)).toMatchObject({ events: 2 + first.length + 1 });
@@ -109,7 +111,7 @@ describe('robots by their pace', () => {
     await send(site, crawl('c6', 39, start + 122_000));
     expect((await send(site, crawl('c6', 2, start + 202_000))).robot?.ignored).toHaveLength(2);
     // Its events are gone from the log and from the history, pages and row, and nothing else.
-    const log = (await env.DB.prepare('SELECT ts, shape_id FROM events WHERE lead_id = ?').bind(lead.id).all<{ ts: number; shape_id: number }>()).results;
+    const log = (await env.DB.prepare(`SELECT ts, shape_id FROM ${LEAD_LOG}`).bind(lead.id).all<{ ts: number; shape_id: number }>()).results;
     expect(log).toHaveLength(HISTORY_MAX + 1);
     expect(await packedHistory(lead.id)).toEqual(log.map((e) => `${e.ts}:${e.shape_id}`).sort());
     expect(await packedHistory(lead.id)).toEqual(before);

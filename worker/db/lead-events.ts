@@ -3,9 +3,9 @@
  * engine needs for a set of leads (from their packed histories, or from the log), and the site's
  * shapes by id.
  */
-import { eq, getTableColumns } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNull } from 'drizzle-orm';
 import { inList, type Database } from './client';
-import { eventShapes, events, leadHistoryPages } from './schema';
+import { eventShapes, events, leadHistoryPages, visitors } from './schema';
 import type { EventShape } from '../scoring/event-shapes';
 import { historyEvents, parseHistory, shapeIdsOf, type StoredEvent } from './lead-history';
 import type { ScoringEvent } from '../scoring/types';
@@ -38,11 +38,38 @@ export const loggedEventColumns = {
 };
 
 /**
- * The events of `leadIds` as the log holds them, one index entry and row each: for what a history
- * does not say, which visitor sent what (see `ingest`).
+ * Where a lead's events are in the log. Those it was sent as a lead are stored with its id
+ * (`events_lead_ts`). Those its visitors sent before they identified stay as they were stored, with
+ * no lead (`events_site_visitor_anon`): a visitor identifying attributes its past by linking its row
+ * to the lead, one row, rather than by rewriting each of its events, two rows apiece (see `ingest`).
+ * So a lead's log is the union of the two, and every reader of it takes both.
  */
-export const loggedEvents = (db: Database, leadIds: readonly string[]) =>
-  db.select(loggedEventColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(inList(events.leadId, leadIds));
+export const ofLeads = (siteId: string, leadIds: readonly string[]) => ({
+  // By lead alone: a lead's id is unique, and with the site's too SQLite might walk the site's events.
+  attributed: inList(events.leadId, leadIds),
+  /** The lead's visitors, with the lead's id: its anonymous events' lead (`beforeIdentify`). */
+  visitors: and(eq(visitors.siteId, siteId), inList(visitors.leadId, leadIds)),
+  beforeIdentify: and(eq(events.siteId, visitors.siteId), eq(events.visitorId, visitors.id), isNull(events.leadId)),
+});
+
+/**
+ * The events of `leadIds` as the log holds them, each with the lead it counts for, one index
+ * entry and row each (and a row a visitor): for what a history does not say, which visitor sent
+ * what (see `ingest`).
+ */
+export async function loggedEvents(db: Database, siteId: string, leadIds: readonly string[]) {
+  const of = ofLeads(siteId, leadIds);
+  const [attributed, before] = await db.batch([
+    db.select(loggedEventColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(of.attributed),
+    db
+      .select({ ...loggedEventColumns, leadId: visitors.leadId })
+      .from(visitors)
+      .innerJoin(events, of.beforeIdentify)
+      .innerJoin(eventShapes, shapeOfEvent)
+      .where(of.visitors),
+  ]);
+  return [...attributed, ...before];
+}
 
 /** Shapes by id, added to `into`: a recompute reads each shape once, whatever its events. */
 export async function readShapes(db: Database, ids: readonly number[], into: Map<number, EventShape>): Promise<void> {

@@ -1,12 +1,12 @@
 /** @module Reading leads: the list with filters and a keyset cursor, one lead, its history. */
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client';
-import { eventWithShapeColumns, shapeOfEvent, shapesOfHistories, storedHistories } from './lead-events';
+import { eventWithShapeColumns, ofLeads, shapeOfEvent, shapesOfHistories, storedHistories } from './lead-events';
 import { historyEvents } from './lead-history';
 import { shapeCache } from './shape-cache';
 import type { EventShape } from '../scoring/event-shapes';
 import type { ScoringEvent } from '../scoring/types';
-import { eventShapes, events, feedback, leads, transitions } from './schema';
+import { eventShapes, events, feedback, leads, transitions, visitors } from './schema';
 
 export type LeadRow = typeof leads.$inferSelect;
 
@@ -155,14 +155,18 @@ function mergedRuns(db: Database, values: Record<string, string | number | null>
  * lead of 5,002 events read 10,009 rows, 408 now (`lead-history.test.ts`).
  */
 export async function leadWithHistory(db: Database, siteId: string, id: string, timelineLimit: number) {
-  const [lead, latest, leadTransitions, leadFeedback] = await db.batch([
+  const of = ofLeads(siteId, [id]);
+  const latestFirst = [desc(events.ts), desc(events.id)];
+  const [lead, latestAttributed, latestBefore, leadTransitions, leadFeedback] = await db.batch([
     db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
+    db.select(eventWithShapeColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(of.attributed).orderBy(...latestFirst).limit(timelineLimit + 1),
     db
       .select(eventWithShapeColumns)
-      .from(events)
+      .from(visitors)
+      .innerJoin(events, of.beforeIdentify)
       .innerJoin(eventShapes, shapeOfEvent)
-      .where(eq(events.leadId, id))
-      .orderBy(desc(events.ts), desc(events.id))
+      .where(of.visitors)
+      .orderBy(...latestFirst)
       .limit(timelineLimit + 1),
     db
       .select()
@@ -174,6 +178,8 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
   ]);
   const row = lead[0];
   if (!row) return null;
+  // The two runs of the log (see `ofLeads`), each latest first, merged: the latest of both.
+  const latest = [...latestAttributed, ...latestBefore].sort((a, b) => b.ts - a.ts || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0)).slice(0, timelineLimit + 1);
   const recent = latest.slice(0, timelineLimit).reverse();
   const whole = { lead: row, recent, transitions: leadTransitions, feedback: leadFeedback };
   if (latest.length <= timelineLimit) return { ...whole, events: recent };

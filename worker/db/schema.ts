@@ -180,7 +180,8 @@ export const eventShapes = sqliteTable(
  * Readers that page through events order by `(ts, id)` (a lead's) or `(visitor_id, ts, id)` (a
  * visitor's anonymous ones), the order the two indexes below hold: `id` is unique within a site and
  * a lead or visitor belongs to one site, so each order is total; no column of it ever changes
- * (attribution changes `lead_id` only), so a cursor taken from a row stays where it was.
+ * (a visitor leaving its lead for another sets `lead_id` only), so a cursor taken from a row stays
+ * where it was.
  */
 export const events = sqliteTable(
   'events',
@@ -189,7 +190,11 @@ export const events = sqliteTable(
     /** The client-made id: the key within the site, so a batch sent twice is stored once. */
     id: text('id').notNull(),
     visitorId: text('visitor_id'),
-    /** Set when the event is attributed to a lead: at once if the visitor is known, on identify otherwise. */
+    /**
+     * The lead's, when its visitor was a lead's as it came. A visitor's events from before it
+     * identified stay without one: they are its lead's by the visitor's link (`db/lead-events`), and
+     * get the lead's id only if the visitor leaves that lead for another.
+     */
     leadId: text('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
     /**
      * Type, rule URL, content type and properties, in `event_shapes`. Not a foreign key: SQLite

@@ -209,11 +209,22 @@ async function readStored(
     // D1 counts a row read even for an empty JSON list: a batch without an e-mail (a page view), or
     // without an identify, asks for none.
     db.select().from(leads).where(emails.length ? and(eq(leads.siteId, site.id), inList(leads.email, emails)) : sql`0`),
+    // The anonymous past of the visitors an identify names, unless a lead has it already: a
+    // visitor's events from before it identified stay anonymous in the log (see `db/lead-events`).
     db
       .select(loggedEventColumns)
       .from(events)
       .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
-      .where(identifying.length ? and(eq(events.siteId, site.id), isNull(events.leadId), inList(events.visitorId, identifying)) : sql`0`),
+      .where(
+        identifying.length
+          ? and(
+              eq(events.siteId, site.id),
+              isNull(events.leadId),
+              // The visitors first, a row each: a visitor that stored events has a row.
+              sql`${events.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.siteId} = ${site.id} AND ${inList(visitors.id, identifying)} AND ${visitors.leadId} IS NULL)`,
+            )
+          : sql`0`,
+      ),
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
@@ -243,7 +254,7 @@ async function readStored(
   let { paces, needLog } = visitorPaces(batch, known, visitorRows, now, (id) => byId.get(id));
   if (needLog.length) {
     // A lead's page views crowd a window: its visitors' own are counted from the log (rare).
-    const log = groupBy(await loggedEvents(db, needLog), (e) => e.leadId!);
+    const log = groupBy(await loggedEvents(db, site.id, needLog), (e) => e.leadId!);
     ({ paces } = visitorPaces(batch, known, visitorRows, now, (id) => byId.get(id), log));
   }
   return { site, known, visitorRows, paces, leads: working, anonEvents, knownShapes, recalled: null, justRead: false };
@@ -305,7 +316,7 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
   if (caughtLeads.size) {
     // A history does not say which visitor sent what: the leads of visitors caught now (rare) have
     // their events read from the log, and keep those of their other visitors.
-    const stored = await loggedEvents(db, [...caughtLeads.keys()]);
+    const stored = await loggedEvents(db, site.id, [...caughtLeads.keys()]);
     for (const [leadId, robots] of caughtLeads) {
       const lead = byId.get(leadId)!;
       const all = stored.filter((e) => e.leadId === leadId);
@@ -323,6 +334,7 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
   const identified = new Map<string, number>();
 
   const newRows: NewEvent[] = [];
+  /** Visitors leaving their lead for another: their anonymous past stays the first lead's. */
   const attributions: { visitorId: string; leadId: string }[] = [];
   const seen: Record<string, { first: number; last: number }> = {};
   const result: IngestResult = { accepted: [], duplicates: [], robots: [], changed: false };
@@ -348,13 +360,15 @@ async function attemptIngest(memory: Recall, db: Database, reading: Reading, bat
       lead.touched = true;
       if (e.visitor && visitorLead.get(e.visitor) !== lead.row.id) {
         // The visitor's anonymous history, stored or earlier in this batch, now counts for the lead.
-        const wasAnonymous = !visitorLead.get(e.visitor);
+        const was = visitorLead.get(e.visitor);
         visitorLead.set(e.visitor, lead.row.id);
-        if (wasAnonymous) {
+        // Its anonymous events, stored, are the lead's by the visitor's link, not rewritten (see
+        // `db/lead-events`); should the visitor leave for another lead, they stay the first's.
+        if (was) attributions.push({ visitorId: e.visitor, leadId: was });
+        else {
           const stored = anonStored.get(e.visitor) ?? [];
           identified.set(e.visitor, stored.length);
           anonStored.delete(e.visitor);
-          if (stored.length) attributions.push({ visitorId: e.visitor, leadId: lead.row.id });
           const pending = newRows.filter((r) => r.visitorId === e.visitor && !r.leadId);
           for (const r of pending) r.leadId = lead.row.id;
           lead.events.push(...stored, ...pending.map(scoringView));
@@ -514,8 +528,11 @@ function robotWrites(
   const caught = [...paces].flatMap(([visitor, p]) => (p.caught ? [visitor] : []));
   if (count === 0 && caught.length === 0) return [];
   const anonymous = and(eq(events.siteId, siteId), isNull(events.leadId), inList(events.visitorId, caught));
-  const stored = sql<number>`(SELECT count(*) FROM ${events} WHERE ${anonymous})`;
-  const out: BatchItem<'sqlite'>[] = [countRobot(db, siteId, caught.length ? sql`${count} + ${stored}` : count, now)];
+  // A lead's visitor's events, those from before it identified too, are in `count` already (read
+  // from its lead's log): only the anonymous visitors' are counted here.
+  const strangers = caught.filter((v) => !visitorLead.get(v));
+  const stored = sql<number>`(SELECT count(*) FROM ${events} WHERE ${and(eq(events.siteId, siteId), isNull(events.leadId), inList(events.visitorId, strangers))})`;
+  const out: BatchItem<'sqlite'>[] = [countRobot(db, siteId, strangers.length ? sql`${count} + ${stored}` : count, now)];
   if (caught.length) out.push(db.delete(events).where(anonymous));
   for (const visitor of caught) {
     const lead = visitorLead.get(visitor);

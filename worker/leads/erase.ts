@@ -3,8 +3,8 @@
  * guarded D1 batch, so that it is gone whole or not at all.
  *
  * Erased: the lead (profile, scores, band, stage; its search entry goes with it, by the
- * `leads_search_delete` trigger, and its trigrams with FTS5's secure-delete), the visitors that identified as it, every event attributed to it
- * and the anonymous events of those visitors, its transitions (so the changes feed and the webhooks
+ * `leads_search_delete` trigger, and its trigrams with FTS5's secure-delete), the visitors that identified as it, every event of it (those stored
+ * with its id, and those its visitors sent before they identified, stored without one), its transitions (so the changes feed and the webhooks
  * skip them), sales' feedback, and its webhook deliveries with their attempts, delivered ones too
  * since their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
  * decremented here; `band_daily`; a trigger's member count; the model and its recomputes' counts).
@@ -41,7 +41,7 @@ export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteI
     transitionSeqs,
     deliveries: delivered,
     deliveryIds: db.select({ id: deliveries.id }).from(deliveries).where(delivered),
-    /** Events of the lead's visitors that were never attributed to any lead. */
+    /** Events its visitors sent before they identified: stored without a lead, they are its by their visitor (see `db/lead-events`). */
     anonymousEvents: and(eq(events.siteId, siteId), isNull(events.leadId), inArray(events.visitorId, visitorIds)),
     attributedEvents: and(eq(events.siteId, siteId), eq(events.leadId, id)),
   };

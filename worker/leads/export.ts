@@ -38,13 +38,16 @@ export const MAX_EVENTS = 200_000;
 /** An event whole: its own columns (the full URL among them) and its shape's. */
 type EventRow = typeof events.$inferSelect & { type: string; contentType: string | null; props: Record<string, unknown> | null };
 
-const eventJson = (e: EventRow) => ({
+const eventJson = (e: EventRow, leadId: string) => ({
   id: e.id,
   type: e.type,
   ts: e.ts,
   visitor: e.visitorId,
-  /** null for an anonymous event of one of the lead's visitors, never attributed. */
-  leadId: e.leadId,
+  /**
+   * The lead's, for every event of its export: those its visitors sent before they identified are
+   * stored without a lead and count for it by their visitor (see `db/lead-events`).
+   */
+  leadId,
   url: e.url,
   title: e.title,
   referrer: e.referrer,
@@ -74,9 +77,9 @@ export async function exportLead(
   limits: ExportLimits = { firstPage: FIRST_PAGE, maxReads: MAX_READS, maxEvents: MAX_EVENTS },
 ): Promise<LeadExport | null> {
   const of = ofLead(db, { id, siteId });
-  // Two runs of events: those attributed to the lead by (ts, id), and anonymous ones of its
-  // visitors by (visitor, ts, id); each the order of an index (`events_lead_ts`,
-  // `events_site_visitor_anon`), so a page never sorts the rest. An event's id is unique in its
+  // Two runs of events: those stored with the lead's id by (ts, id), and those its visitors sent
+  // before they identified, stored without one, by (visitor, ts, id); each the order of an index
+  // (`events_lead_ts`, `events_site_visitor_anon`), so a page never sorts the rest. An event's id is unique in its
   // site and none of these columns ever changes, so the last row of a page is a cursor that neither
   // skips nor repeats an event stored before the export began.
   const attributed = {
@@ -155,7 +158,7 @@ export async function exportLead(
       let asked = limits.firstPage;
       for (;;) {
         if (rows.length) {
-          yield comma + rows.map((e) => JSON.stringify(eventJson(e))).join(',');
+          yield comma + rows.map((e) => JSON.stringify(eventJson(e, id))).join(',');
           comma = ',';
         }
         if (rows.length < asked) break;

@@ -279,8 +279,8 @@ export const LeadExport = z.object({
   /** Events counted when the export began. */
   eventCount: z.number().int(),
   /**
-   * Attributed to the lead by time, then anonymous events of its visitors never attributed to any
-   * lead (`leadId` null).
+   * Those stored with the lead's id by time, then those its visitors sent before they identified,
+   * by visitor and time; `leadId` is the lead's for all.
    */
   events: z.array(
     z.object({
@@ -288,7 +288,7 @@ export const LeadExport = z.object({
       type: z.string(),
       ts: Time,
       visitor: z.string().nullable(),
-      leadId: z.string().nullable(),
+      leadId: z.string(),
       url: z.string().nullable(),
       title: z.string().nullable(),
       referrer: z.string().nullable(),

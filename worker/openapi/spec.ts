@@ -172,7 +172,7 @@ export const operations: Operation[] = [
     tag: 'leads',
     summary: 'Everything held about a lead, as one JSON file (right of access)',
     description:
-      'The lead, its visitors, every event (attributed, and anonymous ones of its visitors), its transitions, sales ' +
+      'The lead, its visitors, every event (those it sent as a lead and those its visitors sent before they identified), its transitions, sales ' +
       'feedback and webhook deliveries with their payloads and attempts, as `Content-Disposition: attachment; ' +
       'filename="lead-{id}.json"`. Read in one batch; past its first ' +
       `${FIRST_PAGE.toLocaleString('en-US')} events the document is streamed, the events read page by page as the ` +
