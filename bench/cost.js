@@ -6,7 +6,8 @@
  *     `meta.rows_read` / `meta.rows_written` count them: the worker runs with `D1_METERING=on`, which
  *     answers each collect request with its statements' sums (see `worker/db/metering.ts`). For an
  *     anonymous page view, a page view of an identified lead with 10, 100, 1,000 and 12,000 stored
- *     events (the last one's history in two pages and its row, see `db/lead-history`), an identify, batches of 10, and the lead's page view again once the site has 1,000 more leads.
+ *     events (the last one's history in two pages and its row, see `db/lead-history`), an identify
+ *     after 3 and after 12 anonymous page views (which it scores with itself), batches of 10, and the lead's page view again once the site has 1,000 more leads.
  *     The isolate keeps a site 30 s once looked up (`worker/db/site-cache.ts`), so these are warm
  *     requests; the same anonymous page view is also sent as a site's first request, to a site made
  *     for it, which is what every request cost before that cache (and still costs a cold isolate).
@@ -296,13 +297,14 @@ try {
     stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { D1_METERING: 'on', INGEST_RECALL: setting } });
     ({ siteKey, apiKey } = stack);
     origin = stack.demoUrl;
-    const metered = async (v, events, key = siteKey) => {
+    /** `scored`: the events the request scores, its own and any it brings (an identify, the visitor's past). */
+    const metered = async (v, events, key = siteKey, scored = events.length) => {
       const res = await fetch(collectUrl, { method: 'POST', headers: headersOf(v), body: JSON.stringify({ site: key, events }) });
       const body = await res.json();
       if (res.status !== 202 || body.accepted?.length !== events.length) throw new Error(`collect answered ${res.status} ${JSON.stringify(body)}`);
       const m = /^read=(\d+),written=(\d+),roundtrips=(\d+)$/.exec(res.headers.get('leadscore-d1-rows') ?? '');
       if (!m) throw new Error('no Leadscore-D1-Rows header: is D1_METERING on?');
-      return { events: events.length, read: Number(m[1]), written: Number(m[2]), roundTrips: Number(m[3]), statements: res.headers.get('leadscore-d1-statements') };
+      return { events: scored, read: Number(m[1]), written: Number(m[2]), roundTrips: Number(m[3]), statements: res.headers.get('leadscore-d1-statements') };
     };
     const seed = async (v, count) => {
       for (let left = count; left > 0; left -= 100) await metered(v, Array.from({ length: Math.min(100, left) }, () => pageView(v)));
@@ -345,7 +347,8 @@ try {
       ['anonymous page view, a new visitor', async () => { const v = newVisitor(origin); return metered(v, [pageView(v)]); }],
       ["the same, the site's first request in the isolate (no cached site)", async () => { const v = newVisitor(origin); return metered(v, [pageView(v)], await coldSite()); }],
       ['anonymous page view, a returning visitor', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [pageView(v)]); }],
-      ['identify, after 3 anonymous page views', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [identify(v)]); }],
+      ['identify, after 3 anonymous page views', async () => { const v = newVisitor(origin); await seed(v, 3); return metered(v, [identify(v)], siteKey, 4); }],
+      ['identify, after 12 anonymous page views', async () => { const v = newVisitor(origin); await seed(v, 12); return metered(v, [identify(v)], siteKey, 13); }],
       ...HISTORIES.map((n) => [`page view, lead with ${int(n)} stored events`, async () => { const v = await lead(n); return metered(v, [pageView(v)]); }]),
       ['batch of 10 page views, anonymous visitor', async () => { const v = newVisitor(origin); await seed(v, 1); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
       ['batch of 10 page views, lead with 10 events', async () => { const v = await lead(10); return metered(v, Array.from({ length: 10 }, () => pageView(v))); }],
@@ -361,7 +364,7 @@ try {
       const row = {
         request: name,
         recall,
-        events: runs[0].events,
+        'scored events': runs[0].events,
         'round trips': range((r) => r.roundTrips),
         'rows read': range((r) => r.read),
         'rows written': range((r) => r.written),
