@@ -44,7 +44,7 @@ export const loggedEventColumns = {
  * to the lead, one row, rather than by rewriting each of its events, two rows apiece (see `ingest`).
  * So a lead's log is the union of the two, and every reader of it takes both.
  */
-export const ofLeads = (siteId: string, leadIds: readonly string[]) => ({
+export const logOfLeads = (siteId: string, leadIds: readonly string[]) => ({
   // By lead alone: a lead's id is unique, and with the site's too SQLite might walk the site's events.
   attributed: inList(events.leadId, leadIds),
   /** The lead's visitors, with the lead's id: its anonymous events' lead (`beforeIdentify`). */
@@ -58,7 +58,7 @@ export const ofLeads = (siteId: string, leadIds: readonly string[]) => ({
  * what (see `ingest`).
  */
 export async function loggedEvents(db: Database, siteId: string, leadIds: readonly string[]) {
-  const of = ofLeads(siteId, leadIds);
+  const of = logOfLeads(siteId, leadIds);
   const [attributed, before] = await db.batch([
     db.select(loggedEventColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(of.attributed),
     db

@@ -1,7 +1,7 @@
 /** @module Reading leads: the list with filters and a keyset cursor, one lead, its history. */
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client';
-import { eventWithShapeColumns, ofLeads, shapeOfEvent, shapesOfHistories, storedHistories } from './lead-events';
+import { eventWithShapeColumns, logOfLeads, shapeOfEvent, shapesOfHistories, storedHistories } from './lead-events';
 import { historyEvents } from './lead-history';
 import { shapeCache } from './shape-cache';
 import type { EventShape } from '../scoring/event-shapes';
@@ -155,7 +155,7 @@ function mergedRuns(db: Database, values: Record<string, string | number | null>
  * lead of 5,002 events read 10,009 rows, 408 now (`lead-history.test.ts`).
  */
 export async function leadWithHistory(db: Database, siteId: string, id: string, timelineLimit: number) {
-  const of = ofLeads(siteId, [id]);
+  const of = logOfLeads(siteId, [id]);
   const latestFirst = [desc(events.ts), desc(events.id)];
   const [lead, latestAttributed, latestBefore, leadTransitions, leadFeedback] = await db.batch([
     db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
@@ -178,8 +178,9 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
   ]);
   const row = lead[0];
   if (!row) return null;
-  // The two runs of the log (see `ofLeads`), each latest first, merged: the latest of both.
-  const latest = [...latestAttributed, ...latestBefore].sort((a, b) => b.ts - a.ts || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0)).slice(0, timelineLimit + 1);
+  // The two runs of the log (see `logOfLeads`), each latest first, merged: the latest of both.
+  const latestOf = (a: { ts: number; id: string }, b: { ts: number; id: string }) => b.ts - a.ts || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
+  const latest = [...latestAttributed, ...latestBefore].sort(latestOf).slice(0, timelineLimit + 1);
   const recent = latest.slice(0, timelineLimit).reverse();
   const whole = { lead: row, recent, transitions: leadTransitions, feedback: leadFeedback };
   if (latest.length <= timelineLimit) return { ...whole, events: recent };

@@ -79,9 +79,9 @@ export async function exportLead(
   const of = ofLead(db, { id, siteId });
   // Two runs of events: those stored with the lead's id by (ts, id), and those its visitors sent
   // before they identified, stored without one, by (visitor, ts, id); each the order of an index
-  // (`events_lead_ts`, `events_site_visitor_anon`), so a page never sorts the rest. An event's id is unique in its
-  // site and none of these columns ever changes, so the last row of a page is a cursor that neither
-  // skips nor repeats an event stored before the export began.
+  // (`events_lead_ts`, `events_site_visitor_anon`), so a page never sorts the rest. An event's id
+  // is unique in its site and none of these columns ever changes, so the last row of a page is a
+  // cursor that neither skips nor repeats an event stored before the export began.
   const attributed = {
     where: of.attributedEvents,
     order: [asc(events.ts), asc(events.id)],
