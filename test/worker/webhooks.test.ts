@@ -33,7 +33,7 @@ async function subscribe(site: TestSite, url: string, extra: Record<string, unkn
     body: JSON.stringify({ url, types: ['lead.band_changed', 'lead.stage_changed', 'lead.excluded', 'lead.included', 'branch.triggered'], ...extra }),
   });
   expect(res.status).toBe(201);
-  return ((await res.json()) as { webhook: { id: string; secret: string } }).webhook;
+  return ((await res.json()) as { webhook: { id: string; secret: string; url: string } }).webhook;
 }
 
 /**
@@ -230,6 +230,15 @@ describe('webhooks', () => {
     expect(bare.status).toBe(400);
     expect(((await bare.json()) as { error: { issues: { path: unknown[] }[] } }).error.issues[0]!.path).toEqual(['url']);
     expect((await api(site, `/v1/webhooks/${kept.id}`)).status).toBe(200);
+
+    // A URL is one target however it is spelled: stored parsed, matched parsed.
+    const spelled = await subscribe(site, 'HTTPS://Hooks.Example:443/zap?y=2', { types: ['lead.band_changed'] });
+    expect(spelled.url).toBe('https://hooks.example/zap?y=2');
+    expect(await (await unsubscribe(site, `?url=${encodeURIComponent('https://hooks.EXAMPLE/zap?y=2')}`)).json()).toEqual({ deleted: [spelled.id] });
+    // A malformed URL is an error, not a delete of nothing.
+    const malformed = await unsubscribe(site, '?url=hooks.example%2Fzap');
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: { issues: { path: unknown[]; message: string }[] } }).error.issues[0]).toMatchObject({ path: ['url'], message: 'must be an http(s) URL' });
   });
   it('counts any 2xx answer as delivered, and a redirect as a failure it does not follow', async () => {
     const site = await newSite();

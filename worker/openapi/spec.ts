@@ -377,6 +377,7 @@ export const operations: Operation[] = [
     path: '/v1/webhooks',
     tag: 'webhooks',
     summary: "Unsubscribe by target URL: every subscription of the site to `url` goes, with its deliveries",
+    description: 'URLs are stored and matched as parsed (`new URL(u).href`), so spellings of one URL are one target.',
     query: UnsubscribeQuery,
     response: answer.Unsubscribed,
   },

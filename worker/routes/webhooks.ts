@@ -20,11 +20,17 @@ import { newSecret } from '../webhooks/signature';
 
 export const webhooksRoutes = new Hono<AppEnv>();
 
+/** A subscription's target: an http(s) URL, written as its parsed form (`new URL(u).href`) when stored or looked up. */
+const TargetUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000);
+
+/**
+ * The URL as stored: `HTTPS://Hooks.Example.com:443` and `https://hooks.example.com/` are one
+ * target, so an unsubscribe names it either way.
+ */
+const normalUrl = (u: string) => new URL(u).href;
+
 export const WebhookInput = z.strictObject({
-  url: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .max(2000)
-    .refine((u) => !new URL(u).username && !new URL(u).password, 'must not carry credentials: the signature authenticates'),
+  url: TargetUrl.refine((u) => !new URL(u).username && !new URL(u).password, 'must not carry credentials: the signature authenticates'),
   types: z.array(z.enum(CHANGE_TYPES)).min(1).max(CHANGE_TYPES.length).refine((t) => new Set(t).size === t.length, 'must not repeat a type'),
   band: z.string().min(1).max(64).optional(),
 });
@@ -75,7 +81,7 @@ webhooksRoutes.post('/', async (c) => {
   const row: WebhookRow = {
     id: `wh_${randomToken(20)}`,
     siteId: site.id,
-    url: input.url,
+    url: normalUrl(input.url),
     types: input.types,
     band: input.band ?? null,
     secret: newSecret(),
@@ -114,19 +120,21 @@ webhooksRoutes.get('/:id', async (c) => {
   return c.json({ webhook: { ...webhookJson(w), deliveries: deliveryCounts } });
 });
 
-export const UnsubscribeQuery = z.strictObject({ url: z.string().min(1).max(2000) });
+export const UnsubscribeQuery = z.strictObject({ url: TargetUrl });
 
 /**
  * Unsubscribes by target URL, for a REST-hook client that knows the URL it registered and not the
- * id: every subscription of the site to that URL goes, with its deliveries. Nothing to delete is
- * not an error (an unsubscribe retried finds none); a missing `url` is, rather than a delete of all.
+ * id: every subscription of the site to that URL goes, with its deliveries. The URL is matched in
+ * its parsed form, as it is stored, and as given (a subscription stored before URLs were). Nothing
+ * to delete is not an error (an unsubscribe retried finds none); a missing or malformed `url` is,
+ * rather than a delete of all or of none.
  */
 webhooksRoutes.delete('/', async (c) => {
   const { url } = parseOr400(UnsubscribeQuery, c.req.query(), 'the query');
   const siteId = c.get('site').id;
   const gone = await database(c.env.DB)
     .delete(webhooks)
-    .where(and(eq(webhooks.siteId, siteId), eq(webhooks.url, url)))
+    .where(and(eq(webhooks.siteId, siteId), inList(webhooks.url, [...new Set([normalUrl(url), url])])))
     .returning({ id: webhooks.id });
   if (gone.length) forgetSite(siteId);
   return c.json({ deleted: gone.map((w) => w.id) });
