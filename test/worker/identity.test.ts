@@ -4,7 +4,7 @@ import { database } from '../../worker/db/client';
 import { siteBySiteKey } from '../../worker/db/sites';
 import { ingest } from '../../worker/ingest/ingest';
 import { WireEvent } from '../../worker/ingest/wire';
-import { browserEvent, busyD1, collect, LEAD_LOG, leadByEmail, leadLogOf, newSite, ORIGIN, proxiedD1, rowCounts, type LeadJson } from './helpers';
+import { browserEvent, busyD1, collect, fillHistory, LEAD_LOG, leadByEmail, leadLogOf, newSite, ORIGIN, proxiedD1, rowCounts, type LeadJson } from './helpers';
 
 /** The test's D1, running `between` once, after the first batch (the read) and before the next (the write). */
 function betweenReadAndWrite(between: () => Promise<unknown>): D1Database {
@@ -87,6 +87,21 @@ describe('identity', () => {
     expect(eventsOf((await leadByEmail(site, 'ida@acme.io'))!)).toEqual(eventsOf(ida));
     expect(eventsOf((await leadByEmail(site, 'jo@acme.io'))!)).toEqual(['page_view', 'identify']);
     expect((await leadByEmail(site, 'ida@acme.io'))!.scores).toEqual(ida.scores);
+  });
+
+  it("puts a visitor's past in its lead's timeline by time, whatever side of the identify the browser's clock put it", async () => {
+    const site = await newSite();
+    const t = Date.now() - 60_000;
+    // Sent first, but stamped after the identify by a browser whose clock moved.
+    await collect({ site: site.siteKey, events: [browserEvent('skew', 'page_view', { url: `${ORIGIN}/pricing`, ts: t + 10_000 })] });
+    await collect({ site: site.siteKey, events: [browserEvent('skew', 'identify', { traits: { email: 'kay@acme.io' }, ts: t })] });
+    const kay = (await leadByEmail(site, 'kay@acme.io'))!;
+    expect(kay.timeline.filter((e) => e.kind === 'event').map((e) => e.type)).toEqual(['page_view', 'identify']);
+    // Past the timeline's 200 events, the latest of both runs of the log are the ones shown.
+    await fillHistory(kay.id, 250, t - 300 * 3_600_000);
+    const long = (await leadByEmail(site, 'kay@acme.io'))!.timeline.filter((e) => e.kind === 'event');
+    expect(long).toHaveLength(200);
+    expect(long.slice(0, 2).map((e) => e.type)).toEqual(['page_view', 'identify']);
   });
 
   it('merges two visitors with the same e-mail into one lead', async () => {

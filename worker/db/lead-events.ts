@@ -3,7 +3,7 @@
  * engine needs for a set of leads (from their packed histories, or from the log), and the site's
  * shapes by id.
  */
-import { and, eq, getTableColumns, isNull } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, isNull } from 'drizzle-orm';
 import { inList, type Database } from './client';
 import { eventShapes, events, leadHistoryPages, visitors } from './schema';
 import type { EventShape } from '../scoring/event-shapes';
@@ -51,6 +51,19 @@ export const logOfLeads = (siteId: string, leadIds: readonly string[]) => ({
   visitors: and(eq(visitors.siteId, siteId), inList(visitors.leadId, leadIds)),
   beforeIdentify: and(eq(events.siteId, visitors.siteId), eq(events.visitorId, visitors.id), isNull(events.leadId)),
 });
+
+/**
+ * One lead's log as conditions on `events` alone (see `logOfLeads`), for the statements that cannot
+ * join: deletes, and pages walked in an index's order (erasure and export, `leads/erase`).
+ */
+export function logOfLead(db: Database, siteId: string, id: string) {
+  const visitorIds = db.select({ id: visitors.id }).from(visitors).where(and(eq(visitors.siteId, siteId), eq(visitors.leadId, id)));
+  return {
+    visitorIds,
+    attributed: and(eq(events.siteId, siteId), eq(events.leadId, id)),
+    beforeIdentify: and(eq(events.siteId, siteId), isNull(events.leadId), inArray(events.visitorId, visitorIds)),
+  };
+}
 
 /**
  * The events of `leadIds` as the log holds them, each with the lead it counts for, one index

@@ -5,6 +5,7 @@ import { eventWithShapeColumns, logOfLeads, shapeOfEvent, shapesOfHistories, sto
 import { historyEvents } from './lead-history';
 import { shapeCache } from './shape-cache';
 import type { EventShape } from '../scoring/event-shapes';
+import { chronological } from '../scoring/score';
 import type { ScoringEvent } from '../scoring/types';
 import { eventShapes, events, feedback, leads, transitions, visitors } from './schema';
 
@@ -178,9 +179,9 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
   ]);
   const row = lead[0];
   if (!row) return null;
-  // The two runs of the log (see `logOfLeads`), each latest first, merged: the latest of both.
-  const latestOf = (a: { ts: number; id: string }, b: { ts: number; id: string }) => b.ts - a.ts || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
-  const latest = [...latestAttributed, ...latestBefore].sort(latestOf).slice(0, timelineLimit + 1);
+  // The two runs of the log (see `logOfLeads`), merged: the latest of both. A browser's clock may
+  // stamp an event from before it identified later than one after.
+  const latest = chronological([...latestAttributed, ...latestBefore]).reverse().slice(0, timelineLimit + 1);
   const recent = latest.slice(0, timelineLimit).reverse();
   const whole = { lead: row, recent, transitions: leadTransitions, feedback: leadFeedback };
   if (latest.length <= timelineLimit) return { ...whole, events: recent };

@@ -527,13 +527,13 @@ function robotWrites(
 ): BatchItem<'sqlite'>[] {
   const caught = [...paces].flatMap(([visitor, p]) => (p.caught ? [visitor] : []));
   if (count === 0 && caught.length === 0) return [];
-  const anonymous = and(eq(events.siteId, siteId), isNull(events.leadId), inList(events.visitorId, caught));
+  const anonymousOf = (visitorIds: readonly string[]) => and(eq(events.siteId, siteId), isNull(events.leadId), inList(events.visitorId, visitorIds));
   // A lead's visitor's events, those from before it identified too, are in `count` already (read
   // from its lead's log): only the anonymous visitors' are counted here.
   const strangers = caught.filter((v) => !visitorLead.get(v));
-  const stored = sql<number>`(SELECT count(*) FROM ${events} WHERE ${and(eq(events.siteId, siteId), isNull(events.leadId), inList(events.visitorId, strangers))})`;
+  const stored = sql<number>`(SELECT count(*) FROM ${events} WHERE ${anonymousOf(strangers)})`;
   const out: BatchItem<'sqlite'>[] = [countRobot(db, siteId, strangers.length ? sql`${count} + ${stored}` : count, now)];
-  if (caught.length) out.push(db.delete(events).where(anonymous));
+  if (caught.length) out.push(db.delete(events).where(anonymousOf(caught)));
   for (const visitor of caught) {
     const lead = visitorLead.get(visitor);
     if (lead) out.push(db.delete(events).where(and(eq(events.leadId, lead), eq(events.visitorId, visitor))));

@@ -3,17 +3,19 @@
  * guarded D1 batch, so that it is gone whole or not at all.
  *
  * Erased: the lead (profile, scores, band, stage; its search entry goes with it, by the
- * `leads_search_delete` trigger, and its trigrams with FTS5's secure-delete), the visitors that identified as it, every event of it (those stored
- * with its id, and those its visitors sent before they identified, stored without one), its transitions (so the changes feed and the webhooks
- * skip them), sales' feedback, and its webhook deliveries with their attempts, delivered ones too
- * since their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
+ * `leads_search_delete` trigger, and its trigrams with FTS5's secure-delete), the visitors that
+ * identified as it, every event of it (those stored with its id, and those its visitors sent before
+ * they identified, stored without one), its transitions (so the changes feed and the webhooks skip
+ * them), sales' feedback, and its webhook deliveries with their attempts, delivered ones too since
+ * their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
  * decremented here; `band_daily`; a trigger's member count; the model and its recomputes' counts).
  */
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { fromDrizzle, runBatch, type Statement } from '../db/statements';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors, webhooks } from '../db/schema';
 import { counterWrites } from '../segments/counters';
+import { logOfLead } from '../db/lead-events';
 import { conflictGuard, untilWritten, type LeadRow } from './write';
 
 /** What erasing needs of the stored lead: its `rev` for the guard, its place for the counters. */
@@ -24,7 +26,8 @@ export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band'>;
  * finds its rows by an index, whatever the size of the site.
  */
 export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteId'>) {
-  const visitorIds = db.select({ id: visitors.id }).from(visitors).where(and(eq(visitors.siteId, siteId), eq(visitors.leadId, id)));
+  const log = logOfLead(db, siteId, id);
+  const visitorIds = log.visitorIds;
   const transitionSeqs = db
     .select({ seq: transitions.seq })
     .from(transitions)
@@ -42,8 +45,8 @@ export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteI
     deliveries: delivered,
     deliveryIds: db.select({ id: deliveries.id }).from(deliveries).where(delivered),
     /** Events its visitors sent before they identified: stored without a lead, they are its by their visitor (see `db/lead-events`). */
-    anonymousEvents: and(eq(events.siteId, siteId), isNull(events.leadId), inArray(events.visitorId, visitorIds)),
-    attributedEvents: and(eq(events.siteId, siteId), eq(events.leadId, id)),
+    anonymousEvents: log.beforeIdentify,
+    attributedEvents: log.attributed,
   };
 }
 

@@ -20,7 +20,7 @@ import { newSecret } from '../webhooks/signature';
 
 export const webhooksRoutes = new Hono<AppEnv>();
 
-/** A subscription's target: an http(s) URL, written as its parsed form (`new URL(u).href`) when stored or looked up. */
+/** A subscription's target as given: an http(s) URL (stored and looked up as `normalUrl` writes it). */
 const TargetUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000);
 
 /**

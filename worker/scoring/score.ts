@@ -13,7 +13,7 @@ import { nextStage, stageRank } from './stages';
 import type { BreakdownItem, DimensionScores, LeadScore, Profile, ScoringEvent } from './types';
 
 /** Events in the order they happened; the id breaks ties so that arrival order never matters. */
-export function chronological(events: readonly ScoringEvent[]): ScoringEvent[] {
+export function chronological<E extends ScoringEvent>(events: readonly E[]): E[] {
   const seen = new Set<string>();
   const unique = events.filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)));
   return unique.sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
