@@ -5,13 +5,14 @@
  * `2^(-Δ/halfLife)`: the searches re-evaluate three numbers, not the events.
  */
 import { bandFor } from './bands';
-import { DIMENSIONS, type Model } from './model';
+import { AUTOMATIC_STAGES, DIMENSIONS, type Model } from './model';
 import { round2 } from './round';
 import { nextStage } from './stages';
 import type { DimensionScores, LeadScore } from './types';
 
 const MINUTE = 60_000;
-const HORIZON = 5 * 365 * 86_400_000;
+const DAY = 86_400_000;
+const HORIZON = 5 * 365 * DAY;
 
 /**
  * A stored score is refreshed each time decay takes it past another step of this share of the
@@ -60,6 +61,15 @@ function fallingFloor(model: Model, score: LeadScore): number | null {
   return band > 0 ? model.bands[band]!.min : null;
 }
 
+/** A dimension whose decaying points move its score: `fixed + decaying · 2^(-days/halfLifeDays)`, at most `max`. */
+interface Moving {
+  d: (typeof DIMENSIONS)[number];
+  fixed: number;
+  decaying: number;
+  halfLifeDays: number;
+  max: number | undefined;
+}
+
 /**
  * The lead's totals as time passes with no new event, or null when nothing in them decays. Caps and
  * counts do not depend on the time of looking, so past `now` each dimension's decaying points only
@@ -70,7 +80,7 @@ function decayCurve(model: Model, score: LeadScore, now: number) {
   // Called some twenty times per search: what does not depend on `t` is taken out (a dimension
   // with nothing decaying keeps its score), and the scores object is reused.
   const scores = {} as DimensionScores;
-  const moving: { d: (typeof DIMENSIONS)[number]; fixed: number; decaying: number; halfLifeDays: number; max: number | undefined }[] = [];
+  const moving: Moving[] = [];
   for (const d of DIMENSIONS) {
     const { halfLifeDays, max } = model.dimensions[d];
     const raw = fixed[d] + decaying[d];
@@ -85,12 +95,85 @@ function decayCurve(model: Model, score: LeadScore, now: number) {
     /** The scores at `t`, into `scores`, and their total: rounded exactly as scoreLead rounds them. */
     totalAt(t: number): number {
       for (const { d, fixed: f, decaying: dec, halfLifeDays, max } of moving) {
-        const raw = f + dec * 2 ** (-(t - now) / 86_400_000 / halfLifeDays);
+        const raw = f + dec * 2 ** (-(t - now) / DAY / halfLifeDays);
         scores[d] = round2(max === undefined ? raw : Math.min(max, raw));
       }
       return round2(scores.fit + scores.activity + scores.engagement);
     },
+    /**
+     * Times after `now` that cut the horizon into stretches where the total only rises or only
+     * falls, and where no dimension crosses any of `levels[d]`: see `turningTimes`.
+     */
+    turns: (levels: Partial<Record<(typeof DIMENSIONS)[number], number[]>> = {}) => turningTimes(moving, now, levels),
   };
+}
+
+/**
+ * The days after `now` at which a dimension's raw score reaches `value`, when it ever does: its
+ * decaying part shrinks towards `fixed`, so it passes each value between the two once.
+ */
+function reachesAt({ fixed, decaying, halfLifeDays }: Moving, value: number): number | null {
+  const ratio = (value - fixed) / decaying;
+  return ratio > 0 && ratio < 1 ? -halfLifeDays * Math.log2(ratio) : null;
+}
+
+/**
+ * When points of both signs decay (dimensions at different half-lives), the total may rise, then
+ * fall, then rise again: the times, in ms, that cut the horizon into stretches where it only rises
+ * or only falls. Each dimension is monotone; its cap bends it once (where its raw score crosses
+ * `max`); between bends, the total's slope is a sum of exponentials `Σ aᵢ·e^(-λᵢ·x)`, whose zeros
+ * `slopeZeros` finds exactly. The times at which a dimension crosses one of its `levels` (a stage's
+ * minimum, and that minus the rounding's half hundredth) cut stretches too, so that within one each
+ * dimension's test against a minimum stays true or stays false.
+ */
+function turningTimes(moving: readonly Moving[], now: number, levels: Partial<Record<(typeof DIMENSIONS)[number], number[]>>): number[] {
+  const end = HORIZON / DAY;
+  const bends = moving.flatMap((m) => (m.max === undefined ? [] : [reachesAt(m, m.max)]));
+  const crossings = moving.flatMap((m) => (levels[m.d] ?? []).flatMap((v) => [reachesAt(m, v), reachesAt(m, v - 0.005)]));
+  const cuts = [0, ...bends.filter((x): x is number => x !== null && x < end).sort((a, b) => a - b), end];
+  const turns: number[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [x0, x1] = [cuts[i]!, cuts[i + 1]!];
+    const mid = (x0 + x1) / 2;
+    // Between bends, a capped dimension is flat; the others' slopes, merged by half-life.
+    const slope = new Map<number, number>();
+    for (const m of moving) {
+      if (m.max !== undefined && m.fixed + m.decaying * 2 ** (-mid / m.halfLifeDays) >= m.max) continue;
+      const rate = Math.LN2 / m.halfLifeDays;
+      slope.set(rate, (slope.get(rate) ?? 0) - m.decaying * rate);
+    }
+    turns.push(...slopeZeros([...slope].map(([rate, a]) => ({ a, rate })), x0, x1));
+  }
+  return [...cuts.slice(1, -1), ...turns, ...crossings.filter((x): x is number => x !== null && x < end)]
+    .sort((a, b) => a - b)
+    .map((x) => now + x * DAY);
+}
+
+/**
+ * The zeros in [x0, x1] of `Σ aᵢ·e^(-rateᵢ·x)`, by Rolle: multiplied by `e^(rate₁·x)` it has the
+ * same zeros, and its derivative is a sum of one term fewer; between that derivative's zeros it is
+ * monotone, so each stretch holds at most one zero, found by bisection.
+ */
+function slopeZeros(terms: readonly { a: number; rate: number }[], x0: number, x1: number): number[] {
+  const live = terms.filter((t) => t.a !== 0).sort((p, q) => p.rate - q.rate);
+  if (live.length < 2) return [];
+  const [first, ...rest] = live as [{ a: number; rate: number }, ...{ a: number; rate: number }[]];
+  const h = (x: number) => rest.reduce((sum, t) => sum + t.a * Math.exp(-(t.rate - first.rate) * x), first.a);
+  const bounds = [x0, ...slopeZeros(rest.map((t) => ({ a: -t.a * (t.rate - first.rate), rate: t.rate - first.rate })), x0, x1), x1];
+  const zeros: number[] = [];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    let [lo, hi] = [bounds[i]!, bounds[i + 1]!];
+    const sign = Math.sign(h(lo));
+    if (sign === 0 || sign === Math.sign(h(hi))) continue;
+    // To a millisecond (in days): a stretch's bounds only decide which minutes are looked at.
+    while (hi - lo > 1 / DAY) {
+      const mid = (lo + hi) / 2;
+      if (Math.sign(h(mid)) === sign) lo = mid;
+      else hi = mid;
+    }
+    zeros.push(hi);
+  }
+  return zeros;
 }
 
 /** The last whole minute a search looks at (in minutes). */
@@ -115,28 +198,39 @@ function firstMinute(now: number, after: (t: number) => boolean): number | null 
 }
 
 /**
- * A time within a minute after which `differs` holds, for a predicate that need not stay true
- * (points of both signs decaying at different rates): the first time found by doubling steps from an
- * hour, then bisection; null if none within the horizon.
+ * The first whole minute after `now` at which `differs` holds, for a predicate that may turn true
+ * and false again (points of both signs decaying), but within each stretch between `turns` turns
+ * true at most once: found by looking at each stretch's first and last minute, and by bisection in
+ * the first stretch whose last minute differs. Null if it never holds within the horizon. Exact on
+ * the minute grid, but for the hundredths of rounding: where the total lingers within a hundredth
+ * of a threshold, its rounded value may waver across it, and the minute found be one of those.
  */
-function someChange(now: number, differs: (t: number) => boolean): number | null {
-  let lo = now;
-  let hi: number | null = null;
-  for (let step = MINUTE * 60; step <= HORIZON; step *= 2) {
-    if (differs(now + step)) {
-      hi = now + step;
-      break;
+function firstMinuteAcross(now: number, turns: readonly number[], differs: (t: number) => boolean): number | null {
+  const end = lastMinute(now);
+  // Every minute up to `checked` is known not to differ (or is not after `now`).
+  let checked = Math.floor(now / MINUTE);
+  for (const turn of [...turns, end * MINUTE]) {
+    const last = Math.min(Math.floor(turn / MINUTE), end);
+    if (last <= checked) continue;
+    let lo = checked + 1;
+    if (differs(lo * MINUTE)) return lo * MINUTE;
+    if (differs(last * MINUTE)) {
+      let hi = last;
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (differs(mid * MINUTE)) hi = mid;
+        else lo = mid;
+      }
+      return hi * MINUTE;
     }
-    lo = now + step;
+    checked = last;
   }
-  if (hi === null) return null;
-  while (hi - lo > MINUTE) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (differs(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return null;
 }
+
+/** Each dimension's minimums over the automatic stages. */
+const stageLevels = (model: Model) =>
+  Object.fromEntries(DIMENSIONS.map((d) => [d, AUTOMATIC_STAGES.flatMap((s) => (model.stages[s][d] === undefined ? [] : [model.stages[s][d]!]))]));
 
 /**
  * The first minute after `now` at which band or stage differ from `score`'s, or null if never (within
@@ -157,10 +251,31 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number, { stag
     const floor = fallingFloor(model, score);
     return floor === null ? null : firstMinute(now, (t) => curve.totalAt(t) < floor);
   }
-  return someChange(now, (t) => {
+  return changeAcross(model, score, now, curve, curve.turns(stageLevels(model)), stages);
+}
+
+type Curve = NonNullable<ReturnType<typeof decayCurve>>;
+
+/**
+ * `nextChangeAt` when points of both signs decay. Within a stretch of `turns`, each dimension stays
+ * on one side of every stage minimum and the total only rises or only falls: band and stage, once
+ * changed, stay so until the next stretch. Every search cuts the same stretches, the refresh's and a
+ * recycled lead's too, which their predicates do not need: where the rounded total wavers (see
+ * `firstMinuteAcross`), other cuts could find another of its minutes, and `nextWakeAt` must answer
+ * as the two searches apart do.
+ */
+function changeAcross(model: Model, score: LeadScore, now: number, curve: Curve, turns: readonly number[], stages: boolean): number | null {
+  return firstMinuteAcross(now, turns, (t) => {
     const total = curve.totalAt(t);
     return bandFor(model.bands, total).name !== score.band || (stages && nextStage(model, curve.scores, total, false, score.stage) !== score.stage);
   });
+}
+
+/** `nextRefreshAt` when points of both signs decay: the step, a function of the total, changes once a stretch at most. */
+function refreshAcross(model: Model, score: LeadScore, now: number, curve: Curve, turns: readonly number[]): number | null {
+  const stepAt = stepOf(model);
+  const step = stepAt(score.total);
+  return firstMinuteAcross(now, turns, (t) => stepAt(curve.totalAt(t)) !== step);
 }
 
 /**
@@ -171,10 +286,10 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number, { stag
 export function nextRefreshAt(model: Model, score: LeadScore, now: number): number | null {
   const curve = decayCurve(model, score, now);
   if (!curve) return null;
+  if (!curve.falling) return refreshAcross(model, score, now, curve, curve.turns(stageLevels(model)));
   const stepAt = stepOf(model);
   const step = stepAt(score.total);
-  const left = (t: number) => stepAt(curve.totalAt(t)) !== step;
-  return curve.falling ? firstMinute(now, left) : someChange(now, left);
+  return firstMinute(now, (t) => stepAt(curve.totalAt(t)) !== step);
 }
 
 /**
@@ -193,8 +308,10 @@ export function nextWakeAt(model: Model, score: LeadScore, now: number, stored: 
   // Nothing decays: no change nor refresh to come.
   if (!curve) return nextWake(stored, null, null, now);
   if (!curve.falling) {
-    const change = nextChangeAt(model, score, now, { stages });
-    return nextWake(stored, change, earliest(change, nextRefreshAt(model, score, now)), now);
+    // One curve and one set of stretches for both searches.
+    const turns = curve.turns(stageLevels(model));
+    const change = score.exclusion ? null : changeAcross(model, score, now, curve, turns, stages);
+    return nextWake(stored, change, earliest(change, refreshAcross(model, score, now, curve, turns)), now);
   }
   const stepAt = stepOf(model);
   const step = stepAt(score.total);

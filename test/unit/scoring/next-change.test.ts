@@ -2,7 +2,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { earliest, nextChangeAt, nextRefreshAt, nextWake, nextWakeAt, scoreStep } from '../../../worker/scoring/next-change';
+import { AUTOMATIC_STAGES, DIMENSIONS, type Model } from '../../../worker/scoring/model';
 import { scoreLead } from '../../../worker/scoring/score';
+import type { LeadScore } from '../../../worker/scoring/types';
 import { eventsArb, modelArb, nowArb, profileArb, stageArb } from './arbitraries';
 import { DAY, T0, ev, model, rule } from './fixtures';
 
@@ -69,6 +71,30 @@ describe('nextChangeAt', () => {
     const then = scoreLead(m, events, {}, t, score.stage);
     expect([then.band, then.stage]).toEqual(['warm', 'mql']);
     expect(scoreLead(m, events, {}, t - 2 * MINUTE, score.stage).stage).toBe('prospect');
+  });
+
+  it('finds a band entered for a few days only, as negative points fade faster than positive ones', () => {
+    // 20 fit points, 35 activity points halving every 2 days, -60 engagement points halving every
+    // day: -5 at first, warm from about 76 h to 96 h, then back to cold for good. Looking at whole
+    // hours doubled (64 h, then 128 h), as the search did before, sees cold throughout.
+    const m = model({
+      dimensions: { fit: {}, activity: { halfLifeDays: 2 }, engagement: { halfLifeDays: 1 } },
+      behaviourRules: [rule('visit', 35, { type: 'page_view' }), rule('loss', -60, { type: 'unsubscribe' }, { dimension: 'engagement' })],
+      profileRules: [{ id: 'cmo', label: 'CMO', points: 20, when: { property: 'jobTitle', op: 'equals', value: 'CMO' } }],
+    });
+    const events = [ev('page_view', { ts: T0 }), ev('unsubscribe', { ts: T0 })];
+    const score = scoreLead(m, events, profile, T0);
+    expect([score.band, score.total]).toEqual(['cold', -5]);
+    const t = nextChangeAt(m, score, T0)!;
+    expect((t - T0) / HOUR).toBeGreaterThan(70);
+    expect((t - T0) / HOUR).toBeLessThan(80);
+    expect(scoreLead(m, events, profile, t).band).toBe('warm');
+    expect(scoreLead(m, events, profile, t - MINUTE).band).toBe('cold');
+    // Woken then, the lead is given the minute it leaves the band again.
+    const back = nextChangeAt(m, scoreLead(m, events, profile, t), t)!;
+    expect((back - T0) / HOUR).toBeGreaterThan(90);
+    expect(scoreLead(m, events, profile, back).band).toBe('cold');
+    expect(scoreLead(m, events, profile, back - MINUTE).band).toBe('warm');
   });
 
   // Exact for events stamped up to `now`. An event stamped ahead (a client clock ahead) counts in
@@ -168,16 +194,67 @@ describe('nextRefreshAt', () => {
   });
 });
 
-describe('nextRefreshAt with points of both signs decaying', () => {
-  it('for random models and leads: a time after now at which the step differs, when there is one', () => {
+/**
+ * Minutes spread over the horizon, closer together near `now`, with the day after `now` minute by
+ * minute's hour-by-hour: what a search that skips a stretch would be caught at.
+ */
+const lookouts = (now: number, until: number): number[] => {
+  const out: number[] = [];
+  for (let dt = MINUTE; now + dt < until; dt = Math.ceil((dt * 1.05) / MINUTE) * MINUTE + (dt < DAY ? HOUR : 0)) out.push(Math.floor((now + dt) / MINUTE) * MINUTE);
+  return out.filter((t) => t > now && t < until);
+};
+
+/**
+ * Within rounding of a threshold (a band's or a stage's minimum, a refresh step): where points of
+ * both signs nearly cancel, the total may linger there for days, its rounded value wavering across
+ * the threshold, and the searches may find any of those minutes (see `firstMinuteAcross`).
+ */
+const nearThreshold = (m: Model, s: LeadScore) => {
+  const near = (value: number, threshold: number | undefined, by: number) => threshold !== undefined && Math.abs(value - threshold) <= by;
+  return (
+    m.bands.some((b) => near(s.total, b.min, 0.02)) ||
+    scoreStep(m, s.total - 0.02) !== scoreStep(m, s.total + 0.02) ||
+    AUTOMATIC_STAGES.some((st) => near(s.total, m.stages[st].total, 0.02) || DIMENSIONS.some((d) => near(s.scores[d], m.stages[st][d], 0.01)))
+  );
+};
+
+describe('with points of both signs decaying at different rates', () => {
+  const HORIZON = 5 * 365 * DAY;
+  it('nextChangeAt, for random models and leads: the first minute band or stage differ, or null if they never do', () => {
+    fc.assert(
+      fc.property(modelArb(), eventsArb(), profileArb, stageArb, nowArb, (m, events, profile, stage, now) => {
+        fc.pre(events.every((e) => e.ts <= now));
+        const score = scoreLead(m, events, profile, now, stage);
+        const state = (s: { band: string | null; stage: string }) => `${s.band} ${s.stage}`;
+        const at = (t: number) => state(scoreLead(m, events, profile, t, score.stage));
+        const t = nextChangeAt(m, score, now);
+        for (const before of lookouts(now, t ?? now + HORIZON)) {
+          const then = scoreLead(m, events, profile, before, score.stage);
+          if (state(then) !== state(score)) expect(nearThreshold(m, then)).toBe(true);
+        }
+        if (t === null) return;
+        expect(t % MINUTE).toBe(0);
+        if (t - MINUTE > now) expect(at(t - MINUTE)).toBe(state(score));
+        expect(at(t)).not.toBe(state(score));
+      }),
+      { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20_261_207) },
+    );
+  });
+
+  it('nextRefreshAt, for random models and leads: the first minute the step differs, or null if it never does', () => {
     fc.assert(
       fc.property(modelArb(), eventsArb(), profileArb, stageArb, nowArb, (m, events, profile, stage, now) => {
         fc.pre(events.every((e) => e.ts <= now));
         const score = scoreLead(m, events, profile, now, stage);
         const at = (t: number) => scoreStep(m, scoreLead(m, events, profile, t, score.stage).total);
         const t = nextRefreshAt(m, score, now);
+        for (const before of lookouts(now, t ?? now + HORIZON)) {
+          const then = scoreLead(m, events, profile, before, score.stage);
+          if (scoreStep(m, then.total) !== scoreStep(m, score.total)) expect(nearThreshold(m, then)).toBe(true);
+        }
         if (t === null) return;
-        expect(t).toBeGreaterThan(now);
+        expect(t % MINUTE).toBe(0);
+        if (t - MINUTE > now) expect(at(t - MINUTE)).toBe(scoreStep(m, score.total));
         expect(at(t)).not.toBe(scoreStep(m, score.total));
       }),
       { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20_261_207) },
