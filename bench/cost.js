@@ -22,24 +22,27 @@
  *     runs, against the floor: `bench/floor`, a worker on the same local
  *     D1 whose fetch does only the `DB.batch()` insert of the same events. Collect three times:
  *     recalling, with `INGEST_RECALL=off`, and through visitors' Durable Objects (wrangler.toml's
- *     commented `VISITOR_INGEST` block in force). The four take turns in ROUNDS rounds, so that a
- *     change in the machine's load falls on all of them; the ratio is given over all rounds and
- *     round by round. Beside the rates, the CPU a request cost the worker's workerd (the worker and
- *     local D1) and `wrangler dev`'s own processes (Linux only, `bench/lib/cpu.js`): where each
- *     path's cost lies.
+ *     commented `VISITOR_INGEST` block in force). The four run side by side, each a worker of its
+ *     own on a copy of the same local D1 (two workerd on one SQLite file block each other), and take
+ *     turns in slices of SLICE seconds, each slice in another order: a change in the machine's speed
+ *     falls on neighbouring slices alike, and each slice of a path is set against the floor's slice
+ *     of the same turn. The ratio is given over all slices and as the median and range of the
+ *     slices'. Beside the rates, the CPU a request cost the path's workerd (the worker and local D1)
+ *     and its `wrangler dev`'s own processes (Linux only, `bench/lib/cpu.js`): where each path's
+ *     cost lies.
  *  3. The queue path (wrangler.toml's commented `EVENTS` producer and consumer, uncommented into a
  *     config of the run's own) end to end: from the first request until the consumer has stored the
  *     last event (events' `received_at`, read from D1 after the run), against the direct path.
  *
  * Each worker runs alone, one after the other, on the same local D1. Nothing asserts on time.
  *
- *   npm run bench:cost   (DURATION seconds per throughput path and size (15), in ROUNDS rounds (3);
- *                         CONCURRENCY requests in flight (8); VISITORS (2000); KEEP=1 keeps the
- *                         local D1)
+ *   npm run bench:cost   (DURATION seconds per throughput path and size (16), in slices of SLICE
+ *                         seconds (2); CONCURRENCY requests in flight (8); VISITORS (2000); KEEP=1
+ *                         keeps the local D1)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,10 +52,10 @@ import { freePort, startStack, wranglerEnv } from '../scripts/lib/stack.js';
 import { percentile, post } from '../scripts/lib/traffic.js';
 import { cpuSnapshot, cpuSpent } from './lib/cpu.js';
 
-const DURATION_S = Number(process.env.DURATION ?? 15);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-// Each worker started adds a listener that stops it on exit (see `startStack`): the rounds start a dozen.
-process.setMaxListeners(10 + 4 * ROUNDS);
+const DURATION_S = Number(process.env.DURATION ?? 16);
+const SLICE_S = Number(process.env.SLICE ?? 2);
+// Each worker started adds a listener that stops it on exit (see `startStack`).
+process.setMaxListeners(20);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const VISITORS = Number(process.env.VISITORS ?? 2000);
 const WARMUP_S = 2;
@@ -111,10 +114,10 @@ function spawnWrangler(args) {
   return { child, output: () => output, stop };
 }
 
-/** The floor worker on the same local D1 (the leadscore worker stopped: one workerd at a time on it). */
-async function startFloor(port) {
+/** The floor worker on the local D1 of `dir` (no other workerd on it: they would block each other). */
+async function startFloor(port, dir) {
   const config = join(ROOT, 'bench', 'floor', 'wrangler.toml');
-  const persistTo = join(stateDir, 'd1');
+  const persistTo = join(dir, 'd1');
   const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, '--config', config], { cwd: ROOT, env: quietEnv, encoding: 'utf8' });
   if (migrate.status !== 0) throw new Error(`floor migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
   const w = spawnWrangler(['dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--show-interactive-dev-session=false']);
@@ -153,7 +156,7 @@ const visitorObjectsConfig = () =>
   configWith('objects.wrangler.toml', /^# \[\[durable_objects\.bindings\]\]\n# name = "VISITOR_INGEST"\n/, /^# new_sqlite_classes = .*\n/, 'VISITOR_INGEST');
 
 /** `CONCURRENCY` requests in flight for `seconds`, each of `size` page views of one visitor. */
-async function hammer(url, siteKey, visitors, size, seconds) {
+async function hammer(url, siteKey, visitors, size, seconds, pid) {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const latencies = [];
   const statuses = {};
@@ -161,7 +164,7 @@ async function hammer(url, siteKey, visitors, size, seconds) {
   let events = 0;
   let next = 0;
   let stopping = false;
-  const cpuBefore = cpuSnapshot();
+  const cpuBefore = cpuSnapshot(pid);
   const t0 = performance.now();
   const timer = setTimeout(() => (stopping = true), seconds * 1000);
   await Promise.all(
@@ -183,13 +186,13 @@ async function hammer(url, siteKey, visitors, size, seconds) {
   clearTimeout(timer);
   const s = (performance.now() - t0) / 1000;
   // After the clock: reading /proc is the bench's time, not the path's.
-  const cpu = cpuSpent(cpuBefore, cpuSnapshot());
+  const cpu = cpuSpent(cpuBefore, cpuSnapshot(pid));
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return { seconds: s, ok, events, rps: ok / s, eps: events / s, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: statuses, latencies, cpu };
 }
 
-/** The rounds of one path and batch size as one run: their sums, and their latencies together. */
+/** The slices of one path and batch size as one run: their sums, and their latencies together. */
 function combined(runs) {
   const seconds = runs.reduce((n, r) => n + r.seconds, 0);
   const ok = runs.reduce((n, r) => n + r.ok, 0);
@@ -205,11 +208,10 @@ function combined(runs) {
   return { seconds, ok, events, rps: ok / seconds, eps: events / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, runs, cpu };
 }
 
-/** Of the floor: over all rounds, and round by round (each against the floor's run of its round). */
+/** Of the floor: over all slices, and the median and range of the slices' (each against the floor's slice of its turn). */
 const ofTheFloor = (r, floor) => {
-  const each = r.runs.map((run, i) => (100 * run.eps) / floor.runs[i].eps);
-  const median = percentile([...each].sort((a, b) => a - b), 50);
-  return `${((100 * r.eps) / floor.eps).toFixed(0)}% (rounds ${each.map((x) => x.toFixed(0)).join(', ')}; median ${median.toFixed(0)}%)`;
+  const each = r.runs.map((run, i) => (100 * run.eps) / floor.runs[i].eps).sort((a, b) => a - b);
+  return `${((100 * r.eps) / floor.eps).toFixed(0)}% (slices: median ${percentile(each, 50).toFixed(0)}%, ${each[0].toFixed(0)}–${each.at(-1).toFixed(0)}%)`;
 };
 
 const throughputRow = (path, size, r, floor) => ({
@@ -260,20 +262,6 @@ async function everyVisitorOnce(url, siteKey, visitors) {
   agent.destroy();
 }
 
-/**
- * Batches of 1, then of 10, against `url`, after every visitor's first page view (which a restarted
- * isolate needs to recall them again) and a warm-up each: a round's runs, added to `into[size]`.
- */
-async function rates(label, url, siteKey, visitors, into, seconds) {
-  await everyVisitorOnce(url, siteKey, visitors);
-  for (const size of [1, 10]) {
-    await hammer(url, siteKey, visitors, size, WARMUP_S);
-    const run = await hammer(url, siteKey, visitors, size, seconds);
-    (into[size] ??= []).push(run);
-    console.log(`  ${label}, batches of ${size}: ${int(run.rps)} requests/s, ${int(run.eps)} events/s`);
-  }
-}
-
 const direct = {};
 const reading = {};
 const objects = {};
@@ -281,6 +269,8 @@ const floor = {};
 const queued = {};
 const breakdowns = {};
 let stack;
+/** The throughput's other collect workers, side by side with `stack`. */
+const sideStacks = [];
 let floorWorker;
 let proxy;
 try {
@@ -412,31 +402,47 @@ try {
   }
   await stack.stop();
   stack = undefined;
-  // The paths take turns, round after round, each run DURATION / ROUNDS seconds: what the machine's
-  // other work does to the rates falls on all of them alike, rather than on whichever ran last.
-  const floorUrl = `http://127.0.0.1:${floorPort}/`;
-  for (let round = 1; round <= ROUNDS; round++) {
-    console.log(`  round ${round} of ${ROUNDS}:`);
-    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000 });
-    await rates('collect', collectUrl, siteKey, visitors, direct, DURATION_S / ROUNDS);
-    await stack.stop();
+  // The four paths side by side, each on its own copy of the local D1 as the identifies left it.
+  for (const copy of ['reading', 'objects', 'floor']) cpSync(stateDir, `${stateDir}-${copy}`, { recursive: true });
+  const side = async (dir, options) =>
+    startStack({ workerPort: await freePort(), demoPort: await freePort(), stateDir: dir, rateLimits: false, cronEveryMs: 3_600_000, extraOrigins: [origin], ...options });
+  stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000 });
+  const urlOf = (s) => `${s.workerUrl.replace('localhost', '127.0.0.1')}/v1/collect`;
+  sideStacks.push(
     // The same traffic to an isolate that reads before every write: what the first requests of
     // visitors new to an isolate cost, and every request on a worker spread over many isolates.
-    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, vars: { INGEST_RECALL: 'off' } });
-    await rates('collect, INGEST_RECALL=off', collectUrl, siteKey, visitors, reading, DURATION_S / ROUNDS);
-    await stack.stop();
+    { path: 'collect, INGEST_RECALL=off', into: reading, stack: await side(`${stateDir}-reading`, { vars: { INGEST_RECALL: 'off' } }) },
     // Each request through its visitor's Durable Object: what the hop costs, the objects recalling
     // what the isolate would (locally one workerd serves both).
-    stack = await startStack({ ...ports, stateDir, rateLimits: false, cronEveryMs: 3_600_000, config: visitorObjectsConfig() });
-    await rates('collect, VISITOR_INGEST', collectUrl, siteKey, visitors, objects, DURATION_S / ROUNDS);
-    await stack.stop();
-    stack = undefined;
-
-    floorWorker = await startFloor(floorPort);
-    await rates('floor', floorUrl, siteKey, visitors, floor, DURATION_S / ROUNDS);
-    await floorWorker.stop();
-    floorWorker = undefined;
+    { path: 'collect, VISITOR_INGEST', into: objects, stack: await side(`${stateDir}-objects`, { config: visitorObjectsConfig() }) },
+  );
+  floorWorker = await startFloor(floorPort, `${stateDir}-floor`);
+  const paths = [
+    { path: 'collect', into: direct, url: collectUrl, pid: stack.pid },
+    ...sideStacks.map((s) => ({ ...s, url: urlOf(s.stack), pid: s.stack.pid })),
+    { path: 'floor', into: floor, url: `http://127.0.0.1:${floorPort}/`, pid: floorWorker.child.pid },
+  ];
+  for (const p of paths) await everyVisitorOnce(p.url, siteKey, visitors);
+  const slices = Math.max(1, Math.round(DURATION_S / SLICE_S));
+  for (const size of [1, 10]) {
+    for (const p of paths) await hammer(p.url, siteKey, visitors, size, WARMUP_S, p.pid);
+    for (let i = 0; i < slices; i++) {
+      // Each turn in another order, so that no path always follows the same one.
+      for (let k = 0; k < paths.length; k++) {
+        const p = paths[(i + k) % paths.length];
+        (p.into[size] ??= []).push(await hammer(p.url, siteKey, visitors, size, SLICE_S, p.pid));
+      }
+    }
+    for (const p of paths) {
+      const runs = p.into[size];
+      console.log(`  ${p.path}, batches of ${size}: ${int(runs.reduce((n, r) => n + r.ok, 0) / runs.reduce((n, r) => n + r.seconds, 0))} requests/s`);
+    }
   }
+  for (const s of sideStacks.splice(0)) await s.stack.stop();
+  await floorWorker.stop();
+  floorWorker = undefined;
+  await stack.stop();
+  stack = undefined;
   for (const into of [direct, reading, objects, floor]) for (const size of [1, 10]) into[size] = combined(into[size]);
 
   // 3. The queue path, until stored: after each run, an identify of a new visitor goes last, and
@@ -483,15 +489,16 @@ try {
 } finally {
   await proxy?.dispose().catch(() => {});
   await floorWorker?.stop();
+  for (const s of sideStacks) await s.stack.stop();
   await stack?.stop();
-  if (!process.env.KEEP) rmSync(stateDir, { recursive: true, force: true });
+  if (!process.env.KEEP) for (const dir of [stateDir, ...['reading', 'objects', 'floor'].map((c) => `${stateDir}-${c}`)]) rmSync(dir, { recursive: true, force: true });
 }
 
 console.log('\nD1 per collect request, from D1\'s meta (three runs, fresh visitors each; a range when they differ):');
 console.table(rows);
 console.log('\nstatements, in round trips ( | ) of statements ( , ), rows read/written each (the third run):');
 for (const [name, statements] of Object.entries(breakdowns)) console.log(`  ${name}:\n    ${statements.replaceAll(' | ', '\n    ')}`);
-console.log(`\ncollect against the floor (bench/floor: only the DB.batch() insert of the same events), ${CONCURRENCY} in flight, ${DURATION_S} s each in ${ROUNDS} rounds:`);
+console.log(`\ncollect against the floor (bench/floor: only the DB.batch() insert of the same events), ${CONCURRENCY} in flight, ${DURATION_S} s each in slices of ${SLICE_S} s:`);
 console.table(
   [1, 10].flatMap((size) => [
     throughputRow('collect', size, direct[size], floor[size]),

@@ -35,9 +35,11 @@ function readProcess(pid) {
 
 /**
  * CPU so far of this process and each of its descendants, by process id: its role (`worker`,
- * `proxy`, `wrangler`, `other`; `bench` for this process) and its milliseconds. Null off Linux.
+ * `proxy`, `wrangler`, `other`; `bench` for this process) and its milliseconds. With `under`, only
+ * the descendants of that process (and this process): one of several workers running side by side.
+ * Null off Linux.
  */
-export function cpuSnapshot() {
+export function cpuSnapshot(under) {
   if (process.platform !== 'linux') return null;
   const all = new Map();
   for (const entry of readdirSync('/proc')) {
@@ -45,8 +47,9 @@ export function cpuSnapshot() {
     const p = readProcess(Number(entry));
     if (p) all.set(p.pid, p);
   }
+  const root = under ?? process.pid;
   const mine = (p) => {
-    for (let at = p; at; at = all.get(at.ppid)) if (at.ppid === process.pid) return true;
+    for (let at = p; at; at = all.get(at.ppid)) if (at.ppid === root || (under !== undefined && at.pid === under)) return true;
     return false;
   };
   const { user, system } = process.cpuUsage();

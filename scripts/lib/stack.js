@@ -75,13 +75,14 @@ export function freePort() {
 }
 
 /**
- * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number, rateLimits?: boolean, vars?: Record<string, string>, config?: string }} options
+ * @param {{ workerPort?: number, demoPort?: number, stateDir?: string, cronEveryMs?: number, rateLimits?: boolean, vars?: Record<string, string>, config?: string, extraOrigins?: string[] }} options
  * stateDir holds the local D1, the admin token, the demo keys and wrangler's output and debug logs; cronEveryMs is
  * how often the cron trigger is fired; rateLimits false lifts the rate limits (load benchmarks);
  * vars are passed to the worker with `--var`; config is another wrangler config than wrangler.toml
- * (a benchmark's, with the same worker and D1).
+ * (a benchmark's, with the same worker and D1); extraOrigins are allowed for the demo site besides
+ * its own (a benchmark's traffic, sent as from another stack's demo site).
  */
-export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000, rateLimits = true, vars = {}, config } = {}) {
+export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000, rateLimits = true, vars = {}, config, extraOrigins = [] } = {}) {
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
   const configArgs = config ? ['--config', config] : [];
@@ -140,7 +141,7 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
       });
     const siteRes = await admin('/admin/sites/demo', {
       method: 'PUT',
-      body: JSON.stringify({ name: 'Demo site', origins: [demoUrl, `http://127.0.0.1:${demoPort}`] }),
+      body: JSON.stringify({ name: 'Demo site', origins: [demoUrl, `http://127.0.0.1:${demoPort}`, ...extraOrigins] }),
     });
     if (!siteRes.ok) throw new Error(`creating the demo site failed: ${siteRes.status} ${await siteRes.text()}`);
     const { siteKey } = await siteRes.json();
@@ -167,6 +168,10 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
       siteKey,
       apiKey,
       adminToken,
+      /** wrangler's process, whose descendants are the worker's workerd. */
+      get pid() {
+        return worker.pid;
+      },
       workerUrl,
       demoUrl,
       dashboardUrl: `${workerUrl}/dashboard`,
