@@ -541,6 +541,60 @@ describe('decay over time', () => {
     expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));
   });
 
+  it('announces a band a lead is in for a few hours only, entering and leaving, as negative points fade faster than positive ones', async () => {
+    const site = await newSite();
+    // 23 fit points, 8 activity points halving every 2 days, -8 engagement points halving every
+    // day: 23 at first, warm (25 or more) from about 45 h to 51 h, then cold for good, and always
+    // within one refresh step (22.5 to 26.25), so no refresh wakes the lead on its way. Looking at
+    // whole hours doubled (32 h, then 64 h), as the search did before, saw no change at all.
+    const fading: Model = {
+      ...DEFAULT_MODEL,
+      dimensions: { fit: {}, activity: { halfLifeDays: 2 }, engagement: { halfLifeDays: 1 } },
+      behaviourRules: [
+        { id: 'visit', label: 'Visit', dimension: 'activity', points: 8, when: { type: 'page_view' } },
+        { id: 'competitor-report', label: "Competitor's report", dimension: 'engagement', points: -8, when: { type: 'download' } },
+      ],
+      profileRules: [{ id: 'cmo', label: 'CMO', points: 23, when: { property: 'jobTitle', op: 'equals', value: 'CMO' } }],
+      exclusions: [],
+    };
+    expect((await put(site, fading)).ok).toBe(true);
+    await recomputeDone(site);
+    const sent = Date.now();
+    await collect({
+      site: site.siteKey,
+      events: [identify('d3', 'dee@acme.io', { jobTitle: 'CMO' }), ...pages('d3', '/'), browserEvent('d3', 'download', { url: `${ORIGIN}/files/report.pdf` })],
+    });
+    const lead = (await leadByEmail(site, 'dee@acme.io'))!;
+    expect([lead.score, lead.band]).toEqual([23, 'cold']);
+    const wakeOf = () => env.DB.prepare('SELECT next_change_at AS t FROM leads WHERE id = ?').bind(lead.id).first<number>('t');
+
+    // The cron a minute after each wake-up, until the lead is back in cold after its stay in warm.
+    const moves: { at: number; from: string | null; to: string | null }[] = [];
+    for (let band = lead.band, wasWarm = false; !(wasWarm && band === 'cold'); ) {
+      expect(moves.length).toBeLessThan(3);
+      const at = await wakeOf();
+      expect(at).not.toBeNull();
+      await tick(at! + 60_000);
+      const now = (await leadByEmail(site, 'dee@acme.io'))!;
+      if (now.band !== band) moves.push({ at: at!, from: band, to: now.band });
+      band = now.band;
+      wasWarm ||= band === 'warm';
+    }
+    const hours = (t: number) => (t - sent) / 3_600_000;
+    expect(moves.map((m) => [m.from, m.to])).toEqual([['cold', 'warm'], ['warm', 'cold']]);
+    expect(hours(moves[0]!.at)).toBeGreaterThan(44);
+    expect(hours(moves[0]!.at)).toBeLessThan(46);
+    expect(hours(moves[1]!.at)).toBeGreaterThan(50);
+    expect(hours(moves[1]!.at)).toBeLessThan(52);
+    // Newest first; entering warm names its nurturing branch.
+    const after = (await leadByEmail(site, 'dee@acme.io'))!;
+    const decayed = after.timeline.filter((t) => t.kind === 'transition' && (t as { cause?: string }).cause === 'decay');
+    expect(decayed).toEqual([
+      expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', branch: 'generic-content' }),
+      expect.objectContaining({ type: 'lead.band_changed', from: 'cold', to: 'warm', branch: 'technical-content' }),
+    ]);
+  });
+
   it('rescores the leads due, the earliest first, up to a run\'s events: the rest wait for the next run', async () => {
     const site = await newSite();
     const visits = [3, 1, 4, 2];
