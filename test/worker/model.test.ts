@@ -541,18 +541,19 @@ describe('decay over time', () => {
     expect(after.timeline).toContainEqual(expect.objectContaining({ type: 'lead.band_changed', from: 'warm', to: 'cold', cause: 'decay' }));
   });
 
-  it('announces a band a lead is in for a few hours only, entering and leaving, as negative points fade faster than positive ones', async () => {
+  it('announces a band a lead is in for half an hour only, entering and leaving, as negative points fade faster than positive ones', async () => {
     const site = await newSite();
-    // 23 fit points, 8 activity points halving every 2 days, -8 engagement points halving every
-    // day: 23 at first, warm (25 or more) from about 45 h to 51 h, then cold for good, and always
-    // within one refresh step (22.5 to 26.25), so no refresh wakes the lead on its way. Looking at
-    // whole hours doubled (32 h, then 64 h), as the search did before, saw no change at all.
+    // 23 fit points, 6 activity points halving every 29 minutes, -6 engagement points halving every
+    // 7: 23 at first, warm (25 or more, at most 25.84) from about 7 to 44 minutes, then back towards
+    // 23 for good, always within one refresh step (22.5 to 26.25), so no refresh wakes the lead on
+    // its way. The search before looked first an hour ahead, then 2, 4, 8… hours: it saw no change
+    // at all, stored no wake-up, and the stay in warm was never announced.
     const fading: Model = {
       ...DEFAULT_MODEL,
-      dimensions: { fit: {}, activity: { halfLifeDays: 2 }, engagement: { halfLifeDays: 1 } },
+      dimensions: { fit: {}, activity: { halfLifeDays: 0.02 }, engagement: { halfLifeDays: 0.005 } },
       behaviourRules: [
-        { id: 'visit', label: 'Visit', dimension: 'activity', points: 8, when: { type: 'page_view' } },
-        { id: 'competitor-report', label: "Competitor's report", dimension: 'engagement', points: -8, when: { type: 'download' } },
+        { id: 'visit', label: 'Visit', dimension: 'activity', points: 6, when: { type: 'page_view' } },
+        { id: 'competitor-report', label: "Competitor's report", dimension: 'engagement', points: -6, when: { type: 'download' } },
       ],
       profileRules: [{ id: 'cmo', label: 'CMO', points: 23, when: { property: 'jobTitle', op: 'equals', value: 'CMO' } }],
       exclusions: [],
@@ -580,12 +581,12 @@ describe('decay over time', () => {
       band = now.band;
       wasWarm ||= band === 'warm';
     }
-    const hours = (t: number) => (t - sent) / 3_600_000;
+    const minutes = (t: number) => (t - sent) / 60_000;
     expect(moves.map((m) => [m.from, m.to])).toEqual([['cold', 'warm'], ['warm', 'cold']]);
-    expect(hours(moves[0]!.at)).toBeGreaterThan(44);
-    expect(hours(moves[0]!.at)).toBeLessThan(46);
-    expect(hours(moves[1]!.at)).toBeGreaterThan(50);
-    expect(hours(moves[1]!.at)).toBeLessThan(52);
+    expect(minutes(moves[0]!.at)).toBeGreaterThan(5);
+    expect(minutes(moves[0]!.at)).toBeLessThan(9);
+    expect(minutes(moves[1]!.at)).toBeGreaterThan(42);
+    expect(minutes(moves[1]!.at)).toBeLessThan(46);
     // Newest first; entering warm names its nurturing branch.
     const after = (await leadByEmail(site, 'dee@acme.io'))!;
     const decayed = after.timeline.filter((t) => t.kind === 'transition' && (t as { cause?: string }).cause === 'decay');
