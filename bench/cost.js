@@ -34,7 +34,8 @@
  *     config of the run's own) end to end: from the first request until the consumer has stored the
  *     last event (events' `received_at`, read from D1 after the run), against the direct path.
  *
- * Each worker runs alone, one after the other, on the same local D1. Nothing asserts on time.
+ * Rows (1.) and the queue path (3.) take one worker at a time on the local D1; throughput (2.) runs
+ * its four side by side, each on its own copy. Nothing asserts on time.
  *
  *   npm run bench:cost   (DURATION seconds per throughput path and size (16), in slices of SLICE
  *                         seconds (2); CONCURRENCY requests in flight (8); VISITORS (2000); KEEP=1

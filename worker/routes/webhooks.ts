@@ -30,7 +30,10 @@ const TargetUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' 
 const normalUrl = (u: string) => new URL(u).href;
 
 export const WebhookInput = z.strictObject({
-  url: TargetUrl.refine((u) => !new URL(u).username && !new URL(u).password, 'must not carry credentials: the signature authenticates'),
+  url: TargetUrl.refine((u) => {
+    const { username, password } = new URL(u);
+    return !username && !password;
+  }, 'must not carry credentials: the signature authenticates'),
   types: z.array(z.enum(CHANGE_TYPES)).min(1).max(CHANGE_TYPES.length).refine((t) => new Set(t).size === t.length, 'must not repeat a type'),
   band: z.string().min(1).max(64).optional(),
 });

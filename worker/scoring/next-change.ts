@@ -5,7 +5,7 @@
  * `2^(-Δ/halfLife)`: the searches re-evaluate three numbers, not the events.
  */
 import { bandFor } from './bands';
-import { AUTOMATIC_STAGES, DIMENSIONS, type Model } from './model';
+import { AUTOMATIC_STAGES, DIMENSIONS, type Dimension, type Model } from './model';
 import { round2 } from './round';
 import { nextStage } from './stages';
 import type { DimensionScores, LeadScore } from './types';
@@ -37,6 +37,18 @@ const refreshStep = (model: Model): number => {
   return size;
 };
 
+/** Each dimension's minimums over the automatic stages: kept per model, as a recompute asks them for every lead. */
+const levelsOf = new WeakMap<Model, Record<Dimension, number[]>>();
+const stageLevels = (model: Model): Record<Dimension, number[]> => {
+  let levels = levelsOf.get(model);
+  if (!levels) {
+    levels = { fit: [], activity: [], engagement: [] };
+    for (const s of AUTOMATIC_STAGES) for (const d of DIMENSIONS) if (model.stages[s][d] !== undefined) levels[d].push(model.stages[s][d]!);
+    levelsOf.set(model, levels);
+  }
+  return levels;
+};
+
 /**
  * The step a total stands in (see `REFRESH_SHARE`), as a function of the total for the searches to
  * call: steps are fixed by the model, not by when the lead was scored, so that a lead rescored with
@@ -63,7 +75,7 @@ function fallingFloor(model: Model, score: LeadScore): number | null {
 
 /** A dimension whose decaying points move its score: `fixed + decaying · 2^(-days/halfLifeDays)`, at most `max`. */
 interface Moving {
-  d: (typeof DIMENSIONS)[number];
+  d: Dimension;
   fixed: number;
   decaying: number;
   halfLifeDays: number;
@@ -102,9 +114,12 @@ function decayCurve(model: Model, score: LeadScore, now: number) {
     },
     /**
      * Times after `now` that cut the horizon into stretches where the total only rises or only
-     * falls, and where no dimension crosses any of `levels[d]`: see `turningTimes`.
+     * falls, and where no dimension crosses a stage's minimum: see `turningTimes`. Every search
+     * cuts the same stretches, the refresh's and a recycled lead's too, which their predicates do
+     * not need: where the rounded total wavers (see `firstMinuteAcross`), other cuts could find
+     * another of its minutes, and `nextWakeAt` must answer as the two searches apart do.
      */
-    turns: (levels: Partial<Record<(typeof DIMENSIONS)[number], number[]>> = {}) => turningTimes(moving, now, levels),
+    turns: () => turningTimes(moving, now, stageLevels(model)),
   };
 }
 
@@ -126,10 +141,10 @@ function reachesAt({ fixed, decaying, halfLifeDays }: Moving, value: number): nu
  * minimum, and that minus the rounding's half hundredth) cut stretches too, so that within one each
  * dimension's test against a minimum stays true or stays false.
  */
-function turningTimes(moving: readonly Moving[], now: number, levels: Partial<Record<(typeof DIMENSIONS)[number], number[]>>): number[] {
+function turningTimes(moving: readonly Moving[], now: number, levels: Readonly<Record<Dimension, readonly number[]>>): number[] {
   const end = HORIZON / DAY;
   const bends = moving.flatMap((m) => (m.max === undefined ? [] : [reachesAt(m, m.max)]));
-  const crossings = moving.flatMap((m) => (levels[m.d] ?? []).flatMap((v) => [reachesAt(m, v), reachesAt(m, v - 0.005)]));
+  const crossings = moving.flatMap((m) => levels[m.d].flatMap((v) => [reachesAt(m, v), reachesAt(m, v - 0.005)]));
   const cuts = [0, ...bends.filter((x): x is number => x !== null && x < end).sort((a, b) => a - b), end];
   const turns: number[] = [];
   for (let i = 0; i + 1 < cuts.length; i++) {
@@ -228,9 +243,6 @@ function firstMinuteAcross(now: number, turns: readonly number[], differs: (t: n
   return null;
 }
 
-/** Each dimension's minimums over the automatic stages. */
-const stageLevels = (model: Model) =>
-  Object.fromEntries(DIMENSIONS.map((d) => [d, AUTOMATIC_STAGES.flatMap((s) => (model.stages[s][d] === undefined ? [] : [model.stages[s][d]!]))]));
 
 /**
  * The first minute after `now` at which band or stage differ from `score`'s, or null if never (within
@@ -251,7 +263,7 @@ export function nextChangeAt(model: Model, score: LeadScore, now: number, { stag
     const floor = fallingFloor(model, score);
     return floor === null ? null : firstMinute(now, (t) => curve.totalAt(t) < floor);
   }
-  return changeAcross(model, score, now, curve, curve.turns(stageLevels(model)), stages);
+  return changeAcross(model, score, now, curve, curve.turns(), stages);
 }
 
 type Curve = NonNullable<ReturnType<typeof decayCurve>>;
@@ -259,10 +271,7 @@ type Curve = NonNullable<ReturnType<typeof decayCurve>>;
 /**
  * `nextChangeAt` when points of both signs decay. Within a stretch of `turns`, each dimension stays
  * on one side of every stage minimum and the total only rises or only falls: band and stage, once
- * changed, stay so until the next stretch. Every search cuts the same stretches, the refresh's and a
- * recycled lead's too, which their predicates do not need: where the rounded total wavers (see
- * `firstMinuteAcross`), other cuts could find another of its minutes, and `nextWakeAt` must answer
- * as the two searches apart do.
+ * changed, stay so until the next stretch.
  */
 function changeAcross(model: Model, score: LeadScore, now: number, curve: Curve, turns: readonly number[], stages: boolean): number | null {
   return firstMinuteAcross(now, turns, (t) => {
@@ -286,7 +295,7 @@ function refreshAcross(model: Model, score: LeadScore, now: number, curve: Curve
 export function nextRefreshAt(model: Model, score: LeadScore, now: number): number | null {
   const curve = decayCurve(model, score, now);
   if (!curve) return null;
-  if (!curve.falling) return refreshAcross(model, score, now, curve, curve.turns(stageLevels(model)));
+  if (!curve.falling) return refreshAcross(model, score, now, curve, curve.turns());
   const stepAt = stepOf(model);
   const step = stepAt(score.total);
   return firstMinute(now, (t) => stepAt(curve.totalAt(t)) !== step);
@@ -309,7 +318,7 @@ export function nextWakeAt(model: Model, score: LeadScore, now: number, stored: 
   if (!curve) return nextWake(stored, null, null, now);
   if (!curve.falling) {
     // One curve and one set of stretches for both searches.
-    const turns = curve.turns(stageLevels(model));
+    const turns = curve.turns();
     const change = score.exclusion ? null : changeAcross(model, score, now, curve, turns, stages);
     return nextWake(stored, change, earliest(change, refreshAcross(model, score, now, curve, turns)), now);
   }

@@ -195,8 +195,9 @@ describe('nextRefreshAt', () => {
 });
 
 /**
- * Minutes spread over the horizon, closer together near `now`, with the day after `now` minute by
- * minute's hour-by-hour: what a search that skips a stretch would be caught at.
+ * Whole minutes between `now` and `until`, each some 5% further than the one before, and an hour
+ * further besides while within a day of `now`: a few hundred checkpoints, dense near `now`, at which
+ * a search that skipped a stretch of change would be caught.
  */
 const lookouts = (now: number, until: number): number[] => {
   const out: number[] = [];
