@@ -414,6 +414,40 @@ describe('erasing a lead and exporting what is held about it', () => {
     expect(await one(`SELECT count(*) AS n FROM delivery_attempts WHERE delivery_id = 'msg_erased_meanwhile'`)).toBe(0);
   });
 
+  it("leaves the site's newest change blank when it was the erased lead's: a poller standing on it gets the next change, and never sees the blank", async () => {
+    const site = await newSite();
+    const poll = async (after?: string) =>
+      (await (await api(site, `/v1/changes${after ? `?after=${after}` : ''}`)).json()) as { items: { id: string; lead: { id: string } | null }[]; nextCursor: string };
+    await collect({ site: site.siteKey, events: [identify('nw-1', 'kept@acme.io', { jobTitle: 'Marketing' })] });
+    await collect({ site: site.siteKey, events: [identify('nw-2', 'newest@acme.io', { jobTitle: 'Marketing' })] });
+    const [kept] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ? AND email = 'kept@acme.io'`, site.id);
+    const [newest] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ? AND email = 'newest@acme.io'`, site.id);
+    // A poller that has read everything: its cursor stands on the erased lead's change, the site's newest.
+    const read = await poll();
+    expect(read.items.at(-1)!.lead!.id).toBe(newest!.id);
+    const top = await one('SELECT max(seq) AS n FROM transitions WHERE site_id = ?', site.id);
+
+    expect(await eraseLead(database(env.DB), site.id, newest!.id)).toBe(true);
+    // Nothing of the lead is left in its place: no lead, no values, no index entry but the blanks'.
+    expect(await rows('SELECT seq, lead_id, type, from_value, to_value, reason, branch FROM transitions WHERE site_id = ? AND seq >= ?', site.id, top)).toEqual([
+      { seq: top, lead_id: '', type: 'erased', from_value: null, to_value: null, reason: null, branch: null },
+    ]);
+    expect(await one('SELECT count(*) AS n FROM transitions WHERE lead_id = ?', newest!.id)).toBe(0);
+    // A new change is numbered after the blank, so the poller gets it; the blank is never an item.
+    await collect({ site: site.siteKey, events: [identify('nw-3', 'next@acme.io', { jobTitle: 'Marketing' })] });
+    const next = await poll(read.nextCursor);
+    expect(next.items.map((i) => i.lead!.id)).toEqual([(await rows<{ id: string }>(`SELECT id FROM leads WHERE email = 'next@acme.io'`))[0]!.id]);
+    expect((await poll()).items.map((i) => i.lead!.id)).toEqual([kept!.id, next.items[0]!.lead!.id]);
+
+    // The next erasure of the newest change's lead blanks that one, and the earlier blank goes.
+    const [third] = await rows<{ id: string }>(`SELECT id FROM leads WHERE site_id = ? AND email = 'next@acme.io'`, site.id);
+    expect(await eraseLead(database(env.DB), site.id, third!.id)).toBe(true);
+    expect(await rows(`SELECT seq FROM transitions WHERE site_id = ? AND type = 'erased'`, site.id)).toEqual([{ seq: top + 1 }]);
+    // A lead whose changes are not the newest leaves no blank.
+    expect(await eraseLead(database(env.DB), site.id, kept!.id)).toBe(true);
+    expect(await rows('SELECT seq, type FROM transitions WHERE site_id = ?', site.id)).toEqual([{ seq: top + 1, type: 'erased' }]);
+  });
+
   it('streams an export of many events page by page, whole and in order, and refuses one too large', async () => {
     const site = await newSite();
     const base = Date.now();

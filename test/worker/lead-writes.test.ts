@@ -200,7 +200,7 @@ describe('new leads', () => {
     const rescored = rescore(model, 3, null, [{ id: 'e', ts: now - 5, type: 'page_view', url: `${ORIGIN}/pricing` }], {}, now);
     expect(rescored.transitions.length).toBeGreaterThan(0);
     // More transitions than are bound one value a parameter, so that they go as JSON too.
-    const n = 14;
+    const n = 16;
     const items = Array.from({ length: n }, (_, i) => ({
       row: {
         id: `ld_part${String(i).padStart(2, '0')}`, siteId: site.id, email: `p${i}@acme.io`, profile: {}, fit: 0, activity: 0, engagement: 0, score: 0,
@@ -219,8 +219,9 @@ describe('new leads', () => {
     await runBatch(env.DB, split);
     const leads = await env.DB.prepare('SELECT id FROM leads WHERE site_id = ? ORDER BY id').bind(site.id).all<{ id: string }>();
     expect(leads.results.map((r) => r.id)).toEqual(items.map((i) => i.row.id));
-    const moves = await env.DB.prepare('SELECT lead_id AS lead, type, to_value AS "to" FROM transitions WHERE site_id = ? ORDER BY seq').bind(site.id).all();
-    expect(moves.results).toEqual(items.flatMap((i) => rescored.transitions.map((t) => ({ lead: i.row.id, type: t.type, to: t.to }))));
+    const moves = await env.DB.prepare('SELECT seq, lead_id AS lead, type, to_value AS "to" FROM transitions WHERE site_id = ? ORDER BY seq').bind(site.id).all();
+    // Numbered on from the site's newest, statement after statement: 1, 2, 3… with no gap.
+    expect(moves.results).toEqual(items.flatMap((i) => rescored.transitions.map((t) => ({ lead: i.row.id, type: t.type, to: t.to }))).map((m, k) => ({ seq: k + 1, ...m })));
   });
 });
 

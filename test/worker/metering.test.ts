@@ -328,6 +328,24 @@ describe('D1 metering (D1_METERING=on)', () => {
     expect(past).toBeLessThanOrEqual(2); // its row, none of its 12 events
   });
 
+  it('writes 4 rows an event or fewer for an identify whose new lead enters a band and a stage at once: a change is its row and one index entry', async () => {
+    const site = await newSite();
+    // The shapes are new once: an identify first, of a lead that enters no stage.
+    await collectMetered(site, [browserEvent('bs-0', 'identify', { traits: { email: 'bs-0@acme.io' } })]);
+    for (const path of ['/pricing', '/references', '/contact']) await collectMetered(site, [browserEvent('bs-1', 'page_view', { url: `${ORIGIN}${path}` })]);
+    const traits = { email: 'bs-1@acme.io', jobTitle: 'Head of Marketing', companySize: 100, industry: 'software' };
+    const res = await collectMetered(site, [browserEvent('bs-1', 'identify', { traits })]);
+    expect(res.status).toBe(202);
+    const lead = await env.DB.prepare('SELECT id, band, stage FROM leads WHERE site_id = ? AND email = ?').bind(site.id, traits.email).first<{ id: string; band: string; stage: string }>();
+    expect(lead).toMatchObject({ band: 'hot', stage: 'mql' });
+    const changes = await env.DB.prepare('SELECT type FROM transitions WHERE site_id = ? AND lead_id = ? ORDER BY seq').bind(site.id, lead!.id).all<{ type: string }>();
+    expect(changes.results.map((c) => c.type)).toEqual(['lead.band_changed', 'lead.stage_changed']);
+    // Each change its row and the one index that holds it (the lead's, or the stage index): no
+    // sequence row, no (site, seq) index beside the key, no second index for the stage change.
+    expect(writtenBy(res, 'insert transitions')).toBe(4);
+    expect(rowsHeader(res)!.written).toBeLessThanOrEqual(4 * 4);
+  });
+
   it('is off by default: no header, and a refused request is metered too when on', async () => {
     const site = await newSite();
     const res = await collect({ site: site.siteKey, events: [browserEvent('off', 'page_view')] });

@@ -2,11 +2,16 @@
 import { applyD1Migrations } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { changesAfter } from '../../worker/changes/feed';
 import { database } from '../../worker/db/client';
 import { loggedEvents } from '../../worker/db/lead-events';
 import { parseHistory } from '../../worker/db/lead-history';
+import { leads } from '../../worker/db/schema';
+import { runBatch } from '../../worker/db/statements';
 import { readChunk } from '../../worker/jobs/lead-chunks';
 import { exportLead } from '../../worker/leads/export';
+import { salesWrites } from '../../worker/leads/sales';
 import { groupBy } from '../../worker/lib/group';
 
 /** The migrations before the one named `prefix`. */
@@ -314,12 +319,66 @@ describe('0018_band_counters_only', () => {
       ),
     ]);
 
-    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    await applyD1Migrations(db, upTo('0019_'));
 
     const rows = (await db.prepare(`SELECT site_id, counts FROM segment_histograms WHERE site_id IN ('c1', 'c2') ORDER BY site_id`).all<{ site_id: string; counts: string }>()).results;
     expect(rows).toEqual([
       { site_id: 'c1', counts: '{"band":{"hot":2,"":1,"cold":0}}' },
       { site_id: 'c2', counts: '{"band":{"warm":7}}' },
     ]);
+  });
+});
+
+describe('0019_transitions_keyed_by_site', () => {
+  const columns = 'site_id, seq, lead_id, type, from_value, to_value, reason, branch, cause, at';
+
+  it("keys changes by (site, seq) WITHOUT ROWID, keeps each with its number, and numbers a site's next after every number handed out", async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, upTo('0019_'));
+    await db.batch([
+      db.prepare(`INSERT INTO sites (id, name, site_key, origins) VALUES ('t1', 't1', 'pk_t1', '[]'), ('t2', 't2', 'pk_t2', '[]'), ('t3', 't3', 'pk_t3', '[]')`),
+      db.prepare(`INSERT INTO leads (id, site_id, email, profile) VALUES ('ld_t1', 't1', 'a@acme.io', '{}'), ('ld_t2', 't2', 'b@acme.io', '{}')`),
+      db.prepare(
+        `INSERT INTO transitions (site_id, lead_id, type, from_value, to_value, reason, branch, cause, at) VALUES
+           ('t1', 'ld_t1', 'lead.band_changed', NULL, 'warm', NULL, 'technical-content', 'event', 1),
+           ('t2', 'ld_t2', 'lead.band_changed', NULL, 'cold', NULL, 'generic-content', 'event', 2),
+           ('t1', 'ld_t1', 'lead.stage_changed', 'prospect', 'mql', NULL, NULL, 'event', 3),
+           ('t2', 'ld_t2', 'lead.excluded', NULL, NULL, 'Student', NULL, 'event', 4),
+           ('t1', 'ld_t1', 'lead.band_changed', 'warm', 'hot', NULL, 'sales-meeting', 'event', 5)`,
+      ),
+    ]);
+    // An erasure took the newest change: the sequence stands at a number no row holds now.
+    await db.prepare(`DELETE FROM transitions WHERE site_id = 't1' AND at = 5`).run();
+    const top = await db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'transitions'`).first<number>('seq');
+    const all = `SELECT ${columns} FROM transitions WHERE site_id IN ('t1', 't2', 't3') AND type <> 'erased' ORDER BY site_id, seq`;
+    const changes = (await db.prepare(all).all()).results;
+    expect(changes).toHaveLength(4);
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    expect((await db.prepare(all).all()).results).toEqual(changes);
+    // Each site behind the sequence gets a blank at its number, none of the erased change's values.
+    expect(
+      (await db.prepare(`SELECT site_id, seq, lead_id, from_value, to_value, reason, branch FROM transitions WHERE site_id IN ('t1', 't2', 't3') AND type = 'erased' ORDER BY site_id`).all()).results,
+    ).toEqual(['t1', 't2', 't3'].map((site_id) => ({ site_id, seq: top, lead_id: '', from_value: null, to_value: null, reason: null, branch: null })));
+    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'transitions'`).first<string>('sql');
+    expect(table).toMatch(/PRIMARY KEY\(`site_id`, `seq`\)[\s\S]*\) WITHOUT ROWID$/);
+    expect((await db.prepare(`SELECT name FROM pragma_index_list('transitions') ORDER BY name`).all()).results.map((i) => i.name)).toEqual([
+      'sqlite_autoindex_transitions_1',
+      'transitions_lead',
+      'transitions_site_stage',
+    ]);
+    expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name IN ('transitions', '__new_transitions')`).first('n')).toBe(0);
+
+    // The feed reads the changes as before, and not the blank; the next change is numbered after it.
+    const drizzle = database(db);
+    const t1 = changes.filter((c) => c.site_id === 't1').map((c) => [c.seq, c.type]);
+    expect(t1.map(([, type]) => type)).toEqual(['lead.band_changed', 'lead.stage_changed']);
+    expect((await changesAfter(drizzle, 't1', 0, 10)).map((r) => [r.t.seq, r.t.type])).toEqual(t1);
+    await runBatch(db, salesWrites(drizzle, (await drizzle.select().from(leads).where(eq(leads.id, 'ld_t1')))[0]!, { stage: 'sql' }, 'test', 6).statements);
+    expect((await changesAfter(drizzle, 't1', Number(t1[1]![0]), 10)).map((r) => [r.t.seq, r.t.type, r.t.toValue])).toEqual([[top! + 1, 'lead.stage_changed', 'sql']]);
+    // A site deleted takes its changes along.
+    await db.prepare(`DELETE FROM sites WHERE id = 't3'`).run();
+    expect(await db.prepare(`SELECT count(*) AS n FROM transitions WHERE site_id = 't3'`).first('n')).toBe(0);
   });
 });

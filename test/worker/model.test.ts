@@ -372,6 +372,11 @@ describe('sales on a lead', () => {
         expect.objectContaining({ type: 'lead.stage_changed', from: 'sql', to: 'lead', cause: 'sales', reason: 'recycled to nurturing' }),
       ]),
     );
+    // Its stage changes and its other changes, read from two indexes, in the one order they were numbered in, newest first.
+    const stored = await env.DB.prepare('SELECT type, to_value AS "to" FROM transitions WHERE site_id = ? AND lead_id = ? ORDER BY seq DESC').bind(site.id, id).all();
+    expect(stored.results.map((t) => t.type)).toEqual(expect.arrayContaining(['lead.band_changed', 'lead.stage_changed']));
+    const shown = (lead.timeline as { kind: string; type: string; to: string | null; at: number }[]).filter((t) => t.kind === 'transition');
+    expect(shown.map(({ type, to }) => ({ type, to }))).toEqual(stored.results);
   });
 
   it('records a stage change only when the stage moves or the lead is recycled, and dates the recycling alone', async () => {

@@ -48,8 +48,8 @@ describe('reads at a site of some thousands of leads', () => {
       .run();
     await env.DB.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2999)
-       INSERT INTO transitions (site_id, lead_id, type, from_value, to_value, cause, at)
-       SELECT ?1, printf('ld_r%05d', i % ?2), 'lead.band_changed', 'warm', 'hot', 'event', 1700000000000 + i FROM n`,
+       INSERT INTO transitions (site_id, seq, lead_id, type, from_value, to_value, cause, at)
+       SELECT ?1, i + 1, printf('ld_r%05d', i % ?2), 'lead.band_changed', 'warm', 'hot', 'event', 1700000000000 + i FROM n`,
     )
       .bind(site.id, LEADS)
       .run();

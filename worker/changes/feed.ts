@@ -1,14 +1,14 @@
 /**
  * @module Reading the transitions of a site after a sequence number, with their leads.
  *
- * `seq` is SQLite's AUTOINCREMENT and D1 runs one write transaction at a time, so a transaction's
- * rows are numbered after every row committed before it and no reader sees seq n+1 before seq n
- * exists. Paging by `seq > after` therefore never skips nor repeats a change, whatever is being
- * written meanwhile.
+ * `seq` numbers a site's changes in the order they were committed (see `db/transition-seq`), so
+ * paging by `seq > after` never skips nor repeats a change, whatever is being written meanwhile.
+ * What an erasure left in place of a change is passed over.
  */
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, ne } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { leads, transitions } from '../db/schema';
+import { ERASED } from '../db/transition-seq';
 import { toChangeItem } from './item';
 
 export const changesAfter = (db: Database, siteId: string, after: number, limit: number) =>
@@ -19,7 +19,7 @@ export const changesAfter = (db: Database, siteId: string, after: number, limit:
     })
     .from(transitions)
     .leftJoin(leads, eq(leads.id, transitions.leadId))
-    .where(and(eq(transitions.siteId, siteId), gt(transitions.seq, after)))
+    .where(and(eq(transitions.siteId, siteId), gt(transitions.seq, after), ne(transitions.type, ERASED)))
     .orderBy(asc(transitions.seq))
     .limit(limit);
 

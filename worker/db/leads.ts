@@ -3,6 +3,7 @@ import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL }
 import type { Database } from './client';
 import { eventWithShapeColumns, logOfLeads, shapeOfEvent, shapesOfHistories, storedHistories } from './lead-events';
 import { historyEvents } from './lead-history';
+import { bySeq, changesOfLeads } from './lead-transitions';
 import { shapeCache } from './shape-cache';
 import type { EventShape } from '../scoring/event-shapes';
 import { chronological } from '../scoring/score';
@@ -158,7 +159,8 @@ function mergedRuns(db: Database, values: Record<string, string | number | null>
 export async function leadWithHistory(db: Database, siteId: string, id: string, timelineLimit: number) {
   const of = logOfLeads(siteId, [id]);
   const latestFirst = [desc(events.ts), desc(events.id)];
-  const [lead, latestAttributed, latestBefore, leadTransitions, leadFeedback] = await db.batch([
+  const changes = changesOfLeads(siteId, [id]);
+  const [lead, latestAttributed, latestBefore, otherChanges, stageChanges, leadFeedback] = await db.batch([
     db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
     db.select(eventWithShapeColumns).from(events).innerJoin(eventShapes, shapeOfEvent).where(of.attributed).orderBy(...latestFirst).limit(timelineLimit + 1),
     db
@@ -169,12 +171,8 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
       .where(of.visitors)
       .orderBy(...latestFirst)
       .limit(timelineLimit + 1),
-    db
-      .select()
-      .from(transitions)
-      .where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id)))
-      .orderBy(desc(transitions.seq))
-      .limit(timelineLimit),
+    db.select().from(transitions).where(changes.others).orderBy(desc(transitions.seq)).limit(timelineLimit),
+    db.select().from(transitions).where(changes.stages).orderBy(desc(transitions.seq)).limit(timelineLimit),
     db.select().from(feedback).where(and(eq(feedback.siteId, siteId), eq(feedback.leadId, id))).orderBy(desc(feedback.seq)),
   ]);
   const row = lead[0];
@@ -183,7 +181,7 @@ export async function leadWithHistory(db: Database, siteId: string, id: string, 
   // stamp an event from before it identified later than one after.
   const latest = chronological([...latestAttributed, ...latestBefore]).reverse().slice(0, timelineLimit + 1);
   const recent = latest.slice(0, timelineLimit).reverse();
-  const whole = { lead: row, recent, transitions: leadTransitions, feedback: leadFeedback };
+  const whole = { lead: row, recent, transitions: bySeq(otherChanges, stageChanges, 'desc').slice(0, timelineLimit), feedback: leadFeedback };
   if (latest.length <= timelineLimit) return { ...whole, events: recent };
   return { ...whole, events: await olderAndRecent(db, row, recent) };
 }

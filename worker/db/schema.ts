@@ -224,8 +224,10 @@ export const events = sqliteTable(
 export const transitions = sqliteTable(
   'transitions',
   {
-    seq: integer('seq').primaryKey({ autoIncrement: true }),
     siteId: text('site_id').notNull().references(() => sites.id, { onDelete: 'cascade' }),
+    /** The site's own count of its changes: see `db/transition-seq`. */
+    seq: integer('seq').notNull(),
+    /** '' for the blank a lead's erasure leaves in place of the site's newest change (see `leads/erase`). */
     leadId: text('lead_id').notNull(),
     type: text('type').notNull(),
     fromValue: text('from_value'),
@@ -238,14 +240,21 @@ export const transitions = sqliteTable(
     cause: text('cause').notNull(),
     at: integer('at').notNull(),
   },
+  // WITHOUT ROWID, keyed by (site, seq) (migration 0019, by hand: drizzle-kit does not know it): the
+  // row is the feed's entry, and each change is written as its row and one index entry.
   (t) => [
-    index('transitions_site_seq').on(t.siteId, t.seq),
-    index('transitions_lead').on(t.leadId, t.seq),
-    // The model-quality report: who reached each stage, and the few leads sales moved on, read from
-    // this index alone instead of walking every lead. Stage changes are rare beside band changes,
-    // so it costs one entry per stage change and nothing on the writes of scores.
+    primaryKey({ columns: [t.siteId, t.seq] }),
+    // A lead's changes but its stage changes, which the stage index holds instead (see
+    // `db/lead-transitions`): one index entry a change, where both indexes took a stage change.
+    index('transitions_lead')
+      .on(t.leadId, t.seq)
+      .where(sql`type <> 'lead.stage_changed'`),
+    // The model-quality report: who reached each stage, and when, and the few leads sales moved on,
+    // read from this index alone instead of walking every lead (or the site's every change by key).
+    // Stage changes are rare beside band changes, so it costs one entry per stage change and nothing
+    // on the writes of scores.
     index('transitions_site_stage')
-      .on(t.siteId, t.toValue, t.leadId)
+      .on(t.siteId, t.toValue, t.leadId, t.at)
       .where(sql`type = 'lead.stage_changed'`),
   ],
 );

@@ -6,16 +6,19 @@
  * `leads_search_delete` trigger, and its trigrams with FTS5's secure-delete), the visitors that
  * identified as it, every event of it (those stored with its id, and those its visitors sent before
  * they identified, stored without one), its transitions (so the changes feed and the webhooks skip
- * them), sales' feedback, and its webhook deliveries with their attempts, delivered ones too since
+ * them; the site's newest change, if it was the lead's, is left blank in its place, see
+ * `db/transition-seq`), sales' feedback, and its webhook deliveries with their attempts, delivered ones too since
  * their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
  * decremented here; `band_daily`; a trigger's member count; the model and its recomputes' counts).
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { fromDrizzle, runBatch, type Statement } from '../db/statements';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors, webhooks } from '../db/schema';
 import { counterWrites } from '../segments/counters';
 import { logOfLead } from '../db/lead-events';
+import { changesOfLeads, seqsOfLead } from '../db/lead-transitions';
+import { ERASED, newestSeq } from '../db/transition-seq';
 import { conflictGuard, untilWritten, type LeadRow } from './write';
 
 /** What erasing needs of the stored lead: its `rev` for the guard, its place for the counters. */
@@ -28,15 +31,12 @@ export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band'>;
 export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteId'>) {
   const log = logOfLead(db, siteId, id);
   const visitorIds = log.visitorIds;
-  const transitionSeqs = db
-    .select({ seq: transitions.seq })
-    .from(transitions)
-    .where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id)));
+  const transitionSeqs = seqsOfLead(siteId, id);
   // A delivery is one transition sent to one subscription: (webhook, transition) is its unique
   // index, so this finds the lead's deliveries without reading the rest of the log.
   const delivered = and(
     inArray(deliveries.webhookId, db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.siteId, siteId))),
-    inArray(deliveries.transitionSeq, transitionSeqs),
+    sql`${deliveries.transitionSeq} IN (${transitionSeqs})`,
     eq(deliveries.leadId, id),
   );
   return {
@@ -71,6 +71,26 @@ function orphanedShapes(db: Database, lead: ErasedLead, of: ReturnType<typeof of
 }
 
 /**
+ * The lead's changes deleted, but for the site's newest if it is one of them: that one is left
+ * blank, no lead and no values, so that its number is never handed out again (see
+ * `db/transition-seq`). Blanks an earlier erasure left go, now that a newer change stands after them.
+ */
+function changeDeletes(db: Database, lead: ErasedLead) {
+  const { others, stages } = changesOfLeads(lead.siteId, [lead.id]);
+  const blanks = changesOfLeads(lead.siteId, ['']).others;
+  const newest = newestSeq(lead.siteId);
+  return [
+    db
+      .update(transitions)
+      .set({ leadId: '', type: ERASED, fromValue: null, toValue: null, reason: null, branch: null, cause: 'erasure' })
+      .where(and(eq(transitions.siteId, lead.siteId), sql`${transitions.seq} = ${newest}`, eq(transitions.leadId, lead.id))),
+    db.delete(transitions).where(others),
+    db.delete(transitions).where(stages),
+    db.delete(transitions).where(and(blanks, lt(transitions.seq, newest))),
+  ];
+}
+
+/**
  * The batch. The guard comes first: a writer that changed the lead since it was read (new events,
  * a new visitor identified, a move across bands) fails it, and the caller reads again, so the
  * counters are decremented where the lead counts now and nothing written meanwhile is left behind.
@@ -84,7 +104,7 @@ export function erasureWrites(db: Database, lead: ErasedLead): Statement[] {
     ...[
       db.delete(deliveryAttempts).where(inArray(deliveryAttempts.deliveryId, of.deliveryIds)),
       db.delete(deliveries).where(of.deliveries),
-      db.delete(transitions).where(and(eq(transitions.siteId, lead.siteId), eq(transitions.leadId, lead.id))),
+      ...changeDeletes(db, lead),
       db.delete(feedback).where(and(eq(feedback.siteId, lead.siteId), eq(feedback.leadId, lead.id))),
       orphanedShapes(db, lead, of),
       db.delete(events).where(of.anonymousEvents),

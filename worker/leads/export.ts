@@ -21,6 +21,7 @@ import { and, asc, count, eq, inArray, max, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { deliveries, deliveryAttempts, eventShapes, events, feedback, leads, transitions, visitors } from '../db/schema';
 import { eventWithShapeColumns, shapeOfEvent } from '../db/lead-events';
+import { bySeq, changesOfLeads } from '../db/lead-transitions';
 import { groupBy } from '../lib/group';
 import { changeId } from '../changes/item';
 import { ApiError } from '../lib/errors';
@@ -101,14 +102,16 @@ export async function exportLead(
       .orderBy(...run.order)
       .limit(size);
 
-  const [[lead], visitorRows, lastSeenRows, transitionRows, feedbackRows, deliveryRows, attemptRows, [attributedCount], [anonymousCount], firstAttributed, firstAnonymous] =
+  const changes = changesOfLeads(siteId, [id]);
+  const [[lead], visitorRows, lastSeenRows, otherChanges, stageChanges, feedbackRows, deliveryRows, attemptRows, [attributedCount], [anonymousCount], firstAttributed, firstAnonymous] =
     await db.batch([
       db.select().from(leads).where(and(eq(leads.siteId, siteId), eq(leads.id, id))),
       db.select().from(visitors).where(and(eq(visitors.siteId, siteId), eq(visitors.leadId, id))).orderBy(asc(visitors.firstSeen)),
       // A lead's visitor's row is not written for its page views (ingest paces it by its lead's
       // history): when it was last seen is its events'.
       db.select({ visitorId: events.visitorId, last: max(events.ts) }).from(events).where(of.attributedEvents).groupBy(events.visitorId),
-      db.select().from(transitions).where(and(eq(transitions.siteId, siteId), eq(transitions.leadId, id))).orderBy(asc(transitions.seq)),
+      db.select().from(transitions).where(changes.others).orderBy(asc(transitions.seq)),
+      db.select().from(transitions).where(changes.stages).orderBy(asc(transitions.seq)),
       db.select().from(feedback).where(and(eq(feedback.siteId, siteId), eq(feedback.leadId, id))).orderBy(asc(feedback.seq)),
       db.select().from(deliveries).where(of.deliveries).orderBy(asc(deliveries.seq)),
       db.select().from(deliveryAttempts).where(inArray(deliveryAttempts.deliveryId, of.deliveryIds)).orderBy(asc(deliveryAttempts.seq)),
@@ -139,7 +142,7 @@ export async function exportLead(
       nextChangeAt: lead.nextChangeAt,
     },
     visitors: visitorRows.map((v) => ({ id: v.id, firstSeen: v.firstSeen, lastSeen: Math.max(v.lastSeen, lastSeen.get(v.id) ?? v.lastSeen) })),
-    transitions: transitionRows.map((t) => ({ id: changeId(t.seq), ...transitionJson(t) })),
+    transitions: bySeq(otherChanges, stageChanges).map((t) => ({ id: changeId(t.seq), ...transitionJson(t) })),
     feedback: feedbackRows.map((f) => ({ fit: f.fit, outcome: f.outcome, note: f.note, at: f.createdAt, by: f.createdBy })),
     deliveries: deliveryRows.map((d) => ({ webhookId: d.webhookId, ...deliveryJson(d, attemptsOf.get(d.id) ?? []) })),
     /** Attributed and anonymous events, counted when the export began. */

@@ -9,6 +9,7 @@ import type { Database } from '../db/client';
 import { OUTCOMES } from '../quality/outcomes';
 import { feedback, leads, transitions } from '../db/schema';
 import { fromDrizzle, runBatch, type Statement } from '../db/statements';
+import { newestSeq } from '../db/transition-seq';
 import { ApiError } from '../lib/errors';
 import type { Stage } from '../scoring/model';
 import { stageRank } from '../scoring/stages';
@@ -67,6 +68,7 @@ export function salesWrites(db: Database, row: LeadRow, update: SalesUpdate, by:
         .where(eq(leads.id, row.id)),
       db.insert(transitions).values({
         siteId: row.siteId,
+        seq: sql`${newestSeq(row.siteId)} + 1`,
         leadId: row.id,
         type: 'lead.stage_changed',
         fromValue: row.stage,

@@ -10,8 +10,10 @@
  */
 import { historyLayout, historySql, type HistoryLayout, type HistoryWrite } from '../db/lead-history';
 import type { leads } from '../db/schema';
-import { failUnless, jsonParts, MAX_JSON_PARAM, placeholders, textFor, type Condition, type Statement } from '../db/statements';
+import { failUnless, jsonParts, MAX_JSON_PARAM, textFor, type Condition, type Statement } from '../db/statements';
 import { ApiError } from '../lib/errors';
+import { groupBy } from '../lib/group';
+import { newestSeqSql } from '../db/transition-seq';
 import { counterWrites } from '../segments/counters';
 import type { Rescored } from './rescore';
 
@@ -70,7 +72,7 @@ export function leadWrites(items: readonly LeadWrite[], cause: Cause, maxJson = 
   // After the leads' rows, which the pages' foreign key needs.
   for (const item of items) out.push(...pageWrites(item, layouts.get(item.row.id)));
   const moves = items.flatMap(({ row, rescored }) =>
-    rescored.transitions.map((t) => [row.siteId, row.id, t.type, t.from, t.to, t.reason, t.branch, rescored.values.scoredAt]),
+    rescored.transitions.map((t) => ({ siteId: row.siteId, values: [row.id, t.type, t.from, t.to, t.reason, t.branch, rescored.values.scoredAt] })),
   );
   out.push(
     ...counterWrites(
@@ -81,22 +83,32 @@ export function leadWrites(items: readonly LeadWrite[], cause: Cause, maxJson = 
       })),
     ),
   );
-  // seq NULL lets SQLite number the row. Rows go in the order given (json_each's key, or VALUES'),
-  // so the feed sees a lead's changes in order. A live event's one or two are bound as they are:
-  // D1 counts a row read for each element of a JSON parameter.
-  const columns = 'INSERT INTO transitions (seq, site_id, lead_id, type, from_value, to_value, reason, branch, cause, at)';
-  if (moves.length > 0 && moves.length <= FEW_TRANSITIONS) {
-    const sql = textFor(`transitions:${moves.length}`, () => `${columns} VALUES ${placeholders(moves.length, '(NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}`);
-    out.push({ sql, params: moves.flatMap((m) => [...m.slice(0, 7), cause, m[7]]) });
-  } else {
-    const appendTransitions = `${columns} SELECT NULL, ${[0, 1, 2, 3, 4, 5, 6].map(at).join(', ')}, ?, ${at(7)} FROM json_each(?) AS j ORDER BY j.key`;
-    for (const { json } of jsonParts(moves, (m) => m, maxJson)) out.push({ sql: appendTransitions, params: [cause, json] });
-  }
+  for (const [siteId, ofSite] of groupBy(moves, (m) => m.siteId)) out.push(...transitionInserts(siteId, ofSite.map((m) => m.values), cause, maxJson));
   return out;
 }
 
-/** Transitions bound one value a parameter (9 a row), under D1's 100 parameters a statement. */
-const FEW_TRANSITIONS = 11;
+/**
+ * The changes of a site's leads, appended in the order given, each numbered after the site's newest
+ * (see `db/transition-seq`), which each statement reads once. A live event's one or two are bound as
+ * they are: D1 counts a row read for each element of a JSON parameter.
+ */
+function transitionInserts(siteId: string, moves: readonly unknown[][], cause: Cause, maxJson: number): Statement[] {
+  const columns = 'INSERT INTO transitions (seq, site_id, lead_id, type, from_value, to_value, reason, branch, cause, at)';
+  if (moves.length <= FEW_TRANSITIONS) {
+    // v.column1 is the change's rank, column2… its values.
+    const sql = textFor(`transitions:${moves.length}`, () => {
+      const v = (i: number) => `v.column${i + 2}`;
+      return `${columns} SELECT ${newestSeqSql('?1')} + v.column1, ?1, ${[0, 1, 2, 3, 4, 5].map(v).join(', ')}, ?2, ${v(6)}
+        FROM (VALUES ${moves.map((_, k) => `(${k + 1}, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}) AS v`;
+    });
+    return [{ sql, params: [siteId, cause, ...moves.flat()] }];
+  }
+  const sql = `${columns} SELECT ${newestSeqSql('?1')} + j.key + 1, ?1, ${[0, 1, 2, 3, 4, 5].map(at).join(', ')}, ?2, ${at(6)} FROM json_each(?3) AS j`;
+  return jsonParts(moves, (m) => m, maxJson).map(({ json }) => ({ sql, params: [siteId, cause, json] }));
+}
+
+/** Transitions bound one value a parameter (7 a row, and the site and cause once), under D1's 100 parameters a statement. */
+const FEW_TRANSITIONS = 14;
 
 /** The columns of a new lead, in the order of its row in `inserts`' JSON. */
 const INSERTED = [

@@ -8,6 +8,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { inList } from '../db/client';
 import { eventsOfRows, type HistoryRow } from '../db/lead-events';
+import { changesOfLeads, isStageChange } from '../db/lead-transitions';
 import { feedback, leads, transitions } from '../db/schema';
 import { groupBy } from '../lib/group';
 import type { EventShape } from '../scoring/event-shapes';
@@ -27,8 +28,6 @@ const LEADS_PER_READ = 500;
  */
 const EVENTS_PER_READ = 100;
 
-/** Matches the partial index `transitions_site_stage`: written out, since a bound value would not. */
-const isStageChange = sql.raw(`"transitions"."type" = 'lead.stage_changed'`);
 
 export interface QualityData {
   counts: SiteCounts;
@@ -48,7 +47,8 @@ export const reachedCount = (db: Database, siteId: string, stage: Stage) =>
       and(
         eq(transitions.siteId, siteId),
         isStageChange,
-        sql`${transitions.toValue} IN (SELECT value FROM json_each(${JSON.stringify(STAGES.slice(STAGES.indexOf(stage)))}))`,
+        // Written out, so that SQLite sees the stage index's two leading columns bound, not its key's one.
+        sql.raw(`"transitions"."to_value" IN (${STAGES.slice(STAGES.indexOf(stage)).map((s) => `'${s}'`).join(', ')})`),
       ),
     );
 
@@ -103,7 +103,7 @@ export async function readQualityData(db: Database, siteId: string): Promise<Qua
       db
         .select({ leadId: transitions.leadId, to: transitions.toValue, at: transitions.at })
         .from(transitions)
-        .where(and(inList(transitions.leadId, part), eq(transitions.siteId, siteId), sql`${transitions.type} = 'lead.stage_changed'`)),
+        .where(changesOfLeads(siteId, part).stages),
     ]);
     const changesOf: Map<string, StageChange[]> = groupBy(changes, (c) => c.leadId);
     for (const r of rows) {

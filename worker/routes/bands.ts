@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { database } from '../db/client';
 import { listLeads } from '../db/leads';
 import { leads, transitions, triggers } from '../db/schema';
+import { newestSeq } from '../db/transition-seq';
 import type { AppEnv, SiteContext } from '../env';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
@@ -141,10 +142,12 @@ bandsRoutes.post('/:band/trigger', async (c) => {
       db.insert(triggers).select(
         sql`SELECT ${id}, ${site.id}, ${key}, ${band.name}, ${band.branch}, (SELECT count(*) FROM ${leads} WHERE ${members}), ${now}`,
       ),
-      // drizzle lists every column of transitions in schema order; seq NULL lets SQLite number the row.
+      // drizzle lists every column of transitions in schema order; each member's change numbered
+      // after the site's newest (see `db/transition-seq`), in the order of the band's members.
       db.insert(transitions).select(
-        sql`SELECT NULL, ${site.id}, ${leads.id}, 'branch.triggered', NULL, ${band.name}, ${id}, ${band.branch}, 'trigger', ${now}
-            FROM ${leads} WHERE ${members} ORDER BY ${leads.score} DESC, ${leads.id}`,
+        sql`SELECT ${site.id}, ${newestSeq(site.id)} + row_number() OVER (ORDER BY ${leads.score} DESC, ${leads.id}), ${leads.id},
+              'branch.triggered', NULL, ${band.name}, ${id}, ${band.branch}, 'trigger', ${now}
+            FROM ${leads} WHERE ${members}`,
       ),
     ]);
   } catch (err) {

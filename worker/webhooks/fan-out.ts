@@ -52,7 +52,8 @@ export async function fanOut(db: Database, now: number): Promise<{ created: numb
     created += due.length;
     for (let j = 0; j < due.length; j += 500) {
       // drizzle lists every column in schema order; seq NULL lets SQLite number the row. A change
-      // whose lead was erased since it was read is gone from transitions: it is not delivered.
+      // whose lead was erased since it was read is gone from transitions, or left there blank
+      // (see `leads/erase`): it is not delivered.
       writes.push(
         db
           .insert(deliveries)
@@ -60,7 +61,8 @@ export async function fanOut(db: Database, now: number): Promise<{ created: numb
             sql`SELECT NULL, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5,
                 j.value ->> 6, 'pending', 0, ${now}, NULL, NULL, NULL, ${now}, NULL
               FROM json_each(${JSON.stringify(due.slice(j, j + 500))}) AS j
-              WHERE j.value ->> 4 IN (SELECT ${transitions.seq} FROM ${transitions}) ORDER BY j.key`,
+              WHERE EXISTS (SELECT 1 FROM ${transitions} WHERE ${transitions.siteId} = j.value ->> 2 AND ${transitions.seq} = j.value ->> 4
+                AND ${transitions.leadId} = j.value ->> 3) ORDER BY j.key`,
           )
           .onConflictDoNothing(),
       );
