@@ -87,57 +87,6 @@ describe('ingest on recalled state', () => {
     expect([lead.event_count, lead.activity, lead.engagement]).toEqual([log.count, log.scores.activity, log.scores.engagement]);
   });
 
-  it("writes a recalled anonymous visitor's events and its row in one statement, leaving the rows a read would", async () => {
-    const [read, recalled] = [await newSite(), await newSite()];
-    const t0 = Date.now() - 60 * 60_000;
-    // One page, so that no request but the first makes a shape.
-    const at = (visitor: string, ts: number) => browserEvent(visitor, 'page_view', { url: `${ORIGIN}/pricing`, ts });
-    // A page view, another, ten at once (two inserts), one sent late (before the first), and one in
-    // a new pace window.
-    const requests = (v: string) => [
-      [at(v, t0)],
-      [at(v, t0 + 1000)],
-      Array.from({ length: 10 }, (_, i) => at(v, t0 + 2000 + i)),
-      [at(v, t0 - 5 * 60_000)],
-      [at(v, t0 + 11 * 60_000)],
-    ];
-    const statements: string[] = [];
-    for (const events of requests('rd')) await send(read, events, { INGEST_RECALL: 'off' });
-    for (const events of requests('rc')) {
-      const request = new Request('https://leadscore.test/v1/collect', {
-        method: 'POST',
-        headers: { origin: ORIGIN, 'user-agent': BROWSER_UA },
-        body: JSON.stringify({ site: recalled.siteKey, events }),
-      });
-      const res = await worker.fetch(request, { ...env, D1_METERING: 'on' }, createExecutionContext());
-      expect(res.status).toBe(202);
-      statements.push(res.headers.get('leadscore-d1-statements')!);
-    }
-    // The first one guessed (see anonymous-guess), then each one statement, its visitor's row written
-    // by the insert of its events (the ten's first insert); every event and the visitor once.
-    expect(statements.slice(1).map((st) => st.replace(/ \d+\/\d+/g, ''))).toEqual([
-      'insert anonymous_event_writes',
-      'insert anonymous_event_writes, insert events',
-      'insert anonymous_event_writes',
-      'insert anonymous_event_writes',
-    ]);
-    expect(statements.slice(1).map((st) => [...st.matchAll(/\d+\/(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0))).toEqual([3, 21, 3, 3]);
-    const row = (site: TestSite, id: string) =>
-      env.DB.prepare('SELECT lead_id, first_seen, last_seen, pace_start, pace_count, robot_since FROM visitors WHERE site_id = ? AND id = ?').bind(site.id, id).first();
-    expect(await row(recalled, 'rc')).toEqual(await row(read, 'rd'));
-    expect(await row(recalled, 'rc')).toMatchObject({ first_seen: t0 - 5 * 60_000, last_seen: t0 + 11 * 60_000, pace_start: t0 + 11 * 60_000, pace_count: 1 });
-    expect(await rowCounts(recalled.id)).toEqual(await rowCounts(read.id));
-    const events = (site: TestSite) => env.DB.prepare('SELECT ts, url, lead_id FROM events WHERE site_id = ? ORDER BY ts').bind(site.id).all();
-    expect((await events(recalled)).results).toEqual((await events(read)).results);
-
-    // The visitor's pace moved elsewhere: the one statement's check fails it whole (no event, no
-    // row written), and the request is redone from a read.
-    await env.DB.prepare('UPDATE visitors SET pace_count = pace_count + 5 WHERE site_id = ? AND id = ?').bind(recalled.id, 'rc').run();
-    expect((await send(recalled, [at('rc', t0 + 11 * 60_000 + 1)])).trips).toBe(3);
-    expect(await row(recalled, 'rc')).toMatchObject({ pace_start: t0 + 11 * 60_000, pace_count: 7 });
-    expect((await events(recalled)).results).toHaveLength(15);
-  });
-
   it('reads every time with INGEST_RECALL=off', async () => {
     const site = await newSite();
     const trips: number[] = [];

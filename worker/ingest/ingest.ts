@@ -12,7 +12,7 @@
  */
 import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { allOf, failUnless, fromDrizzle, insertedRows, insertedRowsOrFail, placeholders, runBatch, textFor, type Condition, type Statement } from '../db/statements';
+import { allOf, failUnless, fromDrizzle, insertedRows, insertedRowsOrFail, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inList, type Database } from '../db/client';
 import { historyEvents, parseHistory, withKnownShapes, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { loggedEventColumns, loggedEvents, shapesOfHistories, storedHistories } from '../db/lead-events';
@@ -631,58 +631,25 @@ function eventInserts(
   siteId: string,
   rows: readonly NewEvent[],
   strict: boolean,
-  { guess, mustHold, carried }: { guess: Condition; mustHold?: never; carried?: never } | { guess?: never; mustHold?: Condition; carried?: VisitorWrite },
+  { guess, mustHold }: { guess: Condition; mustHold?: never } | { guess?: never; mustHold?: Condition },
 ): Statement[] {
   return chunksFor(rows, 12).map((chunk, i) => {
-    // The first statement alone carries what must hold, and the visitor: the batch is one transaction.
+    // The first statement alone carries what must hold: the batch is one transaction.
     const held = i === 0 ? mustHold : undefined;
-    const carry = i === 0 ? carried : undefined;
     return {
-      sql: textFor(`events:${chunk.length}:${strict}:${guess?.key}:${held?.key}:${carry !== undefined}`, () =>
-        carry
-          ? carryingInsert(chunk.length, held)
-          : `INSERT INTO events (${EVENT_COLUMNS.join(', ')})
+      sql: textFor(`events:${chunk.length}:${strict}:${guess?.key}:${held?.key}`, () =>
+        `INSERT INTO events (${EVENT_COLUMNS.join(', ')})
         ${held ? insertedRowsOrFail(chunk.length, EVENT_ROW, EVENT_COLUMNS, 'shape_id', held.sql) : insertedRows(chunk.length, EVENT_ROW, guess?.sql)}
         ${strict ? '' : 'ON CONFLICT DO NOTHING'}`,
       ),
       params: [
         ...(held?.params ?? []),
-        ...(carry ? [chunk[0]!.id, carry.firstSeen, carry.lastSeen, carry.paceStart ?? null, carry.paceCount ?? 0] : []),
         ...chunk.flatMap((r) => [siteId, r.id, r.visitorId ?? null, r.leadId ?? null, siteId, r.shapeKey, r.ts, r.url ?? null, r.title ?? null, r.referrer ?? null, r.receivedAt]),
         ...(guess?.params ?? []),
       ],
     };
   });
 }
-
-/**
- * The visitor whose row an insert of events can write too (migration 0020's
- * `anonymous_event_writes`): in a write built on recalled state (whose events are new or fail the
- * batch), the one visitor written, anonymous and staying so, sending every event. A returning
- * anonymous visitor's page view is then one statement, where it was two.
- */
-function carriedVisitor(strict: boolean, rows: readonly NewEvent[], visitorRows: readonly VisitorWrite[]): VisitorWrite | undefined {
-  const [only, ...others] = visitorRows;
-  if (!strict || !only || others.length || only.setsLead || only.leadId !== null || only.robotSince != null) return undefined;
-  return rows.length > 0 && rows.every((r) => r.visitorId === only.id && r.leadId === null) ? only : undefined;
-}
-
-/**
- * An insert of events into `anonymous_event_writes`, whose first row carries its visitor's times and
- * pace (bound once after `held`'s values, numbered, and set on the row of the first event's id), and
- * whose shape ids are NULL, failing the batch, unless `held` holds.
- */
-function carryingInsert(rows: number, held: Condition | undefined): string {
-  const first = (held?.params.length ?? 0) + 1;
-  const select = EVENT_COLUMNS.map((column, i) => (held && column === 'shape_id' ? `CASE WHEN ${held.sql(1)} THEN v.column${i + 1} END` : `v.column${i + 1}`));
-  const carriedOn = `v.column${EVENT_COLUMNS.indexOf('id') + 1} = ?${first}`;
-  const carried = CARRIED_COLUMNS.map((_, k) => `CASE WHEN ${carriedOn} THEN ?${first + 1 + k} END`);
-  return `INSERT INTO anonymous_event_writes (${[...EVENT_COLUMNS, ...CARRIED_COLUMNS].join(', ')})
-    SELECT ${[...select, ...carried].join(', ')} FROM (VALUES ${placeholders(rows, EVENT_ROW)}) AS v`;
-}
-
-/** The visitor's columns `anonymous_event_writes` takes beside an event's, in the order bound. */
-const CARRIED_COLUMNS = ['first_seen', 'last_seen', 'pace_start', 'pace_count'] as const;
 
 /** An event's columns, in the order of `EVENT_ROW`'s values. */
 const EVENT_COLUMNS = ['site_id', 'id', 'visitor_id', 'lead_id', 'shape_id', 'ts', 'url', 'title', 'referrer', 'received_at'] as const;
@@ -810,9 +777,7 @@ function writes(
   const trailing = newRows.length ? leadStatements.at(-1)?.check : undefined;
   if (trailing) leadStatements.pop();
   out.push(...leadStatements);
-  const visitorRows = visitorsWritten(seen, paces, visitorLead, storedLead);
-  const carried = carriedVisitor(strict, newRows, visitorRows);
-  out.push(...eventInserts(site.id, newRows, strict, { mustHold: allOf([trailing, held]), carried }));
+  out.push(...eventInserts(site.id, newRows, strict, { mustHold: allOf([trailing, held]) }));
   if (held && !newRows.length) out.unshift(failUnless(held));
   for (const a of attributions) {
     const attribute = db
@@ -821,18 +786,7 @@ function writes(
       .where(and(eq(events.siteId, site.id), eq(events.visitorId, a.visitorId), isNull(events.leadId)));
     out.push(fromDrizzle(attribute));
   }
-  out.push(...visitorWrites(site.id, carried ? [] : visitorRows));
-  return { items: out, scored: writing, newShapesAt };
-}
-
-/** The visitors' rows a batch writes: those it saw, but a lead's visitor paced by its lead, which changes nothing of its row. */
-function visitorsWritten(
-  seen: Record<string, { first: number; last: number }>,
-  paces: Map<string, VisitorPace>,
-  visitorLead: Map<string, string | null>,
-  storedLead: ReadonlyMap<string, string | null>,
-): VisitorWrite[] {
-  return Object.entries(seen).flatMap(([id, s]): VisitorWrite[] => {
+  const visitorRows = Object.entries(seen).flatMap(([id, s]): VisitorWrite[] => {
     const setsLead = (visitorLead.get(id) ?? null) !== (storedLead.get(id) ?? null);
     const pace = paces.get(id)!;
     // A lead's visitor paced by its lead changes nothing of its row: its `last_seen` is its events'
@@ -849,4 +803,6 @@ function visitorsWritten(
       robotSince: pace.robotSince,
     }];
   });
+  out.push(...visitorWrites(site.id, visitorRows));
+  return { items: out, scored: writing, newShapesAt };
 }
