@@ -1,7 +1,7 @@
 /**
  * @module A lead's changes. Besides its key (site, seq), each change is in one index: a stage change
- * in the stage index (site, stage reached, lead), which the model-quality report reads, and every
- * other in the lead index (lead, seq). A change thus writes its row and one entry, where a stage
+ * in the stage index (site, stage reached, lead, time), which the model-quality report reads, and
+ * every other in the lead index (lead, seq). A change thus writes its row and one entry, where a stage
  * change in both took one more. A lead's changes are the two runs: its own in the lead index, and
  * its stage changes, found in the stage index by lead within each stage a change can reach.
  */

@@ -7,8 +7,8 @@
  * identified as it, every event of it (those stored with its id, and those its visitors sent before
  * they identified, stored without one), its transitions (so the changes feed and the webhooks skip
  * them; the site's newest change, if it was the lead's, is left blank in its place, see
- * `db/transition-seq`), sales' feedback, and its webhook deliveries with their attempts, delivered ones too since
- * their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
+ * `db/transition-seq`), sales' feedback, and its webhook deliveries with their attempts, delivered
+ * ones too since their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
  * decremented here; `band_daily`; a trigger's member count; the model and its recomputes' counts).
  */
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
