@@ -6,7 +6,7 @@
  * its stage changes, found in the stage index by lead within each stage a change can reach.
  */
 import { and, eq, sql, type SQL } from 'drizzle-orm';
-import { STAGES } from '../scoring/model';
+import { STAGES, type Stage } from '../scoring/model';
 import { inList } from './client';
 import { transitions } from './schema';
 
@@ -14,8 +14,15 @@ import { transitions } from './schema';
 export const isStageChange = sql.raw(`"transitions"."type" = 'lead.stage_changed'`);
 /** Matches the partial index `transitions_lead`, likewise. */
 const isOtherChange = sql.raw(`"transitions"."type" <> 'lead.stage_changed'`);
+/**
+ * A stage change reaching one of `stages`, the list written out (stages are the model's fixed
+ * names): SQLite then sees the stage index's two leading columns bound and seeks within each stage,
+ * where a bound list (a JSON parameter) left it the key's `site_id` alone.
+ */
+export const reachesStage = (stages: readonly Stage[]): SQL => sql.raw(`"transitions"."to_value" IN (${stages.map((s) => `'${s}'`).join(', ')})`);
+
 /** Every stage a change can reach, so that SQLite seeks the leads within each in the stage index. */
-const anyStage = sql.raw(`"transitions"."to_value" IN (${STAGES.map((s) => `'${s}'`).join(', ')})`);
+const anyStage = reachesStage(STAGES);
 
 /** The conditions of the two runs of the changes of `leadIds` (of `siteId`): `others`, and `stages`. */
 export function changesOfLeads(siteId: string, leadIds: readonly string[]): { others: SQL; stages: SQL } {

@@ -8,8 +8,9 @@
  * they identified, stored without one), its transitions (so the changes feed and the webhooks skip
  * them; the site's newest change, if it was the lead's, is left blank in its place, see
  * `db/transition-seq`), sales' feedback, and its webhook deliveries with their attempts, delivered
- * ones too since their payload holds the e-mail. Kept: aggregates that name nobody (the segment counters,
- * decremented here; `band_daily`; a trigger's member count; the model and its recomputes' counts).
+ * ones too since their payload holds the e-mail. Kept: aggregates that name nobody (the segment
+ * counters, decremented here; `band_daily`; a trigger's member count; the model and its recomputes'
+ * counts).
  */
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
@@ -30,7 +31,6 @@ export type ErasedLead = Pick<LeadRow, 'id' | 'siteId' | 'rev' | 'band'>;
  */
 export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteId'>) {
   const log = logOfLead(db, siteId, id);
-  const visitorIds = log.visitorIds;
   const transitionSeqs = seqsOfLead(siteId, id);
   // A delivery is one transition sent to one subscription: (webhook, transition) is its unique
   // index, so this finds the lead's deliveries without reading the rest of the log.
@@ -40,7 +40,7 @@ export function ofLead(db: Database, { id, siteId }: Pick<LeadRow, 'id' | 'siteI
     eq(deliveries.leadId, id),
   );
   return {
-    visitorIds,
+    visitorIds: log.visitorIds,
     transitionSeqs,
     deliveries: delivered,
     deliveryIds: db.select({ id: deliveries.id }).from(deliveries).where(delivered),
@@ -83,7 +83,7 @@ function changeDeletes(db: Database, lead: ErasedLead) {
     db
       .update(transitions)
       .set({ leadId: '', type: ERASED, fromValue: null, toValue: null, reason: null, branch: null, cause: 'erasure' })
-      .where(and(eq(transitions.siteId, lead.siteId), sql`${transitions.seq} = ${newest}`, eq(transitions.leadId, lead.id))),
+      .where(and(eq(transitions.siteId, lead.siteId), eq(transitions.seq, newest), eq(transitions.leadId, lead.id))),
     db.delete(transitions).where(others),
     db.delete(transitions).where(stages),
     db.delete(transitions).where(and(blanks, lt(transitions.seq, newest))),

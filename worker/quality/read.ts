@@ -8,7 +8,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { inList } from '../db/client';
 import { eventsOfRows, type HistoryRow } from '../db/lead-events';
-import { changesOfLeads, isStageChange } from '../db/lead-transitions';
+import { changesOfLeads, isStageChange, reachesStage } from '../db/lead-transitions';
 import { feedback, leads, transitions } from '../db/schema';
 import { groupBy } from '../lib/group';
 import type { EventShape } from '../scoring/event-shapes';
@@ -47,8 +47,7 @@ export const reachedCount = (db: Database, siteId: string, stage: Stage) =>
       and(
         eq(transitions.siteId, siteId),
         isStageChange,
-        // Written out, so that SQLite sees the stage index's two leading columns bound, not its key's one.
-        sql.raw(`"transitions"."to_value" IN (${STAGES.slice(STAGES.indexOf(stage)).map((s) => `'${s}'`).join(', ')})`),
+        reachesStage(STAGES.slice(STAGES.indexOf(stage))),
       ),
     );
 
@@ -57,7 +56,7 @@ export const salesMoves = (db: Database, siteId: string) =>
   db
     .select({ leadId: transitions.leadId, at: transitions.at })
     .from(transitions)
-    .where(and(eq(transitions.siteId, siteId), isStageChange, sql`${transitions.toValue} IN ('sql', 'opportunity', 'customer')`));
+    .where(and(eq(transitions.siteId, siteId), isStageChange, reachesStage(['sql', 'opportunity', 'customer'])));
 
 /** The site's feedback, oldest first. */
 export const siteFeedback = (db: Database, siteId: string) =>
