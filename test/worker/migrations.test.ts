@@ -14,6 +14,18 @@ import { exportLead } from '../../worker/leads/export';
 import { salesWrites } from '../../worker/leads/sales';
 import { groupBy } from '../../worker/lib/group';
 
+/**
+ * A table's form as SQLite holds it, which drizzle-kit cannot express: its `CREATE` text, its
+ * indexes by name, and how many `sqlite_sequence` rows it (or its rebuild's `__new_` copy) left.
+ */
+async function tableForm(db: D1Database, name: string) {
+  return {
+    sql: await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).bind(name).first<string>('sql'),
+    indexes: (await db.prepare(`SELECT name FROM pragma_index_list(?) ORDER BY name`).bind(name).all<{ name: string }>()).results.map((i) => i.name),
+    sequenced: await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name IN (?1, '__new_' || ?1)`).bind(name).first<number>('n'),
+  };
+}
+
 /** The migrations before the one named `prefix`. */
 const upTo = (prefix: string) => {
   const at = env.TEST_MIGRATIONS.findIndex((m) => m.name.startsWith(prefix));
@@ -119,7 +131,7 @@ describe('0013_events_keyed_by_id', () => {
     const all = `SELECT ${columns} FROM events ORDER BY site_id, id`;
     const events = (await db.prepare(all).all()).results;
     const others = await otherRows(db, 'events');
-    expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name = 'events'`).first('n')).toBe(1);
+    expect((await tableForm(db, 'events')).sequenced).toBe(1);
 
     await applyD1Migrations(db, upTo('0014_'));
 
@@ -128,14 +140,10 @@ describe('0013_events_keyed_by_id', () => {
     // The table's form, which drizzle-kit cannot express: a rebuild that forgot WITHOUT ROWID would
     // bring back a rowid and a unique index beside it, two rows written more per event; a key led by
     // site_id would have SQLite walk a site's events for a visitor's (see worker/db/schema.ts).
-    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).first<string>('sql');
-    expect(table).toMatch(/PRIMARY KEY\(`id`, `site_id`\)[\s\S]*\) WITHOUT ROWID$/);
-    expect((await db.prepare(`SELECT name FROM pragma_index_list('events') ORDER BY name`).all()).results.map((i) => i.name)).toEqual([
-      'events_lead_ts',
-      'events_site_visitor_anon',
-      'sqlite_autoindex_events_1',
-    ]);
-    expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name IN ('events', '__new_events')`).first('n')).toBe(0);
+    const form = await tableForm(db, 'events');
+    expect(form.sql).toMatch(/PRIMARY KEY\(`id`, `site_id`\)[\s\S]*\) WITHOUT ROWID$/);
+    expect(form.indexes).toEqual(['events_lead_ts', 'events_site_visitor_anon', 'sqlite_autoindex_events_1']);
+    expect(form.sequenced).toBe(0);
     // Dedupe is the key's: the same id again in a site is nothing, in another site an event.
     const insert = (site: string, id: string) =>
       db.prepare(`INSERT INTO events (site_id, id, shape_id, ts, received_at) VALUES (?, ?, 1, 1, 1) ON CONFLICT DO NOTHING`).bind(site, id).run();
@@ -361,14 +369,10 @@ describe('0019_transitions_keyed_by_site', () => {
     expect(
       (await db.prepare(`SELECT site_id, seq, lead_id, from_value, to_value, reason, branch FROM transitions WHERE site_id IN ('t1', 't2', 't3') AND type = 'erased' ORDER BY site_id`).all()).results,
     ).toEqual(['t1', 't2', 't3'].map((site_id) => ({ site_id, seq: top, lead_id: '', from_value: null, to_value: null, reason: null, branch: null })));
-    const table = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'transitions'`).first<string>('sql');
-    expect(table).toMatch(/PRIMARY KEY\(`site_id`, `seq`\)[\s\S]*\) WITHOUT ROWID$/);
-    expect((await db.prepare(`SELECT name FROM pragma_index_list('transitions') ORDER BY name`).all()).results.map((i) => i.name)).toEqual([
-      'sqlite_autoindex_transitions_1',
-      'transitions_lead',
-      'transitions_site_stage',
-    ]);
-    expect(await db.prepare(`SELECT count(*) AS n FROM sqlite_sequence WHERE name IN ('transitions', '__new_transitions')`).first('n')).toBe(0);
+    const form = await tableForm(db, 'transitions');
+    expect(form.sql).toMatch(/PRIMARY KEY\(`site_id`, `seq`\)[\s\S]*\) WITHOUT ROWID$/);
+    expect(form.indexes).toEqual(['sqlite_autoindex_transitions_1', 'transitions_lead', 'transitions_site_stage']);
+    expect(form.sequenced).toBe(0);
 
     // The feed reads the changes as before, and not the blank; the next change is numbered after it.
     const drizzle = database(db);

@@ -243,7 +243,6 @@ function firstMinuteAcross(now: number, turns: readonly number[], differs: (t: n
   return null;
 }
 
-
 /**
  * The first minute after `now` at which band or stage differ from `score`'s, or null if never (within
  * 5 years). An event stamped ahead of `now` (a client clock ahead) counts in full until its time
