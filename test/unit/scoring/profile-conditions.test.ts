@@ -1,4 +1,5 @@
 /** Profile conditions: every operator, lists of conditions, and missing or empty properties. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { profileMeets } from '../../../worker/scoring/conditions';
 import { ProfileCondition } from '../../../worker/scoring/model';
@@ -64,6 +65,21 @@ describe('in', () => {
   it('matches a number in the profile against its text in the list', () => {
     expect(meets({ property: 'tier', op: 'in', value: ['1', '2'] }, { tier: 2 })).toBe(true);
     expect(meets({ property: 'tier', op: 'in', value: ['1', '2'] }, { tier: 3 })).toBe(false);
+  });
+
+  it('holds exactly when the value equals a member, accents, case and non-ASCII members alike', () => {
+    // The list's plain-ASCII members are looked up in a set made once per condition: it must
+    // answer as comparing the value with each member does (`equals`), which folds case alone and
+    // compares other text by locale, accents kept apart.
+    const word = fc.constantFrom('it', 'IT', 'Ét', 'ét', 'et', 'É', 'e', 'ß', 'SS', 'ss', 'ﬁ', 'fi', 'İ', 'i', 'café', 'CAFÉ', 'cafe', 'a b', 'a\tb', '');
+    const text = fc.array(word, { minLength: 1, maxLength: 3 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.array(text.filter((t) => t !== ''), { minLength: 1, maxLength: 6 }), text, (list, value) => {
+        const equalsOne = list.some((member) => meets({ property: 'p', op: 'equals', value: member }, { p: value }));
+        expect(meets({ property: 'p', op: 'in', value: list }, { p: value })).toBe(equalsOne);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('uses the built-in @freeEmailDomains set', () => {
