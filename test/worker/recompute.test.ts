@@ -216,6 +216,31 @@ describe('recompute', () => {
     expect(lead.scores.activity).toBe(45); // page view 5 + pricing 40 under version 1
   });
 
+  it('stamps a finished job when its last chunk is stored, not when that chunk was sent', async () => {
+    const site = await newSite();
+    for (let i = 0; i < 3; i++) await collect({ site: site.siteKey, events: [browserEvent(`f${i}`, 'identify', { traits: { email: `f${i}@acme.io` } })] });
+    const db = database(env.DB);
+    const start = await recomputeStart(db, site.id, 1, Date.now());
+    await db.batch([db.insert(models).values({ siteId: site.id, version: 1, document: pricingWorth(40), createdAt: Date.now() }), ...start.statements]);
+    // Every batch answered 20 ms after D1 is done with it: a write that takes its time.
+    let lastStored = 0;
+    const slow = new Proxy(env.DB, {
+      get: (target, key) =>
+        key === 'batch'
+          ? async (statements: D1PreparedStatement[]) => {
+              const results = await target.batch(statements);
+              await new Promise((r) => setTimeout(r, 20));
+              lastStored = Date.now();
+              return results;
+            }
+          : Reflect.get(target, key).bind(target),
+    });
+    const done = await runRecompute(slow, start.row.id, Date.now() + 10_000, { chunkLeads: 2 });
+    expect(done).toMatchObject({ status: 'done', processed: 3 });
+    expect(done!.finishedAt).toBeGreaterThanOrEqual(lastStored);
+    expect(done!.updatedAt).toBe(done!.finishedAt);
+  });
+
   it('stops a recompute superseded by a newer model version', async () => {
     const site = await newSite();
     await collect({ site: site.siteKey, events: [browserEvent('s', 'identify', { traits: { email: 's@acme.io' } })] });

@@ -195,9 +195,11 @@ export async function runRecompute(
       return released ?? job;
     }
     if (scored.length === 0) {
+      // Stamped now, the last chunk stored: `now` was taken as its write was sent.
+      const finishedAt = Date.now();
       const [done] = await db
         .update(recomputes)
-        .set({ status: 'done', finishedAt: now, updatedAt: now, leaseUntil: null })
+        .set({ status: 'done', finishedAt, updatedAt: finishedAt, leaseUntil: null })
         .where(and(eq(recomputes.id, id), eq(recomputes.leaseUntil, job.leaseUntil!)))
         .returning();
       return done ?? job;
