@@ -41,7 +41,6 @@
  *                         seconds (2); CONCURRENCY requests in flight (8); VISITORS (2000); KEEP=1
  *                         keeps the local D1)
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -49,9 +48,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPlatformProxy } from 'wrangler';
 import { ROOT } from '../scripts/lib/root.js';
-import { freePort, startStack, wranglerEnv } from '../scripts/lib/stack.js';
+import { freePort, startStack } from '../scripts/lib/stack.js';
 import { percentile, post } from '../scripts/lib/traffic.js';
 import { cpuSnapshot, cpuSpent } from './lib/cpu.js';
+import { startFloorWorker } from './lib/floor-worker.js';
 
 const DURATION_S = Number(process.env.DURATION ?? 16);
 const SLICE_S = Number(process.env.SLICE ?? 2);
@@ -63,10 +63,8 @@ const WARMUP_S = 2;
 const HISTORIES = [10, 100, 1000, 12_000];
 const PAGES = ['/', '/pricing', '/blog/why-lead-scoring', '/references', '/contact'];
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 
 const stateDir = mkdtempSync(join(tmpdir(), 'leadscore-cost-'));
-const quietEnv = wranglerEnv(stateDir);
 const rid = () => randomBytes(12).toString('base64url');
 const int = (n) => Math.round(n).toLocaleString('en');
 const dec = (n) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
@@ -100,40 +98,6 @@ const identify = (v, email = `person${v.n}.${tag}@company${v.n % 97}.example`) =
   traits: { email, jobTitle: 'Head of Marketing', companySize: 250 },
 });
 const headersOf = (v) => ({ 'content-type': 'text/plain;charset=UTF-8', origin: v.origin, 'user-agent': UA, 'cf-connecting-ip': v.ip });
-
-function spawnWrangler(args) {
-  const child = spawn(WRANGLER, args, { cwd: ROOT, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  for (const s of [child.stdout, child.stderr]) s.on('data', (c) => (output = (output + c).slice(-10_000)));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    process.kill(-child.pid, 'SIGTERM');
-    await exited;
-  };
-  process.once('exit', () => child.exitCode === null && process.kill(-child.pid, 'SIGTERM'));
-  return { child, output: () => output, stop };
-}
-
-/** The floor worker on the local D1 of `dir` (no other workerd on it: they would block each other). */
-async function startFloor(port, dir) {
-  const config = join(ROOT, 'bench', 'floor', 'wrangler.toml');
-  const persistTo = join(dir, 'd1');
-  const migrate = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, '--config', config], { cwd: ROOT, env: quietEnv, encoding: 'utf8' });
-  if (migrate.status !== 0) throw new Error(`floor migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
-  const w = spawnWrangler(['dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--show-interactive-dev-session=false']);
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (w.child.exitCode !== null) throw new Error(`floor exited:\n${w.output()}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) })).ok) return w;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`floor did not start:\n${w.output()}`);
-    await sleep(300);
-  }
-}
 
 /** wrangler.toml with one of its commented blocks (`start` to `end`) in force, paths made absolute, as `name`. */
 function configWith(name, start, end, what) {
@@ -417,7 +381,7 @@ try {
     // what the isolate would (locally one workerd serves both).
     { path: 'collect, VISITOR_INGEST', into: objects, stack: await side(`${stateDir}-objects`, { config: visitorObjectsConfig() }) },
   );
-  floorWorker = await startFloor(floorPort, `${stateDir}-floor`);
+  floorWorker = await startFloorWorker({ config: 'wrangler.toml', stateDir: `${stateDir}-floor`, port: floorPort, migrate: true });
   const paths = [
     { path: 'collect', into: direct, url: collectUrl, pid: stack.pid },
     ...sideStacks.map((s) => ({ ...s, url: urlOf(s.stack), pid: s.stack.pid })),
