@@ -68,7 +68,7 @@ function numeric(v: unknown): number | null {
  * What an `in` or `contains` condition compares with, made once per condition: every lead of a
  * recompute is tested against the same few conditions. An `in` list's printable-ASCII values are
  * lower-cased into a set, so an ASCII text is one lookup where `eqi` against each value tested both
- * strings' characters and lower-cased them, value after value (about half of a recompute's profile
+ * strings' characters and lower-cased them, value after value (some 40% of a recompute's profile
  * tests with the default model's list of eight industries). The other values still go through
  * `eqi`, as does a text that is not plain ASCII: the same answers, value for value.
  */
