@@ -2,13 +2,10 @@
  * A floor's worker (`bench/floor/`) under `wrangler dev` on a local D1 of the benches' stacks: the
  * D1 another workerd must not hold meanwhile (two on one SQLite file block each other).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from '../../scripts/lib/root.js';
-import { wranglerEnv } from '../../scripts/lib/stack.js';
-
-const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { run, waitFor, WRANGLER, wranglerEnv } from '../../scripts/lib/stack.js';
 
 /**
  * Starts the worker of `config` (a path under bench/floor) on the local D1 kept in `stateDir`, its
@@ -18,10 +15,7 @@ export async function startFloorWorker({ config, stateDir, port, migrate = false
   const env = wranglerEnv(stateDir);
   const persistTo = join(stateDir, 'd1');
   const configPath = join(ROOT, 'bench', 'floor', config);
-  if (migrate) {
-    const r = spawnSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, '--config', configPath], { cwd: ROOT, env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${config}: migrations failed:\n${r.stdout}\n${r.stderr}`);
-  }
+  if (migrate) run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, '--config', configPath], env);
   const args = ['dev', '--config', configPath, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--show-interactive-dev-session=false'];
   const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
@@ -35,18 +29,11 @@ export async function startFloorWorker({ config, stateDir, port, migrate = false
     process.kill(-child.pid, 'SIGTERM');
     await exited;
   };
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${config} exited:\n${output}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) })).ok) return { child, stop, url: `http://127.0.0.1:${port}/` };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`${config} did not start:\n${output}`);
-    }
-    await sleep(300);
+  try {
+    await waitFor(`http://127.0.0.1:${port}/`, child, () => output, 90_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${config}: ${err.message}\n${output}`);
   }
+  return { child, stop, url: `http://127.0.0.1:${port}/` };
 }

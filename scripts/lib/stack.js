@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startDemoServer } from './demo-server.js';
 import { ROOT } from './root.js';
 
-const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+export const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' };
 
 /**
@@ -20,13 +20,15 @@ const quietEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1'
  */
 export const wranglerEnv = (stateDir) => ({ ...quietEnv, WRANGLER_LOG_PATH: join(stateDir, 'wrangler-logs') });
 
-function run(args, env) {
+/** Runs a wrangler command to its end, throwing with its output when it fails. */
+export function run(args, env) {
   const r = spawnSync(WRANGLER, args, { cwd: ROOT, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrangler ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
-async function waitFor(url, child, output, timeoutMs) {
+/** Resolves once `url` answers 2xx, throwing when `wrangler dev` (`child`, its `output`) fails first or `timeoutMs` passes. */
+export async function waitFor(url, child, output, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);

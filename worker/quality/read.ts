@@ -28,7 +28,6 @@ const LEADS_PER_READ = 500;
  */
 const EVENTS_PER_READ = 100;
 
-
 export interface QualityData {
   counts: SiteCounts;
   touched: TouchedLead[];
