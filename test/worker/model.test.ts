@@ -51,6 +51,8 @@ describe('the model as a document', () => {
       bands: [
         { name: 'cold', min: 0, branch: 'a' },
         { name: 'hot', min: -5, branch: 'b' },
+        // The name the stats and previews give the leads outside every band.
+        { name: 'excluded', min: 90, branch: 'c' },
       ],
       profileRules: [{ id: 'x', label: 'X', points: 5, when: { property: 'jobTitle', op: 'matches', value: '(' } }],
       surprise: true,
@@ -59,7 +61,7 @@ describe('the model as a document', () => {
     expect(res.status).toBe(400);
     const { error } = (await res.json()) as { error: { issues: { path: (string | number)[]; message: string }[] } };
     const paths = error.issues.map((i) => i.path.join('.'));
-    expect(paths).toEqual(expect.arrayContaining(['profileRules.0.when.value', 'bands.1.min']));
+    expect(paths).toEqual(expect.arrayContaining(['profileRules.0.when.value', 'bands.1.min', 'bands.2.name']));
     expect(error.issues.some((i) => i.message.includes('surprise') || i.path.includes('surprise'))).toBe(true);
     expect(((await (await api(site, '/v1/model')).json()) as { version: number }).version).toBe(0);
     expect(((await (await api(site, '/v1/model/versions')).json()) as { versions: unknown[] }).versions).toHaveLength(1);

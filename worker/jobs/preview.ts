@@ -5,12 +5,12 @@
 import { inList, type Database } from '../db/client';
 import { leads } from '../db/schema';
 import type { EventShape } from '../scoring/event-shapes';
-import type { Model, Stage } from '../scoring/model';
+import { EXCLUDED, type Model, type Stage } from '../scoring/model';
 import { scoreLead } from '../scoring/score';
 import { readChunk, type ChunkOptions } from './lead-chunks';
 
 /** Where a lead stands: its band, or `excluded`. */
-const segmentOf = (s: { band: string | null; exclusion: unknown }) => (s.exclusion ? 'excluded' : s.band!);
+const segmentOf = (s: { band: string | null; exclusion: unknown }) => (s.exclusion ? EXCLUDED : s.band!);
 
 export interface PreviewMove {
   id: string;

@@ -6,7 +6,7 @@
  * Bands are the leads' current bands, that is the current model's verdict on them: the question is
  * whether the leads this model calls hot are the ones that convert.
  */
-import { STAGES, type Model, type Stage } from '../scoring/model';
+import { EXCLUDED, STAGES, type Model, type Stage } from '../scoring/model';
 import type { LeadOutcome, Outcome } from './outcomes';
 import { median, type Proportion, wilson } from './stats';
 
@@ -53,7 +53,7 @@ const SAMPLE = 20;
 export function qualityReport(model: Model, counts: SiteCounts, touched: readonly TouchedLead[]) {
   const bands = [
     ...model.bands.map((b) => ({ band: b.name as string | null, name: b.name })),
-    { band: null, name: 'excluded' },
+    { band: null, name: EXCLUDED },
   ].map(({ band, name }) => ({ band: name, ...row(counts.bands[band ?? ''] ?? 0, touched.filter((l) => l.band === band)) }));
   const stages = STAGES.map((stage) => ({
     stage,

@@ -13,6 +13,7 @@ import type { AppEnv, SiteContext } from '../env';
 import { decodeCursor, encodeCursor } from '../lib/cursor';
 import { ApiError, parseOr400 } from '../lib/errors';
 import { randomToken } from '../lib/ids';
+import { EXCLUDED } from '../scoring/model';
 import { BUCKET } from '../segments/buckets';
 import { dayOf } from '../lib/day';
 import { bucketCounts, countedFrom, recentCounts } from '../segments/histogram';
@@ -78,7 +79,7 @@ bandsRoutes.get('/stats', async (c) => {
     );
   }
   const counts = countsIn(counters);
-  const label = (band: string) => (band === '' ? 'excluded' : band);
+  const label = (band: string) => (band === '' ? EXCLUDED : band);
   const days = new Map<string, Record<string, number>>();
   for (const r of history) days.set(r.day, { ...days.get(r.day), [label(r.band)]: r.count });
   // Today as it is now, from the live counters, whether or not the cron has taken today's count.

@@ -120,6 +120,13 @@ export type ProfileRule = z.infer<typeof ProfileRule>;
 export const ExclusionRule = z.strictObject({ id, reason: label, when: profileWhen });
 export type ExclusionRule = z.infer<typeof ExclusionRule>;
 
+/**
+ * What the API calls the leads outside every band, beside the bands' names: in the segments' stats
+ * and history, in a preview's counts and moves, in the quality report and the dashboard. No band
+ * may take it, or its leads and the excluded ones would be counted as one.
+ */
+export const EXCLUDED = 'excluded';
+
 export const Band = z.strictObject({
   name: id,
   /** Lowest total score of the band; the first band also holds everything below it. */
@@ -162,6 +169,9 @@ export const Model = z
     const names = new Set<string>();
     m.bands.forEach((b, i) => {
       if (names.has(b.name)) ctx.addIssue({ code: 'custom', path: ['bands', i, 'name'], message: `duplicate band "${b.name}"` });
+      if (b.name === EXCLUDED) {
+        ctx.addIssue({ code: 'custom', path: ['bands', i, 'name'], message: `"${EXCLUDED}" names the leads outside every band; give the band another name` });
+      }
       names.add(b.name);
       if (i > 0 && b.min <= m.bands[i - 1]!.min) {
         ctx.addIssue({ code: 'custom', path: ['bands', i, 'min'], message: 'bands must be in increasing order of min' });

@@ -93,6 +93,13 @@ describe('duplicates', () => {
     rejectedAt(m, ['bands', 2, 'name']);
   });
 
+  it('rejects a band named "excluded", the name the API gives the leads outside every band', () => {
+    const m = json();
+    m.bands[1].name = 'excluded';
+    const found = issues(m);
+    expect(found.map((i) => [i.path, i.message])).toEqual([[['bands', 1, 'name'], '"excluded" names the leads outside every band; give the band another name']]);
+  });
+
   it('allows the same id in different lists', () => {
     const m = json();
     m.exclusions[0].id = 'page-view';
