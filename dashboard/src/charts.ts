@@ -6,6 +6,7 @@
 import type { SegmentStats } from './api';
 import { h, s } from './dom';
 import { timeEl } from './format';
+import { toneFor, type Tone } from './tones';
 
 const W = 600;
 const H = 180;
@@ -20,11 +21,12 @@ function niceMax(max: number): number {
   return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= max) ?? 10 * p;
 }
 
-function frame(label: string, summary: string, note: (Node | string)[], ...children: (SVGElement | null)[]): HTMLElement {
+function frame(label: string, summary: string, note: (Node | string)[], legend: HTMLElement | null, ...children: (SVGElement | null)[]): HTMLElement {
   return h(
     'figure',
     { class: 'chart' },
     h('figcaption', null, label, note.length ? h('span', { class: 'muted' }, ' · ', ...note) : null),
+    legend,
     s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${label}. ${summary}`, preserveAspectRatio: 'xMidYMid meet' }, s('title', null, label), ...children),
   );
 }
@@ -40,6 +42,16 @@ function yAxis(max: number): SVGElement {
   );
 }
 
+/** A character of a band's name on the histogram (11 px, bold), in the chart's units: as wide as DejaVu Sans Bold's, among the widest. */
+const NAME_CHAR = 7.5;
+
+/** `name`, or as much of it as `room` holds followed by an ellipsis (nothing when not even that fits). */
+function fitted(name: string, room: number): string {
+  const chars = Math.floor(room / NAME_CHAR);
+  if (name.length <= chars) return name;
+  return chars < 2 ? '' : `${name.slice(0, chars - 1)}…`;
+}
+
 export function histogramChart(stats: SegmentStats): HTMLElement {
   const bars = stats.histogram;
   const firstBound = Math.min(0, ...bars.map((b) => b.min), ...stats.bounds.map((b) => b.min));
@@ -51,11 +63,13 @@ export function histogramChart(stats: SegmentStats): HTMLElement {
   const summary = total
     ? `${total} leads in bands; the most, ${Math.max(...bars.map((b) => b.count))}, score between ${bars.reduce((a, b) => (b.count > a.count ? b : a)).min} and ${bars.reduce((a, b) => (b.count > a.count ? b : a)).min + stats.bucket}.`
     : 'No lead in a band yet.';
+  const bands = `Bands: ${stats.bounds.map((b, i) => (i === 0 ? b.band : `${b.band} from ${b.min}`)).join(', ')}.`;
   // Recounted from the leads every few seconds, not at each score change: the time says how fresh.
   return frame(
     'Score distribution',
-    summary,
+    `${summary} ${bands}`,
     ['counted at ', timeEl(stats.countedAt, 'clock')],
+    null,
     yAxis(max),
     s(
       'g',
@@ -72,7 +86,8 @@ export function histogramChart(stats: SegmentStats): HTMLElement {
           'g',
           { class: 'bound', 'data-band': b.band },
           i === 0 ? null : s('line', { x1: x(b.min), x2: x(b.min), y1: PAD.top, y2: PAD.top + plotH }),
-          s('text', { x: x(b.min) + 4, y: PAD.top + 10 }, b.band),
+          // Cut to the room before the next bound, the whole name in the tooltip and the summary.
+          s('g', { class: 'name' }, s('title', null, b.band), s('text', { x: x(b.min) + 4, y: PAD.top + 10 }, fitted(b.band, (i + 1 < stats.bounds.length ? x(stats.bounds[i + 1]!.min) : W - PAD.right) - x(b.min) - 8))),
           s('text', { x: x(b.min), y: H - 8, 'text-anchor': 'middle', class: 'tick' }, String(b.min)),
         ),
       ),
@@ -80,32 +95,71 @@ export function histogramChart(stats: SegmentStats): HTMLElement {
   );
 }
 
+/** A line of the history chart: a band, or the excluded leads. */
+interface Series {
+  name: string;
+  tone: Tone;
+  /** Lines of one tone (the bands between the first and the last) are told apart by their dashes. */
+  dash: number;
+}
+
+/** Solid, dashed, dotted: see the chart's CSS. */
+const DASHES = 3;
+
+/** The bands in score order, coloured as their cards are, then the excluded leads. */
+function seriesOf(stats: SegmentStats): Series[] {
+  const names = stats.bounds.map((b) => b.band);
+  const tones: [string, Tone][] = [...names.map((name, i): [string, Tone] => [name, toneFor(i, names.length)]), ['excluded', 'excluded']];
+  const used = new Map<Tone, number>();
+  return tones.map(([name, tone]) => {
+    const dash = used.get(tone) ?? 0;
+    used.set(tone, dash + 1);
+    return { name, tone, dash: dash % DASHES };
+  });
+}
+
+/**
+ * The lines' names, in HTML above the plot: it wraps on a narrow screen, and no line can run
+ * through it, as one did through a legend drawn inside the plot.
+ */
+function legend(series: readonly Series[]): HTMLElement {
+  return h(
+    'ul',
+    { class: 'legend' },
+    series.map(({ name, tone, dash }) =>
+      h('li', { 'data-tone': tone, 'data-dash': dash }, s('svg', { viewBox: '0 0 24 8', class: 'swatch', 'aria-hidden': 'true', focusable: 'false' }, s('line', { x1: 0, y1: 4, x2: 24, y2: 4 })), name),
+    ),
+  );
+}
+
 export function historyChart(stats: SegmentStats): HTMLElement {
   const days = stats.history;
-  const names = [...stats.bounds.map((b) => b.band), 'excluded'];
+  const series = seriesOf(stats);
   const max = niceMax(Math.max(0, ...days.flatMap((d) => Object.values(d.bands))));
   const x = (i: number) => PAD.left + (days.length <= 1 ? plotW / 2 : (i / (days.length - 1)) * plotW);
   const y = (n: number) => PAD.top + plotH - (n / max) * plotH;
   const last = days[days.length - 1];
-  const summary = last ? `On ${last.day}: ${names.map((n) => `${n} ${last.bands[n] ?? 0}`).join(', ')}; ${days.length} days shown.` : 'No day recorded yet.';
+  const summary = last ? `On ${last.day}: ${series.map(({ name }) => `${name} ${last.bands[name] ?? 0}`).join(', ')}; ${days.length} days shown.` : 'No day recorded yet.';
+  const day = (i: number, anchor: string) => s('text', { x: x(i), y: H - 8, 'text-anchor': anchor }, days[i]!.day);
   return frame(
     'Leads per band, last 30 days',
     summary,
     [],
+    legend(series),
     yAxis(max),
     s(
       'g',
       { class: 'series' },
-      names.map((name, k) =>
+      series.map(({ name, tone, dash }) =>
         s(
           'g',
-          { class: 'serie', 'data-series': k },
+          { class: 'serie', 'data-series': name, 'data-tone': tone, 'data-dash': dash },
           s('polyline', { points: days.map((d, i) => `${x(i)},${y(d.bands[name] ?? 0)}`).join(' ') }),
           days.map((d, i) => s('rect', { x: x(i) - 2, y: y(d.bands[name] ?? 0) - 2, width: 4, height: 4 }, s('title', null, `${d.day} · ${name}: ${d.bands[name] ?? 0}`))),
         ),
       ),
     ),
-    s('g', { class: 'axis' }, days.length ? [s('text', { x: x(0), y: H - 8, 'text-anchor': 'start' }, days[0]!.day), s('text', { x: x(days.length - 1), y: H - 8, 'text-anchor': 'end' }, last!.day)] : null),
-    s('g', { class: 'legend' }, names.map((name, k) => s('text', { x: PAD.left + 6 + k * 90, y: PAD.top + 10, 'data-series': k }, name))),
+    // The first and last days at the ends; a single day once, under its points.
+    s('g', { class: 'axis' }, days.length === 1 ? day(0, 'middle') : days.length ? [day(0, 'start'), day(days.length - 1, 'end')] : null),
   );
 }

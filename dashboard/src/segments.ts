@@ -13,6 +13,7 @@ import { focusQuietly, h, setChildren, setText } from './dom';
 import { displayValue, formatRange, formatScore, fullName, plural, timeEl } from './format';
 import { createPoller } from './live';
 import { bandHref, leadHref } from './router';
+import { toneFor } from './tones';
 
 /** How many members each card shows: the API's default page, highest scores first. */
 export const MEMBERS_PER_CARD = 50;
@@ -61,13 +62,6 @@ interface Snapshot {
   bands: BandsResponse;
   pages: Map<string, LeadPage>;
   stats: SegmentStats;
-}
-
-/** Cards are tinted by position, not by name: band names are the site owner's to choose. */
-function toneFor(index: number, length: number): string {
-  if (index === 0) return 'low';
-  if (index === length - 1) return 'high';
-  return 'mid';
 }
 
 function createCard(key: string, index: number): Card {
