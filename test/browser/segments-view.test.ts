@@ -1,11 +1,17 @@
 /**
- * The segments' history chart in a real browser, for a model of five bands with long names: each
- * band's line is coloured as its card, the bands between the first and the last (one colour) are
- * told apart by their dashes, the legend's names neither overlap nor sit on the plot, and a site's
- * first day is labelled once; the histogram's band names are cut to fit between their bounds. Made
- * for three bands of short names, the chart coloured lines by their index (a fourth band took the
- * excluded leads' grey, a fifth no colour at all), drew its legend inside the plot and one day's
- * date twice over itself, and the histogram printed long names over each other.
+ * The segments view in a real browser, for a model of five bands with long names and a band of more
+ * members than its card shows at once.
+ *
+ * The history chart: each band's line is coloured as its card, the bands between the first and the
+ * last (one colour) are told apart by their dashes, the legend's names neither overlap nor sit on
+ * the plot, and a site's first day is labelled once; the histogram's band names are cut to fit
+ * between their bounds. Made for three bands of short names, the chart coloured lines by their index
+ * (a fourth band took the excluded leads' grey, a fifth no colour at all), drew its legend inside
+ * the plot and one day's date twice over itself, and the histogram printed long names over each
+ * other.
+ *
+ * The page ends with its cards: the visually hidden text of a card's members once escaped the
+ * card's scrolling list and stretched the page with thousands of pixels of blank space.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +23,9 @@ import { launchChromium } from './chromium';
 let stack: Stack;
 let browser: Browser;
 const shots = join(process.cwd(), 'test-results', 'screenshots');
+
+/** More than a card's list holds in a 1,000 px high window (some 6 members). */
+const COLD_LEADS = 20;
 
 const BANDS = [
   { name: 'cold', min: 0, branch: 'generic-content' },
@@ -34,6 +43,11 @@ beforeAll(async () => {
   const { model } = (await (await fetch(`${stack.workerUrl}/v1/model`, { headers })).json()) as { model: Record<string, unknown> };
   const saved = await fetch(`${stack.workerUrl}/v1/model`, { method: 'PUT', headers, body: JSON.stringify({ ...model, bands: BANDS }) });
   if (saved.status !== 201) throw new Error(`saving the model failed: ${saved.status} ${await saved.text()}`);
+  // Leads of no points but an e-mail: all in the first band, more than its card shows at once.
+  const now = Date.now();
+  const events = Array.from({ length: COLD_LEADS }, (_, i) => ({ id: `seed-${i}`, type: 'identify', ts: now - i * 60_000, visitor: `seed-${i}`, email: `seed${i}@initech.io` }));
+  const sent = await fetch(`${stack.workerUrl}/v1/events`, { method: 'POST', headers, body: JSON.stringify({ site: stack.siteKey, events }) });
+  if (sent.status !== 202) throw new Error(`sending the leads failed: ${sent.status} ${await sent.text()}`);
 });
 
 afterAll(async () => {
@@ -57,6 +71,10 @@ interface Drawn {
   days: { text: string; anchor: string | null }[];
   /** The histogram's names of the bands, as shown and as their tooltips give them. */
   bounds: { shown: string; title: string; box: Box }[];
+  /** How far the page scrolls, and where its content ends, from the top of the page. */
+  page: { height: number; content: number };
+  /** The first band's list: its height and its content's. */
+  coldList: { height: number; content: number; members: number };
 }
 
 async function drawn(page: Page): Promise<Drawn> {
@@ -68,8 +86,10 @@ async function drawn(page: Page): Promise<Drawn> {
       querySelector(selector: string): El | null;
       querySelectorAll(selector: string): ArrayLike<El>;
       getBoundingClientRect(): Box;
+      scrollHeight: number;
+      clientHeight: number;
     };
-    const g = globalThis as unknown as { document: El; getComputedStyle(el: El): { borderTopColor: string; stroke: string; strokeDasharray: string } };
+    const g = globalThis as unknown as { scrollY: number; document: El & { documentElement: El }; getComputedStyle(el: El): { borderTopColor: string; stroke: string; strokeDasharray: string } };
     const all = (root: El, selector: string) => Array.from(root.querySelectorAll(selector));
     const box = (el: El) => {
       const { left, right, top, bottom } = el.getBoundingClientRect();
@@ -93,6 +113,11 @@ async function drawn(page: Page): Promise<Drawn> {
       days: all(chart, ':scope > svg text')
         .filter((t) => /^\d{4}-\d{2}-\d{2}$/.test(t.textContent ?? ''))
         .map((t) => ({ text: t.textContent!, anchor: t.getAttribute('text-anchor') })),
+      page: { height: g.document.documentElement.scrollHeight, content: g.document.querySelector('#main')!.getBoundingClientRect().bottom + g.scrollY },
+      coldList: (() => {
+        const list = g.document.querySelector('.card.band[data-band="cold"] .members')!;
+        return { height: list.clientHeight, content: list.scrollHeight, members: list.querySelectorAll('.member').length };
+      })(),
       bounds: all(histogram, '.bound .name').map((n) => ({ shown: n.querySelector('text')!.textContent!, title: n.querySelector('title')!.textContent!, box: box(n.querySelector('text')!) })),
     };
   });
@@ -100,16 +125,25 @@ async function drawn(page: Page): Promise<Drawn> {
 
 const overlap = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 
-describe("the segments' charts", () => {
+describe('the segments view', () => {
   for (const width of [1400, 420]) {
-    it(`draws each band in its card's colour, the middle bands apart, and a legend clear of the plot, ${width} px wide`, async () => {
+    it(`draws each band in its card's colour, the middle bands apart, names that fit, and no blank page below the cards, ${width} px wide`, async () => {
       const page = await browser.newPage({ viewport: { width, height: 1000 } });
       await page.goto(stack.dashboardUrl);
       await page.fill('#signin input[name=apiKey]', stack.apiKey);
       await page.click('#signin button[type=submit]');
       await page.locator('#charts .legend li').first().waitFor({ timeout: 10_000 });
+      await page.locator(`.card.band[data-band="cold"] .member >> nth=${COLD_LEADS - 1}`).waitFor({ timeout: 10_000 });
       const shown = await drawn(page);
-      await page.locator('#charts').screenshot({ path: join(shots, `segment-charts-${width}.png`) });
+      await page.locator('#charts').screenshot({ path: join(shots, `segments-charts-${width}.png`) });
+      // A band's members in a table that scrolls sideways on a narrow screen: the page does not.
+      await page.goto(`${stack.dashboardUrl}#band/cold`);
+      await page.locator('.members-table tbody tr >> nth=0').waitFor({ timeout: 10_000 });
+      const sideways = await page.evaluate(() => {
+        const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return { page: root.scrollWidth, window: root.clientWidth };
+      });
+      expect(sideways.page).toBeLessThanOrEqual(sideways.window);
       await page.close();
 
       const names = [...BANDS.map((b) => b.name), 'excluded'];
@@ -143,6 +177,12 @@ describe("the segments' charts", () => {
         for (const b of shown.bounds.slice(i + 1)) expect(overlap(a.box, b.box), `${a.shown} over ${b.shown}`).toBe(false);
       });
       if (width > 1000) expect(shown.bounds.filter((b) => b.shown === b.title).map((b) => b.shown)).toEqual(['cold', 'warm', 'hot']);
+
+      // The page ends where its content does, whether the first band's list scrolls (side by side)
+      // or shows every member (one card a row).
+      expect(shown.coldList.members).toBe(COLD_LEADS);
+      if (width > 1000) expect(shown.coldList.content).toBeGreaterThan(shown.coldList.height);
+      expect(shown.page.height).toBeLessThanOrEqual(Math.ceil(shown.page.content) + 32);
 
       // A new site has one day of history: its date once, under its points.
       expect(shown.days).toEqual([{ text: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), anchor: 'middle' }]);
