@@ -57,6 +57,7 @@ const EVENT_LABELS: Readonly<Record<string, string>> = {
   page_view: 'Page view',
   download: 'Download',
   form_submit: 'Form submitted',
+  identify: 'Identified',
   email_open: 'E-mail opened',
   email_click: 'E-mail link clicked',
 };

@@ -136,6 +136,11 @@ describe('the segments view', () => {
       await page.locator(`.card.band[data-band="cold"] .member >> nth=${COLD_LEADS - 1}`).waitFor({ timeout: 10_000 });
       const shown = await drawn(page);
       await page.locator('#charts').screenshot({ path: join(shots, `segments-charts-${width}.png`) });
+      // A seeded lead's page: its identify, the one event it has, named as the snippet's events are.
+      await page.click('.card.band[data-band="cold"] .member-link >> text=seed0@initech.io');
+      await page.locator('.tl-what >> nth=0').waitFor({ timeout: 10_000 });
+      expect(await page.locator('.tl-what').allTextContents()).toContain('Identified');
+
       // A band's members in a table that scrolls sideways on a narrow screen: the page does not.
       await page.goto(`${stack.dashboardUrl}#band/cold`);
       await page.locator('.members-table tbody tr >> nth=0').waitFor({ timeout: 10_000 });
