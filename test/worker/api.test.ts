@@ -94,6 +94,14 @@ describe('the /v1 API', () => {
     expect((await pageThrough('&excluded=true')).map((l) => l.email)).toEqual(['free@gmail.com']);
     const warm = (await (await api(site, '/v1/leads?band=warm')).json()) as { leads: LeadJson[] };
     expect(warm.leads.map((l) => l.email)).toEqual(['lead6@acme.io', 'lead5@acme.io']);
+    // A band the model does not have is named in a 400, not answered with nobody.
+    for (const band of ['wram', 'excluded']) {
+      const unknown = await api(site, `/v1/leads?band=${band}`);
+      expect(unknown.status).toBe(400);
+      expect(((await unknown.json()) as { error: { issues: unknown[] } }).error.issues).toEqual([
+        { path: ['band'], message: `no band "${band}" in the model (cold, warm, hot); the leads in no band are listed with excluded=true` },
+      ]);
+    }
     const search = async (q: string) =>
       ((await (await api(site, `/v1/leads?q=${encodeURIComponent(q)}`)).json()) as { leads: LeadJson[] }).leads.map((l) => l.email);
     expect(await search('odd corp')).toEqual(['lead5@acme.io', 'lead3@acme.io', 'lead1@acme.io']);

@@ -39,11 +39,18 @@ const ListCursor = z.tuple([z.number(), z.string().max(64)]);
 leadsRoutes.get('/', async (c) => {
   const site = c.get('site');
   const query = parseOr400(LeadListQuery, c.req.query(), 'the query');
+  const bands = site.model.bands.map((b) => b.name);
+  if (query.band !== undefined && !bands.includes(query.band)) {
+    // An empty page would read as "nobody there" for a misspelt band, or for the excluded leads.
+    throw new ApiError(400, 'invalid_request', 'the query is not valid', [
+      { path: ['band'], message: `no band ${JSON.stringify(query.band)} in the model (${bands.join(', ')}); the leads in no band are listed with excluded=true` },
+    ]);
+  }
   const after = query.cursor ? decodeCursor(ListCursor, query.cursor) : undefined;
   const { page, next } = await listLeads(
     database(c.env.DB),
     site.id,
-    site.model.bands.map((b) => b.name),
+    bands,
     { band: query.band, stage: query.stage, excluded: query.excluded, q: query.q },
     query.limit,
     after ? { score: after[0], id: after[1] } : undefined,
