@@ -31,18 +31,23 @@ function wrangler(argv, { input = '', quiet = false } = {}) {
   if (r.status !== 0) {
     if (quiet) return null;
     process.stderr.write(r.stdout + r.stderr);
-    throw new Error(`wrangler ${argv.join(' ')} failed`);
+    stop(`wrangler ${argv.join(' ')} failed (its output is above)`);
   }
   return r.stdout;
+}
+
+/** Ends the deploy with what went wrong and no stack trace: every step done is skipped next time. */
+function stop(why) {
+  console.error(`\ndeploy stopped: ${why}. Once it is fixed, run npm run deploy again: what is done is skipped.`);
+  process.exit(1);
 }
 
 const step = (text) => console.log(`\n▸ ${text}`);
 
 step('Cloudflare account');
-if (wrangler(['whoami'], { quiet: true }) === null) {
-  console.error('not logged in: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN), then deploy again');
-  process.exit(1);
-}
+// `wrangler whoami` answers 0 logged in or not: it is its text that tells.
+const whoami = wrangler(['whoami'], { quiet: true });
+if (whoami === null || /not authenticated/i.test(whoami)) stop('not logged in to Cloudflare: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN)');
 
 step('D1 database');
 let config = readFileSync(CONFIG, 'utf8');
@@ -54,7 +59,7 @@ if (config.includes(NO_DATABASE)) {
   else {
     const created = wrangler(['d1', 'create', databaseName]);
     id = /"?database_id"?\s*[=:]\s*"([0-9a-f-]{36})"/.exec(created)?.[1];
-    if (!id) throw new Error(`could not read the new database's id from:\n${created}`);
+    if (!id) stop(`could not read the new database's id from:\n${created}`);
     console.log(`created ${databaseName} (${id})`);
   }
   config = config.replace(NO_DATABASE, id);
@@ -73,7 +78,7 @@ for (const queue of [...config.matchAll(/^queue\s*=\s*"([^"]+)"/gm)].map((m) => 
 }
 
 step('Build, migrations, deploy');
-if (spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('the build failed');
+if (spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) stop('the build failed');
 wrangler(['d1', 'migrations', 'apply', 'DB', '--remote'], { input: 'y\n' });
 const deployed = wrangler(['deploy']);
 const workerUrl = /https:\/\/[^\s]+\.workers\.dev/.exec(deployed)?.[0] ?? process.env.WORKER_URL;
