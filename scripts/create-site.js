@@ -29,6 +29,10 @@ async function admin(method, path, body) {
     method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
+  }).catch((err) => {
+    const why = err.cause?.code ?? err.cause?.errors?.[0]?.code ?? err.message;
+    console.error(`could not reach ${workerUrl} (${why}): is the worker running (npm start), or is WORKER_URL another one?`);
+    process.exit(1);
   });
   const answer = await res.json().catch(() => ({}));
   if (!res.ok) {
