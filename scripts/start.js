@@ -5,6 +5,9 @@ import { startStack } from './lib/stack.js';
 const stack = await startStack({
   workerPort: Number(process.env.PORT ?? 8787),
   demoPort: Number(process.env.DEMO_PORT ?? 8788),
+}).catch((err) => {
+  console.error(`npm start stopped: ${err.message}`);
+  process.exit(1);
 });
 console.log(`
 leadscore is running (wrangler's log: .leadscore/wrangler.log)

@@ -85,6 +85,11 @@ export function freePort() {
  * its own (a benchmark's traffic, sent as from another stack's demo site).
  */
 export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir = join(ROOT, '.leadscore'), cronEveryMs = 60_000, rateLimits = true, vars = {}, config, extraOrigins = [] } = {}) {
+  // Taken, the worker's port would have the stack wait for what already listens there (another
+  // `npm start`'s worker, say) and then fail on its answers.
+  for (const [port, what, variable] of [[workerPort, 'worker', 'PORT'], [demoPort, 'demo site', 'DEMO_PORT']]) {
+    if (await answers(port)) throw new Error(`port ${port}, the ${what}'s, is in use: stop what listens there, or set ${variable} to another port`);
+  }
   mkdirSync(stateDir, { recursive: true });
   const persistTo = join(stateDir, 'd1');
   const configArgs = config ? ['--config', config] : [];

@@ -6,8 +6,11 @@
  * whether logged in or not, so the deploy used to go on to its next step and die there in a stack
  * trace. The run gets a home of its own and no Cloudflare token, so it can never reach an account.
  * `npm run site:create` with no worker where WORKER_URL says: it died in fetch's stack trace.
+ * `npm start` with its worker's port taken: it waited for whatever answered there (another
+ * `npm start`'s worker) and failed on its answers, a 401 in a stack trace.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,4 +47,23 @@ it('site:create with no worker at WORKER_URL says it could not reach it', async 
   });
   expect(run.status).toBe(1);
   expect(run.stderr).toBe(`could not reach ${workerUrl} (ECONNREFUSED): is the worker running (npm start), or is WORKER_URL another one?\n`);
+});
+
+it('npm start with its worker port taken says which port and how to choose another', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    // Asynchronous: the port's listener answers in this process while the script runs.
+    const run = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], { cwd: ROOT, env: { ...process.env, PORT: String(port), DEMO_PORT: '0' } });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe(`npm start stopped: port ${port}, the worker's, is in use: stop what listens there, or set PORT to another port\n`);
+  } finally {
+    taken.close();
+  }
 });
