@@ -135,7 +135,9 @@ export const operations: Operation[] = [
     path: '/v1/leads',
     tag: 'leads',
     summary: 'Leads by score, descending',
-    description: '`q` searches e-mail, name and company. Page with `cursor`: the `nextCursor` of the previous page.',
+    description:
+      '`band` is one of the model\'s bands (another is a 400 that names them); the leads in no band are `excluded=true`. ' +
+      '`q` searches e-mail, name and company. Page with `cursor`: the `nextCursor` of the previous page.',
     query: LeadListQuery,
     response: answer.LeadList,
   },
