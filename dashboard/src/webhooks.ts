@@ -556,7 +556,8 @@ export function createWebhooksSection(opts: WebhooksSectionOptions): WebhooksSec
 
   // ---- Validation and creation ----
   function showFormErrors(messages: readonly string[], fields: ReadonlySet<string>): void {
-    setChildren(formError, messages.length === 1 ? messages[0] : h('ul', null, messages.map((m) => h('li', null, m))));
+    // None: nothing at all, so that the alert is :empty and takes no room (an empty list showed it).
+    setChildren(formError, messages.length === 0 ? null : messages.length === 1 ? messages[0] : h('ul', null, messages.map((m) => h('li', null, m))));
     for (const [name, el] of [
       ['url', urlInput],
       ['band', bandSelect],

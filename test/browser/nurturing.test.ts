@@ -150,6 +150,8 @@ describe('the nurturing view', () => {
     // Focus goes to the panel, which says it is shown once.
     expect(await page.evaluate<string | undefined>('document.activeElement?.id')).toBe('webhook-secret-title');
     expect(await panel.textContent()).toContain('only time');
+    // The form's alert, cleared, takes no room: an empty list inside it once left a red bar.
+    expect(await page.locator('#webhook-error').evaluate((el: { childNodes: ArrayLike<unknown>; getBoundingClientRect(): { height: number } }) => [el.childNodes.length, el.getBoundingClientRect().height])).toEqual([0, 0]);
     await page.click('.secret-panel [data-action=copy]');
     await expect.poll(() => panel.locator('[role=status]').textContent()).toContain('Copied');
     expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(secret);
