@@ -105,11 +105,24 @@ function leadLabel(d: Delivery): string {
   return typeof email === 'string' && email !== '' ? email : (d.leadId ?? '');
 }
 
+/**
+ * What an answer's error says besides its status, which is shown beside it: the delivery stores
+ * "HTTP 503: <the receiver's text>", or "HTTP 503" alone.
+ */
+function errorBesides(status: number | null, error: string | null): string | null {
+  if (!error || status === null) return error;
+  const said = `HTTP ${status}`;
+  if (error === said) return null;
+  return error.startsWith(`${said}: `) ? error.slice(said.length + 2) : error;
+}
+
 function answerOf(status: number | null, error: string | null): Child {
-  return [status !== null ? h('span', { class: 'http-status' }, `HTTP ${status}`) : null, error ? h('span', { class: 'delivery-error' }, error) : null];
+  const more = errorBesides(status, error);
+  return [status !== null ? h('span', { class: 'http-status' }, `HTTP ${status}`) : null, more ? h('span', { class: 'delivery-error' }, more) : null];
 }
 
 function attemptItem(a: DeliveryAttempt): HTMLLIElement {
+  const more = errorBesides(a.status, a.error);
   return h(
     'li',
     null,
@@ -117,9 +130,7 @@ function attemptItem(a: DeliveryAttempt): HTMLLIElement {
     ' ',
     a.status !== null ? `HTTP ${a.status}` : 'no answer',
     typeof a.durationMs === 'number' ? h('span', { class: 'muted' }, ` in ${formatCount(a.durationMs)} ms`) : null,
-    a.error && !(a.status !== null && a.error.startsWith(`HTTP ${a.status}`) && a.error.length <= `HTTP ${a.status}`.length)
-      ? h('span', { class: 'delivery-error' }, a.error)
-      : null,
+    more ? h('span', { class: 'delivery-error' }, more) : null,
   );
 }
 

@@ -216,6 +216,9 @@ describe('the nurturing view', () => {
     await expect.poll(() => rows.count()).toBe(2);
     const failed = item.locator('tbody tr[data-status=pending]');
     expect(await failed.textContent()).toContain('HTTP 503');
+    // The status once, then what the receiver said: the stored error repeats the status first.
+    const answer = failed.locator('td', { has: page.locator('.http-status') });
+    expect([await answer.locator('.http-status').textContent(), await answer.locator('.delivery-error').textContent()]).toEqual(['HTTP 503', 'not now']);
     expect(await item.locator('tbody tr[data-status=delivered]').count()).toBe(1);
     expect(await item.locator('.log-counts').textContent()).toBe('1 pending · 1 delivered · 0 failed');
     // The attempts list of the failed one.
