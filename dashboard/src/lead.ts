@@ -162,6 +162,9 @@ function eventItem(e: TimelineEvent): HTMLLIElement {
   );
 }
 
+/** "recycled to nurturing" → "Recycled to nurturing". */
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 function transitionItem(t: TimelineTransition): HTMLLIElement {
   let what: Child[];
   switch (t.type) {
@@ -190,6 +193,9 @@ function transitionItem(t: TimelineTransition): HTMLLIElement {
       { class: 'tl-body' },
       h('p', { class: 'tl-what' }, what, cause ? h('span', { class: 'muted' }, ` (${cause})`) : null),
       t.branch ? h('p', { class: 'tl-detail' }, 'Nurturing branch: ', h('code', null, t.branch)) : null,
+      // Why a stage changed, when it says: a recycling, which may leave the stage as it was
+      // (a lead at `lead` recycled again: its climb starts over from then).
+      t.type === 'lead.stage_changed' && t.reason ? h('p', { class: 'tl-detail' }, sentence(t.reason)) : null,
     ),
   );
 }

@@ -166,6 +166,10 @@ describe('demo site → worker → dashboard', () => {
     expect((stored as unknown as { feedback: { fit: string; note: string }[] }).feedback).toContainEqual(expect.objectContaining({ fit: 'good', note: 'Met them at the trade fair' }));
     await dash.click('.sales-stage button.secondary');
     await dash.locator('.sales [role=status]', { hasText: 'Sent back to nurturing' }).waitFor();
+    // The timeline says why the stage went back.
+    const recycled = dash.locator('.tl-transition', { hasText: 'Stage changed: Opportunity → Lead' });
+    await recycled.waitFor();
+    expect(await recycled.locator('.tl-detail').textContent()).toBe('Recycled to nurturing');
     await dash.screenshot({ path: join(shots, 'dashboard-lead-sales.png'), fullPage: true });
 
     // A reload keeps the session (the page asks the server, having stored nothing); signing out ends it.
