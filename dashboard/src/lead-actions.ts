@@ -77,8 +77,9 @@ export function salesActions({ lead, update, message }: SalesActionsOptions): HT
     'form',
     { class: 'sales-stage', 'aria-labelledby': 'sales-stage-label' },
     h('label', { id: 'sales-stage-label', for: 'sales-stage' }, `Stage (now ${stageLabel(lead.stage)})`),
-    // A customer has no later stage: recycling is all that is left to do.
-    laterThan(lead.stage).length ? h('div', { class: 'row' }, stage, move, recycle) : h('div', { class: 'row' }, recycle),
+    // A customer has no later stage: recycling is all that is left to do. A prospect has not
+    // reached the nurturing stage recycling sends a lead back to: the API refuses it.
+    h('div', { class: 'row' }, laterThan(lead.stage).length ? [stage, move] : null, lead.stage !== 'prospect' ? recycle : null),
   );
   stageForm.addEventListener('submit', (e) => {
     e.preventDefault();

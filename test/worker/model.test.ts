@@ -393,6 +393,12 @@ describe('sales on a lead', () => {
     const salesMoves = async () =>
       (await env.DB.prepare(`SELECT from_value AS "from", to_value AS "to", reason FROM transitions WHERE lead_id = ? AND cause = 'sales' ORDER BY seq`).bind(id).all()).results;
 
+    // A prospect is not recycled: recycling would move it up to the lead stage.
+    const refused = await api(site, `/v1/leads/${id}`, { method: 'PATCH', body: JSON.stringify({ stage: 'recycled' }) });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('not_recyclable');
+    expect(await salesMoves()).toEqual([]);
+
     // A move to SQL is not a recycling; the same stage again, or feedback alone, moves nothing.
     expect(await patch({ stage: 'sql' })).toMatchObject({ stage: 'sql', recycledAt: null });
     await patch({ stage: 'sql' });

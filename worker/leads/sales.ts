@@ -46,6 +46,10 @@ export type SalesUpdate = z.infer<typeof SalesUpdate>;
  */
 function salesChange(row: LeadRow, update: SalesUpdate, now: number): Pick<LeadRow, 'stage' | 'updatedAt' | 'recycledAt'> | null {
   const stage = update.stage === 'recycled' ? 'lead' : update.stage;
+  if (update.stage === 'recycled' && row.stage === 'prospect') {
+    // Recycling sends a lead back to `lead`: a prospect would be moved up by it, not back.
+    throw new ApiError(409, 'not_recyclable', 'the lead is a prospect: it has not reached the lead stage, so there is no nurturing to send it back to');
+  }
   if (update.stage !== 'recycled' && stage && stageRank(stage) < stageRank(row.stage as Stage)) {
     throw new ApiError(409, 'stage_not_later', `the lead is at ${row.stage}: sales move a lead to a later stage, or recycle it to nurturing`);
   }

@@ -158,12 +158,12 @@ export const operations: Operation[] = [
     description:
       'Give a stage, feedback, or both; feedback needs at least one of `fit`, `outcome`, `note`. Outcomes: `won`, `lost`, ' +
       '`bad_fit`, `not_reached`; feedback is kept as a history, the latest counts, and reaching `customer` counts as won. ' +
-      'A stage earlier than the lead\'s is refused: a lead goes back only by being recycled, to `lead`, and then moves up the ' +
+      'A stage earlier than the lead\'s is refused: a lead goes back only by being recycled, to `lead` (a prospect cannot be), and then moves up the ' +
       'automatic stages again on what it does after.',
     body: SalesUpdate,
     response: answer.LeadSummary,
     errors: {
-      409: 'the stage is earlier than the lead\'s (`stage_not_later`): recycle it instead',
+      409: 'the stage is earlier than the lead\'s (`stage_not_later`): recycle it instead; or a prospect is recycled (`not_recyclable`)',
       503: 'the lead was being changed by other requests; send again',
     },
   },
