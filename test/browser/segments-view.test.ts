@@ -136,10 +136,13 @@ describe('the segments view', () => {
       await page.locator(`.card.band[data-band="cold"] .member >> nth=${COLD_LEADS - 1}`).waitFor({ timeout: 10_000 });
       const shown = await drawn(page);
       await page.locator('#charts').screenshot({ path: join(shots, `segments-charts-${width}.png`) });
-      // A seeded lead's page: its identify, the one event it has, named as the snippet's events are.
+      // A seeded lead's page, a prospect's: its identify, the one event it has, named as the
+      // snippet's events are.
       await page.click('.card.band[data-band="cold"] .member-link >> text=seed0@initech.io');
       await page.locator('.tl-what >> nth=0').waitFor({ timeout: 10_000 });
       expect(await page.locator('.tl-what').allTextContents()).toContain('Identified');
+      // A prospect can be moved on by sales, not recycled (the API refuses it).
+      expect(await page.locator('.sales-stage button').allTextContents()).toEqual(['Move']);
 
       // A band's members in a table that scrolls sideways on a narrow screen: the page does not.
       await page.goto(`${stack.dashboardUrl}#band/cold`);
