@@ -123,6 +123,25 @@ async function drawn(page: Page): Promise<Drawn> {
   });
 }
 
+/**
+ * In the page, as text (this file is type-checked without the DOM library): the cells among
+ * `selector` too narrow for their longest piece of text that lines may not break, each as
+ * "piece: needed px in room". Lines break between words and after a hyphen.
+ */
+const CUT_WORDS = `(selector) => Array.from(document.querySelectorAll(selector)).flatMap((cell) => {
+  const longest = (cell.textContent.match(/[^\\s-]+-?/g) ?? []).reduce((a, b) => (b.length > a.length ? b : a), '');
+  const probe = document.createElement('span');
+  probe.textContent = longest;
+  probe.style.whiteSpace = 'nowrap';
+  probe.style.position = 'absolute';
+  cell.append(probe);
+  const needed = probe.getBoundingClientRect().width;
+  probe.remove();
+  const style = getComputedStyle(cell);
+  const room = cell.getBoundingClientRect().width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return needed > room + 0.5 ? [longest + ': ' + needed.toFixed(1) + ' px in ' + room.toFixed(1)] : [];
+})`;
+
 const overlap = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 
 describe('the segments view', () => {
@@ -143,6 +162,13 @@ describe('the segments view', () => {
       expect(await page.locator('.tl-what').allTextContents()).toContain('Identified');
       // A prospect can be moved on by sales, not recycled (the API refuses it).
       expect(await page.locator('.sales-stage button').allTextContents()).toEqual(['Move']);
+
+      // The quality page's band names keep their words whole, however narrow the screen: the
+      // table scrolls in its region rather than cut "warm" into "war" and "m".
+      await page.goto(`${stack.dashboardUrl}#quality`);
+      await page.locator('#quality-bands tbody tr >> nth=0').waitFor({ timeout: 10_000 });
+      const cut = await page.evaluate<string[]>(`(${CUT_WORDS})('#quality-bands tbody tr > :first-child')`);
+      expect(cut).toEqual([]);
 
       // A band's members in a table that scrolls sideways on a narrow screen: the page does not.
       await page.goto(`${stack.dashboardUrl}#band/cold`);
