@@ -148,6 +148,11 @@ describe('the segments view', () => {
   for (const width of [1400, 420]) {
     it(`draws each band in its card's colour, the middle bands apart, names that fit, and no blank page below the cards, ${width} px wide`, async () => {
       const page = await browser.newPage({ viewport: { width, height: 1000 } });
+      // The browser's own requests (a favicon) reach the console, not the page's network events.
+      const missing: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error' && /\b404\b/.test(message.text())) missing.push(message.text());
+      });
       await page.goto(stack.dashboardUrl);
       await page.fill('#signin input[name=apiKey]', stack.apiKey);
       await page.click('#signin button[type=submit]');
@@ -178,6 +183,8 @@ describe('the segments view', () => {
         return { page: root.scrollWidth, window: root.clientWidth };
       });
       expect(sideways.page).toBeLessThanOrEqual(sideways.window);
+      // Nothing the pages asked for was missing (a favicon was, on every page).
+      expect(missing).toEqual([]);
       await page.close();
 
       const names = [...BANDS.map((b) => b.name), 'excluded'];
