@@ -174,6 +174,7 @@ describe('the segments view', () => {
       await page.locator('#quality-bands tbody tr >> nth=0').waitFor({ timeout: 10_000 });
       const cut = await page.evaluate<string[]>(`(${CUT_WORDS})('#quality-bands tbody tr > :first-child')`);
       expect(cut).toEqual([]);
+      expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= document.documentElement.clientWidth')).toBe(true);
 
       // A band's members in a table that scrolls sideways on a narrow screen: the page does not.
       await page.goto(`${stack.dashboardUrl}#band/cold`);
