@@ -17,6 +17,7 @@ import { h, setChildren, setText } from './dom';
 import { formatCount, formatRange, plural, timeEl } from './format';
 import { createPoller } from './live';
 import { bandHref } from './router';
+import { toneFor } from './tones';
 import { createWebhooksSection } from './webhooks';
 
 export const NURTURING_POLL_MS = 15_000;
@@ -201,6 +202,8 @@ export function createNurturingView(opts: NurturingOptions): NurturingView {
       cards.clear();
       const roots = bands.map((b, i) => {
         const card = createCard(b, i);
+        // Tinted as the band's card on the segments view.
+        card.root.setAttribute('data-tone', toneFor(i, bands.length));
         cards.set(b.name, card);
         return card.root;
       });

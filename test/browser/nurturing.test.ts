@@ -132,9 +132,19 @@ describe('the nurturing view', () => {
   let secret = '';
 
   it('creates a webhook and shows its secret once', async () => {
+    // Each band's card is edged in its colour on both views.
+    const edges = (selector: string, attribute: string) =>
+      page.evaluate<Record<string, string>>(
+        `Object.fromEntries(Array.from(document.querySelectorAll('${selector}')).map((c) => [c.getAttribute('${attribute}'), getComputedStyle(c).borderTopColor]))`,
+      );
+    await page.locator('.card.band[data-band="warm"]').waitFor();
+    const onSegments = await edges('.card.band', 'data-band');
     await page.click('#nav-nurturing');
     await page.waitForURL('**#nurturing');
     await page.locator('.branch-card[data-branch-band="warm"]').waitFor();
+    const onNurturing = await edges('.branch-card', 'data-branch-band');
+    expect(onNurturing).toEqual({ cold: onSegments.cold, warm: onSegments.warm, hot: onSegments.hot });
+    expect(new Set(Object.values(onNurturing)).size).toBe(3);
     expect(await page.getAttribute('#nav-nurturing', 'aria-current')).toBe('page');
 
     await page.fill('#webhook-url', receiverUrl);
