@@ -16,6 +16,8 @@ export function startDemoServer({ port, siteKey, workerUrl }) {
       const url = new URL(req.url ?? '/', 'http://demo.invalid');
       let path = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
       if (path === '/' || path === '') path = '/index';
+      // The demo has no icon: said with no content, not a 404 in the browser's console on every page.
+      if (path === '/favicon.ico') return void res.writeHead(204).end();
       // A form posted to the demo site lands on the page it names, as a real site would.
       if (req.method === 'POST') req.resume();
       const file = join(DEMO, extname(path) ? path : `${path}.html`);

@@ -74,6 +74,11 @@ describe('demo site → worker → dashboard', () => {
     const context = await browser.newContext();
     const site = await context.newPage();
     const sent: string[] = [];
+    // The browser's own requests (a favicon) reach the console, not the page's network events.
+    const missing: string[] = [];
+    site.on('console', (message) => {
+      if (message.type() === 'error' && /\b404\b/.test(message.text())) missing.push(`${site.url()}: ${message.text()}`);
+    });
     site.on('request', (req) => {
       if (req.url().startsWith(`${stack.workerUrl}/v1/collect`)) sent.push(req.postData() ?? '');
     });
@@ -89,6 +94,7 @@ describe('demo site → worker → dashboard', () => {
     await site.screenshot({ path: join(shots, 'demo-contact.png'), fullPage: true });
     await site.click('button[type=submit]');
     await site.waitForURL('**/thanks');
+    expect(missing).toEqual([]);
 
     // Home 5, pricing 20, references 15, contact 5, form 10 + demo request 50: activity reaches its 100 cap.
     // Head of Marketing 25 + 15, 200–999 people 10, software 10: fit 60.
