@@ -182,11 +182,13 @@ export async function startStack({ workerPort = 8787, demoPort = 8788, stateDir 
       workerUrl,
       demoUrl,
       dashboardUrl: `${workerUrl}/dashboard`,
-      /** Resolves once wrangler (and the workerd holding the local D1) has exited. */
+      /** Resolves once wrangler (and the workerd holding the local D1) has exited and left its port. */
       async stop() {
         clearInterval(cron);
         await demo.close();
         await endWorker('SIGTERM');
+        // A stack started next on the same port must find it free (see the check in startStack).
+        while (await answers(workerPort)) await new Promise((r) => setTimeout(r, 100));
       },
       /**
        * Kills the worker as a crash would: SIGKILL to wrangler's whole process group, workerd and
