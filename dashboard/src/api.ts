@@ -34,6 +34,9 @@ export interface BandsResponse {
   total: number;
 }
 
+/** What the API calls the leads in no band, beside the bands' names (stats, previews, quality). */
+export const EXCLUDED = 'excluded';
+
 export interface SegmentStats {
   /** Points per histogram bucket. */
   bucket: number;

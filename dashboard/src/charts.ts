@@ -3,7 +3,7 @@
  * boundaries drawn on it, and the leads per band over the last 30 days. Each has a text alternative
  * (a title, and a summary read by screen readers) since a chart alone says nothing to them.
  */
-import type { SegmentStats } from './api';
+import { EXCLUDED, type SegmentStats } from './api';
 import { h, s } from './dom';
 import { timeEl } from './format';
 import { toneFor, type Tone } from './tones';
@@ -109,7 +109,7 @@ const DASHES = 3;
 /** The bands in score order, coloured as their cards are, then the excluded leads. */
 function seriesOf(stats: SegmentStats): Series[] {
   const names = stats.bounds.map((b) => b.band);
-  const tones: [string, Tone][] = [...names.map((name, i): [string, Tone] => [name, toneFor(i, names.length)]), ['excluded', 'excluded']];
+  const tones: [string, Tone][] = [...names.map((name, i): [string, Tone] => [name, toneFor(i, names.length)]), [EXCLUDED, 'excluded']];
   const used = new Map<Tone, number>();
   return tones.map(([name, tone]) => {
     const dash = used.get(tone) ?? 0;

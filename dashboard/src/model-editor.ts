@@ -12,7 +12,7 @@
  *
  * Rule labels, band names, branches, API key ids and e-mails are all shown as text through `h`.
  */
-import { type Api, ApiError, type ApiIssue, isAbort, isUnauthorized } from './api';
+import { type Api, ApiError, type ApiIssue, EXCLUDED, isAbort, isUnauthorized } from './api';
 import { type Child, focusQuietly, h, setChildren, setText } from './dom';
 import { dimensionLabel, displayValue, formatPoints, formatScore, plural, timeEl } from './format';
 import { type JsonPath, type JsonText, type TextPosition, parseJsonText } from './json-text';
@@ -46,8 +46,6 @@ export const CHECK_DELAY_MS = 600;
 export const PROGRESS_MS = 1000;
 /** How many of the leads that would move the preview lists. */
 const SAMPLE = 20;
-
-const EXCLUDED = 'excluded';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const pretty = (model: unknown): string => `${JSON.stringify(model, null, 2)}\n`;

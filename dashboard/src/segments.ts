@@ -7,7 +7,7 @@
  * neither moves focus nor disturbs a screen reader, and a changed list is rebuilt with the focused
  * member, and the list's own scroll position, put back.
  */
-import { type Api, type ApiError, type Band, type BandsResponse, type LeadPage, type LeadSummary, type SegmentStats, isAbort, isUnauthorized } from './api';
+import { type Api, type ApiError, type Band, type BandsResponse, type LeadPage, type LeadSummary, type SegmentStats, EXCLUDED, isAbort, isUnauthorized } from './api';
 import { histogramChart, historyChart } from './charts';
 import { focusQuietly, h, setChildren, setText } from './dom';
 import { displayValue, formatRange, formatScore, fullName, plural, timeEl } from './format';
@@ -18,8 +18,6 @@ import { toneFor } from './tones';
 /** How many members each card shows: the API's default page, highest scores first. */
 export const MEMBERS_PER_CARD = 50;
 export const POLL_MS = 3000;
-
-const EXCLUDED = 'excluded';
 
 export interface SegmentsOptions {
   /** Where the cards go. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshStack, type Stack } from './fresh-stack';
-import { launchChromium } from './chromium';
+import { launchChromium, missingResources } from './chromium';
 
 // Page globals used inside `evaluate` (this file is type-checked without the DOM library).
 declare const sessionStorage: Record<string, string>;
@@ -74,11 +74,7 @@ describe('demo site → worker → dashboard', () => {
     const context = await browser.newContext();
     const site = await context.newPage();
     const sent: string[] = [];
-    // The browser's own requests (a favicon) reach the console, not the page's network events.
-    const missing: string[] = [];
-    site.on('console', (message) => {
-      if (message.type() === 'error' && /\b404\b/.test(message.text())) missing.push(`${site.url()}: ${message.text()}`);
-    });
+    const missing = missingResources(site);
     site.on('request', (req) => {
       if (req.url().startsWith(`${stack.workerUrl}/v1/collect`)) sent.push(req.postData() ?? '');
     });

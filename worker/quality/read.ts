@@ -16,7 +16,7 @@ import { STAGES, type Stage } from '../scoring/model';
 import { countersOf, countsIn } from '../segments/snapshot';
 import type { DecidedLead } from './features';
 import { type FeedbackFact, labelOf, leadOutcome, type StageChange } from './outcomes';
-import type { SiteCounts, TouchedLead } from './report';
+import { SALES_GOALS, type SiteCounts, type TouchedLead } from './report';
 
 /** The most touched leads read, newest decisions first: beyond, the answer says it was cut. */
 export const MAX_TOUCHED = 5000;
@@ -55,7 +55,7 @@ export const salesMoves = (db: Database, siteId: string) =>
   db
     .select({ leadId: transitions.leadId, at: transitions.at })
     .from(transitions)
-    .where(and(eq(transitions.siteId, siteId), isStageChange, reachesStage(['sql', 'opportunity', 'customer'])));
+    .where(and(eq(transitions.siteId, siteId), isStageChange, reachesStage(SALES_GOALS)));
 
 /** The site's feedback, oldest first. */
 export const siteFeedback = (db: Database, siteId: string) =>
