@@ -120,7 +120,7 @@ describe('ingest on the anonymous guess', () => {
     const last = await send(site, [view('ac', '/p/last', t0 + MAX_PAGE_VIEWS * 2000)]);
     // The guessed batch wrote nothing, its pace would cross; read, then caught.
     expect(last.trips).toBe(3);
-    expect(last.statements[0]).toMatch(/^insert event_shapes \d\/\d, insert events \d\/0, insert visitors \d\/0, select visitors \d\/0$/);
+    expect(last.statements[0]).toMatch(/^insert event_shapes \d\/\d, select event_shapes \d\/0, insert events \d\/0, insert visitors \d\/0, select visitors \d\/0$/);
     expect(last.body).toMatchObject({ accepted: [], robot: { ignored: [expect.any(String)] } });
     expect(await rowCounts(site.id)).toEqual({ ...before, events: before.events - MAX_PAGE_VIEWS });
     expect(await visitorRow(site, 'ac')).toMatchObject({ robot_since: expect.any(Number) });

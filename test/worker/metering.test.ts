@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index';
 import { HISTORY_MAX } from '../../worker/db/lead-history';
 import { shapeCache } from '../../worker/db/shape-cache';
+import { recall } from '../../worker/ingest/recall';
 import { BUCKET } from '../../worker/segments/buckets';
 import { browserEvent, BROWSER_UA, collect, fillHistory, leadByEmail, newSite, ORIGIN, rowCounts, type TestSite } from './helpers';
 
@@ -126,6 +127,33 @@ describe('D1 metering (D1_METERING=on)', () => {
     // The read batch, the shapes of the lead's history, the write; then the read batch and the write.
     expect(await view()).toBe(3);
     expect(await view()).toBe(2);
+  });
+
+  it("learns from its first write the ids of the shapes D1 holds already: an isolate new to a site's pages inserts none of them again", async () => {
+    const site = await newSite();
+    const url = `${ORIGIN}/pricing`;
+    await collectMetered(site, [browserEvent('ol', 'identify', { traits: { email: 'ola@acme.io' } }), browserEvent('ol', 'page_view', { url })]);
+    // Another isolate, which knows neither the visitors nor the shapes: D1 holds them.
+    recall.clear();
+    shapeCache.clear();
+    const view = async (visitor: string) => {
+      const res = await collectMetered(site, [browserEvent(visitor, 'page_view', { url })]);
+      expect(res.status).toBe(202);
+      return { statements: res.headers.get('leadscore-d1-statements')!, read: rowsHeader(res)!.read };
+    };
+    // A visitor's first page view inserts the page's shape, which is there already, and reads its id.
+    expect((await view('an')).statements).toMatch(/^insert event_shapes \d+\/\d, select event_shapes 1\/0, /);
+    // Known from then on: a lead's first page view on this isolate inserts it no more.
+    expect((await view('ol')).statements).not.toContain('insert event_shapes');
+    // Their next ones insert no shape: the anonymous visitor's event and its row; the lead's row, the
+    // event, its shape id in the lead's history, found by the same number of rows every time.
+    for (let i = 0; i < 3; i++) {
+      expect((await view('an')).statements).toMatch(/^insert events \d\/2, insert visitors \d\/1$/);
+      const lead = await view('ol');
+      expect(lead.statements).toMatch(/^update leads 1\/\d(, .*)?, insert events 3\/2$/);
+      expect(lead.statements).not.toContain('event_shapes');
+      if (!lead.statements.includes('transitions')) expect(lead.read).toBe(4);
+    }
   });
 
   it('reads one row more a page of history for a lead of thousands of events, not one an event', async () => {

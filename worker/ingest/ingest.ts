@@ -228,10 +228,7 @@ async function readStored(
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
-    db
-      .select({ id: eventShapes.id, key: eventShapes.key })
-      .from(eventShapes)
-      .where(and(eq(eventShapes.siteId, site.id), inList(eventShapes.key, [...new Set(shapeKeys)]))),
+    shapeIds(db, site.id, [...new Set(shapeKeys)]),
   ]);
   const visitorRows = visitorsRead.map((r) => r.visitor);
   // A lead named twice (two of its visitors, or a visitor and its e-mail) is one.
@@ -658,22 +655,35 @@ const EVENT_COLUMNS = ['site_id', 'id', 'visitor_id', 'lead_id', 'shape_id', 'ts
 const EVENT_ROW = '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)';
 
 /**
- * Inserts of the shapes of `rows` not in `known` (another request may add one meanwhile: nothing
- * done then), which answer with their ids. Each event looks its shape up by key in the same
- * transaction: a shape an erasure deleted since the read leaves its id null, which fails the batch,
- * and the request is redone (`isWriteConflict`).
+ * The shapes of `rows` not in `known`: inserted (nothing done for one stored already, by another
+ * request or long ago), then their ids read back, for the isolate to keep (`rememberShapes`).
+ * An INSERT's RETURNING answers only the rows it inserted: an isolate new to a site's pages would
+ * never learn the ids of the shapes it found stored, and would send their insert again with every
+ * request, and its leads' histories would name their events by key, looked up again at each write.
+ * Each event looks its shape up by key in the same transaction: a shape an erasure deleted since the
+ * read leaves its id null, which fails the batch, and the request is redone (`isWriteConflict`).
  */
-function shapeInserts(db: Database, siteId: string, rows: readonly NewEvent[], known: { has(key: string): boolean }): Statement[] {
+function shapeWrites(db: Database, siteId: string, rows: readonly NewEvent[], known: { has(key: string): boolean }): Statement[] {
   const shapes = new Map(rows.filter((r) => !known.has(r.shapeKey)).map((r) => [r.shapeKey, r.shape]));
-  return chunksFor([...shapes].map(([key, s]) => ({ siteId, key, ...s })), 6).map((chunk) =>
-    fromDrizzle(db.insert(eventShapes).values(chunk).onConflictDoNothing().returning({ id: eventShapes.id, key: eventShapes.key })),
-  );
+  if (shapes.size === 0) return [];
+  return [
+    ...chunksFor([...shapes].map(([key, s]) => ({ siteId, key, ...s })), 6).map((chunk) => fromDrizzle(db.insert(eventShapes).values(chunk).onConflictDoNothing())),
+    fromDrizzle(shapeIds(db, siteId, [...shapes.keys()])),
+  ];
 }
 
-/** The shapes the isolate met in a write (those it knew, those the write's shape inserts answered), kept by id and key. */
-function rememberShapes(memory: Recall, siteId: string, rows: readonly NewEvent[], known: readonly { id: number; key: string }[], inserted: readonly D1Result[]) {
+/** The ids of a site's shapes of these keys, those it has. */
+function shapeIds(db: Database, siteId: string, keys: readonly string[]) {
+  return db
+    .select({ id: eventShapes.id, key: eventShapes.key })
+    .from(eventShapes)
+    .where(and(eq(eventShapes.siteId, siteId), inList(eventShapes.key, keys)));
+}
+
+/** The shapes the isolate met in a write (those it knew, those the write's shape statements answered), kept by id and key. */
+function rememberShapes(memory: Recall, siteId: string, rows: readonly NewEvent[], known: readonly { id: number; key: string }[], shaping: readonly D1Result[]) {
   const shapeOfKey = new Map(rows.map((r) => [r.shapeKey, r.shape]));
-  for (const { id, key } of [...known, ...inserted.flatMap((r) => r.results as { id: number; key: string }[])]) {
+  for (const { id, key } of [...known, ...shaping.flatMap((r) => r.results as { id: number; key: string }[])]) {
     if (shapeOfKey.has(key)) shapeCache.set(id, shapeOfKey.get(key)!);
     memory.rememberShape(siteId, key, id);
   }
@@ -691,7 +701,7 @@ async function guessAnonymous(memory: Recall, db: Database, site: SiteContext, b
   if (!visitor) return null;
   const rows = batch.map((e, i) => toRow(site.id, e, shapes[i]!, shapeKeys[i]!, null, now));
   const knownShapes = knownShapesOf(memory, site.id, shapeKeys);
-  const shaping = shapeInserts(db, site.id, rows, new Set(knownShapes.map((s) => s.key)));
+  const shaping = shapeWrites(db, site.id, rows, new Set(knownShapes.map((s) => s.key)));
   const view = batch.find((e) => e.type === 'page_view')?.ts ?? null;
   const guess = anonymous(site.id, visitor, view);
   const times = batch.map((e) => e.ts);
@@ -762,7 +772,7 @@ function writes(
   });
   // Shapes the read did not find: first, so that `newShapesAt` counts from the batch's guard.
   const newShapesAt: number[] = [];
-  for (const statement of shapeInserts(db, site.id, newRows, shapesKnown)) {
+  for (const statement of shapeWrites(db, site.id, newRows, shapesKnown)) {
     newShapesAt.push(out.length);
     out.push(statement);
   }
