@@ -12,7 +12,7 @@
  */
 import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { allOf, failUnless, fromDrizzle, insertedRows, insertedRowsOrFail, runBatch, textFor, type Condition, type Statement } from '../db/statements';
+import { allOf, failUnless, fromDrizzle, insertedRows, insertedRowsOrFail, placeholders, runBatch, textFor, type Condition, type Statement } from '../db/statements';
 import { chunksFor, database, inList, type Database } from '../db/client';
 import { historyEvents, parseHistory, withKnownShapes, type AddedEvent, type StoredEvent } from '../db/lead-history';
 import { loggedEventColumns, loggedEvents, shapesOfHistories, storedHistories } from '../db/lead-events';
@@ -667,10 +667,27 @@ function shapeWrites(db: Database, siteId: string, rows: readonly NewEvent[], kn
   const shapes = new Map(rows.filter((r) => !known.has(r.shapeKey)).map((r) => [r.shapeKey, r.shape]));
   if (shapes.size === 0) return [];
   return [
-    ...chunksFor([...shapes].map(([key, s]) => ({ siteId, key, ...s })), 6).map((chunk) => fromDrizzle(db.insert(eventShapes).values(chunk).onConflictDoNothing())),
+    ...chunksFor([...shapes], SHAPE_COLUMNS.length).map((chunk) => ({
+      sql: textFor(`shapes:${chunk.length}`, () =>
+        `INSERT INTO event_shapes (${SHAPE_COLUMNS.join(', ')})
+        SELECT * FROM (VALUES ${placeholders(chunk.length, SHAPE_ROW)}) AS v
+        WHERE NOT EXISTS (SELECT 1 FROM event_shapes WHERE site_id = v.column1 AND key = v.column2)
+        ON CONFLICT DO NOTHING`,
+      ),
+      params: chunk.flatMap(([key, s]) => [siteId, key, s.type, s.url, s.contentType, s.props === null ? null : JSON.stringify(s.props)]),
+    })),
     fromDrizzle(shapeIds(db, siteId, [...shapes.keys()])),
   ];
 }
+
+/**
+ * A shape's columns, in the order of `SHAPE_ROW`'s values. A shape stored already is left out by
+ * the insert's own lookup rather than by its conflict: an insert that conflicts still wrote a row in
+ * D1's count (the table's AUTOINCREMENT sequence), and an isolate new to a site sends one for each
+ * of its pages.
+ */
+const SHAPE_COLUMNS = ['site_id', 'key', 'type', 'url', 'content_type', 'props'] as const;
+const SHAPE_ROW = '(?, ?, ?, ?, ?, ?)';
 
 /** The ids of a site's shapes of these keys, those it has. */
 function shapeIds(db: Database, siteId: string, keys: readonly string[]) {
