@@ -184,7 +184,7 @@ describe('POST /v1/collect', () => {
     ]);
   });
 
-  it('answers the CORS preflight and serves under its alias', async () => {
+  it('answers the CORS preflight, the POST with its origin alone, and serves under its alias', async () => {
     const pre = await call('/v1/collect', {
       method: 'OPTIONS',
       headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
@@ -200,6 +200,13 @@ describe('POST /v1/collect', () => {
       body: JSON.stringify({ site: site.siteKey, events: [browserEvent('v', 'page_view')] }),
     });
     expect(res.status).toBe(202);
+    // The page reads the answer; what it may send is the preflight's to say, not every answer's.
+    expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    expect(res.headers.get('vary')).toBe('Origin');
+    for (const name of ['access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age']) {
+      expect(pre.headers.get(name)).not.toBeNull();
+      expect(res.headers.get(name)).toBeNull();
+    }
   });
 
   // Found by test/fuzz: zod leaves `__proto__` out of a record without a word, so such props were

@@ -22,20 +22,25 @@ import { dispatchSoon } from '../webhooks/dispatch';
 
 export const collect = new Hono<AppEnv>();
 
-/** Answers the browser's CORS checks; `Vary` keeps caches from mixing origins. */
-function cors(c: Context, origin: string | undefined) {
+/**
+ * Lets the page read the answer; `Vary` keeps caches from mixing origins. What methods and headers
+ * it may send, and for how long that holds, only the preflight's answer says: browsers read them
+ * nowhere else, and every beacon's answer would carry them for nothing.
+ */
+function allowOrigin(c: Context, origin: string | undefined) {
   c.header('Vary', 'Origin');
-  if (origin) {
-    c.header('Access-Control-Allow-Origin', origin);
-    c.header('Access-Control-Allow-Methods', 'POST, OPTIONS');
-    c.header('Access-Control-Allow-Headers', 'Content-Type');
-    c.header('Access-Control-Max-Age', '86400');
-  }
+  if (origin) c.header('Access-Control-Allow-Origin', origin);
 }
 
 // The origin is checked per site on the POST; the preflight cannot know the site (no body).
 collect.options('/', (c) => {
-  cors(c, c.req.header('origin'));
+  const origin = c.req.header('origin');
+  allowOrigin(c, origin);
+  if (origin) {
+    c.header('Access-Control-Allow-Methods', 'POST, OPTIONS');
+    c.header('Access-Control-Allow-Headers', 'Content-Type');
+    c.header('Access-Control-Max-Age', '86400');
+  }
   return c.body(null, 204);
 });
 
@@ -43,7 +48,7 @@ collect.use('/', meterD1);
 
 collect.post('/', async (c) => {
   const origin = c.req.header('origin');
-  cors(c, origin);
+  allowOrigin(c, origin);
   await limitAddress(c);
   const now = Date.now();
   const batch = parseOr400(WireBatch, await readJsonBody(c, MAX_BODY_BYTES), 'the batch');
