@@ -29,8 +29,8 @@ const writtenBy = (res: Response, label: string) =>
 
 /**
  * The statements of a read-first request's read batch, in their order: the event ids stored, the
- * visitors with their leads, the leads named by e-mail, the anonymous events an identify attributes,
- * the model, the shapes.
+ * visitors with their leads, the model, the shapes; then, for a batch that names them, the leads
+ * named by e-mail and the anonymous events an identify attributes.
  */
 const readBatchOf = (res: Response) => {
   const batch = res.headers.get('leadscore-d1-statements')!.split(' | ').find((b) => b.includes('select models'))!;
@@ -268,9 +268,14 @@ describe('D1 metering (D1_METERING=on)', () => {
       const res = await collectMetered(site, [browserEvent('fl', 'page_view', { url: `${ORIGIN}/pricing` })], true);
       const rows = rowsHeader(res)!;
       const statements = res.headers.get('leadscore-d1-statements')!;
-      // No e-mail and nothing to attribute (no identify): no lead asked for by e-mail, no anonymous
-      // events, and no visitor guard, its visitor being neither anonymous nor identified here.
-      expect(readBatchOf(res).map((st) => st.read)).toEqual([0, 2, 0, 0, 0, 1]);
+      // No e-mail and nothing to attribute (no identify): no statement for a lead by e-mail nor for
+      // anonymous events, and no visitor guard, its visitor being neither anonymous nor identified.
+      expect(readBatchOf(res)).toEqual([
+        { statement: 'select events', read: 0, written: 0 },
+        { statement: 'select visitors', read: 2, written: 0 },
+        { statement: 'select models', read: 0, written: 0 },
+        { statement: 'select event_shapes', read: 1, written: 0 },
+      ]);
       // The write: the lead's UPDATE, and the event's insert carrying the UPDATE's check, unless a
       // band change puts its counter and transition between them.
       expect(statements).toMatch(/ \| update leads 1\/\d, (insert write_conflicts 0\/0, (insert segment_histograms \d+\/\d+, )?insert transitions \d+\/\d+, )?insert events 1\/2$/);

@@ -199,37 +199,41 @@ async function readStored(
   // The visitors with their leads in one statement, each row read once (a visitor's, its lead's),
   // and the leads the batch names by e-mail by their (site, e-mail) key: together the leads in play.
   // Written `email IN … OR id IN …`, SQLite walked every lead of the site and filtered.
-  const [existing, visitorsRead, byEmail, anonEvents, [latest], knownShapes] = await db.batch([
-    db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inList(events.id, ids))),
-    db
-      .select({ visitor: visitorColumns, lead: getTableColumns(leads) })
-      .from(visitors)
-      .leftJoin(leads, eq(leads.id, visitors.leadId))
-      .where(visitorIds.length ? and(eq(visitors.siteId, site.id), inList(visitors.id, visitorIds)) : sql`0`),
-    // D1 counts a row read even for an empty JSON list: a batch without an e-mail (a page view), or
-    // without an identify, asks for none.
-    db.select().from(leads).where(emails.length ? and(eq(leads.siteId, site.id), inList(leads.email, emails)) : sql`0`),
-    // The anonymous past of the visitors an identify names, unless a lead has it already: a
-    // visitor's events from before it identified stay anonymous in the log (see `db/lead-events`).
+  const visitorsWithLeads = db
+    .select({ visitor: visitorColumns, lead: getTableColumns(leads) })
+    .from(visitors)
+    .leftJoin(leads, eq(leads.id, visitors.leadId))
+    .where(visitorIds.length ? and(eq(visitors.siteId, site.id), inList(visitors.id, visitorIds)) : sql`0`);
+  const namedLeads = () => db.select().from(leads).where(and(eq(leads.siteId, site.id), inList(leads.email, emails)));
+  // The anonymous past of the visitors an identify names, unless a lead has it already: a
+  // visitor's events from before it identified stay anonymous in the log (see `db/lead-events`).
+  const anonymousPast = () =>
     db
       .select(loggedEventColumns)
       .from(events)
       .innerJoin(eventShapes, eq(eventShapes.id, events.shapeId))
       .where(
-        identifying.length
-          ? and(
-              eq(events.siteId, site.id),
-              isNull(events.leadId),
-              // The visitors first, a row each: a visitor that stored events has a row.
-              sql`${events.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.siteId} = ${site.id} AND ${inList(visitors.id, identifying)} AND ${visitors.leadId} IS NULL)`,
-            )
-          : sql`0`,
-      ),
+        and(
+          eq(events.siteId, site.id),
+          isNull(events.leadId),
+          // The visitors first, a row each: a visitor that stored events has a row.
+          sql`${events.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.siteId} = ${site.id} AND ${inList(visitors.id, identifying)} AND ${visitors.leadId} IS NULL)`,
+        ),
+      );
+  const [existing, visitorsRead, [latest], knownShapes, ...named] = await db.batch([
+    db.select({ id: events.id }).from(events).where(and(eq(events.siteId, site.id), inList(events.id, ids))),
+    visitorsWithLeads,
     // The model may have changed since the site was looked up (a retry, a long request): scores
     // written under an older version than a recompute already wrote would never be redone.
     db.select({ version: sql<number>`coalesce(max(${models.version}), 0)` }).from(models).where(eq(models.siteId, site.id)),
     shapeIds(db, site.id, [...new Set(shapeKeys)]),
+    // Sent only when the batch has an e-mail, or an identify: every statement is work for D1, even
+    // one that asks for nothing, and a page view has neither.
+    ...(emails.length ? [namedLeads()] : []),
+    ...(identifying.length ? [anonymousPast()] : []),
   ]);
+  const byEmail = (emails.length ? named[0] : []) as Awaited<ReturnType<typeof namedLeads>>;
+  const anonEvents = (identifying.length ? named[emails.length ? 1 : 0] : []) as Awaited<ReturnType<typeof anonymousPast>>;
   const visitorRows = visitorsRead.map((r) => r.visitor);
   // A lead named twice (two of its visitors, or a visitor and its e-mail) is one.
   const leadRows = [...new Map([...visitorsRead.flatMap((r) => (r.lead ? [r.lead] : [])), ...byEmail].map((l) => [l.id, l])).values()];
