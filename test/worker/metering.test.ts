@@ -147,13 +147,18 @@ describe('D1 metering (D1_METERING=on)', () => {
     expect((await view('ol')).statements).not.toContain('insert event_shapes');
     // Their next ones insert no shape: the anonymous visitor's event and its row; the lead's row, the
     // event, its shape id in the lead's history, found by the same number of rows every time.
+    let readsChecked = 0;
     for (let i = 0; i < 3; i++) {
       expect((await view('an')).statements).toMatch(/^insert events \d\/2, insert visitors \d\/1$/);
       const lead = await view('ol');
       expect(lead.statements).toMatch(/^update leads 1\/\d(, .*)?, insert events 3\/2$/);
       expect(lead.statements).not.toContain('event_shapes');
-      if (!lead.statements.includes('transitions')) expect(lead.read).toBe(4);
+      // A band change reads its counter and the site's newest change besides.
+      if (lead.statements.includes('transitions')) continue;
+      expect(lead.read).toBe(4);
+      readsChecked++;
     }
+    expect(readsChecked).toBeGreaterThan(0);
   });
 
   it('reads one row more a page of history for a lead of thousands of events, not one an event', async () => {

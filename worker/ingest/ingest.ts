@@ -232,8 +232,9 @@ async function readStored(
     ...(emails.length ? [namedLeads()] : []),
     ...(identifying.length ? [anonymousPast()] : []),
   ]);
-  const byEmail = (emails.length ? named[0] : []) as Awaited<ReturnType<typeof namedLeads>>;
-  const anonEvents = (identifying.length ? named[emails.length ? 1 : 0] : []) as Awaited<ReturnType<typeof anonymousPast>>;
+  // In the order sent: each is there only when it was.
+  const byEmail = (emails.length ? named.shift() : []) as Awaited<ReturnType<typeof namedLeads>>;
+  const anonEvents = (identifying.length ? named.shift() : []) as Awaited<ReturnType<typeof anonymousPast>>;
   const visitorRows = visitorsRead.map((r) => r.visitor);
   // A lead named twice (two of its visitors, or a visitor and its e-mail) is one.
   const leadRows = [...new Map([...visitorsRead.flatMap((r) => (r.lead ? [r.lead] : [])), ...byEmail].map((l) => [l.id, l])).values()];
@@ -659,8 +660,11 @@ const EVENT_COLUMNS = ['site_id', 'id', 'visitor_id', 'lead_id', 'shape_id', 'ts
 const EVENT_ROW = '(?, ?, ?, ?, (SELECT id FROM event_shapes WHERE site_id = ? AND key = ?), ?, ?, ?, ?, ?)';
 
 /**
- * The shapes of `rows` not in `known`: inserted (nothing done for one stored already, by another
- * request or long ago), then their ids read back, for the isolate to keep (`rememberShapes`).
+ * The shapes of `rows` not in `known`: inserted, then their ids read back, for the isolate to keep
+ * (`rememberShapes`). A shape stored already (by another request, or long ago) is left out by the
+ * insert's own lookup rather than by a conflict, which D1 counted as a row written (the table's
+ * AUTOINCREMENT sequence): an isolate new to a site meets every one of its pages so. D1 runs one
+ * batch at a time, so the lookup sees every shape stored, and the keys here are distinct.
  * An INSERT's RETURNING answers only the rows it inserted: an isolate new to a site's pages would
  * never learn the ids of the shapes it found stored, and would send their insert again with every
  * request, and its leads' histories would name their events by key, looked up again at each write.
@@ -675,8 +679,7 @@ function shapeWrites(db: Database, siteId: string, rows: readonly NewEvent[], kn
       sql: textFor(`shapes:${chunk.length}`, () =>
         `INSERT INTO event_shapes (${SHAPE_COLUMNS.join(', ')})
         SELECT * FROM (VALUES ${placeholders(chunk.length, SHAPE_ROW)}) AS v
-        WHERE NOT EXISTS (SELECT 1 FROM event_shapes WHERE site_id = v.column1 AND key = v.column2)
-        ON CONFLICT DO NOTHING`,
+        WHERE NOT EXISTS (SELECT 1 FROM event_shapes WHERE site_id = v.column1 AND key = v.column2)`,
       ),
       params: chunk.flatMap(([key, s]) => [siteId, key, s.type, s.url, s.contentType, s.props === null ? null : JSON.stringify(s.props)]),
     })),
@@ -684,12 +687,7 @@ function shapeWrites(db: Database, siteId: string, rows: readonly NewEvent[], kn
   ];
 }
 
-/**
- * A shape's columns, in the order of `SHAPE_ROW`'s values. A shape stored already is left out by
- * the insert's own lookup rather than by its conflict: an insert that conflicts still wrote a row in
- * D1's count (the table's AUTOINCREMENT sequence), and an isolate new to a site sends one for each
- * of its pages.
- */
+/** A shape's columns, in the order of `SHAPE_ROW`'s values. */
 const SHAPE_COLUMNS = ['site_id', 'key', 'type', 'url', 'content_type', 'props'] as const;
 const SHAPE_ROW = '(?, ?, ?, ?, ?, ?)';
 
